@@ -1,0 +1,79 @@
+/* The architecture language (PRODUCT.md section 3): arch JSON <-> plain C structs.
+ *
+ * Parse once with cJSON, copy into ameir_arch, delete the cJSON tree. Field names in
+ * interactions are kept as text and resolved against a dataset schema by
+ * ameir_arch_check_schema. The canonical JSON (stable key order, every key written)
+ * is an architecture's one text form; its hash identifies it. */
+#ifndef AMEIR_ARCH_H
+#define AMEIR_ARCH_H
+
+#include <stdint.h>
+
+#include "ameir/schema.h"
+
+#define AMEIR_MAX_BLOCKS 8
+#define AMEIR_MAX_INTERACTIONS 64
+#define AMEIR_MAX_ORDER 4
+#define AMEIR_MAX_MLP 8
+
+enum ameir_op { AMEIR_OP_ZERO = 0, AMEIR_OP_CONV, AMEIR_OP_GRU, AMEIR_OP_AVGPOOL, AMEIR_OP_MAXPOOL, AMEIR_OP_ATTENTION, AMEIR_OP_COUNT };
+enum ameir_norm { AMEIR_NORM_NONE = 0, AMEIR_NORM_LAYERNORM, AMEIR_NORM_COUNT };
+enum ameir_aggregate { AMEIR_AGG_TARGET_ATTENTION = 0, AMEIR_AGG_MEAN, AMEIR_AGG_LAST, AMEIR_AGG_COUNT };
+
+typedef struct ameir_block {
+    int norm;   /* enum ameir_norm */
+    int op;     /* enum ameir_op */
+    int option; /* kernel for conv (1,3,5,7), heads for attention (1,2,4,8), else 0 */
+    int act;    /* enum ameir_act (identity, relu, gelu, swish) */
+} ameir_block;
+
+typedef struct ameir_interaction {
+    int order; /* 2..4 */
+    char fields[AMEIR_MAX_ORDER][AMEIR_FIELD_NAME_MAX];
+} ameir_interaction;
+
+typedef struct ameir_mlp_layer {
+    int units;
+    int act;
+} ameir_mlp_layer;
+
+typedef struct ameir_arch {
+    int n_blocks;
+    ameir_block blocks[AMEIR_MAX_BLOCKS];
+    int aggregate; /* enum ameir_aggregate */
+    int positions; /* learned position embeddings added to the history */
+    int n_interactions;
+    ameir_interaction interactions[AMEIR_MAX_INTERACTIONS];
+    int n_mlp;
+    ameir_mlp_layer mlp[AMEIR_MAX_MLP];
+    int shortcut;
+} ameir_arch;
+
+/* Names of the enum values as written in JSON ("conv", "layernorm", "target_attention"). */
+const char *ameir_op_name(int op);
+const char *ameir_norm_name(int norm);
+const char *ameir_aggregate_name(int agg);
+
+/* Parse and validate arch JSON text. origin names the text in messages (a file name).
+ * Returns 0, or AMEIR_EJSON / AMEIR_ECONFIG with a message naming the key path
+ * (e.g. "arch.json: behavior.blocks[1].kernel: 4 is not one of 1, 3, 5, 7"). */
+int ameir_arch_parse(ameir_arch *arch, const char *text, const char *origin);
+
+/* Read and parse a file. Returns 0, AMEIR_ENOENT, or as ameir_arch_parse. */
+int ameir_arch_load(ameir_arch *arch, const char *path);
+
+/* Canonical JSON text (stable key order, compact, no trailing newline); the caller
+ * frees it with free(). NULL on out of memory. */
+char *ameir_arch_to_json(const ameir_arch *arch);
+
+/* 64-bit hash of the canonical JSON. */
+uint64_t ameir_arch_hash(const ameir_arch *arch);
+
+/* Check interactions against the dataset: names exist, are distinct within a group and
+ * are not sequence-only fields. Returns 0 or AMEIR_ECONFIG naming the interaction. */
+int ameir_arch_check_schema(const ameir_arch *arch, const ameir_schema *schema, const char *origin);
+
+/* Equality of two architectures (same canonical form). */
+int ameir_arch_equal(const ameir_arch *a, const ameir_arch *b);
+
+#endif

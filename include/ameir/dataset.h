@@ -1,0 +1,55 @@
+/* A prepared dataset directory (written by `ameir prep`) and the batch loader.
+ *
+ * ameir_dataset holds the metadata (schema, vocabularies, row counts, item table).
+ * ameir_split holds the rows of one split that a rank was given, read from the HDF5
+ * shards without reading the others. Batches are filled into a caller-owned ameir_batch. */
+#ifndef AMEIR_DATASET_H
+#define AMEIR_DATASET_H
+
+#include <stdint.h>
+
+#include "ameir/rng.h"
+#include "ameir/schema.h"
+
+#define AMEIR_DATA_SCHEMA_VERSION 1
+
+typedef struct ameir_dataset ameir_dataset;
+typedef struct ameir_split ameir_split;
+
+/* Open DIR (reads DIR/meta.json and the item table). Errors: AMEIR_ENOENT (names the file),
+ * AMEIR_ESCHEMA (written by another schema version), AMEIR_EDATA. Owned by the caller;
+ * release with ameir_dataset_free (NULL is fine). */
+int ameir_dataset_open(ameir_dataset **out, const char *dir);
+void ameir_dataset_free(ameir_dataset *ds);
+
+const ameir_schema *ameir_dataset_schema(const ameir_dataset *ds);
+const char *ameir_dataset_dir(const ameir_dataset *ds);
+const char *ameir_dataset_name(const ameir_dataset *ds);
+/* The canonical JSON text of meta.json (for embedding in model files), owned by ds. */
+const char *ameir_dataset_meta_json(const ameir_dataset *ds);
+/* Rows in a split ("train", "valid", "test"); -1 if the split does not exist. */
+int64_t ameir_dataset_rows(const ameir_dataset *ds, const char *split);
+
+/* Load rows [begin, end) of a split (end < 0: to the end). Errors name the split/file. */
+int ameir_split_load(ameir_split **out, const ameir_dataset *ds, const char *split, int64_t begin, int64_t end);
+void ameir_split_free(ameir_split *sp);
+int64_t ameir_split_rows(const ameir_split *sp);
+
+/* Fill b with the given rows (indices into the loaded split), n <= b->cap. For ctr data
+ * these are the rows as stored; for seq data each row gives its positive (label 1). */
+void ameir_split_fill(const ameir_split *sp, const int64_t *rows, int n, ameir_batch *b);
+
+/* seq task, training: for each of the n rows, its positive and n_neg sampled negatives
+ * (label 0; items drawn uniformly from the item vocabulary, not the target and not in the
+ * row's history), so b->n = n * (1 + n_neg) <= b->cap. */
+void ameir_split_fill_seq_train(const ameir_split *sp, const int64_t *rows, int n, int n_neg, ameir_rng *rng, ameir_batch *b);
+
+/* seq task, evaluation: the schema's n_candidates rows of one split row (true item
+ * first, then the negatives fixed at prep time), all with the row's history. */
+void ameir_split_fill_candidates(const ameir_split *sp, int64_t row, ameir_batch *b);
+
+/* A seed-determined order of the loaded rows for an epoch: a permutation of 0..rows-1
+ * written to order (rows entries), from stream (seed, epoch). */
+void ameir_split_epoch_order(const ameir_split *sp, uint64_t seed, int64_t epoch, int64_t *order);
+
+#endif

@@ -1,0 +1,19 @@
+/* Logging to stderr with a level; ameir_log_level() filters. */
+#ifndef AMEIR_LOG_H
+#define AMEIR_LOG_H
+
+enum ameir_log_level { AMEIR_LOG_DEBUG = 0, AMEIR_LOG_INFO = 1, AMEIR_LOG_WARN = 2, AMEIR_LOG_QUIET = 3 };
+
+/* Set the lowest level printed (default AMEIR_LOG_INFO; env AMEIR_LOG=debug|info|warn|quiet). */
+void ameir_log_set_level(int level);
+
+void ameir_log(int level, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Wall-clock seconds from a monotonic clock. */
+double ameir_now(void);
+
+#endif

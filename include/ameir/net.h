@@ -1,0 +1,65 @@
+/* A trainable network for one architecture and dataset schema.
+ *
+ * All memory (parameters, gradients, Adam moments, activations) is sized once at
+ * creation for (arch, schema, d, max_batch); a training step allocates nothing.
+ * Parameter tensor names are stable HDF5 dataset paths, e.g. "emb/item",
+ * "pos_emb", "block0/ln/weight", "block0/conv/weight", "agg/din/w1", "mlp/0/weight",
+ * "mlp/shortcut/weight", "out/weight". */
+#ifndef AMEIR_NET_H
+#define AMEIR_NET_H
+
+#include <hdf5.h>
+
+#include "ameir/arch.h"
+#include "ameir/params.h"
+#include "ameir/rng.h"
+#include "ameir/schema.h"
+
+typedef struct ameir_net ameir_net;
+
+typedef struct ameir_train_opts {
+    float lr;       /* Adam learning rate (default 1e-3) */
+    float beta1, beta2, eps; /* 0.9, 0.999, 1e-8 */
+    float dropout;  /* after each block and each hidden MLP layer (default 0) */
+    float l2;       /* on the embedding rows a batch touches (default 0) */
+} ameir_train_opts;
+
+/* The defaults above. */
+ameir_train_opts ameir_train_opts_default(void);
+
+/* Build the network; parameters initialised from the stream (seed, 0) (PyTorch's default
+ * schemes: Linear/Conv/GRU/attention uniform(+-1/sqrt(fan_in)) or xavier as PyTorch does,
+ * embeddings normal(0, 0.01), padding rows 0). Errors: AMEIR_ECONFIG (arch does not fit the
+ * schema, e.g. heads not dividing d), AMEIR_ENOMEM. The caller owns *out. */
+int ameir_net_create(ameir_net **out, const ameir_arch *arch, const ameir_schema *schema, int d, int max_batch, uint64_t seed);
+void ameir_net_free(ameir_net *net);
+
+ameir_params *ameir_net_params(ameir_net *net);
+int ameir_net_dim(const ameir_net *net);
+int ameir_net_max_batch(const ameir_net *net);
+
+/* Forward only, for evaluation: logits (b->n) (no dropout). */
+void ameir_net_predict(ameir_net *net, const ameir_batch *b, float *logits);
+
+/* Forward and backward on a batch with training behaviour (dropout masks from rng):
+ * zeroes gradients, accumulates them, returns the mean BCE loss (+ the L2 term).
+ * logits (b->n) may be NULL. */
+float ameir_net_forward_backward(ameir_net *net, const ameir_batch *b, const ameir_train_opts *o, ameir_rng *rng, float *logits);
+
+/* One Adam step with the gradients of the last forward_backward (lazy for embedding rows
+ * the batch touched). */
+void ameir_net_adam_step(ameir_net *net, const ameir_train_opts *o);
+
+/* forward_backward + adam_step. Returns the loss (NaN/inf: the caller stops). */
+float ameir_net_train_step(ameir_net *net, const ameir_batch *b, const ameir_train_opts *o, ameir_rng *rng);
+
+/* Save / load every parameter, both Adam moments and the step count into/from an open
+ * HDF5 group: datasets "params/NAME", "adam_m/NAME", "adam_v/NAME", attribute "adam_step".
+ * Loading checks names and shapes (AMEIR_EDATA naming the tensor). Bit-exact round trip. */
+int ameir_net_save(const ameir_net *net, hid_t group);
+int ameir_net_load(ameir_net *net, hid_t group);
+
+/* Number of trainable parameters. */
+int64_t ameir_net_param_count(const ameir_net *net);
+
+#endif

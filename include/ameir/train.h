@@ -1,0 +1,62 @@
+/* Training and evaluation of one network on a prepared dataset.
+ *
+ * Training is a pure function of (initial state, data, config, step index): step s takes
+ * the batch at position s of the seed's epoch orders and draws dropout (and, for seq
+ * data, negatives) from the stream (seed, s). So training to step 2r in one go equals
+ * training to r, saving, loading and training on to 2r; this is what lets the search
+ * promote trials and resume them bit-identically on any rank. */
+#ifndef AMEIR_TRAIN_H
+#define AMEIR_TRAIN_H
+
+#include <stdint.h>
+
+#include "ameir/dataset.h"
+#include "ameir/net.h"
+
+typedef struct ameir_train_config {
+    ameir_train_opts opt;
+    int batch;          /* rows per step (default 256) */
+    int epochs;         /* for fit: maximum epochs (default 10) */
+    int64_t max_steps;  /* for fit: step budget, 0 = epochs only */
+    int64_t eval_every; /* for fit: validate every K steps; 0 = once per epoch */
+    int patience;       /* for fit: validations without improvement before stopping (default 2) */
+    int n_neg;          /* seq data: sampled negatives per positive in training (default 1) */
+    uint64_t seed;
+    int threads;        /* BLAS threads (default 1) */
+} ameir_train_config;
+
+ameir_train_config ameir_train_config_default(void);
+
+typedef struct ameir_metrics {
+    int task;     /* enum ameir_task */
+    int64_t rows; /* rows (ctr) or users (seq) evaluated */
+    double auc, logloss, gauc;                    /* ctr */
+    double hr1, hr5, hr10, ndcg5, ndcg10, mrr;    /* seq */
+} ameir_metrics;
+
+/* The metric the search and early stopping maximise: AUC (ctr) or NDCG@10 (seq). */
+double ameir_metrics_primary(const ameir_metrics *m);
+const char *ameir_metrics_primary_name(int task);
+
+/* Evaluate on a loaded split. Returns 0 or a negative error. */
+int ameir_evaluate(ameir_net *net, const ameir_split *split, ameir_metrics *out);
+
+/* Train from the net's current step (its Adam step count) up to target_steps.
+ * Returns 0, or AMEIR_EDIVERGED (loss NaN/inf; *last_loss holds it). */
+int ameir_train_steps(ameir_net *net, const ameir_split *train, const ameir_train_config *c, int64_t target_steps, double *last_loss);
+
+typedef struct ameir_fit_result {
+    int64_t steps;          /* steps taken */
+    int64_t best_step;      /* step of the kept weights */
+    double epochs;          /* epochs taken (fractional) */
+    double seconds;
+    ameir_metrics best_valid;
+    int diverged;
+} ameir_fit_result;
+
+/* Train with validation every eval_every steps (or epoch), early stopping on the primary
+ * metric, and the best weights restored at the end. Progress lines go to stderr when
+ * verbose. Returns 0, or AMEIR_EDIVERGED (the best weights so far are kept). */
+int ameir_train_fit(ameir_net *net, const ameir_split *train, const ameir_split *valid, const ameir_train_config *c, int verbose, ameir_fit_result *res);
+
+#endif

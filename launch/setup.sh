@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Install what is missing (Debian packages) and build AMEIR-C into ./build.
+# Usage: bash launch/setup.sh        (as root, or with the apt-get line it prints)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(meson ninja-build pkg-config gcc libopenmpi-dev openmpi-bin libopenblas-dev
+          libhdf5-openmpi-dev libcjson-dev python3-torch python3-h5py python3-sklearn python3-numpy)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "missing packages; run as root:" >&2
+    echo "  apt-get update && apt-get install -y --no-install-recommends ${missing[*]}" >&2
+    exit 2
+  fi
+  apt-get update
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+if [ ! -f build/build.ninja ]; then
+  meson setup build --buildtype=release
+fi
+ninja -C build

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Set up (as launch/setup.sh) and run the whole test suite. Fails on any failed test.
+# Set SANITIZE=1 to build a second tree with AddressSanitizer and UBSan and test it too.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash launch/setup.sh
+# mpirun as root needs these; harmless otherwise
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+meson test -C build --print-errorlogs --num-processes 2 --timeout-multiplier 3
+if [ "${SANITIZE:-0}" = 1 ]; then
+  if [ ! -f build-asan/build.ninja ]; then
+    meson setup build-asan --buildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false
+  fi
+  ninja -C build-asan
+  # Open MPI's own allocations are reported as leaks; leak checking is not what this run is for
+  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    meson test -C build-asan --print-errorlogs --num-processes 2 --timeout-multiplier 6 --no-suite slow
+fi
+echo "all tests passed"

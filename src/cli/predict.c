@@ -1,0 +1,8 @@
+/* TEMPORARY during development: replaced by the real command. */
+#include <stdio.h>
+#include "commands.h"
+int ameir_cmd_predict(int argc, char **argv) {
+    (void)argc; (void)argv;
+    fprintf(stderr, "ameir predict: not built yet\n");
+    return 1;
+}

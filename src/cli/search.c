@@ -1,0 +1,8 @@
+/* TEMPORARY during development: replaced by the real command. */
+#include <stdio.h>
+#include "commands.h"
+int ameir_cmd_search(int argc, char **argv) {
+    (void)argc; (void)argv;
+    fprintf(stderr, "ameir search: not built yet\n");
+    return 1;
+}
