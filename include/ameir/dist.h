@@ -1,0 +1,138 @@
+/* The MPI transport of the search cluster: typed, versioned messages, signal flags and
+ * the coordinator / worker loops. No search logic lives here (that is search.h's
+ * controller); this layer only moves tasks and results between ranks.
+ *
+ * A message is one MPI_BYTE buffer on tag AMEIR_MSG_TAG: an ameir_msg_header
+ * {magic, version, type, length} followed by length payload bytes. Payloads are packed
+ * field by field with ameir_pack_* and read back with ameir_unpack_*, which check bounds,
+ * so a short or garbled message is an error, never a read past the end.
+ *
+ * Conversation (worker w, coordinator 0):
+ *   w -> 0 REQUEST          "I am free"
+ *   0 -> w TASK             one trial to run      (or STOP when the search is over)
+ *   w -> 0 RESULT           its outcome, then REQUEST again
+ *   w -> 0 INTERRUPTED      w got SIGTERM/SIGINT/SIGUSR1; the coordinator stops the job
+ *   0 -> w STOP             finish; w answers BYE (with its wait statistics) and leaves
+ * Every MPI call is checked by AMEIR_MPI_CHECK, which records the file and line. */
+#ifndef AMEIR_DIST_H
+#define AMEIR_DIST_H
+
+#include <mpi.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ameir/error.h"
+
+#define AMEIR_MSG_MAGIC 0x52494D41u /* "AMIR" little-endian */
+#define AMEIR_MSG_VERSION 1u
+#define AMEIR_MSG_TAG 4242
+#define AMEIR_MSG_MAX_PAYLOAD (16u << 20) /* a sanity bound: nothing we send is near it */
+
+enum ameir_msg_type {
+    AMEIR_MSG_REQUEST = 1,
+    AMEIR_MSG_TASK = 2,
+    AMEIR_MSG_RESULT = 3,
+    AMEIR_MSG_STOP = 4,
+    AMEIR_MSG_BYE = 5,
+    AMEIR_MSG_INTERRUPTED = 6,
+};
+
+typedef struct ameir_msg_header {
+    uint32_t magic, version, type, length;
+} ameir_msg_header;
+
+/* A received message; the payload buffer grows as needed and is reused between calls. */
+typedef struct ameir_msg {
+    int source;
+    int type;
+    uint32_t length;
+    unsigned char *buf; /* header + payload */
+    size_t cap;
+} ameir_msg;
+
+/* Name of a message type ("request", "task", ...), "unknown" otherwise. Static string. */
+const char *ameir_msg_type_name(int type);
+
+/* Turn an MPI return code into AMEIR_EMPI with "FILE:LINE: CALL: MPI's message". */
+int ameir_mpi_fail(int rc, const char *file, int line, const char *call);
+
+#define AMEIR_MPI_CHECK(call)                                          \
+    do {                                                               \
+        int ameir_mpi_rc_ = (call);                                    \
+        if (ameir_mpi_rc_ != MPI_SUCCESS)                              \
+            return ameir_mpi_fail(ameir_mpi_rc_, __FILE__, __LINE__, #call); \
+    } while (0)
+
+/* Packing into a growable byte buffer (owned by the packer; ameir_pack_destroy frees). */
+typedef struct ameir_pack {
+    unsigned char *data;
+    size_t len, cap;
+    int failed; /* out of memory on some append: ameir_msg_send refuses to send */
+} ameir_pack;
+
+void ameir_pack_init(ameir_pack *p);
+void ameir_pack_destroy(ameir_pack *p);
+void ameir_pack_reset(ameir_pack *p);
+void ameir_pack_i64(ameir_pack *p, int64_t v);
+void ameir_pack_f64(ameir_pack *p, double v);
+void ameir_pack_str(ameir_pack *p, const char *s); /* length-prefixed; NULL packs "" */
+void ameir_pack_bytes(ameir_pack *p, const void *v, size_t n);
+
+/* Reading a payload; any read past the end sets failed and returns zeros / "". */
+typedef struct ameir_unpack {
+    const unsigned char *data;
+    size_t len, pos;
+    int failed;
+} ameir_unpack;
+
+void ameir_unpack_init(ameir_unpack *u, const void *data, size_t len);
+int64_t ameir_unpack_i64(ameir_unpack *u);
+double ameir_unpack_f64(ameir_unpack *u);
+/* Copies at most cap-1 bytes and a NUL into out; a longer string sets failed. */
+void ameir_unpack_str(ameir_unpack *u, char *out, size_t cap);
+/* A string of any length, malloc'd (caller frees); NULL and failed set on error. */
+char *ameir_unpack_strdup(ameir_unpack *u);
+void ameir_unpack_bytes(ameir_unpack *u, void *out, size_t n);
+/* AMEIR_EINVAL "protocol error: MSG payload ..." if a read failed or bytes are left over. */
+int ameir_unpack_finish(const ameir_unpack *u, const char *what);
+
+/* Send one message (header + payload) to dest. payload may be NULL when len is 0.
+ * Returns 0 or AMEIR_EMPI / AMEIR_ENOMEM / AMEIR_EINVAL (payload too large). */
+int ameir_msg_send(MPI_Comm comm, int dest, int type, const void *payload, size_t len);
+
+void ameir_msg_init(ameir_msg *m);
+void ameir_msg_destroy(ameir_msg *m);
+
+/* Receive a message from source (or MPI_ANY_SOURCE) if one is waiting: *got = 1 and m
+ * filled, else *got = 0. Checks magic, version, type and length; a bad header is
+ * AMEIR_EINVAL "protocol error from rank R: ...". */
+int ameir_msg_poll(MPI_Comm comm, int source, ameir_msg *m, int *got);
+
+/* Wait for a message, polling every ~1 ms (so waiting ranks leave the CPU to training
+ * ranks) and giving up early when *flag becomes non-zero (flag may be NULL) or after
+ * timeout seconds (< 0: never). *got says whether m was filled. */
+int ameir_msg_wait(MPI_Comm comm, int source, ameir_msg *m, int *got, volatile sig_atomic_t *flag, double timeout);
+
+/* Payload of a message (after the header). */
+static inline const unsigned char *ameir_msg_payload(const ameir_msg *m) { return m->buf + sizeof(ameir_msg_header); }
+
+/* --- signals ----------------------------------------------------------------------- */
+
+/* Install handlers (sigaction) for SIGTERM, SIGINT and SIGUSR1 that only record the
+ * signal in a flag (async-signal-safe). Returns 0 or AMEIR_EINTERNAL. */
+int ameir_signals_install(void);
+
+/* Restore the handlers that were there before ameir_signals_install. */
+void ameir_signals_restore(void);
+
+/* The flag the handlers set: the number of the last signal caught, 0 if none. */
+extern volatile sig_atomic_t ameir_signal_caught;
+
+/* Name of a signal number ("SIGTERM"...), "signal" otherwise. */
+const char *ameir_signal_name(int sig);
+
+/* Sleep about ms milliseconds (returns early when a signal arrives). */
+void ameir_sleep_ms(int ms);
+
+#endif

@@ -1,0 +1,249 @@
+/* Typed, versioned messages over MPI point-to-point, and the payload packer.
+ * No search logic: payload contents are the coordinator's and worker's business. */
+#include "ameir/dist.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const char *ameir_msg_type_name(int type) {
+    switch (type) {
+    case AMEIR_MSG_REQUEST:
+        return "request";
+    case AMEIR_MSG_TASK:
+        return "task";
+    case AMEIR_MSG_RESULT:
+        return "result";
+    case AMEIR_MSG_STOP:
+        return "stop";
+    case AMEIR_MSG_BYE:
+        return "bye";
+    case AMEIR_MSG_INTERRUPTED:
+        return "interrupted";
+    }
+    return "unknown";
+}
+
+int ameir_mpi_fail(int rc, const char *file, int line, const char *call) {
+    char text[MPI_MAX_ERROR_STRING] = "";
+    int n = 0;
+    if (MPI_Error_string(rc, text, &n) != MPI_SUCCESS)
+        snprintf(text, sizeof text, "MPI error code %d", rc);
+    return ameir_fail(AMEIR_EMPI, "%s:%d: %s failed: %s", file, line, call, text);
+}
+
+/* --- packing ------------------------------------------------------------------------ */
+
+void ameir_pack_init(ameir_pack *p) { memset(p, 0, sizeof *p); }
+
+void ameir_pack_destroy(ameir_pack *p) {
+    free(p->data);
+    memset(p, 0, sizeof *p);
+}
+
+void ameir_pack_reset(ameir_pack *p) {
+    p->len = 0;
+    p->failed = 0;
+}
+
+void ameir_pack_bytes(ameir_pack *p, const void *v, size_t n) {
+    if (p->failed)
+        return;
+    if (p->len + n > p->cap) {
+        size_t cap = p->cap ? p->cap : 256;
+        while (cap < p->len + n)
+            cap *= 2;
+        unsigned char *d = realloc(p->data, cap);
+        if (!d) {
+            p->failed = 1;
+            return;
+        }
+        p->data = d;
+        p->cap = cap;
+    }
+    if (n)
+        memcpy(p->data + p->len, v, n);
+    p->len += n;
+}
+
+void ameir_pack_i64(ameir_pack *p, int64_t v) { ameir_pack_bytes(p, &v, sizeof v); }
+
+void ameir_pack_f64(ameir_pack *p, double v) { ameir_pack_bytes(p, &v, sizeof v); }
+
+void ameir_pack_str(ameir_pack *p, const char *s) {
+    size_t n = s ? strlen(s) : 0;
+    ameir_pack_i64(p, (int64_t)n);
+    ameir_pack_bytes(p, s, n);
+}
+
+void ameir_unpack_init(ameir_unpack *u, const void *data, size_t len) {
+    u->data = data;
+    u->len = len;
+    u->pos = 0;
+    u->failed = 0;
+}
+
+void ameir_unpack_bytes(ameir_unpack *u, void *out, size_t n) {
+    if (u->failed || n > u->len - u->pos) {
+        u->failed = 1;
+        memset(out, 0, n);
+        return;
+    }
+    memcpy(out, u->data + u->pos, n);
+    u->pos += n;
+}
+
+int64_t ameir_unpack_i64(ameir_unpack *u) {
+    int64_t v;
+    ameir_unpack_bytes(u, &v, sizeof v);
+    return v;
+}
+
+double ameir_unpack_f64(ameir_unpack *u) {
+    double v;
+    ameir_unpack_bytes(u, &v, sizeof v);
+    return v;
+}
+
+/* The declared length of the next string, or -1 (and failed) if it does not fit. */
+static int64_t unpack_strlen(ameir_unpack *u) {
+    int64_t n = ameir_unpack_i64(u);
+    if (u->failed || n < 0 || (uint64_t)n > u->len - u->pos) {
+        u->failed = 1;
+        return -1;
+    }
+    return n;
+}
+
+void ameir_unpack_str(ameir_unpack *u, char *out, size_t cap) {
+    AMEIR_ASSERT(cap > 0);
+    out[0] = '\0';
+    int64_t n = unpack_strlen(u);
+    if (n < 0)
+        return;
+    if ((uint64_t)n >= cap) {
+        u->failed = 1;
+        return;
+    }
+    memcpy(out, u->data + u->pos, (size_t)n);
+    out[n] = '\0';
+    u->pos += (size_t)n;
+}
+
+char *ameir_unpack_strdup(ameir_unpack *u) {
+    int64_t n = unpack_strlen(u);
+    if (n < 0)
+        return NULL;
+    char *s = malloc((size_t)n + 1);
+    if (!s) {
+        u->failed = 1;
+        return NULL;
+    }
+    memcpy(s, u->data + u->pos, (size_t)n);
+    s[n] = '\0';
+    u->pos += (size_t)n;
+    return s;
+}
+
+int ameir_unpack_finish(const ameir_unpack *u, const char *what) {
+    if (u->failed)
+        return ameir_fail(AMEIR_EINVAL, "protocol error: %s payload is truncated or malformed (%zu bytes)", what, u->len);
+    if (u->pos != u->len)
+        return ameir_fail(AMEIR_EINVAL, "protocol error: %s payload has %zu bytes, expected %zu", what, u->len, u->pos);
+    return 0;
+}
+
+/* --- messages ----------------------------------------------------------------------- */
+
+void ameir_msg_init(ameir_msg *m) { memset(m, 0, sizeof *m); }
+
+void ameir_msg_destroy(ameir_msg *m) {
+    free(m->buf);
+    memset(m, 0, sizeof *m);
+}
+
+int ameir_msg_send(MPI_Comm comm, int dest, int type, const void *payload, size_t len) {
+    if (len > AMEIR_MSG_MAX_PAYLOAD)
+        return ameir_fail(AMEIR_EINVAL, "protocol: %s message of %zu bytes exceeds the limit of %u", ameir_msg_type_name(type), len,
+                          AMEIR_MSG_MAX_PAYLOAD);
+    size_t total = sizeof(ameir_msg_header) + len;
+    unsigned char *buf = malloc(total);
+    if (!buf)
+        return ameir_fail(AMEIR_ENOMEM, "protocol: no memory for a %zu-byte message", total);
+    ameir_msg_header h = {AMEIR_MSG_MAGIC, AMEIR_MSG_VERSION, (uint32_t)type, (uint32_t)len};
+    memcpy(buf, &h, sizeof h);
+    if (len)
+        memcpy(buf + sizeof h, payload, len);
+    int rc = MPI_Send(buf, (int)total, MPI_BYTE, dest, AMEIR_MSG_TAG, comm);
+    free(buf);
+    if (rc != MPI_SUCCESS)
+        return ameir_mpi_fail(rc, __FILE__, __LINE__, "MPI_Send(message)");
+    return 0;
+}
+
+/* Check a received buffer's header against what a well-formed message must be. */
+static int check_header(const ameir_msg *m, int count) {
+    ameir_msg_header h;
+    if ((size_t)count < sizeof h)
+        return ameir_fail(AMEIR_EINVAL, "protocol error from rank %d: message of %d bytes is shorter than the %zu-byte header",
+                          m->source, count, sizeof h);
+    memcpy(&h, m->buf, sizeof h);
+    if (h.magic != AMEIR_MSG_MAGIC)
+        return ameir_fail(AMEIR_EINVAL, "protocol error from rank %d: bad magic 0x%08x, expected 0x%08x", m->source,
+                          (unsigned)h.magic, AMEIR_MSG_MAGIC);
+    if (h.version != AMEIR_MSG_VERSION)
+        return ameir_fail(AMEIR_EINVAL,
+                          "protocol error from rank %d: message version %u, expected %u (are all ranks the same ameir build?)",
+                          m->source, (unsigned)h.version, AMEIR_MSG_VERSION);
+    if (h.type < AMEIR_MSG_REQUEST || h.type > AMEIR_MSG_INTERRUPTED)
+        return ameir_fail(AMEIR_EINVAL, "protocol error from rank %d: unknown message type %u", m->source, (unsigned)h.type);
+    if ((size_t)h.length != (size_t)count - sizeof h)
+        return ameir_fail(AMEIR_EINVAL, "protocol error from rank %d: %s header says %u payload bytes, received %zu", m->source,
+                          ameir_msg_type_name((int)h.type), (unsigned)h.length, (size_t)count - sizeof h);
+    return 0;
+}
+
+int ameir_msg_poll(MPI_Comm comm, int source, ameir_msg *m, int *got) {
+    int flag = 0, count = 0;
+    MPI_Status st;
+    *got = 0;
+    AMEIR_MPI_CHECK(MPI_Iprobe(source, AMEIR_MSG_TAG, comm, &flag, &st));
+    if (!flag)
+        return 0;
+    AMEIR_MPI_CHECK(MPI_Get_count(&st, MPI_BYTE, &count));
+    if (count < 0 || (size_t)count > sizeof(ameir_msg_header) + AMEIR_MSG_MAX_PAYLOAD)
+        return ameir_fail(AMEIR_EINVAL, "protocol error from rank %d: message of %d bytes", st.MPI_SOURCE, count);
+    size_t need = count > 0 ? (size_t)count : 1;
+    if (need > m->cap) {
+        unsigned char *b = realloc(m->buf, need);
+        if (!b)
+            return ameir_fail(AMEIR_ENOMEM, "protocol: no memory for a %d-byte message", count);
+        m->buf = b;
+        m->cap = need;
+    }
+    /* receive exactly the probed message: same source and tag, nothing else can match first
+     * because only this thread receives on comm */
+    AMEIR_MPI_CHECK(MPI_Recv(m->buf, count, MPI_BYTE, st.MPI_SOURCE, AMEIR_MSG_TAG, comm, MPI_STATUS_IGNORE));
+    m->source = st.MPI_SOURCE;
+    AMEIR_TRY(check_header(m, count));
+    ameir_msg_header h;
+    memcpy(&h, m->buf, sizeof h);
+    m->type = (int)h.type;
+    m->length = h.length;
+    *got = 1;
+    return 0;
+}
+
+int ameir_msg_wait(MPI_Comm comm, int source, ameir_msg *m, int *got, volatile sig_atomic_t *flag, double timeout) {
+    double start = MPI_Wtime();
+    *got = 0;
+    for (;;) {
+        AMEIR_TRY(ameir_msg_poll(comm, source, m, got));
+        if (*got)
+            return 0;
+        if (flag && *flag)
+            return 0;
+        if (timeout >= 0 && MPI_Wtime() - start >= timeout)
+            return 0;
+        ameir_sleep_ms(1);
+    }
+}
