@@ -1,0 +1,282 @@
+/* The search with no MPI in it: the search config, the space, the controller, the
+ * checkpoint (PRODUCT.md section 4).
+ *
+ * Everything here is plain data and pure functions of (config, reported results), so the
+ * coordinator can run it on rank 0, send tasks as bytes, and rebuild the controller from
+ * the trial table of a checkpoint by replaying the recorded results.
+ *
+ * Flow on rank 0:
+ *   ameir_search_config_load(&cfg, path)            parse + validate the JSON
+ *   ameir_search_config_resolve(cfg, schema)        candidate fields from the dataset
+ *   ameir_controller_create(&ctl, cfg)
+ *   loop: ameir_controller_next(ctl, &task)         TASK: send it / WAIT / DONE
+ *         ameir_controller_report(ctl, &result)     when a worker answers
+ *         ameir_checkpoint_write(path, cfg, ctl)    after every result
+ *   resume: ameir_checkpoint_read(path, &cfg, &ctl) (config resolved, results replayed,
+ *                                                    in-flight trials pending again) */
+#ifndef AMEIR_SEARCH_H
+#define AMEIR_SEARCH_H
+
+#include <stdint.h>
+
+#include "ameir/arch.h"
+#include "ameir/schema.h"
+#include "ameir/train.h"
+
+#define AMEIR_PATH_MAX 1024
+#define AMEIR_MAX_BASELINES 16
+#define AMEIR_SPACE_MAX_OPS 32    /* (op, option) pairs of the behaviour subspace */
+#define AMEIR_SPACE_MAX_WIDTHS 16 /* MLP widths to choose from */
+#define AMEIR_CHECKPOINT_VERSION 1
+
+/* Stages in search order; AMEIR_STAGE_FINAL is the final phase (winner and baselines). */
+enum ameir_stage { AMEIR_STAGE_BEHAVIOR = 0, AMEIR_STAGE_INTERACTION = 1, AMEIR_STAGE_MLP = 2, AMEIR_STAGE_FINAL = 3 };
+#define AMEIR_N_STAGES 3
+
+/* "behavior", "interaction", "mlp", "final"; NULL out of range. Static strings. */
+const char *ameir_stage_name(int stage);
+
+/* ---------------------------------------------------------------- config ---- */
+
+/* Successive elimination of one stage: n candidates train to r steps; the best
+ * ceil(k/eta) of a rung of k go on to min(eta * budget, R) until one is left or R reached. */
+typedef struct ameir_schedule {
+    int n;     /* random candidates (>= 1) */
+    int eta;   /* reduction factor (>= 2) */
+    int64_t r; /* smallest budget in training steps (>= 1) */
+    int64_t R; /* largest budget (>= r) */
+} ameir_schedule;
+
+typedef struct ameir_op_choice {
+    int op;     /* enum ameir_op */
+    int option; /* kernel (conv), heads (attention), else 0 */
+} ameir_op_choice;
+
+/* Each block draws norm, (op, option) pair and act uniformly from the lists. */
+typedef struct ameir_behavior_space {
+    int min_blocks, max_blocks; /* 0..AMEIR_MAX_BLOCKS */
+    int n_ops;
+    ameir_op_choice ops[AMEIR_SPACE_MAX_OPS]; /* every allowed op crossed with its options */
+    int n_norms;
+    int norms[AMEIR_NORM_COUNT];
+    int n_acts;
+    int acts[8]; /* enum ameir_act: identity, relu, gelu, swish */
+    int n_aggregates;
+    int aggregates[AMEIR_AGG_COUNT];
+    int n_positions;
+    int positions[2]; /* {0}, {1} or {0, 1} */
+} ameir_behavior_space;
+
+/* A candidate draws k in [min, max] distinct groups; a group draws its order in
+ * [2, max_order] then that many distinct fields. */
+typedef struct ameir_interaction_space {
+    int max_order;                   /* 2..4 */
+    int min_interactions;            /* >= 0 */
+    int max_interactions;            /* 0..AMEIR_MAX_INTERACTIONS */
+    int fields_from_dataset;         /* 1: "fields" absent in the config: all dataset fields */
+    int n_fields;                    /* after ameir_search_config_resolve */
+    char fields[AMEIR_MAX_FIELDS][AMEIR_FIELD_NAME_MAX];
+} ameir_interaction_space;
+
+typedef struct ameir_mlp_space {
+    int min_layers, max_layers; /* 0..AMEIR_MAX_MLP */
+    int n_widths;
+    int widths[AMEIR_SPACE_MAX_WIDTHS];
+    int n_acts;
+    int acts[8]; /* enum ameir_act, sigmoid allowed */
+    int n_shortcut;
+    int shortcut[2]; /* {0}, {1} or {0, 1}; a shortcut needs >= 1 layer */
+} ameir_mlp_space;
+
+/* A parsed, validated search config. Plain data apart from `text`. Owned by the caller;
+ * release with ameir_search_config_free. Keys and defaults: docs/config-search.md. */
+typedef struct ameir_search_config {
+    char origin[AMEIR_PATH_MAX];   /* file name used in messages */
+    char base_dir[AMEIR_PATH_MAX]; /* absolute directory relative paths start from */
+    char *text;                    /* canonical JSON (sorted keys, compact); owned */
+    uint64_t hash;                 /* ameir_hash_bytes of text */
+    char name[128];                /* "name" or the file's base name */
+    char data_dir[AMEIR_PATH_MAX]; /* resolved: absolute, or AMEIR_DATA_ROOT + relative */
+    uint64_t seed;
+    int d;                         /* embedding dimension */
+    ameir_train_config train;      /* search trials: batch, lr, dropout, l2, n_neg, threads, seed */
+    double trial_time_limit;       /* seconds, 0 = none */
+    ameir_behavior_space behavior;
+    ameir_interaction_space interaction;
+    ameir_mlp_space mlp;
+    ameir_schedule schedule[AMEIR_N_STAGES];
+    ameir_arch defaults;           /* parts of stages not searched yet */
+    ameir_train_config final_train; /* final phase: epochs, max_steps, patience, eval_every */
+    int n_baselines;
+    char baseline_paths[AMEIR_MAX_BASELINES][AMEIR_PATH_MAX]; /* resolved paths */
+    char baseline_names[AMEIR_MAX_BASELINES][64];             /* file base names ("din") */
+    ameir_arch baselines[AMEIR_MAX_BASELINES];                /* parsed at load time */
+    int resolved;                  /* ameir_search_config_resolve done */
+} ameir_search_config;
+
+/* Read, parse and validate a config file. Relative paths inside ("data", "baselines")
+ * are taken from the file's directory (data: from $AMEIR_DATA_ROOT when set).
+ * Errors: AMEIR_ENOENT, AMEIR_EJSON ("FILE:LINE:COL: ..."), AMEIR_ECONFIG
+ * ("FILE: key.path: got X, expected Y"), or a baseline's arch errors. *out owned by caller. */
+int ameir_search_config_load(ameir_search_config **out, const char *path);
+
+/* Same from text; origin names it in messages, base_dir (absolute or relative to the
+ * working directory; NULL = ".") is where relative paths start. */
+int ameir_search_config_parse(ameir_search_config **out, const char *text, const char *origin, const char *base_dir);
+
+void ameir_search_config_free(ameir_search_config *cfg);
+
+/* Fill the interaction candidate fields from the dataset when the config left them out,
+ * check the named ones exist, and check defaults and baselines against the schema
+ * (ameir_arch_check_schema) and d (attention heads divide d). Returns 0 or AMEIR_ECONFIG. */
+int ameir_search_config_resolve(ameir_search_config *cfg, const ameir_schema *schema);
+
+/* ----------------------------------------------------------------- space ---- */
+
+/* Copy the part of src that stage searches (behaviour: blocks, aggregate, positions;
+ * interaction: interactions; mlp: layers and shortcut) into dst. */
+void ameir_arch_set_part(ameir_arch *dst, const ameir_arch *src, int stage);
+
+/* Number of distinct members of a stage's subspace, saturating at INT64_MAX.
+ * Needs a resolved config for the interaction stage. */
+int64_t ameir_space_size(const ameir_search_config *cfg, int stage);
+
+/* 1 if the stage part of arch lies in the stage's subspace, else 0. */
+int ameir_space_contains(const ameir_search_config *cfg, int stage, const ameir_arch *arch);
+
+/* Draw min(n, ameir_space_size) DISTINCT candidates of a stage, each = base with the
+ * stage's part replaced, from the stream ameir_rng_stream(cfg->seed, 0x5EA4C400 + stage).
+ * When the subspace has at most n members, all of them are taken (in enumeration
+ * order). out has room for n archs (caller-owned); *n_out = how many were written.
+ * Returns 0, or AMEIR_ECONFIG if distinct candidates cannot be found. */
+int ameir_space_draw(const ameir_search_config *cfg, int stage, const ameir_arch *base, int n, ameir_arch *out, int *n_out);
+
+/* ------------------------------------------------------------ controller ---- */
+
+enum ameir_trial_kind { AMEIR_TRIAL_SEARCH = 0, AMEIR_TRIAL_FINAL_WINNER = 1, AMEIR_TRIAL_FINAL_BASELINE = 2 };
+enum ameir_trial_status {
+    AMEIR_TRIAL_PENDING = 0,
+    AMEIR_TRIAL_RUNNING = 1,
+    AMEIR_TRIAL_DONE = 2,
+    AMEIR_TRIAL_DIVERGED = 3,
+    AMEIR_TRIAL_TIMEOUT = 4,
+};
+/* "search", "winner", "baseline" / "pending", "running", "done", "diverged", "timeout";
+ * NULL out of range. Static strings. */
+const char *ameir_trial_kind_name(int kind);
+const char *ameir_trial_status_name(int status);
+
+/* What a worker is asked to do. Plain data (send it as bytes). */
+typedef struct ameir_search_task {
+    int64_t trial_id;
+    int stage;      /* enum ameir_stage */
+    int kind;       /* enum ameir_trial_kind */
+    int rung;       /* search: 0, 1, ...; finals: 0 */
+    int baseline;   /* FINAL_BASELINE: index into cfg->baselines, else -1 */
+    int64_t budget; /* search: train up to this many steps; finals: cfg->final_train.max_steps */
+    int64_t parent; /* trial whose saved weights + Adam state to continue from, -1 = from scratch */
+    uint64_t seed;  /* training seed; the same along a chain of promotions */
+    ameir_arch arch;
+} ameir_search_task;
+
+/* What a worker answers. */
+typedef struct ameir_search_result {
+    int64_t trial_id;
+    int status;           /* AMEIR_TRIAL_DONE, _DIVERGED or _TIMEOUT */
+    double metric;        /* ameir_metrics_primary(&valid); NaN ranks last */
+    ameir_metrics valid;
+    ameir_metrics test;   /* finals only (zeros otherwise) */
+    int64_t steps;        /* steps trained in total (finals: up to early stopping) */
+    int worker;           /* MPI rank */
+    double seconds;
+} ameir_search_result;
+
+/* One row of the trial table (the controller's state is the config + this table). */
+typedef struct ameir_trial {
+    int64_t id;     /* 0, 1, ... in creation order */
+    int stage, kind, rung, baseline;
+    int candidate;  /* search: index of the rung-0 candidate of its chain; else -1 */
+    int64_t budget, parent;
+    uint64_t seed;
+    int status;     /* enum ameir_trial_status */
+    double metric;  /* NaN until done */
+    ameir_metrics valid, test;
+    int64_t steps;
+    int worker;     /* -1 until run */
+    double seconds;
+    ameir_arch arch;
+} ameir_trial;
+
+typedef struct ameir_controller ameir_controller;
+
+enum ameir_next { AMEIR_NEXT_DONE = 0, AMEIR_NEXT_TASK = 1, AMEIR_NEXT_WAIT = 2 };
+
+/* Start a search: creates the candidates of the first stage. cfg must be resolved and
+ * must outlive ctl (not copied, not freed by the controller). Owned by the caller;
+ * release with ameir_controller_free (NULL is fine). Errors: AMEIR_EINVAL (unresolved
+ * config), AMEIR_ENOMEM, AMEIR_ECONFIG (space draw). */
+int ameir_controller_create(ameir_controller **out, const ameir_search_config *cfg);
+void ameir_controller_free(ameir_controller *ctl);
+
+/* The next task: AMEIR_NEXT_TASK (the pending trial with the lowest id, now running,
+ * copied to *task), AMEIR_NEXT_WAIT (nothing can start until results come in) or
+ * AMEIR_NEXT_DONE (search and final phase complete). Negative on error. */
+int ameir_controller_next(ameir_controller *ctl, ameir_search_task *task);
+
+/* Record the result of a running trial; completing a rung promotes or ends the stage,
+ * ending a stage creates the next stage's candidates (or the final trials).
+ * Errors: AMEIR_EINVAL (unknown trial, not running, bad status), AMEIR_ENOMEM. */
+int ameir_controller_report(ameir_controller *ctl, const ameir_search_result *result);
+
+/* A running trial goes back to pending (its worker was lost or stopped). 0 or AMEIR_EINVAL. */
+int ameir_controller_requeue(ameir_controller *ctl, int64_t trial_id);
+
+/* Rebuild the state of a fresh controller from a recorded table: every recorded result
+ * (done/diverged/timeout) is reported again in id order as the controller re-creates the
+ * trials; pending/running records stay pending. Each recorded trial must match the one
+ * the controller creates (stage, kind, rung, budget, parent, arch), else AMEIR_ECHECKPOINT
+ * naming the trial and what differs (e.g. a baseline file edited since). */
+int ameir_controller_replay(ameir_controller *ctl, const ameir_trial *trials, int64_t n);
+
+/* The trial table: ids 0..n-1; the pointer is valid until the next call that changes
+ * the controller. */
+int64_t ameir_controller_n_trials(const ameir_controller *ctl);
+const ameir_trial *ameir_controller_trial(const ameir_controller *ctl, int64_t id);
+
+/* Current stage (AMEIR_STAGE_FINAL during the final phase and when done). */
+int ameir_controller_stage(const ameir_controller *ctl);
+
+/* Winner trial of a finished stage (its last trial, at the highest budget), or -1 if the
+ * stage is not finished or no trial of it finished with a finite metric (then the stage
+ * keeps the config's default part). */
+int64_t ameir_controller_stage_winner(const ameir_controller *ctl, int stage);
+
+/* Best finished trial of a stage so far by metric (ties: lower id), -1 if none. */
+int64_t ameir_controller_best_in_stage(const ameir_controller *ctl, int stage);
+
+/* The architecture composed of the winners of the finished stages and the defaults of
+ * the others (after the search: the winner trained in the final phase). */
+void ameir_controller_best_arch(const ameir_controller *ctl, ameir_arch *out);
+
+/* Trials the whole search will have when every rung is full and every stage's subspace
+ * gives n candidates (search + final trials; for progress and time estimates). */
+int64_t ameir_controller_planned_trials(const ameir_controller *ctl);
+
+/* Counts of trials by status (array of 5 indexed by enum ameir_trial_status). */
+void ameir_controller_counts(const ameir_controller *ctl, int64_t counts[5]);
+
+/* ------------------------------------------------------------ checkpoint ---- */
+
+/* Write RUN.h5 (rank 0 only): to path + ".tmp", fsync, rotate an existing path to
+ * path + ".prev", rename the temporary over path. A crash leaves path or path.prev
+ * valid. Layout: docs/checkpoint-format.md. Errors: AMEIR_EHDF5, AMEIR_EIO. */
+int ameir_checkpoint_write(const char *path, const ameir_search_config *cfg, const ameir_controller *ctl);
+
+/* Read and validate a checkpoint (version, completion marker, config hash, table
+ * lengths), re-parse its config (resolved with the stored candidate fields) and rebuild
+ * the controller by replay. Both outputs owned by the caller (free ctl before cfg).
+ * Errors: AMEIR_ENOENT, AMEIR_ECHECKPOINT ("RUN.h5: ...: what is wrong; resume from
+ * RUN.h5.prev" when that exists), or the config's and replay's errors. */
+int ameir_checkpoint_read(const char *path, ameir_search_config **cfg, ameir_controller **ctl);
+
+#endif
