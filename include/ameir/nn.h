@@ -50,12 +50,13 @@ void ameir_embedding_backward(real *dtable, const real *dout, const int32_t *ids
  * returns how many. seen (V bytes) must be zero on entry and is zero again on return. */
 int ameir_embedding_touched_rows(int32_t *rows, uint8_t *seen, const int32_t *ids, size_t n, int V);
 
-/* ---- linear: out (N, O) = inp (N, I) w^T (w is (O, I)) + b (O); b may be NULL ---- */
-void ameir_linear_forward(real *out, const real *inp, const real *w, const real *b, int N, int I, int O);
-void ameir_linear_backward(real *dinp, real *dw, real *db, const real *dout, const real *inp, const real *w, int N, int I, int O);
+/* ---- linear: out (N, O) = inp (N, In) w^T (w is (O, In)) + b (O); b may be NULL.
+ * (In, not I: cblas.h includes complex.h, whose I is a macro.) ---- */
+void ameir_linear_forward(real *out, const real *inp, const real *w, const real *b, int N, int In, int O);
+void ameir_linear_backward(real *dinp, real *dw, real *db, const real *dout, const real *inp, const real *w, int N, int In, int O);
 /* plain triple loops, the reference the BLAS versions are tested against */
-void ameir_linear_forward_naive(real *out, const real *inp, const real *w, const real *b, int N, int I, int O);
-void ameir_linear_backward_naive(real *dinp, real *dw, real *db, const real *dout, const real *inp, const real *w, int N, int I, int O);
+void ameir_linear_forward_naive(real *out, const real *inp, const real *w, const real *b, int N, int In, int O);
+void ameir_linear_backward_naive(real *dinp, real *dw, real *db, const real *dout, const real *inp, const real *w, int N, int In, int O);
 
 /* ---- conv1d over the sequence, C -> C channels, kernel K in {1,3,5,7}, same padding ----
  * w (C, C, K), b (C); inp/out (B, L, C). */

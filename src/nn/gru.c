@@ -1,0 +1,140 @@
+/* GRU, one layer, hidden size C, h0 = 0 (PyTorch nn.GRU, batch_first, gates r, z, n).
+ * inp (B, L, C), mask (B, L), w_ih, w_hh (3C, C), b_ih, b_hh (3C), out (B, L, C).
+ *   r  = sigmoid(W_ir x + b_ir + W_hr h + b_hr)
+ *   z  = sigmoid(W_iz x + b_iz + W_hz h + b_hz)
+ *   n  = tanh(W_in x + b_in + r * (W_hn h + b_hn))
+ *   h' = (1 - z) * n + z * h
+ * At a padding step h carries over unchanged and out = 0.
+ * act layout (each block (B, L, ...) row-major):
+ *   HP (B,L,C) h before the step | R, Z, N (B,L,C) gates | HN (B,L,C) W_hn h + b_hn |
+ *   GX (B,L,3C) input projections (backward: their gradients) |
+ *   GH (B,L,3C) hidden projections (backward: their gradients) | H (B,C) running h. */
+#include <math.h>
+#include <string.h>
+
+#include "ameir/error.h"
+#include "ameir/nn.h"
+
+size_t ameir_gru_act_size(int B, int L, int C) {
+    size_t BLC = (size_t)B * L * C;
+    return 5 * BLC + 6 * BLC + (size_t)B * C;
+}
+
+typedef struct gru_act {
+    real *hp, *r, *z, *n, *hn, *gx, *gh, *h;
+} gru_act;
+
+static gru_act gru_split(real *act, int B, int L, int C) {
+    size_t BLC = (size_t)B * L * C;
+    gru_act a;
+    a.hp = act;
+    a.r = a.hp + BLC;
+    a.z = a.r + BLC;
+    a.n = a.z + BLC;
+    a.hn = a.n + BLC;
+    a.gx = a.hn + BLC;
+    a.gh = a.gx + 3 * BLC;
+    a.h = a.gh + 3 * BLC;
+    return a;
+}
+
+static inline real sigm(real x) {
+    if (x >= 0)
+        return (real)1 / ((real)1 + AMEIR_EXP(-x));
+    real e = AMEIR_EXP(x);
+    return e / ((real)1 + e);
+}
+
+void ameir_gru_forward(real *out, real *act, const real *inp, const real *w_ih, const real *w_hh, const real *b_ih, const real *b_hh, const uint8_t *mask, int B, int L, int C) {
+    AMEIR_ASSERT(B > 0 && L > 0 && C > 0);
+    gru_act a = gru_split(act, B, L, C);
+    int C3 = 3 * C;
+    /* all input projections at once: GX (B*L, 3C) = inp W_ih^T + b_ih */
+    ameir_linear_forward(a.gx, inp, w_ih, b_ih, B * L, C, C3);
+    memset(a.h, 0, (size_t)B * C * sizeof(real));
+    for (int l = 0; l < L; l++) {
+        /* HP[:, l] = h; GH[:, l] = h W_hh^T + b_hh, one gemm over the batch */
+        for (int b = 0; b < B; b++) {
+            memcpy(a.hp + ((size_t)b * L + l) * C, a.h + (size_t)b * C, (size_t)C * sizeof(real));
+            memcpy(a.gh + ((size_t)b * L + l) * C3, b_hh, (size_t)C3 * sizeof(real));
+        }
+        AMEIR_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, B, C3, C, 1, a.h, C, w_hh, C, 1,
+                   a.gh + (size_t)l * C3, L * C3);
+        for (int b = 0; b < B; b++) {
+            size_t row = (size_t)b * L + l;
+            real *o = out + row * C;
+            real *r = a.r + row * C, *z = a.z + row * C, *n = a.n + row * C, *hn = a.hn + row * C;
+            if (!mask[row]) {
+                memset(o, 0, (size_t)C * sizeof(real));
+                memset(r, 0, (size_t)C * sizeof(real));
+                memset(z, 0, (size_t)C * sizeof(real));
+                memset(n, 0, (size_t)C * sizeof(real));
+                memset(hn, 0, (size_t)C * sizeof(real));
+                continue;
+            }
+            const real *gx = a.gx + row * C3, *gh = a.gh + row * C3;
+            real *h = a.h + (size_t)b * C;
+            for (int c = 0; c < C; c++) {
+                r[c] = sigm(gx[c] + gh[c]);
+                z[c] = sigm(gx[C + c] + gh[C + c]);
+                hn[c] = gh[2 * C + c];
+                n[c] = AMEIR_TANH(gx[2 * C + c] + r[c] * hn[c]);
+                h[c] = ((real)1 - z[c]) * n[c] + z[c] * h[c];
+                o[c] = h[c];
+            }
+        }
+    }
+}
+
+void ameir_gru_backward(real *dinp, real *dw_ih, real *dw_hh, real *db_ih, real *db_hh, const real *dout, real *act, const real *inp, const real *w_ih, const real *w_hh, const uint8_t *mask, int B, int L, int C) {
+    AMEIR_ASSERT(B > 0 && L > 0 && C > 0);
+    gru_act a = gru_split(act, B, L, C);
+    int C3 = 3 * C;
+    real *dgx = a.gx, *dgh = a.gh, *dh = a.h; /* the forward values there are not needed */
+    memset(dh, 0, (size_t)B * C * sizeof(real));
+    /* Backwards in time with dh = dLoss/dh after step l. At a real step, with
+     * g = dh + dout[l] and h' = (1-z) n + z h:
+     *   dn = g (1-z), dz = g (h - n), dh_prev = g z (+ the W_hh paths below)
+     *   n = tanh(an), an = gx_n + r hn:  dan = dn (1-n^2); dgx_n = dan; dr = dan hn;
+     *                                    dgh_n = dhn = dan r
+     *   r = sigmoid(gx_r + gh_r):        dgx_r = dgh_r = dr r (1-r)
+     *   z = sigmoid(gx_z + gh_z):        dgx_z = dgh_z = dz z (1-z)
+     *   gh = h W_hh^T + b_hh:            dh_prev += dgh W_hh (one gemm over the batch)
+     * At a padding step h' = h and out is the constant 0, so dh passes through and
+     * dgx = dgh = 0. The weight gradients are then single gemms over all (b, l). */
+    for (int l = L - 1; l >= 0; l--) {
+        for (int b = 0; b < B; b++) {
+            size_t row = (size_t)b * L + l;
+            real *gxr = dgx + row * C3, *ghr = dgh + row * C3;
+            if (!mask[row]) {
+                memset(gxr, 0, (size_t)C3 * sizeof(real));
+                memset(ghr, 0, (size_t)C3 * sizeof(real));
+                continue;
+            }
+            const real *r = a.r + row * C, *z = a.z + row * C, *n = a.n + row * C;
+            const real *hn = a.hn + row * C, *hp = a.hp + row * C, *go = dout + row * C;
+            real *dhb = dh + (size_t)b * C;
+            for (int c = 0; c < C; c++) {
+                real g = dhb[c] + go[c];
+                real dn = g * ((real)1 - z[c]);
+                real dz = g * (hp[c] - n[c]);
+                real dan = dn * ((real)1 - n[c] * n[c]);
+                real dr = dan * hn[c];
+                real dar = dr * r[c] * ((real)1 - r[c]);
+                real daz = dz * z[c] * ((real)1 - z[c]);
+                gxr[c] = dar;
+                gxr[C + c] = daz;
+                gxr[2 * C + c] = dan;
+                ghr[c] = dar;
+                ghr[C + c] = daz;
+                ghr[2 * C + c] = dan * r[c];
+                dhb[c] = g * z[c];
+            }
+        }
+        AMEIR_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, C, C3, 1, dgh + (size_t)l * C3, L * C3, w_hh, C,
+                   1, dh, C);
+    }
+    int BL = B * L;
+    ameir_linear_backward(dinp, dw_ih, db_ih, dgx, inp, w_ih, BL, C, C3);
+    ameir_linear_backward(NULL, dw_hh, db_hh, dgh, a.hp, w_hh, BL, C, C3);
+}
