@@ -1,0 +1,67 @@
+/* Running one task of the search controller on loaded data (no MPI in here).
+ *
+ * A search trial builds the network for the task's arch, continues from its parent's
+ * saved weights and Adam state when it has one, trains up to the budget in chunks (between
+ * chunks it checks the time limit and asks the caller whether to stop), evaluates on valid
+ * and saves its weights as TRIAL_DIR/trial-<id>.h5 so a promotion can continue from them.
+ * A final trial trains from scratch with early stopping, is evaluated on valid and test
+ * and saved as a model file TRIAL_DIR/final-<id>.h5. Because training is a pure function
+ * of (initial state, seed, step), the result depends only on the task, not on which rank
+ * runs it or how often the search was interrupted. */
+#ifndef AMEIR_TRIAL_H
+#define AMEIR_TRIAL_H
+
+#include "ameir/dataset.h"
+#include "ameir/search.h"
+#include "ameir/train.h"
+
+/* What a rank needs to know to run tasks: plain data, so rank 0 can broadcast it as bytes. */
+typedef struct ameir_trial_ctx {
+    char data_dir[AMEIR_PATH_MAX];
+    char trial_dir[AMEIR_PATH_MAX]; /* RUN.trials beside RUN.h5 */
+    int d;
+    ameir_train_config train;       /* search trials (seed replaced by the task's) */
+    ameir_train_config final_train; /* final trials */
+    double time_limit;              /* seconds per search trial, 0 = none */
+} ameir_trial_ctx;
+
+/* Fill ctx from a config and the checkpoint path; the trial directory is the checkpoint's
+ * path without ".h5" plus ".trials" (RUN.h5 -> RUN.trials). Returns 0 or AMEIR_EINVAL
+ * (path too long). */
+int ameir_trial_ctx_init(ameir_trial_ctx *ctx, const ameir_search_config *cfg, const char *run_path);
+
+/* The trial directory of a checkpoint path (see above) into out (cap bytes). 0 or AMEIR_EINVAL. */
+int ameir_trial_dir_of(const char *run_path, char *out, size_t cap);
+
+/* Create the trial directory if missing. 0 or AMEIR_EIO naming it. */
+int ameir_trial_dir_make(const char *dir);
+
+/* Paths of a trial's saved weights and of a final trial's model file. 0 or AMEIR_EINVAL. */
+int ameir_trial_weights_path(const ameir_trial_ctx *ctx, int64_t trial_id, char *out, size_t cap);
+int ameir_trial_model_path(const ameir_trial_ctx *ctx, int64_t trial_id, char *out, size_t cap);
+
+/* The data a rank has loaded: train and valid at open, test on first need (finals). */
+typedef struct ameir_trial_data {
+    ameir_dataset *ds;
+    ameir_split *train, *valid, *test;
+} ameir_trial_data;
+
+/* Open the dataset and load train and valid. On failure everything is released.
+ * Errors: the dataset's (AMEIR_ENOENT naming the file, AMEIR_ESCHEMA, AMEIR_EDATA). */
+int ameir_trial_data_open(ameir_trial_data *td, const char *data_dir);
+void ameir_trial_data_close(ameir_trial_data *td);
+
+/* Asked between training chunks; non-zero abandons the trial (AMEIR_EINTERRUPTED). */
+typedef int (*ameir_trial_stop_fn)(void *arg);
+
+/* Run task on td. On 0, *res holds the outcome: status done, diverged (loss NaN/inf) or
+ * timeout (time limit exceeded between chunks); res->worker is left for the caller.
+ * AMEIR_EINTERRUPTED when stop said so (nothing saved; the trial stays pending).
+ * Other negative codes are runtime failures (files, HDF5, memory). */
+int ameir_trial_run(const ameir_trial_ctx *ctx, ameir_trial_data *td, const ameir_search_task *task, ameir_trial_stop_fn stop,
+                    void *stop_arg, ameir_search_result *res);
+
+/* Copy a file through a temporary name and a rename (for best_model.h5). 0 or AMEIR_EIO. */
+int ameir_copy_file(const char *from, const char *to);
+
+#endif

@@ -1,0 +1,348 @@
+/* One task of the search on loaded data: build, continue, train in chunks, evaluate, save. */
+#define _POSIX_C_SOURCE 200809L
+#include "ameir/trial.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <hdf5.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ameir/error.h"
+#include "ameir/log.h"
+#include "ameir/modelfile.h"
+#include "ameir/net.h"
+
+/* Chunks of training last about this long, so stop requests and time limits are seen
+ * promptly without calling the trainer for every single step. */
+#define CHUNK_SECONDS 0.25
+
+int ameir_trial_dir_of(const char *run_path, char *out, size_t cap) {
+    size_t n = strlen(run_path);
+    if (n > 3 && !strcmp(run_path + n - 3, ".h5"))
+        n -= 3;
+    int w = snprintf(out, cap, "%.*s.trials", (int)n, run_path);
+    if (w < 0 || (size_t)w >= cap)
+        return ameir_fail(AMEIR_EINVAL, "%s: path too long for the trial directory", run_path);
+    return 0;
+}
+
+int ameir_trial_dir_make(const char *dir) {
+    if (mkdir(dir, 0777) == 0 || errno == EEXIST) {
+        struct stat st;
+        if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+            return 0;
+        return ameir_fail(AMEIR_EIO, "%s: exists and is not a directory (the search keeps trial weights there)", dir);
+    }
+    return ameir_fail(AMEIR_EIO, "%s: cannot create the trial directory: %s", dir, strerror(errno));
+}
+
+int ameir_trial_ctx_init(ameir_trial_ctx *ctx, const ameir_search_config *cfg, const char *run_path) {
+    memset(ctx, 0, sizeof *ctx);
+    if (strlen(cfg->data_dir) >= sizeof ctx->data_dir)
+        return ameir_fail(AMEIR_EINVAL, "%s: data path too long", cfg->origin);
+    strcpy(ctx->data_dir, cfg->data_dir);
+    AMEIR_TRY(ameir_trial_dir_of(run_path, ctx->trial_dir, sizeof ctx->trial_dir));
+    ctx->d = cfg->d;
+    ctx->train = cfg->train;
+    ctx->final_train = cfg->final_train;
+    ctx->time_limit = cfg->trial_time_limit;
+    return 0;
+}
+
+static int trial_file_path(const ameir_trial_ctx *ctx, const char *kind, int64_t id, char *out, size_t cap) {
+    int w = snprintf(out, cap, "%s/%s-%lld.h5", ctx->trial_dir, kind, (long long)id);
+    if (w < 0 || (size_t)w >= cap)
+        return ameir_fail(AMEIR_EINVAL, "%s: path too long for trial %lld", ctx->trial_dir, (long long)id);
+    return 0;
+}
+
+int ameir_trial_weights_path(const ameir_trial_ctx *ctx, int64_t trial_id, char *out, size_t cap) {
+    return trial_file_path(ctx, "trial", trial_id, out, cap);
+}
+
+int ameir_trial_model_path(const ameir_trial_ctx *ctx, int64_t trial_id, char *out, size_t cap) {
+    return trial_file_path(ctx, "final", trial_id, out, cap);
+}
+
+int ameir_trial_data_open(ameir_trial_data *td, const char *data_dir) {
+    memset(td, 0, sizeof *td);
+    int rc = ameir_dataset_open(&td->ds, data_dir);
+    if (rc == 0)
+        rc = ameir_split_load(&td->train, td->ds, "train", 0, -1);
+    if (rc == 0)
+        rc = ameir_split_load(&td->valid, td->ds, "valid", 0, -1);
+    if (rc < 0)
+        ameir_trial_data_close(td);
+    return rc;
+}
+
+void ameir_trial_data_close(ameir_trial_data *td) {
+    ameir_split_free(td->train);
+    ameir_split_free(td->valid);
+    ameir_split_free(td->test);
+    ameir_dataset_free(td->ds);
+    memset(td, 0, sizeof *td);
+}
+
+/* fsync a file by name so the rename that follows publishes complete contents. */
+static int sync_file(const char *path) {
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return ameir_fail(AMEIR_EIO, "%s: cannot reopen to sync: %s", path, strerror(errno));
+    int rc = fsync(fd);
+    close(fd);
+    if (rc != 0)
+        return ameir_fail(AMEIR_EIO, "%s: fsync: %s", path, strerror(errno));
+    return 0;
+}
+
+/* Weights + Adam state of a search trial: "/net" (ameir_net_save), attribute "trial_id". */
+static int save_weights(const char *path, const ameir_net *net, int64_t trial_id) {
+    char tmp[AMEIR_PATH_MAX + 8];
+    int rc = 0;
+    hid_t f = H5I_INVALID_HID, g = H5I_INVALID_HID, sp = H5I_INVALID_HID, a = H5I_INVALID_HID;
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    H5E_BEGIN_TRY {
+        f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    } H5E_END_TRY;
+    if (f < 0) {
+        rc = ameir_fail(AMEIR_EHDF5, "%s: cannot create the trial weights file", tmp);
+        goto done;
+    }
+    sp = H5Screate(H5S_SCALAR);
+    a = H5Acreate2(f, "trial_id", H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+    if (sp < 0 || a < 0 || H5Awrite(a, H5T_NATIVE_INT64, &trial_id) < 0) {
+        rc = ameir_fail(AMEIR_EHDF5, "%s: cannot write attribute trial_id", tmp);
+        goto done;
+    }
+    g = H5Gcreate2(f, "net", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0) {
+        rc = ameir_fail(AMEIR_EHDF5, "%s: cannot create group /net", tmp);
+        goto done;
+    }
+    rc = ameir_net_save(net, g);
+done:
+    H5E_BEGIN_TRY {
+        if (a >= 0)
+            H5Aclose(a);
+        if (sp >= 0)
+            H5Sclose(sp);
+        if (g >= 0)
+            H5Gclose(g);
+        if (f >= 0 && H5Fclose(f) < 0 && rc == 0)
+            rc = ameir_fail(AMEIR_EHDF5, "%s: closing failed (disk full?)", tmp);
+    } H5E_END_TRY;
+    if (rc == 0)
+        rc = sync_file(tmp);
+    if (rc == 0 && rename(tmp, path) != 0)
+        rc = ameir_fail(AMEIR_EIO, "rename %s -> %s: %s", tmp, path, strerror(errno));
+    if (rc < 0)
+        unlink(tmp);
+    return rc;
+}
+
+static int load_weights(const char *path, ameir_net *net) {
+    int rc = 0;
+    hid_t f = H5I_INVALID_HID, g = H5I_INVALID_HID;
+    H5E_BEGIN_TRY {
+        f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+        if (f >= 0)
+            g = H5Gopen2(f, "net", H5P_DEFAULT);
+    } H5E_END_TRY;
+    if (f < 0)
+        rc = ameir_fail(AMEIR_ENOENT, "%s: cannot open the parent trial's weights (was the trial directory moved?)", path);
+    else if (g < 0)
+        rc = ameir_fail(AMEIR_EDATA, "%s: no group /net: not a trial weights file", path);
+    else
+        rc = ameir_net_load(net, g);
+    H5E_BEGIN_TRY {
+        if (g >= 0)
+            H5Gclose(g);
+        if (f >= 0)
+            H5Fclose(f);
+    } H5E_END_TRY;
+    return rc;
+}
+
+static void result_init(ameir_search_result *res, const ameir_search_task *task, int task_kind) {
+    memset(res, 0, sizeof *res);
+    res->trial_id = task->trial_id;
+    res->status = AMEIR_TRIAL_DONE;
+    res->metric = NAN;
+    res->valid.task = task_kind;
+    res->test.task = task_kind;
+    res->worker = -1;
+}
+
+/* Train in chunks of about CHUNK_SECONDS up to the budget; checks stop and the time limit
+ * between chunks. Returns 0 (res->status set) or AMEIR_EINTERRUPTED / an error. */
+static int train_search(const ameir_trial_ctx *ctx, ameir_trial_data *td, const ameir_search_task *task, ameir_net *net,
+                        ameir_trial_stop_fn stop, void *stop_arg, double start, ameir_search_result *res) {
+    ameir_train_config c = ctx->train;
+    c.seed = task->seed;
+    int64_t step = ameir_net_params(net)->step, chunk = 4;
+    while (step < task->budget) {
+        if (stop && stop(stop_arg))
+            return AMEIR_EINTERRUPTED;
+        if (ctx->time_limit > 0 && ameir_now() - start > ctx->time_limit) {
+            res->status = AMEIR_TRIAL_TIMEOUT;
+            break;
+        }
+        int64_t target = step + chunk < task->budget ? step + chunk : task->budget;
+        double t0 = ameir_now(), loss = 0;
+        int rc = ameir_train_steps(net, td->train, &c, target, &loss);
+        if (rc == AMEIR_EDIVERGED) {
+            res->status = AMEIR_TRIAL_DIVERGED;
+            break;
+        }
+        AMEIR_TRY(rc);
+        double per_step = (ameir_now() - t0) / (double)(target - step);
+        step = target;
+        chunk = per_step > 0 ? (int64_t)(CHUNK_SECONDS / per_step) : 1000;
+        chunk = chunk < 1 ? 1 : chunk > 100000 ? 100000 : chunk;
+    }
+    res->steps = ameir_net_params(net)->step;
+    return 0;
+}
+
+static int run_search(const ameir_trial_ctx *ctx, ameir_trial_data *td, const ameir_search_task *task, ameir_trial_stop_fn stop,
+                      void *stop_arg, double start, ameir_search_result *res) {
+    const ameir_schema *schema = ameir_dataset_schema(td->ds);
+    char path[AMEIR_PATH_MAX + 64];
+    ameir_net *net = NULL;
+    int rc = ameir_net_create(&net, &task->arch, schema, ctx->d, ctx->train.batch * (1 + ctx->train.n_neg), task->seed);
+    if (rc < 0)
+        goto done;
+    if (task->parent >= 0) {
+        if ((rc = ameir_trial_weights_path(ctx, task->parent, path, sizeof path)) < 0 || (rc = load_weights(path, net)) < 0)
+            goto done;
+    }
+    if ((rc = train_search(ctx, td, task, net, stop, stop_arg, start, res)) < 0)
+        goto done;
+    if (res->status != AMEIR_TRIAL_DONE)
+        goto done; /* diverged or timed out: ranks last, never promoted, nothing to keep */
+    if ((rc = ameir_evaluate(net, td->valid, &res->valid)) < 0)
+        goto done;
+    res->metric = ameir_metrics_primary(&res->valid);
+    if ((rc = ameir_trial_weights_path(ctx, task->trial_id, path, sizeof path)) < 0)
+        goto done;
+    rc = save_weights(path, net, task->trial_id);
+done:
+    ameir_net_free(net);
+    return rc;
+}
+
+/* The training record stored in a final model file. */
+static char *final_record(const ameir_search_task *task, const ameir_train_config *c, const ameir_fit_result *fit,
+                          const ameir_search_result *res) {
+    char *text = NULL;
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    cJSON_AddStringToObject(o, "source", "ameir search");
+    cJSON_AddStringToObject(o, "kind", ameir_trial_kind_name(task->kind));
+    cJSON_AddNumberToObject(o, "trial", (double)task->trial_id);
+    cJSON_AddNumberToObject(o, "seed", (double)task->seed);
+    cJSON_AddNumberToObject(o, "batch", c->batch);
+    cJSON_AddNumberToObject(o, "lr", c->opt.lr);
+    cJSON_AddNumberToObject(o, "steps", (double)fit->steps);
+    cJSON_AddNumberToObject(o, "best_step", (double)fit->best_step);
+    cJSON_AddNumberToObject(o, "seconds", fit->seconds);
+    cJSON_AddItemToObject(o, "valid", ameir_metrics_to_cjson(&res->valid));
+    cJSON_AddItemToObject(o, "test", ameir_metrics_to_cjson(&res->test));
+    text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return text;
+}
+
+static int run_final(const ameir_trial_ctx *ctx, ameir_trial_data *td, const ameir_search_task *task, ameir_search_result *res) {
+    const ameir_schema *schema = ameir_dataset_schema(td->ds);
+    char path[AMEIR_PATH_MAX + 64];
+    char *record = NULL;
+    ameir_net *net = NULL;
+    ameir_fit_result fit;
+    ameir_train_config c = ctx->final_train;
+    c.seed = task->seed;
+    memset(&fit, 0, sizeof fit);
+    int rc = 0;
+    if (!td->test && (rc = ameir_split_load(&td->test, td->ds, "test", 0, -1)) < 0)
+        return rc;
+    if ((rc = ameir_net_create(&net, &task->arch, schema, ctx->d, c.batch * (1 + c.n_neg), task->seed)) < 0)
+        goto done;
+    rc = ameir_train_fit(net, td->train, td->valid, &c, 0, &fit);
+    res->steps = fit.steps;
+    if (rc == AMEIR_EDIVERGED || fit.diverged) {
+        res->status = AMEIR_TRIAL_DIVERGED;
+        rc = 0;
+        goto done;
+    }
+    if (rc < 0)
+        goto done;
+    if ((rc = ameir_evaluate(net, td->valid, &res->valid)) < 0 || (rc = ameir_evaluate(net, td->test, &res->test)) < 0)
+        goto done;
+    res->metric = ameir_metrics_primary(&res->valid);
+    if ((rc = ameir_trial_model_path(ctx, task->trial_id, path, sizeof path)) < 0)
+        goto done;
+    if (!(record = final_record(task, &c, &fit, res))) {
+        rc = ameir_fail(AMEIR_ENOMEM, "trial %lld: no memory for the training record", (long long)task->trial_id);
+        goto done;
+    }
+    rc = ameir_model_save(path, net, &task->arch, td->ds, record);
+done:
+    free(record);
+    ameir_net_free(net);
+    return rc;
+}
+
+int ameir_trial_run(const ameir_trial_ctx *ctx, ameir_trial_data *td, const ameir_search_task *task, ameir_trial_stop_fn stop,
+                    void *stop_arg, ameir_search_result *res) {
+    double start = ameir_now();
+    result_init(res, task, ameir_dataset_schema(td->ds)->task);
+    int rc = task->kind == AMEIR_TRIAL_SEARCH ? run_search(ctx, td, task, stop, stop_arg, start, res) : run_final(ctx, td, task, res);
+    res->seconds = ameir_now() - start;
+    if (rc == 0 && res->status != AMEIR_TRIAL_DONE) {
+        res->metric = NAN;
+        ameir_log(AMEIR_LOG_INFO, "trial %lld: %s after %lld steps", (long long)task->trial_id,
+                  ameir_trial_status_name(res->status), (long long)res->steps);
+    }
+    return rc;
+}
+
+int ameir_copy_file(const char *from, const char *to) {
+    char tmp[AMEIR_PATH_MAX + 8], buf[1 << 16];
+    int rc = 0;
+    FILE *in = NULL, *out = NULL;
+    snprintf(tmp, sizeof tmp, "%s.tmp", to);
+    if (!(in = fopen(from, "rb"))) {
+        rc = ameir_fail(AMEIR_EIO, "%s: cannot open: %s", from, strerror(errno));
+        goto done;
+    }
+    if (!(out = fopen(tmp, "wb"))) {
+        rc = ameir_fail(AMEIR_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+        goto done;
+    }
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        if (fwrite(buf, 1, n, out) != n) {
+            rc = ameir_fail(AMEIR_EIO, "%s: write failed: %s", tmp, strerror(errno));
+            goto done;
+        }
+    if (ferror(in))
+        rc = ameir_fail(AMEIR_EIO, "%s: read failed", from);
+done:
+    if (in)
+        fclose(in);
+    if (out && fclose(out) != 0 && rc == 0)
+        rc = ameir_fail(AMEIR_EIO, "%s: write failed: %s", tmp, strerror(errno));
+    if (rc == 0)
+        rc = sync_file(tmp);
+    if (rc == 0 && rename(tmp, to) != 0)
+        rc = ameir_fail(AMEIR_EIO, "rename %s -> %s: %s", tmp, to, strerror(errno));
+    if (rc < 0 && out)
+        unlink(tmp);
+    return rc;
+}
