@@ -15,6 +15,7 @@
 #define AMEIR_MAX_INTERACTIONS 64
 #define AMEIR_MAX_ORDER 4
 #define AMEIR_MAX_MLP 8
+#define AMEIR_MAX_UNITS 4096 /* widest MLP layer accepted */
 
 enum ameir_op { AMEIR_OP_ZERO = 0, AMEIR_OP_CONV, AMEIR_OP_GRU, AMEIR_OP_AVGPOOL, AMEIR_OP_MAXPOOL, AMEIR_OP_ATTENTION, AMEIR_OP_COUNT };
 enum ameir_norm { AMEIR_NORM_NONE = 0, AMEIR_NORM_LAYERNORM, AMEIR_NORM_COUNT };
@@ -49,14 +50,27 @@ typedef struct ameir_arch {
     int shortcut;
 } ameir_arch;
 
-/* Names of the enum values as written in JSON ("conv", "layernorm", "target_attention"). */
+/* Names of the enum values as written in JSON ("conv", "layernorm", "target_attention");
+ * NULL for a value out of range. Static strings. */
 const char *ameir_op_name(int op);
 const char *ameir_norm_name(int norm);
 const char *ameir_aggregate_name(int agg);
 
+/* The empty architecture, i.e. the defaults of every optional key: no blocks, aggregate
+ * mean, no positions, no interactions, no hidden MLP layer, no shortcut. */
+void ameir_arch_init(ameir_arch *arch);
+
+/* Check the values of an architecture built in C (what ameir_arch_parse checks after
+ * the JSON types): counts, ops' options, activations, units, interaction groups of 2..4
+ * distinct non-empty names, no group repeated. Returns 0 or AMEIR_ECONFIG with a
+ * message "ORIGIN: key.path: got X, expected Y". */
+int ameir_arch_validate(const ameir_arch *arch, const char *origin);
+
 /* Parse and validate arch JSON text. origin names the text in messages (a file name).
- * Returns 0, or AMEIR_EJSON / AMEIR_ECONFIG with a message naming the key path
- * (e.g. "arch.json: behavior.blocks[1].kernel: 4 is not one of 1, 3, 5, 7"). */
+ * Returns 0, or AMEIR_EJSON ("ORIGIN:LINE:COL: JSON syntax error ...") / AMEIR_ECONFIG
+ * with a message naming the key path
+ * (e.g. "arch.json: behavior.blocks[1].kernel: got 4, expected one of 1, 3, 5, 7").
+ * On failure *arch is left in an unspecified but valid-to-overwrite state. */
 int ameir_arch_parse(ameir_arch *arch, const char *text, const char *origin);
 
 /* Read and parse a file. Returns 0, AMEIR_ENOENT, or as ameir_arch_parse. */
@@ -66,14 +80,16 @@ int ameir_arch_load(ameir_arch *arch, const char *path);
  * frees it with free(). NULL on out of memory. */
 char *ameir_arch_to_json(const ameir_arch *arch);
 
-/* 64-bit hash of the canonical JSON. */
+/* 64-bit hash (ameir_hash_bytes) of the canonical JSON. Aborts on out of memory. */
 uint64_t ameir_arch_hash(const ameir_arch *arch);
 
-/* Check interactions against the dataset: names exist, are distinct within a group and
- * are not sequence-only fields. Returns 0 or AMEIR_ECONFIG naming the interaction. */
+/* Check interactions against the dataset: names exist among the schema's fields (all of
+ * them non-sequential: the history is not a field) and are distinct within a group.
+ * Returns 0 or AMEIR_ECONFIG naming the interaction, the field and the fields available. */
 int ameir_arch_check_schema(const ameir_arch *arch, const ameir_schema *schema, const char *origin);
 
-/* Equality of two architectures (same canonical form). */
+/* Equality of two valid architectures (1 if they have the same canonical form, else 0);
+ * compares the structs, no allocation. */
 int ameir_arch_equal(const ameir_arch *a, const ameir_arch *b);
 
 #endif
