@@ -1,0 +1,101 @@
+/* The inside of ameir_net, shared by net_build.c (creation, init), net_step.c (forward,
+ * backward, Adam) and net_io.c (HDF5). Not a public header.
+ *
+ * Shapes below use B = max_batch (rows in use: n <= B), L = seq_len, d = dim,
+ * F = number of fields, D0 = MLP input width = F*d + (L > 0 ? d : 0) + n_inter*d. */
+#ifndef AMEIR_NET_INTERNAL_H
+#define AMEIR_NET_INTERNAL_H
+
+#include <stdint.h>
+
+#include "ameir/arch.h"
+#include "ameir/net.h"
+#include "ameir/nn.h"
+#include "ameir/params.h"
+#include "ameir/schema.h"
+
+typedef struct net_field {
+    int tensor;        /* "emb/<field>" (vocab, d), AMEIR_TENSOR_ROWS */
+    int vocab, width;
+    int offset;        /* column in batch->x */
+    int is_item;
+    int item_offset;   /* column in a history position */
+    int32_t *ids;      /* (n, width) from x, then (n, L, width) from the history if is_item */
+    int32_t *rows;     /* distinct rows the last training batch touched */
+    int nrows, rows_cap;
+} net_field;
+
+typedef struct net_block {
+    ameir_block spec;
+    int ln_w, ln_b;    /* tensor indices, -1 without layernorm */
+    int w[4];          /* op tensors: conv (weight, bias), gru (w_ih, w_hh, b_ih, b_hh),
+                          attention (in_w, in_b, out_w, out_b); -1 if unused */
+    float *normed;     /* (B, L, d) layernorm output, NULL without layernorm */
+    float *mean, *rstd; /* (B*L) */
+    float *o;          /* (B, L, d) op output, before the activation */
+    float *opact;      /* gru / attention saved values */
+    int32_t *argmax;   /* (B, L, d) maxpool */
+    uint8_t *drop;     /* (B*L*d) dropout mask */
+} net_block;
+
+struct ameir_net {
+    ameir_arch arch;
+    ameir_schema schema;
+    int d, B, L, F;
+    int has_seq;
+    ameir_params params;
+    size_t dense_begin; /* floats from here to params.total are the dense tensors */
+
+    net_field fields[AMEIR_MAX_FIELDS];
+    uint8_t *seen;      /* (max vocab) scratch for touched rows */
+    float *act_f;       /* the one allocation behind every float activation buffer */
+    int32_t *act_i;
+    uint8_t *act_b;
+
+    /* behaviour */
+    int pos_emb;        /* tensor or -1 */
+    int n_blocks;
+    net_block blocks[AMEIR_MAX_BLOCKS];
+    float *xs;          /* (n_blocks + 1, B, L, d): h0, then each block's output */
+    uint8_t *mask;      /* (B, L) */
+    int din[4];         /* w1, b1, w2, b2 of target attention; -1 otherwise */
+    float *dinact;
+    float *target;      /* (B, d) */
+    float *beh;         /* (B, d) */
+
+    /* interactions */
+    int n_inter;
+    int inter_fields[AMEIR_MAX_INTERACTIONS][AMEIR_MAX_ORDER];
+    int inter_order[AMEIR_MAX_INTERACTIONS];
+
+    /* MLP: z[0] the input (B, D0), z[j+1] the output of hidden layer j (B, units[j]) */
+    int n_mlp, D0;
+    int width[AMEIR_MAX_MLP + 1];   /* width[0] = D0, width[j+1] = units of layer j */
+    int mlp_w[AMEIR_MAX_MLP], mlp_b[AMEIR_MAX_MLP];
+    int sc_w, sc_b;     /* shortcut, -1 if none */
+    int out_w, out_b;
+    float *z[AMEIR_MAX_MLP + 1];
+    float *u[AMEIR_MAX_MLP];        /* pre-activations */
+    uint8_t *mdrop[AMEIR_MAX_MLP];
+    float *logits;      /* (B) */
+
+    float *fe;          /* (B, F, d) field embeddings */
+    float *tmp;         /* (B*L*d or B*max(d, units)) scratch */
+
+    /* gradients of activations */
+    float *gz[AMEIR_MAX_MLP + 1];
+    float *gu, *gdrop;  /* (B, max width) */
+    float *glogits;
+    float *gfe, *gt, *gbeh;
+    float *gx[2], *gy, *go, *gin; /* (B, L, d) */
+};
+
+/* net_forward.c: copy the batch's ids into the per-field buffers and build the history
+ * mask; then the forward pass (train: dropout with rate p from rng). */
+void ameir_net_gather_(ameir_net *net, const ameir_batch *b);
+void ameir_net_forward_(ameir_net *net, const ameir_batch *b, int train, float p, ameir_rng *rng);
+
+/* One Adam option block from the training options. */
+ameir_adam_opts ameir_net_adam_opts_(const ameir_train_opts *o);
+
+#endif
