@@ -59,4 +59,17 @@ typedef struct ameir_fit_result {
  * verbose. Returns 0, or AMEIR_EDIVERGED (the best weights so far are kept). */
 int ameir_train_fit(ameir_net *net, const ameir_split *train, const ameir_split *valid, const ameir_train_config *c, int verbose, ameir_fit_result *res);
 
+/* Rows of the network batch training and evaluation need for a config and schema:
+ * batch * (1 + n_neg) for seq data (at least n_candidates), batch for ctr. Create the net
+ * with at least this max_batch. */
+int ameir_train_batch_rows(const ameir_train_config *c, const ameir_schema *s);
+
+/* ceil(rows / batch): the last batch of an epoch may be short. */
+int64_t ameir_train_steps_per_epoch(int64_t rows, int batch);
+
+/* One logit per row of a loaded split, written to logit (rows entries). For seq data the
+ * logit is the true item's and rank (may be NULL) receives its rank among the row's
+ * candidates (ties count against it); for ctr data rank receives 0. Returns 0 or an error. */
+int ameir_predict_scores(ameir_net *net, const ameir_split *split, float *logit, int64_t *rank);
+
 #endif

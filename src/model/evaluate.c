@@ -1,0 +1,177 @@
+/* Evaluation of a network on one split: AUC, logloss and gAUC for ctr data; for seq data
+ * the true item ranked against its fixed candidates (HR, NDCG, MRR). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ameir/error.h"
+#include "ameir/metrics.h"
+#include "ameir/train.h"
+#include "train_priv.h"
+
+double ameir_metrics_primary(const ameir_metrics *m) {
+    double v = m->task == AMEIR_TASK_SEQ ? m->ndcg10 : m->auc;
+    /* an undefined metric (one class only) never counts as an improvement */
+    return isnan(v) ? -INFINITY : v;
+}
+
+const char *ameir_metrics_primary_name(int task) { return task == AMEIR_TASK_SEQ ? "ndcg10" : "auc"; }
+
+static void metrics_init(ameir_metrics *m, int task) {
+    memset(m, 0, sizeof *m);
+    m->task = task;
+    m->auc = m->logloss = m->gauc = NAN;
+    m->hr1 = m->hr5 = m->hr10 = m->ndcg5 = m->ndcg10 = m->mrr = NAN;
+}
+
+/* Point view at users slot k of a batch sized for several groups of n_cand rows. */
+static void batch_view(ameir_batch *view, const ameir_batch *b, const ameir_schema *s, int k, int n_cand) {
+    size_t r = (size_t)k * (size_t)n_cand;
+    view->n = 0;
+    view->cap = n_cand;
+    view->x = b->x + r * (size_t)s->x_width;
+    view->hist = b->hist ? b->hist + r * (size_t)s->seq_len * (size_t)s->item_width : NULL;
+    view->label = b->label + r;
+    view->user = b->user + r;
+    view->row = b->row + r;
+}
+
+static int evaluate_ctr(ameir_net *net, const ameir_split *sp, const ameir_schema *s, ameir_metrics *out) {
+    int64_t rows = ameir_split_rows(sp);
+    int cap = ameir_net_max_batch(net);
+    int rc = 0;
+    ameir_batch b = {0};
+    float *logit = malloc(sizeof *logit * (size_t)rows);
+    float *label = malloc(sizeof *label * (size_t)rows);
+    int64_t *user = malloc(sizeof *user * (size_t)rows);
+    int64_t *idx = malloc(sizeof *idx * (size_t)cap);
+    if (!logit || !label || !user || !idx) {
+        rc = ameir_fail(AMEIR_ENOMEM, "evaluation buffers for %lld rows", (long long)rows);
+        goto done;
+    }
+    if ((rc = ameir_batch_init(&b, s, cap)) < 0)
+        goto done;
+    for (int64_t begin = 0; begin < rows; begin += cap) {
+        int n = (int)(rows - begin < cap ? rows - begin : cap);
+        for (int i = 0; i < n; i++)
+            idx[i] = begin + i;
+        ameir_split_fill(sp, idx, n, &b);
+        ameir_net_predict(net, &b, logit + begin);
+        memcpy(label + begin, b.label, sizeof *label * (size_t)n);
+        memcpy(user + begin, b.user, sizeof *user * (size_t)n);
+    }
+    out->rows = rows;
+    out->auc = ameir_metric_auc(logit, label, rows);
+    out->logloss = ameir_metric_logloss(logit, label, rows);
+    out->gauc = ameir_metric_gauc(logit, label, user, rows);
+done:
+    ameir_batch_destroy(&b);
+    free(logit);
+    free(label);
+    free(user);
+    free(idx);
+    return rc;
+}
+
+static int evaluate_seq(ameir_net *net, const ameir_split *sp, const ameir_schema *s, ameir_metrics *out) {
+    int64_t users = ameir_split_rows(sp);
+    int n_cand = s->n_candidates, cap = ameir_net_max_batch(net);
+    int per = cap / n_cand, rc = 0;
+    ameir_batch b = {0};
+    float *score = NULL;
+    if (n_cand < 2)
+        return ameir_fail(AMEIR_EDATA, "seq dataset with %d candidates per row, expected at least 2", n_cand);
+    if (per < 1)
+        return ameir_fail(AMEIR_EINVAL, "network batch capacity %d is below the %d candidates of one row", cap, n_cand);
+    score = malloc(sizeof *score * (size_t)users * (size_t)n_cand);
+    if (!score)
+        return ameir_fail(AMEIR_ENOMEM, "evaluation scores for %lld rows", (long long)users);
+    if ((rc = ameir_batch_init(&b, s, per * n_cand)) < 0)
+        goto done;
+    /* several users' candidate sets side by side in one forward pass */
+    for (int64_t u0 = 0; u0 < users; u0 += per) {
+        int k = (int)(users - u0 < per ? users - u0 : per);
+        for (int j = 0; j < k; j++) {
+            ameir_batch view;
+            batch_view(&view, &b, s, j, n_cand);
+            ameir_split_fill_candidates(sp, u0 + j, &view);
+            AMEIR_ASSERT(view.n == n_cand);
+        }
+        b.n = k * n_cand;
+        ameir_net_predict(net, &b, score + u0 * n_cand);
+    }
+    ameir_rank_metrics rm;
+    ameir_metric_ranking(score, users, n_cand, &rm);
+    out->rows = users;
+    out->hr1 = rm.hr1;
+    out->hr5 = rm.hr5;
+    out->hr10 = rm.hr10;
+    out->ndcg5 = rm.ndcg5;
+    out->ndcg10 = rm.ndcg10;
+    out->mrr = rm.mrr;
+done:
+    ameir_batch_destroy(&b);
+    free(score);
+    return rc;
+}
+
+int ameir_evaluate(ameir_net *net, const ameir_split *split, ameir_metrics *out) {
+    const ameir_schema *s = ameir_train_schema(net);
+    metrics_init(out, s->task);
+    if (ameir_split_rows(split) <= 0)
+        return ameir_fail(AMEIR_EDATA, "cannot evaluate on an empty split");
+    return s->task == AMEIR_TASK_SEQ ? evaluate_seq(net, split, s, out) : evaluate_ctr(net, split, s, out);
+}
+
+int ameir_predict_scores(ameir_net *net, const ameir_split *split, float *logit, int64_t *rank) {
+    const ameir_schema *s = ameir_train_schema(net);
+    int64_t rows = ameir_split_rows(split);
+    int cap = ameir_net_max_batch(net), rc = 0;
+    ameir_batch b = {0};
+    if (s->task == AMEIR_TASK_SEQ) {
+        int n_cand = s->n_candidates;
+        float *sc = malloc(sizeof *sc * (size_t)(n_cand > 0 ? n_cand : 1));
+        if (!sc)
+            return ameir_fail(AMEIR_ENOMEM, "prediction buffer");
+        if (cap < n_cand) {
+            free(sc);
+            return ameir_fail(AMEIR_EINVAL, "network batch capacity %d is below the %d candidates of one row", cap, n_cand);
+        }
+        if ((rc = ameir_batch_init(&b, s, n_cand)) < 0) {
+            free(sc);
+            return rc;
+        }
+        for (int64_t r = 0; r < rows; r++) {
+            ameir_split_fill_candidates(split, r, &b);
+            ameir_net_predict(net, &b, sc);
+            int64_t above = 0;
+            for (int j = 1; j < n_cand; j++)
+                above += sc[j] >= sc[0]; /* ties count against the true item, as in the metrics */
+            logit[r] = sc[0];
+            if (rank)
+                rank[r] = 1 + above;
+        }
+        free(sc);
+        ameir_batch_destroy(&b);
+        return 0;
+    }
+    int64_t *idx = malloc(sizeof *idx * (size_t)cap);
+    if (!idx)
+        return ameir_fail(AMEIR_ENOMEM, "prediction buffer");
+    if ((rc = ameir_batch_init(&b, s, cap)) < 0)
+        goto done;
+    for (int64_t begin = 0; begin < rows; begin += cap) {
+        int n = (int)(rows - begin < cap ? rows - begin : cap);
+        for (int i = 0; i < n; i++)
+            idx[i] = begin + i;
+        ameir_split_fill(split, idx, n, &b);
+        ameir_net_predict(net, &b, logit + begin);
+        if (rank)
+            for (int i = 0; i < n; i++)
+                rank[begin + i] = 0;
+    }
+done:
+    ameir_batch_destroy(&b);
+    free(idx);
+    return rc;
+}
