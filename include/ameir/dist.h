@@ -20,9 +20,12 @@
 #include <mpi.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "ameir/error.h"
+#include "ameir/search.h"
+#include "ameir/trial.h"
 
 #define AMEIR_MSG_MAGIC 0x52494D41u /* "AMIR" little-endian */
 #define AMEIR_MSG_VERSION 1u
@@ -134,5 +137,50 @@ const char *ameir_signal_name(int sig);
 
 /* Sleep about ms milliseconds (returns early when a signal arrives). */
 void ameir_sleep_ms(int ms);
+
+/* --- task and result payloads -------------------------------------------------------- */
+
+/* Pack a task / result field by field (the arch as its plain bytes: every rank runs the
+ * same build, which the header's version and the exact payload length check). */
+void ameir_pack_task(ameir_pack *p, const ameir_search_task *task);
+int ameir_unpack_task(const void *payload, size_t len, ameir_search_task *task);
+void ameir_pack_result(ameir_pack *p, const ameir_search_result *res);
+int ameir_unpack_result(const void *payload, size_t len, ameir_search_result *res);
+
+/* --- the loops ------------------------------------------------------------------------ */
+
+/* What the rank-0 loop measured (this session only). */
+typedef struct ameir_cluster_stats {
+    int64_t results;     /* results recorded */
+    double seconds;      /* wall time of the loop */
+    int workers;         /* worker ranks (0 when rank 0 ran the trials itself) */
+    double worker_time;  /* summed over workers: time in their loop */
+    double worker_wait;  /* summed over workers: time waiting for a task from rank 0 */
+    int64_t worker_trials;
+    int signal;          /* signal that stopped the search (0 if none) */
+    int signal_rank;     /* the rank that caught it first */
+} ameir_cluster_stats;
+
+/* How rank 0 reports: progress lines go to out (stdout), one per finished trial. */
+typedef struct ameir_cluster_opts {
+    const char *run_path;  /* checkpoint written after every result */
+    FILE *out;
+} ameir_cluster_opts;
+
+/* Rank 0 with workers on ranks 1..size-1: hands tasks of ctl to the workers that ask,
+ * records every result and rewrites the checkpoint after each. Returns 0 when the
+ * controller is done (workers stopped with exit code 0), AMEIR_EINTERRUPTED after a
+ * signal on any rank (checkpoint written, workers stopped with code 3), or an error
+ * (the caller aborts the job; the last checkpoint stays intact). */
+int ameir_coordinator_run(MPI_Comm comm, const ameir_search_config *cfg, ameir_controller *ctl, const ameir_cluster_opts *o,
+                          ameir_cluster_stats *st);
+
+/* One rank alone (N = 1): the controller and the trials in one loop. Same returns. */
+int ameir_local_run(const ameir_search_config *cfg, ameir_controller *ctl, const ameir_trial_ctx *ctx, ameir_trial_data *td,
+                    const ameir_cluster_opts *o, ameir_cluster_stats *st);
+
+/* A worker rank: request, run, answer, until rank 0 says stop. Returns the exit code the
+ * coordinator sent (0 or 3) in *exit_code and 0, or an error (the caller aborts). */
+int ameir_worker_run(MPI_Comm comm, const ameir_trial_ctx *ctx, ameir_trial_data *td, int *exit_code);
 
 #endif

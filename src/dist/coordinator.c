@@ -1,0 +1,309 @@
+/* Rank 0: owns the controller, hands tasks to the workers that ask for one, records every
+ * result and rewrites the checkpoint after each; with one rank, runs the trials itself.
+ * The search decisions are the controller's; this file only moves tasks and results. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ameir/dist.h"
+#include "ameir/log.h"
+
+typedef struct coord {
+    const ameir_search_config *cfg;
+    ameir_controller *ctl;
+    const ameir_cluster_opts *o;
+    ameir_cluster_stats *st;
+    double start;
+    int64_t finished_before; /* trials finished when this session began */
+} coord;
+
+static void coord_init(coord *c, const ameir_search_config *cfg, ameir_controller *ctl, const ameir_cluster_opts *o,
+                       ameir_cluster_stats *st) {
+    memset(st, 0, sizeof *st);
+    st->signal_rank = -1;
+    c->cfg = cfg;
+    c->ctl = ctl;
+    c->o = o;
+    c->st = st;
+    c->start = ameir_now();
+    int64_t counts[5];
+    ameir_controller_counts(ctl, counts);
+    c->finished_before = counts[AMEIR_TRIAL_DONE] + counts[AMEIR_TRIAL_DIVERGED] + counts[AMEIR_TRIAL_TIMEOUT];
+}
+
+static void format_duration(char *out, size_t cap, double s) {
+    if (!isfinite(s) || s < 0)
+        snprintf(out, cap, "?");
+    else if (s < 60)
+        snprintf(out, cap, "%.1fs", s);
+    else if (s < 3600)
+        snprintf(out, cap, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+    else
+        snprintf(out, cap, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
+}
+
+/* One line per finished trial: stage, rung, trial, metric, best so far, elapsed, ETA. */
+static void progress_line(coord *c, const ameir_trial *t) {
+    int64_t counts[5];
+    ameir_controller_counts(c->ctl, counts);
+    int64_t finished = counts[AMEIR_TRIAL_DONE] + counts[AMEIR_TRIAL_DIVERGED] + counts[AMEIR_TRIAL_TIMEOUT];
+    int64_t planned = ameir_controller_planned_trials(c->ctl);
+    if (planned < finished)
+        planned = finished;
+    double elapsed = ameir_now() - c->start;
+    int64_t here = finished - c->finished_before;
+    double eta = here > 0 ? elapsed / (double)here * (double)(planned - finished) : NAN;
+    char el[32], et[32], metric[64], best[96] = "";
+    format_duration(el, sizeof el, elapsed);
+    format_duration(et, sizeof et, eta);
+    const char *mname = ameir_metrics_primary_name(t->valid.task);
+    if (t->status == AMEIR_TRIAL_DONE)
+        snprintf(metric, sizeof metric, "%s %.5f", mname, t->metric);
+    else
+        snprintf(metric, sizeof metric, "%s", ameir_trial_status_name(t->status));
+    if (t->kind == AMEIR_TRIAL_SEARCH) {
+        int64_t b = ameir_controller_best_in_stage(c->ctl, t->stage);
+        if (b >= 0)
+            snprintf(best, sizeof best, "best %.5f (trial %lld)", ameir_controller_trial(c->ctl, b)->metric, (long long)b);
+        else
+            snprintf(best, sizeof best, "best -");
+    } else if (t->status == AMEIR_TRIAL_DONE) {
+        snprintf(best, sizeof best, "test %s %.5f", mname, ameir_metrics_primary(&t->test));
+    }
+    fprintf(c->o->out, "[%s rung %d] trial %lld %s budget %lld: %s  %s  %lld/%lld trials  elapsed %s  eta %s\n",
+            ameir_stage_name(t->stage), t->rung, (long long)t->id, ameir_trial_kind_name(t->kind), (long long)t->budget, metric,
+            best, (long long)finished, (long long)planned, el, et);
+    fflush(c->o->out);
+}
+
+/* Report a result to the controller, rewrite the checkpoint, print the progress line. */
+static int record_result(coord *c, const ameir_search_result *res) {
+    AMEIR_TRY(ameir_controller_report(c->ctl, res));
+    AMEIR_TRY(ameir_checkpoint_write(c->o->run_path, c->cfg, c->ctl));
+    c->st->results++;
+    progress_line(c, ameir_controller_trial(c->ctl, res->trial_id));
+    return 0;
+}
+
+/* ---------------------------------------------------------------- one rank ---- */
+
+static int local_stop(void *arg) {
+    (void)arg;
+    return ameir_signal_caught != 0;
+}
+
+int ameir_local_run(const ameir_search_config *cfg, ameir_controller *ctl, const ameir_trial_ctx *ctx, ameir_trial_data *td,
+                    const ameir_cluster_opts *o, ameir_cluster_stats *st) {
+    coord c;
+    coord_init(&c, cfg, ctl, o, st);
+    ameir_search_task *task = malloc(sizeof *task);
+    if (!task)
+        return ameir_fail(AMEIR_ENOMEM, "no memory for a task");
+    int rc = 0;
+    for (;;) {
+        if (ameir_signal_caught) {
+            rc = AMEIR_EINTERRUPTED;
+            break;
+        }
+        int next = ameir_controller_next(ctl, task);
+        if (next < 0 || next == AMEIR_NEXT_DONE) {
+            rc = next < 0 ? next : 0;
+            break;
+        }
+        if (next == AMEIR_NEXT_WAIT) { /* nothing is in flight with one rank */
+            rc = ameir_fail(AMEIR_EINTERNAL, "controller waits for results although no trial is running");
+            break;
+        }
+        ameir_search_result res;
+        rc = ameir_trial_run(ctx, td, task, local_stop, NULL, &res);
+        if (rc < 0)
+            break; /* interrupted: the trial stays running, i.e. pending in the checkpoint */
+        res.worker = 0;
+        if ((rc = record_result(&c, &res)) < 0)
+            break;
+    }
+    if (rc == AMEIR_EINTERRUPTED) {
+        st->signal = ameir_signal_caught;
+        st->signal_rank = 0;
+        int w = ameir_checkpoint_write(o->run_path, cfg, ctl);
+        if (w < 0)
+            rc = w;
+    }
+    st->seconds = ameir_now() - c.start;
+    free(task);
+    return rc;
+}
+
+/* ----------------------------------------------------------------- workers ---- */
+
+typedef struct worker_slot {
+    int waiting; /* has an unanswered request */
+    int stopped; /* was sent stop */
+    int bye;     /* said bye */
+} worker_slot;
+
+typedef struct cluster {
+    coord c;
+    MPI_Comm comm;
+    int size;
+    worker_slot *w;
+    ameir_msg msg;
+    ameir_pack pack;
+    ameir_search_task *task;
+} cluster;
+
+static int send_stop(cluster *k, int rank, int exit_code) {
+    ameir_pack_reset(&k->pack);
+    ameir_pack_i64(&k->pack, exit_code);
+    k->w[rank].stopped = 1;
+    k->w[rank].waiting = 0;
+    return ameir_msg_send(k->comm, rank, AMEIR_MSG_STOP, k->pack.data, k->pack.len);
+}
+
+static int on_result(cluster *k) {
+    ameir_search_result res;
+    AMEIR_TRY(ameir_unpack_result(ameir_msg_payload(&k->msg), k->msg.length, &res));
+    res.worker = k->msg.source;
+    return record_result(&k->c, &res);
+}
+
+static int on_bye(cluster *k) {
+    ameir_unpack u;
+    ameir_unpack_init(&u, ameir_msg_payload(&k->msg), k->msg.length);
+    double wait = ameir_unpack_f64(&u), total = ameir_unpack_f64(&u);
+    int64_t trials = ameir_unpack_i64(&u);
+    AMEIR_TRY(ameir_unpack_finish(&u, "bye"));
+    k->w[k->msg.source].bye = 1;
+    k->c.st->worker_wait += wait;
+    k->c.st->worker_time += total;
+    k->c.st->worker_trials += trials;
+    return 0;
+}
+
+/* Answer waiting workers in rank order while the controller has tasks. Sets *done when
+ * the controller is done (every worker then gets stop with code 0). */
+static int dispatch(cluster *k, int *done) {
+    for (int r = 1; r < k->size; r++) {
+        if (!k->w[r].waiting)
+            continue;
+        int next = ameir_controller_next(k->c.ctl, k->task);
+        if (next < 0)
+            return next;
+        if (next == AMEIR_NEXT_WAIT)
+            return 0;
+        if (next == AMEIR_NEXT_DONE) {
+            *done = 1;
+            return 0;
+        }
+        ameir_pack_reset(&k->pack);
+        ameir_pack_task(&k->pack, k->task);
+        if (k->pack.failed)
+            return ameir_fail(AMEIR_ENOMEM, "no memory to pack a task");
+        AMEIR_TRY(ameir_msg_send(k->comm, r, AMEIR_MSG_TASK, k->pack.data, k->pack.len));
+        k->w[r].waiting = 0;
+    }
+    return 0;
+}
+
+/* Stop every worker with exit_code and collect their byes; results that arrive meanwhile
+ * are real finished work and are recorded. */
+static int stop_all(cluster *k, int exit_code) {
+    int rc = 0, got = 0;
+    for (int r = 1; r < k->size; r++)
+        if (!k->w[r].stopped)
+            AMEIR_TRY(send_stop(k, r, exit_code));
+    for (;;) {
+        int left = 0;
+        for (int r = 1; r < k->size; r++)
+            left += !k->w[r].bye;
+        if (!left)
+            return rc;
+        AMEIR_TRY(ameir_msg_wait(k->comm, MPI_ANY_SOURCE, &k->msg, &got, NULL, -1));
+        if (k->msg.type == AMEIR_MSG_RESULT)
+            rc = on_result(k);
+        else if (k->msg.type == AMEIR_MSG_BYE)
+            AMEIR_TRY(on_bye(k));
+        /* requests and interruption notices need no answer once stop is sent */
+        if (rc < 0)
+            return rc;
+    }
+}
+
+static int handle(cluster *k) {
+    switch (k->msg.type) {
+    case AMEIR_MSG_REQUEST:
+        k->w[k->msg.source].waiting = 1;
+        return 0;
+    case AMEIR_MSG_RESULT:
+        return on_result(k);
+    case AMEIR_MSG_INTERRUPTED: {
+        ameir_unpack u;
+        ameir_unpack_init(&u, ameir_msg_payload(&k->msg), k->msg.length);
+        int sig = (int)ameir_unpack_i64(&u);
+        AMEIR_TRY(ameir_unpack_finish(&u, "interrupted"));
+        if (!k->c.st->signal) {
+            k->c.st->signal = sig;
+            k->c.st->signal_rank = k->msg.source;
+        }
+        return 0;
+    }
+    default:
+        return ameir_fail(AMEIR_EINVAL, "protocol error: unexpected %s message from rank %d", ameir_msg_type_name(k->msg.type),
+                          k->msg.source);
+    }
+}
+
+int ameir_coordinator_run(MPI_Comm comm, const ameir_search_config *cfg, ameir_controller *ctl, const ameir_cluster_opts *o,
+                          ameir_cluster_stats *st) {
+    cluster k;
+    memset(&k, 0, sizeof k);
+    coord_init(&k.c, cfg, ctl, o, st);
+    k.comm = comm;
+    int rc = 0, done = 0;
+    if ((rc = MPI_Comm_size(comm, &k.size)) != MPI_SUCCESS)
+        return ameir_mpi_fail(rc, __FILE__, __LINE__, "MPI_Comm_size");
+    st->workers = k.size - 1;
+    ameir_msg_init(&k.msg);
+    ameir_pack_init(&k.pack);
+    k.w = calloc((size_t)k.size, sizeof *k.w);
+    k.task = malloc(sizeof *k.task);
+    if (!k.w || !k.task) {
+        rc = ameir_fail(AMEIR_ENOMEM, "no memory for %d worker slots", k.size);
+        goto done;
+    }
+    while (!done) {
+        if (ameir_signal_caught && !st->signal) {
+            st->signal = ameir_signal_caught;
+            st->signal_rank = 0;
+        }
+        if (st->signal)
+            break;
+        int got = 0;
+        /* the flag ends the wait at once; the 50 ms bound only keeps the loop honest */
+        if ((rc = ameir_msg_wait(comm, MPI_ANY_SOURCE, &k.msg, &got, &ameir_signal_caught, 0.05)) < 0)
+            goto done;
+        if (got && (rc = handle(&k)) < 0)
+            goto done;
+        if (!st->signal && (rc = dispatch(&k, &done)) < 0)
+            goto done;
+    }
+    if (st->signal) {
+        /* in-flight trials stay running in the file, i.e. pending when it is read again */
+        if ((rc = ameir_checkpoint_write(o->run_path, cfg, ctl)) < 0)
+            goto done;
+        ameir_log(AMEIR_LOG_WARN, "ameir search: %s on rank %d: checkpoint %s written, stopping the workers",
+                  ameir_signal_name(st->signal), st->signal_rank, o->run_path);
+        rc = stop_all(&k, ameir_exit_code(AMEIR_EINTERRUPTED));
+        if (rc == 0)
+            rc = AMEIR_EINTERRUPTED;
+    } else {
+        rc = stop_all(&k, 0);
+    }
+done:
+    st->seconds = ameir_now() - k.c.start;
+    ameir_msg_destroy(&k.msg);
+    ameir_pack_destroy(&k.pack);
+    free(k.w);
+    free(k.task);
+    return rc;
+}
