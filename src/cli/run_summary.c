@@ -1,0 +1,177 @@
+/* The outcome of a search as text and JSON, shared by `ameir search` and `ameir report`. */
+#include "run_summary.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ameir/error.h"
+#include "ameir/modelfile.h"
+#include "ameir/nn.h"
+
+/* Append printf output to out without overflowing (truncates silently: it is a label). */
+#if defined(__GNUC__)
+__attribute__((format(printf, 4, 5)))
+#endif
+static void appendf(char *out, size_t cap, size_t *len, const char *fmt, ...) {
+    if (*len + 1 >= cap)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out + *len, cap - *len, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        *len = *len + (size_t)n < cap ? *len + (size_t)n : cap - 1;
+}
+
+void ameir_arch_summary(const ameir_arch *a, char *out, size_t cap) {
+    size_t len = 0;
+    out[0] = '\0';
+    appendf(out, cap, &len, "blocks");
+    if (!a->n_blocks)
+        appendf(out, cap, &len, " -");
+    for (int i = 0; i < a->n_blocks; i++) {
+        const ameir_block *b = &a->blocks[i];
+        appendf(out, cap, &len, " %s%s", b->norm == AMEIR_NORM_LAYERNORM ? "ln." : "", ameir_op_name(b->op));
+        if (b->option)
+            appendf(out, cap, &len, "%d", b->option);
+        if (b->op != AMEIR_OP_ZERO)
+            appendf(out, cap, &len, ".%s", ameir_act_name(b->act));
+    }
+    appendf(out, cap, &len, " > %s%s | %d inter", ameir_aggregate_name(a->aggregate), a->positions ? "+pos" : "", a->n_interactions);
+    appendf(out, cap, &len, " | mlp");
+    if (!a->n_mlp)
+        appendf(out, cap, &len, " -");
+    for (int i = 0; i < a->n_mlp; i++)
+        appendf(out, cap, &len, " %d%s", a->mlp[i].units, ameir_act_name(a->mlp[i].act));
+    if (a->shortcut)
+        appendf(out, cap, &len, " +shortcut");
+}
+
+int64_t ameir_run_winner_trial(const ameir_controller *ctl) {
+    int64_t n = ameir_controller_n_trials(ctl);
+    for (int64_t i = 0; i < n; i++)
+        if (ameir_controller_trial(ctl, i)->kind == AMEIR_TRIAL_FINAL_WINNER)
+            return i;
+    return -1;
+}
+
+int ameir_run_task(const ameir_controller *ctl) {
+    int64_t n = ameir_controller_n_trials(ctl);
+    for (int64_t i = 0; i < n; i++) {
+        const ameir_trial *t = ameir_controller_trial(ctl, i);
+        if (t->status == AMEIR_TRIAL_DONE)
+            return t->valid.task;
+    }
+    return AMEIR_TASK_CTR;
+}
+
+static cJSON *arch_cjson(const ameir_arch *arch) {
+    char *text = ameir_arch_to_json(arch);
+    cJSON *o = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    return o;
+}
+
+/* A final trial (winner or baseline) as JSON. */
+static cJSON *final_cjson(const ameir_search_config *cfg, const ameir_trial *t) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    if (t->kind == AMEIR_TRIAL_FINAL_BASELINE && t->baseline >= 0 && t->baseline < cfg->n_baselines)
+        cJSON_AddStringToObject(o, "name", cfg->baseline_names[t->baseline]);
+    cJSON_AddNumberToObject(o, "trial", (double)t->id);
+    cJSON_AddStringToObject(o, "status", ameir_trial_status_name(t->status));
+    cJSON_AddNumberToObject(o, "steps", (double)t->steps);
+    cJSON_AddItemToObject(o, "arch", arch_cjson(&t->arch));
+    if (t->status == AMEIR_TRIAL_DONE) {
+        cJSON_AddItemToObject(o, "valid", ameir_metrics_to_cjson(&t->valid));
+        cJSON_AddItemToObject(o, "test", ameir_metrics_to_cjson(&t->test));
+    }
+    return o;
+}
+
+cJSON *ameir_run_outcome_json(const ameir_search_config *cfg, const ameir_controller *ctl) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    int64_t w = ameir_run_winner_trial(ctl);
+    if (w >= 0) {
+        cJSON_AddItemToObject(o, "winner", final_cjson(cfg, ameir_controller_trial(ctl, w)));
+    } else {
+        ameir_arch best;
+        ameir_controller_best_arch(ctl, &best);
+        cJSON *p = cJSON_CreateObject();
+        cJSON_AddItemToObject(p, "arch", arch_cjson(&best));
+        cJSON_AddStringToObject(p, "status", "searching");
+        cJSON_AddItemToObject(o, "winner", p);
+    }
+    cJSON *bl = cJSON_AddArrayToObject(o, "baselines");
+    int64_t n = ameir_controller_n_trials(ctl);
+    for (int64_t i = 0; i < n; i++) {
+        const ameir_trial *t = ameir_controller_trial(ctl, i);
+        if (t->kind == AMEIR_TRIAL_FINAL_BASELINE)
+            cJSON_AddItemToArray(bl, final_cjson(cfg, t));
+    }
+    cJSON *sw = cJSON_AddArrayToObject(o, "stage_winners");
+    for (int s = 0; s < AMEIR_N_STAGES; s++) {
+        int64_t id = ameir_controller_stage_winner(ctl, s);
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "stage", ameir_stage_name(s));
+        if (id >= 0) {
+            cJSON_AddNumberToObject(e, "trial", (double)id);
+            cJSON_AddNumberToObject(e, "metric", ameir_controller_trial(ctl, id)->metric);
+        } else {
+            cJSON_AddNullToObject(e, "trial");
+        }
+        cJSON_AddItemToArray(sw, e);
+    }
+    int64_t counts[5];
+    ameir_controller_counts(ctl, counts);
+    cJSON *tc = cJSON_AddObjectToObject(o, "trials");
+    cJSON_AddNumberToObject(tc, "total", (double)n);
+    for (int s = 0; s < 5; s++)
+        cJSON_AddNumberToObject(tc, ameir_trial_status_name(s), (double)counts[s]);
+    return o;
+}
+
+static void print_row(FILE *f, const char *name, const ameir_trial *t) {
+    if (t->status != AMEIR_TRIAL_DONE) {
+        fprintf(f, "  %-16s trial %-5lld %s\n", name, (long long)t->id, ameir_trial_status_name(t->status));
+        return;
+    }
+    if (t->test.task == AMEIR_TASK_SEQ)
+        fprintf(f, "  %-16s trial %-5lld valid ndcg10 %.5f  test ndcg10 %.5f  hr10 %.5f  mrr %.5f\n", name, (long long)t->id,
+                t->valid.ndcg10, t->test.ndcg10, t->test.hr10, t->test.mrr);
+    else
+        fprintf(f, "  %-16s trial %-5lld valid auc %.5f  test auc %.5f  logloss %.5f  gauc %.5f\n", name, (long long)t->id,
+                t->valid.auc, t->test.auc, t->test.logloss, t->test.gauc);
+}
+
+void ameir_run_print_outcome(FILE *f, const ameir_search_config *cfg, const ameir_controller *ctl) {
+    char summary[512];
+    int64_t w = ameir_run_winner_trial(ctl);
+    if (w < 0) {
+        fprintf(f, "the search has not reached its final phase yet\n");
+        return;
+    }
+    const ameir_trial *t = ameir_controller_trial(ctl, w);
+    ameir_arch_summary(&t->arch, summary, sizeof summary);
+    fprintf(f, "winner: %s\n", summary);
+    print_row(f, "winner", t);
+    int64_t n = ameir_controller_n_trials(ctl);
+    for (int64_t i = 0; i < n; i++) {
+        const ameir_trial *b = ameir_controller_trial(ctl, i);
+        if (b->kind == AMEIR_TRIAL_FINAL_BASELINE)
+            print_row(f, b->baseline >= 0 && b->baseline < cfg->n_baselines ? cfg->baseline_names[b->baseline] : "baseline", b);
+    }
+}
+
+int ameir_run_beside(const char *run_path, const char *name, char *out, size_t cap) {
+    const char *slash = strrchr(run_path, '/');
+    int w = slash ? snprintf(out, cap, "%.*s/%s", (int)(slash - run_path), run_path, name) : snprintf(out, cap, "%s", name);
+    if (w < 0 || (size_t)w >= cap)
+        return ameir_fail(AMEIR_EINVAL, "%s: path too long", run_path);
+    return 0;
+}
