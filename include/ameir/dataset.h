@@ -52,4 +52,20 @@ void ameir_split_fill_candidates(const ameir_split *sp, int64_t row, ameir_batch
  * written to order (rows entries), from stream (seed, epoch). */
 void ameir_split_epoch_order(const ameir_split *sp, uint64_t seed, int64_t epoch, int64_t *order);
 
+/* The item table (n_items rows of item_width ids; row 0 padding), owned by ds; NULL if the
+ * dataset has no item field. */
+const int32_t *ameir_dataset_items(const ameir_dataset *ds, int64_t *n_items);
+
+/* Stored ids of one loaded row, owned by sp: its L history item ids (NULL if no sequence) and,
+ * for seq valid/test, its n_candidates candidate items (true item first; else NULL). */
+const int32_t *ameir_split_hist_ids(const ameir_split *sp, int64_t row);
+const int32_t *ameir_split_candidates(const ameir_split *sp, int64_t row);
+
+/* `ameir prep`: read the dataset config at config_path and the raw files under source_dir
+ * (unused for a generated dataset, may be NULL), write the prepared dataset to out_dir.
+ * shards > 0 and seed >= 0 override the config's. Errors: AMEIR_ECONFIG / AMEIR_EJSON
+ * (file and key path), AMEIR_ENOENT (missing file), AMEIR_EDATA (file:line), AMEIR_EEXIST
+ * (out_dir holds another dataset), AMEIR_EHDF5 / AMEIR_EIO. */
+int ameir_prep(const char *config_path, const char *source_dir, const char *out_dir, int shards, int64_t seed);
+
 #endif

@@ -1,0 +1,187 @@
+/* Internals of `ameir prep`: the parsed dataset config, raw tables, the encoded result.
+ *
+ * Flow: dconfig_load (config JSON -> dcfg) -> rawtable_read (files -> string cells) ->
+ * prep_encode (cells -> ids, labels, splits, histories) or synth_generate (no source) ->
+ * prep_write (HDF5 shards, item table, vocabularies, meta.json; atomic rename). */
+#ifndef AMEIR_DATA_PREP_INTERNAL_H
+#define AMEIR_DATA_PREP_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "ameir/schema.h"
+
+#define DCFG_NAME 64
+#define DCFG_PATH 512
+#define DCFG_MAX_COLS 128
+#define DCFG_MAX_FILES 8
+#define DCFG_MAX_JOINS 4
+#define DCFG_MAX_EDGES 32
+#define DCFG_MAX_MAP 32
+
+/* separator of the values of a list cell (json_map values) */
+#define PREP_LIST_SEP '\x1f'
+
+enum { DSRC_DELIMITED, DSRC_LIBFM, DSRC_SEQUENCE, DSRC_JSON_MAP };
+enum { DF_CATEGORICAL, DF_MULTI, DF_NUMERIC };
+enum { DBIN_NONE, DBIN_LOG, DBIN_EDGES };
+enum { DSPLIT_RANDOM, DSPLIT_TIME, DSPLIT_LOO, DSPLIT_FILES };
+enum { DLABEL_IMPLICIT, DLABEL_CMP, DLABEL_MAP };
+enum { DCMP_GE, DCMP_GT, DCMP_LE, DCMP_LT, DCMP_EQ, DCMP_NE };
+
+typedef struct dcfg_file {
+    char path[DCFG_PATH]; /* relative to --source */
+    int split;            /* -1 pooled, else 0 train, 1 valid, 2 test */
+    int header;           /* first line holds column names */
+} dcfg_file;
+
+typedef struct dcfg_source {
+    int format;
+    int n_files;
+    dcfg_file files[DCFG_MAX_FILES];
+    char sep;
+    int latin1;
+    int n_columns; /* 0 = from the header line */
+    char columns[DCFG_MAX_COLS][DCFG_NAME];
+    char key[DCFG_NAME];      /* joins: the column matched against the main table */
+    char position[DCFG_NAME]; /* sequence: name of the position column */
+    char value[DCFG_NAME];    /* json_map: name of the list column */
+} dcfg_source;
+
+typedef struct dcfg_field {
+    char name[DCFG_NAME];
+    int kind;
+    char column[DCFG_NAME];
+    int n_flags; /* multi from 0/1 flag columns: each set flag adds its column name */
+    char flags[DCFG_MAX_COLS][DCFG_NAME];
+    char split;    /* multi from one column: separator (0 = a list cell) */
+    int max_width; /* multi: at most this many values (0 = the most seen) */
+    int binning;
+    int n_edges;
+    double edges[DCFG_MAX_EDGES];
+    char parse[32], format[32]; /* strptime / strftime transform of the value */
+    int is_item;
+} dcfg_field;
+
+typedef struct dcfg_synth {
+    int64_t rows[3];
+    int users, items, categories, seq_len, recent;
+    double noise;
+} dcfg_synth;
+
+typedef struct dcfg {
+    char path[DCFG_PATH];
+    char name[DCFG_NAME];
+    int task;
+    uint64_t seed;
+    int shards;
+    int min_freq;
+    int vocab_all;
+    int has_source;
+    dcfg_source main;
+    int n_joins;
+    dcfg_source joins[DCFG_MAX_JOINS];
+    int label_kind;
+    char label_column[DCFG_NAME];
+    int label_op;
+    double label_value;
+    int n_map;
+    char map_keys[DCFG_MAX_MAP][DCFG_NAME];
+    float map_values[DCFG_MAX_MAP];
+    char user_column[DCFG_NAME];
+    int n_fields;
+    dcfg_field fields[AMEIR_MAX_FIELDS];
+    char item_field[DCFG_NAME];
+    char time_column[DCFG_NAME];
+    int seq_len;
+    int split;
+    double fractions[3];
+    int negatives;
+    int is_synthetic;
+    dcfg_synth synth;
+    cJSON *json; /* the config as read, embedded in meta.json (owned) */
+} dcfg;
+
+/* Parse and validate a dataset config. Errors: AMEIR_ENOENT, AMEIR_EJSON (file:line),
+ * AMEIR_ECONFIG (file and key path). The caller owns *out; free with dconfig_free. */
+int dconfig_load(dcfg **out, const char *path);
+void dconfig_free(dcfg *c);
+const char *dconfig_split_name(int split);
+
+/* Strings that live as long as the arena. */
+typedef struct str_arena {
+    char **blocks;
+    size_t n_blocks, cap_blocks, used, size;
+} str_arena;
+char *arena_strdup(str_arena *a, const char *s, size_t n);
+void arena_free(str_arena *a);
+
+/* Open-addressing map from string (not copied) to int64. */
+typedef struct strmap {
+    const char **keys;
+    int64_t *vals;
+    size_t cap, n;
+} strmap;
+int strmap_init(strmap *m, size_t expect);
+void strmap_destroy(strmap *m);
+/* Pointer to the value of key, or NULL. */
+int64_t *strmap_get(const strmap *m, const char *key);
+/* Insert key with val unless present; returns a pointer to its value (NULL: out of memory).
+ * *added says whether it was new. */
+int64_t *strmap_put(strmap *m, const char *key, int64_t val, int *added);
+
+/* Raw rows as string cells. */
+typedef struct rawtable {
+    int n_cols;
+    char (*names)[DCFG_NAME]; /* n_cols names (owned) */
+    int64_t n_rows, cap_rows;
+    const char **cells;  /* n_rows * n_cols, "" if empty */
+    int32_t *file;       /* index into the source's files */
+    int64_t *line;       /* 1-based line in that file */
+    char **bufs;         /* file contents (owned) */
+    int n_bufs;
+    str_arena arena;
+    char paths[DCFG_MAX_FILES][DCFG_PATH]; /* full paths, for messages */
+} rawtable;
+
+/* Read all files of a source from dir. Errors name the file and line. */
+int rawtable_read(rawtable *t, const dcfg_source *src, const char *dir);
+void rawtable_destroy(rawtable *t);
+int rawtable_col(const rawtable *t, const char *name);
+
+/* The encoded dataset, ready to be written. */
+typedef struct prep_split {
+    int64_t n;
+    int32_t *x;     /* (n, x_width) */
+    int32_t *hist;  /* (n, L) item ids, padding first */
+    float *label;   /* (n) */
+    int64_t *user;  /* (n) */
+    int32_t *cand;  /* (n, n_candidates) for seq valid/test, else NULL */
+} prep_split;
+
+typedef struct prep_out {
+    ameir_schema schema;
+    prep_split split[3];
+    int32_t *items; /* (item vocab, item_width); row 0 padding */
+    int64_t n_items;
+    const char **vocab[AMEIR_MAX_FIELDS]; /* id -> raw string */
+    str_arena arena;
+    cJSON *truth; /* synthetic ground truth (owned) or NULL */
+    int64_t n_users;
+} prep_out;
+
+void prep_out_destroy(prep_out *o);
+
+/* Encode raw tables into o, following c. Errors name the file and line. */
+int prep_encode(prep_out *o, const dcfg *c, const char *source_dir);
+/* Generate the synthetic dataset of c. */
+int synth_generate(prep_out *o, const dcfg *c);
+/* Write o to out_dir (through a temporary directory renamed at the end). */
+int prep_write(const prep_out *o, const dcfg *c, const char *out_dir);
+
+/* A progress line on stderr at most once a second; done != 0 ends the line. */
+void prep_progress(const char *what, int64_t count, int done);
+
+#endif

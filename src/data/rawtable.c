@@ -1,0 +1,328 @@
+/* Raw files -> rows of string cells: delimited text, libFM lines, one sequence per line,
+ * and JSON maps (key -> list). Cells point into the file buffers (tokenised in place). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ameir/error.h"
+#include "prep_internal.h"
+
+/* Read a whole file; latin-1 is converted to UTF-8 so vocabularies are valid JSON. */
+static int slurp(const char *path, int latin1, char **out, size_t *len) {
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return ameir_fail(AMEIR_ENOENT, "%s: missing source file", path);
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    size_t n = size > 0 ? (size_t)size : 0;
+    unsigned char *raw = malloc(n + 1);
+    if (!raw || fread(raw, 1, n, f) != n) {
+        free(raw);
+        fclose(f);
+        return ameir_fail(AMEIR_EIO, "%s: cannot read", path);
+    }
+    fclose(f);
+    raw[n] = '\0';
+    if (latin1) {
+        size_t high = 0;
+        for (size_t i = 0; i < n; i++)
+            high += raw[i] >= 0x80;
+        if (high) {
+            unsigned char *u = malloc(n + high + 1), *q = u;
+            if (!u) {
+                free(raw);
+                return ameir_fail(AMEIR_ENOMEM, "%s: out of memory", path);
+            }
+            for (size_t i = 0; i < n; i++) {
+                if (raw[i] >= 0x80) {
+                    *q++ = (unsigned char)(0xc0 | (raw[i] >> 6));
+                    *q++ = (unsigned char)(0x80 | (raw[i] & 0x3f));
+                } else {
+                    *q++ = raw[i];
+                }
+            }
+            *q = '\0';
+            free(raw);
+            raw = u;
+            n += high;
+        }
+    }
+    *out = (char *)raw;
+    *len = n;
+    return 0;
+}
+
+static int add_row(rawtable *t) {
+    if (t->n_rows == t->cap_rows) {
+        int64_t cap = t->cap_rows ? 2 * t->cap_rows : 4096;
+        const char **cells = realloc(t->cells, (size_t)cap * (size_t)t->n_cols * sizeof *cells);
+        if (cells)
+            t->cells = cells;
+        int32_t *file = realloc(t->file, (size_t)cap * sizeof *file);
+        if (file)
+            t->file = file;
+        int64_t *line = realloc(t->line, (size_t)cap * sizeof *line);
+        if (line)
+            t->line = line;
+        if (!cells || !file || !line)
+            return ameir_fail(AMEIR_ENOMEM, "out of memory for %lld rows", (long long)cap);
+        t->cap_rows = cap;
+    }
+    t->n_rows++;
+    return 0;
+}
+
+/* Split s in place at sep; returns the number of tokens (up to max stored in tok). */
+static int tokenize(char *s, char sep, char **tok, int max) {
+    int n = 0;
+    for (;;) {
+        char *e = strchr(s, sep);
+        if (n < max)
+            tok[n] = s;
+        n++;
+        if (!e)
+            break;
+        *e = '\0';
+        s = e + 1;
+    }
+    return n;
+}
+
+/* Next line of buf at *pos, '\n' and a trailing '\r' replaced by '\0'; NULL at the end. */
+static char *next_line(char *buf, size_t len, size_t *pos) {
+    if (*pos >= len)
+        return NULL;
+    char *s = buf + *pos;
+    char *e = memchr(s, '\n', len - *pos);
+    if (e) {
+        *e = '\0';
+        *pos = (size_t)(e - buf) + 1;
+    } else {
+        *pos = len;
+        e = buf + len;
+    }
+    if (e > s && e[-1] == '\r')
+        e[-1] = '\0';
+    return s;
+}
+
+static int set_columns(rawtable *t, const dcfg_source *src, char **tok, int n_tok) {
+    int n = src->n_columns ? src->n_columns : n_tok;
+    t->names = calloc((size_t)n, sizeof *t->names);
+    if (!t->names)
+        return ameir_fail(AMEIR_ENOMEM, "out of memory");
+    for (int i = 0; i < n; i++)
+        snprintf(t->names[i], DCFG_NAME, "%s", src->n_columns ? src->columns[i] : tok[i]);
+    t->n_cols = n;
+    return 0;
+}
+
+static int read_text(rawtable *t, const dcfg_source *src, int fi, char *buf, size_t len) {
+    char *tok[DCFG_MAX_COLS + 1];
+    const char *path = t->paths[fi];
+    size_t pos = 0;
+    int64_t line = 0;
+    char *s;
+    while ((s = next_line(buf, len, &pos))) {
+        line++;
+        if (!s[0])
+            continue; /* blank lines carry nothing */
+        if (line == 1 && src->files[fi].header) {
+            int n = tokenize(s, src->sep, tok, DCFG_MAX_COLS);
+            if (n > DCFG_MAX_COLS)
+                return ameir_fail(AMEIR_EDATA, "%s:1: more than %d columns", path, DCFG_MAX_COLS);
+            if (!t->n_cols)
+                AMEIR_TRY(set_columns(t, src, tok, n));
+            if (n != t->n_cols)
+                return ameir_fail(AMEIR_EDATA, "%s:1: header has %d columns, expected %d", path, n, t->n_cols);
+            continue;
+        }
+        if (src->format == DSRC_SEQUENCE) {
+            /* key item item ...: one event per item, its position in the line as time */
+            char *key = s, *p = strchr(s, src->sep);
+            if (!p || !p[1] || p == s)
+                return ameir_fail(AMEIR_EDATA, "%s:%lld: expected a key and at least one item", path, (long long)line);
+            *p++ = '\0';
+            int64_t posn = 0;
+            while (p) {
+                char *item = p, *e = strchr(p, src->sep);
+                p = NULL;
+                if (e) {
+                    *e = '\0';
+                    p = e[1] ? e + 1 : NULL; /* a trailing separator ends the line */
+                }
+                if (!item[0])
+                    return ameir_fail(AMEIR_EDATA, "%s:%lld: empty item (doubled separator)", path, (long long)line);
+                char num[24];
+                int nl = snprintf(num, sizeof num, "%lld", (long long)posn++);
+                AMEIR_TRY(add_row(t));
+                int64_t r = t->n_rows - 1;
+                const char *pc = arena_strdup(&t->arena, num, (size_t)nl);
+                if (!pc)
+                    return ameir_fail(AMEIR_ENOMEM, "out of memory");
+                t->cells[r * 3] = key;
+                t->cells[r * 3 + 1] = item;
+                t->cells[r * 3 + 2] = pc;
+                t->file[r] = fi;
+                t->line[r] = line;
+            }
+            continue;
+        }
+        if (src->format == DSRC_LIBFM) {
+            int n = tokenize(s, src->sep, tok, DCFG_MAX_COLS + 1);
+            while (n > 0 && !tok[n - 1][0])
+                n--; /* trailing separator */
+            if (!t->n_cols)
+                AMEIR_TRY(set_columns(t, src, tok, n));
+            if (n != t->n_cols)
+                return ameir_fail(AMEIR_EDATA, "%s:%lld: %d columns (label and features), expected %d", path,
+                                  (long long)line, n, t->n_cols);
+            for (int i = 1; i < n; i++) {
+                char *colon = strchr(tok[i], ':');
+                if (!colon || colon == tok[i])
+                    return ameir_fail(AMEIR_EDATA, "%s:%lld: column %d: expected index:value, found \"%s\"", path,
+                                      (long long)line, i + 1, tok[i]);
+                *colon = '\0';
+            }
+        } else {
+            int n = tokenize(s, src->sep, tok, DCFG_MAX_COLS + 1);
+            if (!t->n_cols)
+                AMEIR_TRY(set_columns(t, src, tok, n));
+            if (n != t->n_cols)
+                return ameir_fail(AMEIR_EDATA, "%s:%lld: %d columns, expected %d", path, (long long)line, n,
+                                  t->n_cols);
+        }
+        AMEIR_TRY(add_row(t));
+        int64_t r = t->n_rows - 1;
+        for (int i = 0; i < t->n_cols; i++)
+            t->cells[r * t->n_cols + i] = tok[i];
+        t->file[r] = fi;
+        t->line[r] = line;
+        if ((line & 0xffff) == 0)
+            prep_progress(path, line, 0);
+    }
+    prep_progress(path, line, 1);
+    return 0;
+}
+
+/* key -> [values] object: two columns, the key and its values joined by PREP_LIST_SEP. */
+static int read_json_map(rawtable *t, const dcfg_source *src, const char *buf) {
+    const char *path = t->paths[0];
+    cJSON *root = cJSON_Parse(buf);
+    if (!root || !cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return ameir_fail(AMEIR_EDATA, "%s: expected a JSON object of key -> list of values", path);
+    }
+    t->names = calloc(2, sizeof *t->names);
+    if (!t->names) {
+        cJSON_Delete(root);
+        return ameir_fail(AMEIR_ENOMEM, "out of memory");
+    }
+    t->n_cols = 2;
+    snprintf(t->names[0], DCFG_NAME, "%s", src->key);
+    snprintf(t->names[1], DCFG_NAME, "%s", src->value);
+    int rc = 0;
+    char *acc = NULL;
+    size_t cap = 0;
+    for (const cJSON *e = root->child; e; e = e->next) {
+        size_t n = 0;
+        if (!cJSON_IsArray(e)) {
+            rc = ameir_fail(AMEIR_EDATA, "%s: key \"%s\": expected a list of values", path, e->string);
+            goto done;
+        }
+        for (const cJSON *v = e->child; v; v = v->next) {
+            char num[32];
+            const char *s = num;
+            if (cJSON_IsString(v))
+                s = v->valuestring;
+            else if (cJSON_IsNumber(v))
+                snprintf(num, sizeof num, "%.17g", v->valuedouble);
+            else {
+                rc = ameir_fail(AMEIR_EDATA, "%s: key \"%s\": expected strings or numbers", path, e->string);
+                goto done;
+            }
+            size_t l = strlen(s);
+            if (n + l + 2 > cap) {
+                cap = 2 * (n + l + 2);
+                char *a = realloc(acc, cap);
+                if (!a) {
+                    rc = ameir_fail(AMEIR_ENOMEM, "out of memory");
+                    goto done;
+                }
+                acc = a;
+            }
+            if (n)
+                acc[n++] = PREP_LIST_SEP;
+            memcpy(acc + n, s, l);
+            n += l;
+        }
+        const char *k = arena_strdup(&t->arena, e->string, strlen(e->string));
+        const char *v = arena_strdup(&t->arena, acc ? acc : "", n);
+        if (!k || !v || (rc = add_row(t)) < 0) {
+            rc = rc < 0 ? rc : ameir_fail(AMEIR_ENOMEM, "out of memory");
+            goto done;
+        }
+        int64_t r = t->n_rows - 1;
+        t->cells[2 * r] = k;
+        t->cells[2 * r + 1] = v;
+        t->file[r] = 0;
+        t->line[r] = 1;
+    }
+done:
+    free(acc);
+    cJSON_Delete(root);
+    return rc;
+}
+
+int rawtable_read(rawtable *t, const dcfg_source *src, const char *dir) {
+    memset(t, 0, sizeof *t);
+    if (src->format == DSRC_SEQUENCE || src->format == DSRC_LIBFM) {
+        /* columns fixed by the config: sequence = key, item, position */
+        if (src->format == DSRC_SEQUENCE) {
+            t->names = calloc(3, sizeof *t->names);
+            if (!t->names)
+                return ameir_fail(AMEIR_ENOMEM, "out of memory");
+            t->n_cols = 3;
+            snprintf(t->names[0], DCFG_NAME, "%s", src->columns[0]);
+            snprintf(t->names[1], DCFG_NAME, "%s", src->columns[1]);
+            snprintf(t->names[2], DCFG_NAME, "%s", src->position);
+        }
+    }
+    t->bufs = calloc((size_t)src->n_files, sizeof *t->bufs);
+    if (!t->bufs)
+        return ameir_fail(AMEIR_ENOMEM, "out of memory");
+    for (int i = 0; i < src->n_files; i++) {
+        snprintf(t->paths[i], DCFG_PATH, "%s/%s", dir, src->files[i].path);
+        size_t len = 0;
+        AMEIR_TRY(slurp(t->paths[i], src->latin1, &t->bufs[i], &len));
+        t->n_bufs = i + 1;
+        if (src->format == DSRC_JSON_MAP)
+            AMEIR_TRY(read_json_map(t, src, t->bufs[i]));
+        else
+            AMEIR_TRY(read_text(t, src, i, t->bufs[i], len));
+    }
+    if (!t->n_rows)
+        return ameir_fail(AMEIR_EDATA, "%s: no rows", t->paths[0]);
+    return 0;
+}
+
+void rawtable_destroy(rawtable *t) {
+    free(t->names);
+    free(t->cells);
+    free(t->file);
+    free(t->line);
+    for (int i = 0; i < t->n_bufs; i++)
+        free(t->bufs[i]);
+    free(t->bufs);
+    arena_free(&t->arena);
+    memset(t, 0, sizeof *t);
+}
+
+int rawtable_col(const rawtable *t, const char *name) {
+    for (int i = 0; i < t->n_cols; i++)
+        if (!strcmp(t->names[i], name))
+            return i;
+    return -1;
+}

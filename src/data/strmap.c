@@ -1,0 +1,117 @@
+/* Small containers for prep: a string arena, a string -> int64 hash map, a progress line. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ameir/log.h"
+#include "ameir/rng.h"
+#include "prep_internal.h"
+
+#define ARENA_BLOCK ((size_t)1 << 20)
+
+char *arena_strdup(str_arena *a, const char *s, size_t n) {
+    if (!a->n_blocks || a->used + n + 1 > a->size) {
+        size_t size = n + 1 > ARENA_BLOCK ? n + 1 : ARENA_BLOCK;
+        if (a->n_blocks == a->cap_blocks) {
+            size_t cap = a->cap_blocks ? 2 * a->cap_blocks : 16;
+            char **b = realloc(a->blocks, cap * sizeof *b);
+            if (!b)
+                return NULL;
+            a->blocks = b;
+            a->cap_blocks = cap;
+        }
+        char *blk = malloc(size);
+        if (!blk)
+            return NULL;
+        a->blocks[a->n_blocks++] = blk;
+        a->used = 0;
+        a->size = size;
+    }
+    char *d = a->blocks[a->n_blocks - 1] + a->used;
+    memcpy(d, s, n);
+    d[n] = '\0';
+    a->used += n + 1;
+    return d;
+}
+
+void arena_free(str_arena *a) {
+    for (size_t i = 0; i < a->n_blocks; i++)
+        free(a->blocks[i]);
+    free(a->blocks);
+    memset(a, 0, sizeof *a);
+}
+
+int strmap_init(strmap *m, size_t expect) {
+    size_t cap = 64;
+    while (cap < 2 * expect)
+        cap *= 2;
+    m->keys = calloc(cap, sizeof *m->keys);
+    m->vals = calloc(cap, sizeof *m->vals);
+    m->cap = cap;
+    m->n = 0;
+    if (!m->keys || !m->vals) {
+        strmap_destroy(m);
+        return -1;
+    }
+    return 0;
+}
+
+void strmap_destroy(strmap *m) {
+    free(m->keys);
+    free(m->vals);
+    memset(m, 0, sizeof *m);
+}
+
+static size_t slot_of(const strmap *m, const char *key) {
+    size_t i = (size_t)ameir_hash_bytes(key, strlen(key)) & (m->cap - 1);
+    while (m->keys[i] && strcmp(m->keys[i], key))
+        i = (i + 1) & (m->cap - 1);
+    return i;
+}
+
+int64_t *strmap_get(const strmap *m, const char *key) {
+    size_t i = slot_of(m, key);
+    return m->keys[i] ? &m->vals[i] : NULL;
+}
+
+static int grow(strmap *m) {
+    strmap big;
+    if (strmap_init(&big, m->cap))
+        return -1;
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->keys[i]) {
+            size_t j = slot_of(&big, m->keys[i]);
+            big.keys[j] = m->keys[i];
+            big.vals[j] = m->vals[i];
+        }
+    big.n = m->n;
+    strmap_destroy(m);
+    *m = big;
+    return 0;
+}
+
+int64_t *strmap_put(strmap *m, const char *key, int64_t val, int *added) {
+    if (2 * (m->n + 1) > m->cap && grow(m))
+        return NULL;
+    size_t i = slot_of(m, key);
+    *added = !m->keys[i];
+    if (*added) {
+        m->keys[i] = key;
+        m->vals[i] = val;
+        m->n++;
+    }
+    return &m->vals[i];
+}
+
+void prep_progress(const char *what, int64_t count, int done) {
+    static double last = 0;
+    static int open = 0;
+    double now = ameir_now();
+    if (!done && now - last < 1.0)
+        return;
+    if (done && !open)
+        return;
+    last = now;
+    fprintf(stderr, "\rprep: %s: %lld%s", what, (long long)count, done ? "\n" : "");
+    open = !done;
+}
