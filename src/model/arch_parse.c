@@ -290,6 +290,7 @@ static int syntax_error(const char *text, const char *stop, const char *origin) 
 
 int ameir_arch_parse(ameir_arch *arch, const char *text, const char *origin) {
     const char *stop = NULL;
+    AMEIR_ASSERT(text != NULL && origin != NULL);
     ameir_arch_init(arch);
     cJSON *root = cJSON_ParseWithOpts(text, &stop, 1);
     if (!root)

@@ -7,6 +7,7 @@
 #include "../common/check.h"
 #include "ameir/arch.h"
 #include "ameir/error.h"
+#include "ameir/rng.h"
 
 typedef struct bad_case {
     const char *what;
@@ -243,8 +244,63 @@ static void test_load(void) {
     remove(path);
 }
 
+/* Random edits of a valid text: each either parses (and then round-trips) or fails with
+ * EJSON/ECONFIG and a message "fuzz...: got X, expected Y"; nothing else (run under the
+ * sanitizers in CI, this is also a memory-safety check of the parser). */
+static void test_mutations(void) {
+    const char *base = "{\"comment\":\"c\",\"behavior\":{\"blocks\":[{\"norm\":\"layernorm\",\"op\":\"attention\","
+                       "\"heads\":2,\"act\":\"gelu\"},{\"op\":\"conv\",\"kernel\":3}],\"aggregate\":\"last\","
+                       "\"positions\":true},\"interactions\":[[\"user\",\"item\"],[\"a\",\"b\",\"c\"]],"
+                       "\"mlp\":{\"layers\":[{\"units\":256,\"act\":\"relu\"}],\"shortcut\":true}}";
+    const char alphabet[] = "{}[],:\"0123456789 -.eEtrufalsn\\xyz";
+    size_t len = strlen(base);
+    char *text = malloc(len + 8);
+    ameir_rng rng = ameir_rng_stream(7, 0);
+    int parsed = 0, rejected = 0, odd = 0;
+    for (int trial = 0; trial < 20000; trial++) {
+        memcpy(text, base, len + 1);
+        size_t n = len;
+        for (int e = 0, edits = 1 + (int)ameir_rng_below(&rng, 3); e < edits; e++) {
+            size_t at = (size_t)ameir_rng_below(&rng, n);
+            int kind = (int)ameir_rng_below(&rng, 3);
+            char c = alphabet[ameir_rng_below(&rng, sizeof alphabet - 1)];
+            if (kind == 0) { /* replace */
+                text[at] = c;
+            } else if (kind == 1 && n > 1) { /* delete */
+                memmove(text + at, text + at + 1, n - at);
+                n--;
+            } else if (n < len + 6) { /* insert */
+                memmove(text + at + 1, text + at, n - at + 1);
+                text[at] = c;
+                n++;
+            }
+        }
+        ameir_arch a, b;
+        int rc = ameir_arch_parse(&a, text, "fuzz");
+        if (rc == 0) {
+            parsed++;
+            char *canon = ameir_arch_to_json(&a);
+            if (!canon || ameir_arch_parse(&b, canon, "canon") != 0 || !ameir_arch_equal(&a, &b))
+                odd++;
+            free(canon);
+        } else if ((rc == AMEIR_EJSON || rc == AMEIR_ECONFIG) && !strncmp(ameir_last_error(), "fuzz", 4) &&
+                   strstr(ameir_last_error(), ": got ") && strstr(ameir_last_error(), ", expected ")) {
+            rejected++;
+        } else {
+            if (odd++ < 5)
+                fprintf(stderr, "mutation gave %d \"%s\" for %s\n", rc, ameir_last_error(), text);
+        }
+    }
+    free(text);
+    CHECK_EQ_INT(odd, 0);
+    CHECK(parsed > 100);
+    CHECK(rejected > 1000);
+    printf("mutations: %d parsed and round-tripped, %d rejected\n", parsed, rejected);
+}
+
 int main(void) {
     test_cases();
+    test_mutations();
     test_validate();
     test_load();
     return check_finish("arch_bad");
