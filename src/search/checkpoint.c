@@ -1,0 +1,583 @@
+/* RUN.h5: the search checkpoint (layout in docs/checkpoint-format.md).
+ *
+ * The file is written whole to RUN.h5.tmp, synced, the old RUN.h5 kept as RUN.h5.prev,
+ * and the new one renamed over RUN.h5, so a crash at any moment leaves a complete file.
+ * The controller is not stored as such: it is rebuilt by replaying the trial table
+ * against the stored config, which also proves the two agree. */
+#include "ameir/search.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <hdf5.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ameir/error.h"
+
+#define H5_TRY(expr, what)                                                                          \
+    do {                                                                                            \
+        if ((expr) < 0) {                                                                           \
+            rc = ameir_fail(AMEIR_EHDF5, "%s: HDF5 error writing %s (%s:%d)", tmp, what, __FILE__, __LINE__); \
+            goto done;                                                                              \
+        }                                                                                           \
+    } while (0)
+
+#define N_METRICS 11
+static const char metric_columns[] = "task,rows,auc,logloss,gauc,hr1,hr5,hr10,ndcg5,ndcg10,mrr";
+
+static void metrics_to_row(const ameir_metrics *m, double *row) {
+    const double v[N_METRICS] = {m->task, (double)m->rows, m->auc, m->logloss, m->gauc, m->hr1,
+                                 m->hr5, m->hr10, m->ndcg5, m->ndcg10, m->mrr};
+    memcpy(row, v, sizeof v);
+}
+
+static void metrics_from_row(const double *row, ameir_metrics *m) {
+    m->task = (int)row[0], m->rows = (int64_t)row[1], m->auc = row[2], m->logloss = row[3], m->gauc = row[4];
+    m->hr1 = row[5], m->hr5 = row[6], m->hr10 = row[7], m->ndcg5 = row[8], m->ndcg10 = row[9], m->mrr = row[10];
+}
+
+/* ---- writing ---- */
+
+static hid_t vlen_str_type(void) {
+    hid_t t = H5Tcopy(H5T_C_S1);
+    if (t >= 0 && (H5Tset_size(t, H5T_VARIABLE) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0)) {
+        H5Tclose(t);
+        return H5I_INVALID_HID;
+    }
+    return t;
+}
+
+/* A dataset of rank 1 (dims[1] == 0) or 2. */
+static herr_t write_array(hid_t loc, const char *name, hid_t mem_type, hid_t file_type, hsize_t n, hsize_t cols, const void *buf) {
+    hsize_t dims[2] = {n, cols};
+    hid_t space = H5Screate_simple(cols ? 2 : 1, dims, NULL), d = H5I_INVALID_HID;
+    herr_t st = -1;
+    if (space < 0)
+        return -1;
+    d = H5Dcreate2(loc, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (d >= 0)
+        st = n ? H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) : 0;
+    if (d >= 0)
+        H5Dclose(d);
+    H5Sclose(space);
+    return st;
+}
+
+static herr_t write_string(hid_t loc, const char *name, const char *s) {
+    hid_t t = vlen_str_type(), space = H5Screate(H5S_SCALAR), d = H5I_INVALID_HID;
+    herr_t st = -1;
+    if (t >= 0 && space >= 0)
+        d = H5Dcreate2(loc, name, t, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (d >= 0) {
+        st = H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, &s);
+        H5Dclose(d);
+    }
+    if (space >= 0)
+        H5Sclose(space);
+    if (t >= 0)
+        H5Tclose(t);
+    return st;
+}
+
+static herr_t write_strings(hid_t loc, const char *name, const char *const *v, hsize_t n) {
+    hid_t t = vlen_str_type();
+    if (t < 0)
+        return -1;
+    herr_t st = write_array(loc, name, t, t, n, 0, v);
+    H5Tclose(t);
+    return st;
+}
+
+static herr_t write_attr(hid_t loc, const char *name, hid_t type, const void *v) {
+    hid_t space = H5Screate(H5S_SCALAR), a = H5I_INVALID_HID;
+    herr_t st = -1;
+    if (space >= 0)
+        a = H5Acreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    if (a >= 0) {
+        st = H5Awrite(a, type, v);
+        H5Aclose(a);
+    }
+    if (space >= 0)
+        H5Sclose(space);
+    return st;
+}
+
+static herr_t write_attr_str(hid_t loc, const char *name, const char *s) {
+    hid_t t = vlen_str_type();
+    if (t < 0)
+        return -1;
+    herr_t st = write_attr(loc, name, t, &s);
+    H5Tclose(t);
+    return st;
+}
+
+static int write_trials(hid_t file, const char *tmp, const ameir_controller *ctl) {
+    int64_t n = ameir_controller_n_trials(ctl);
+    size_t nn = n ? (size_t)n : 1;
+    int64_t *col = malloc(nn * sizeof *col);
+    double *f = malloc(nn * N_METRICS * sizeof *f);
+    char **arch = calloc(nn, sizeof *arch);
+    hid_t g = H5I_INVALID_HID;
+    int rc = 0;
+    if (!col || !f || !arch) {
+        rc = ameir_fail(AMEIR_ENOMEM, "%s: out of memory writing %lld trials", tmp, (long long)n);
+        goto done;
+    }
+    H5_TRY(g = H5Gcreate2(file, "trials", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "/trials");
+    static const char *const names[] = {"id", "stage", "kind", "rung", "baseline", "candidate", "budget",
+                                        "parent", "status", "steps", "worker"};
+    for (int c = 0; c < 11; c++) {
+        for (int64_t i = 0; i < n; i++) {
+            const ameir_trial *t = ameir_controller_trial(ctl, i);
+            const int64_t v[11] = {t->id, t->stage, t->kind, t->rung, t->baseline, t->candidate, t->budget,
+                                   t->parent, t->status, t->steps, t->worker};
+            col[i] = v[c];
+        }
+        H5_TRY(write_array(g, names[c], H5T_NATIVE_INT64, H5T_STD_I64LE, (hsize_t)n, 0, col), names[c]);
+    }
+    for (int64_t i = 0; i < n; i++)
+        col[i] = (int64_t)ameir_controller_trial(ctl, i)->seed;
+    H5_TRY(write_array(g, "seed", H5T_NATIVE_UINT64, H5T_STD_U64LE, (hsize_t)n, 0, col), "seed");
+    for (int64_t i = 0; i < n; i++)
+        f[i] = ameir_controller_trial(ctl, i)->metric;
+    H5_TRY(write_array(g, "metric", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, (hsize_t)n, 0, f), "metric");
+    for (int64_t i = 0; i < n; i++)
+        f[i] = ameir_controller_trial(ctl, i)->seconds;
+    H5_TRY(write_array(g, "seconds", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, (hsize_t)n, 0, f), "seconds");
+    for (int which = 0; which < 2; which++) {
+        for (int64_t i = 0; i < n; i++) {
+            const ameir_trial *t = ameir_controller_trial(ctl, i);
+            metrics_to_row(which ? &t->test : &t->valid, f + i * N_METRICS);
+        }
+        const char *name = which ? "test" : "valid";
+        H5_TRY(write_array(g, name, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, (hsize_t)n, N_METRICS, f), name);
+    }
+    for (int64_t i = 0; i < n; i++)
+        if (!(arch[i] = ameir_arch_to_json(&ameir_controller_trial(ctl, i)->arch))) {
+            rc = ameir_fail(AMEIR_ENOMEM, "%s: out of memory writing architectures", tmp);
+            goto done;
+        }
+    H5_TRY(write_strings(g, "arch", (const char *const *)arch, (hsize_t)n), "arch");
+    H5_TRY(write_attr_str(g, "metric_columns", metric_columns), "metric_columns");
+done:
+    if (g >= 0)
+        H5Gclose(g);
+    for (int64_t i = 0; arch && i < n; i++)
+        free(arch[i]);
+    free(arch);
+    free(f);
+    free(col);
+    return rc;
+}
+
+static int write_summary(hid_t file, const char *tmp, const ameir_search_config *cfg, const ameir_controller *ctl) {
+    hid_t g = H5I_INVALID_HID;
+    ameir_arch best;
+    char *best_json = NULL;
+    const char *fields[AMEIR_MAX_FIELDS];
+    int64_t winners[AMEIR_N_STAGES];
+    int rc = 0, stage = ameir_controller_stage(ctl), fds = cfg->interaction.fields_from_dataset;
+    for (int s = 0; s < AMEIR_N_STAGES; s++)
+        winners[s] = ameir_controller_stage_winner(ctl, s);
+    for (int f = 0; f < cfg->interaction.n_fields; f++)
+        fields[f] = cfg->interaction.fields[f];
+    ameir_controller_best_arch(ctl, &best);
+    if (!(best_json = ameir_arch_to_json(&best))) {
+        rc = ameir_fail(AMEIR_ENOMEM, "%s: out of memory", tmp);
+        goto done;
+    }
+    H5_TRY(g = H5Gcreate2(file, "controller", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "/controller");
+    H5_TRY(write_array(g, "stage_winners", H5T_NATIVE_INT64, H5T_STD_I64LE, AMEIR_N_STAGES, 0, winners), "stage_winners");
+    H5_TRY(write_string(g, "best_arch", best_json), "best_arch");
+    H5_TRY(write_attr(g, "stage", H5T_NATIVE_INT, &stage), "stage");
+    H5_TRY(write_strings(g, "interaction_fields", fields, (hsize_t)cfg->interaction.n_fields), "interaction_fields");
+    H5_TRY(write_attr(g, "fields_from_dataset", H5T_NATIVE_INT, &fds), "fields_from_dataset");
+done:
+    if (g >= 0)
+        H5Gclose(g);
+    free(best_json);
+    return rc;
+}
+
+/* fsync a file or directory by path. */
+static int sync_path(const char *p, int dir) {
+    int fd = open(p, dir ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+    if (fd < 0)
+        return -1;
+    int st = fsync(fd);
+    close(fd);
+    return st;
+}
+
+int ameir_checkpoint_write(const char *path, const ameir_search_config *cfg, const ameir_controller *ctl) {
+    char tmp[AMEIR_PATH_MAX + 8], prev[AMEIR_PATH_MAX + 8], dir[AMEIR_PATH_MAX];
+    hid_t file = H5I_INVALID_HID;
+    int rc = 0, version = AMEIR_CHECKPOINT_VERSION, complete = 1;
+    int64_t n = ameir_controller_n_trials(ctl);
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp || snprintf(prev, sizeof prev, "%s.prev", path) >= (int)sizeof prev)
+        return ameir_fail(AMEIR_EINVAL, "%s: checkpoint path too long", path);
+    const char *slash = strrchr(path, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) + 1 : 1, slash ? path : ".");
+    const char *dataset = strrchr(cfg->data_dir, '/');
+    dataset = dataset ? dataset + 1 : cfg->data_dir;
+
+    H5E_BEGIN_TRY { file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT); }
+    H5E_END_TRY;
+    if (file < 0)
+        return ameir_fail(AMEIR_EIO, "%s: cannot create the checkpoint (directory missing or not writable?)", tmp);
+    H5_TRY(write_attr(file, "format_version", H5T_NATIVE_INT, &version), "format_version");
+    H5_TRY(write_attr(file, "config_hash", H5T_NATIVE_UINT64, &cfg->hash), "config_hash");
+    H5_TRY(write_attr_str(file, "config_origin", cfg->origin), "config_origin");
+    H5_TRY(write_attr_str(file, "config_base_dir", cfg->base_dir), "config_base_dir");
+    H5_TRY(write_attr_str(file, "dataset", dataset), "dataset");
+    H5_TRY(write_attr_str(file, "data_dir", cfg->data_dir), "data_dir");
+    H5_TRY(write_attr(file, "n_trials", H5T_NATIVE_INT64, &n), "n_trials");
+    H5_TRY(write_string(file, "config", cfg->text), "/config");
+    rc = write_trials(file, tmp, ctl);
+    if (rc < 0)
+        goto done;
+    rc = write_summary(file, tmp, cfg, ctl);
+    if (rc < 0)
+        goto done;
+    H5_TRY(write_attr(file, "complete", H5T_NATIVE_INT, &complete), "complete"); /* last: marks a whole file */
+    H5_TRY(H5Fclose(file), "(closing)");
+    file = H5I_INVALID_HID;
+    if (sync_path(tmp, 0) < 0) {
+        rc = ameir_fail(AMEIR_EIO, "%s: fsync failed: %s", tmp, strerror(errno));
+        goto done;
+    }
+    /* keep the last good file: a hard link keeps RUN.h5 in place until the rename */
+    if (access(path, F_OK) == 0) {
+        unlink(prev);
+        if (link(path, prev) < 0 && rename(path, prev) < 0) {
+            rc = ameir_fail(AMEIR_EIO, "%s: cannot keep the previous checkpoint as %s: %s", path, prev, strerror(errno));
+            goto done;
+        }
+    }
+    if (rename(tmp, path) < 0) {
+        rc = ameir_fail(AMEIR_EIO, "%s: cannot rename %s over it: %s", path, tmp, strerror(errno));
+        goto done;
+    }
+    sync_path(dir, 1); /* best effort: the rename itself is durable on most file systems */
+done:
+    if (file >= 0) {
+        H5E_BEGIN_TRY { H5Fclose(file); }
+        H5E_END_TRY;
+    }
+    if (rc < 0)
+        unlink(tmp);
+    return rc;
+}
+
+/* ---- reading ---- */
+
+typedef struct reader {
+    const char *path;
+    char hint[AMEIR_PATH_MAX + 96]; /* "; resume from PATH.prev ..." when that file exists */
+} reader;
+
+static int corrupt(const reader *rd, const char *what) {
+    return ameir_fail(AMEIR_ECHECKPOINT, "%s: %s%s", rd->path, what, rd->hint);
+}
+
+static int read_attr(hid_t loc, const char *name, hid_t type, void *v) {
+    herr_t st = -1;
+    H5E_BEGIN_TRY {
+        hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+        if (a >= 0) {
+            st = H5Aread(a, type, v);
+            H5Aclose(a);
+        }
+    }
+    H5E_END_TRY;
+    return st < 0 ? -1 : 0;
+}
+
+/* A variable-length string attribute into out (n bytes). */
+static int read_attr_str(hid_t loc, const char *name, char *out, size_t n) {
+    hid_t t = vlen_str_type();
+    char *s = NULL;
+    int st = t >= 0 ? read_attr(loc, name, t, &s) : -1;
+    if (st == 0 && s) {
+        snprintf(out, n, "%s", s);
+        H5free_memory(s);
+    } else {
+        st = -1;
+    }
+    if (t >= 0)
+        H5Tclose(t);
+    return st;
+}
+
+/* A dataset of exactly n rows (and cols columns if cols > 0) into buf; -1 otherwise. */
+static int read_array(hid_t loc, const char *name, hid_t mem_type, hsize_t n, hsize_t cols, void *buf) {
+    int st = -1;
+    H5E_BEGIN_TRY {
+        hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
+        hid_t space = d >= 0 ? H5Dget_space(d) : H5I_INVALID_HID;
+        hsize_t dims[2] = {0, 0};
+        int rank = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
+        if (rank == (cols ? 2 : 1) && H5Sget_simple_extent_dims(space, dims, NULL) >= 0 && dims[0] == n &&
+            (!cols || dims[1] == cols))
+            st = n == 0 || H5Dread(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0 ? 0 : -1;
+        if (space >= 0)
+            H5Sclose(space);
+        if (d >= 0)
+            H5Dclose(d);
+    }
+    H5E_END_TRY;
+    return st;
+}
+
+/* n variable-length strings (or a scalar one when scalar) duplicated with malloc into out. */
+static int read_strings(hid_t loc, const char *name, hsize_t n, int scalar, char **out) {
+    hid_t t = vlen_str_type();
+    char **tmp = calloc(n ? n : 1, sizeof *tmp);
+    int st = -1;
+    if (t >= 0 && tmp) {
+        H5E_BEGIN_TRY {
+            hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
+            hid_t space = d >= 0 ? H5Dget_space(d) : H5I_INVALID_HID;
+            hsize_t dims[1] = {0};
+            int rank = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
+            int shape_ok = scalar ? rank == 0 : rank == 1 && H5Sget_simple_extent_dims(space, dims, NULL) >= 0 && dims[0] == n;
+            if (shape_ok && (n == 0 || H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, tmp) >= 0)) {
+                st = 0;
+                for (hsize_t i = 0; i < n; i++) {
+                    out[i] = tmp[i] ? strdup(tmp[i]) : NULL;
+                    if (!out[i])
+                        st = -1;
+                }
+                if (n)
+                    H5Dvlen_reclaim(t, space, H5P_DEFAULT, tmp);
+            }
+            if (space >= 0)
+                H5Sclose(space);
+            if (d >= 0)
+                H5Dclose(d);
+        }
+        H5E_END_TRY;
+    }
+    free(tmp);
+    if (t >= 0)
+        H5Tclose(t);
+    return st;
+}
+
+/* The trial table of an open checkpoint into recs (n rows, allocated by the caller). */
+static int read_trials(const reader *rd, hid_t file, int64_t n, ameir_trial *recs) {
+    static const char *const names[] = {"id", "stage", "kind", "rung", "baseline", "candidate", "budget",
+                                        "parent", "status", "steps", "worker", "seed"};
+    size_t nn = n ? (size_t)n : 1;
+    int64_t *col = malloc(nn * sizeof *col);
+    double *f = malloc(nn * N_METRICS * sizeof *f);
+    char **arch = calloc(nn, sizeof *arch);
+    char msg[256];
+    hid_t g = H5I_INVALID_HID;
+    int rc = 0;
+    if (!col || !f || !arch) {
+        rc = ameir_fail(AMEIR_ENOMEM, "%s: out of memory reading %lld trials", rd->path, (long long)n);
+        goto done;
+    }
+    H5E_BEGIN_TRY { g = H5Gopen2(file, "trials", H5P_DEFAULT); }
+    H5E_END_TRY;
+    if (g < 0) {
+        rc = corrupt(rd, "no /trials group (not a search checkpoint?)");
+        goto done;
+    }
+    for (int c = 0; c < 12; c++) {
+        if (read_array(g, names[c], c == 11 ? H5T_NATIVE_UINT64 : H5T_NATIVE_INT64, (hsize_t)n, 0, col) < 0) {
+            snprintf(msg, sizeof msg, "/trials/%s: missing, unreadable, or not %lld rows like n_trials says", names[c],
+                     (long long)n);
+            rc = corrupt(rd, msg);
+            goto done;
+        }
+        for (int64_t i = 0; i < n; i++) {
+            ameir_trial *t = &recs[i];
+            int64_t v = col[i];
+            switch (c) {
+            case 0: t->id = v; break;
+            case 1: t->stage = (int)v; break;
+            case 2: t->kind = (int)v; break;
+            case 3: t->rung = (int)v; break;
+            case 4: t->baseline = (int)v; break;
+            case 5: t->candidate = (int)v; break;
+            case 6: t->budget = v; break;
+            case 7: t->parent = v; break;
+            case 8: t->status = (int)v; break;
+            case 9: t->steps = v; break;
+            case 10: t->worker = (int)v; break;
+            default: t->seed = (uint64_t)v; break;
+            }
+        }
+    }
+    static const char *const fnames[] = {"metric", "seconds", "valid", "test"};
+    for (int c = 0; c < 4; c++) {
+        if (read_array(g, fnames[c], H5T_NATIVE_DOUBLE, (hsize_t)n, c >= 2 ? N_METRICS : 0, f) < 0) {
+            snprintf(msg, sizeof msg, "/trials/%s: missing, unreadable, or not %lld rows like n_trials says", fnames[c],
+                     (long long)n);
+            rc = corrupt(rd, msg);
+            goto done;
+        }
+        for (int64_t i = 0; i < n; i++) {
+            if (c == 0)
+                recs[i].metric = f[i];
+            else if (c == 1)
+                recs[i].seconds = f[i];
+            else
+                metrics_from_row(f + i * N_METRICS, c == 2 ? &recs[i].valid : &recs[i].test);
+        }
+    }
+    if (read_strings(g, "arch", (hsize_t)n, 0, arch) < 0) {
+        rc = corrupt(rd, "/trials/arch: missing, unreadable, or not as many rows as n_trials");
+        goto done;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        char origin[64];
+        snprintf(origin, sizeof origin, "checkpoint trial %lld", (long long)i);
+        if (recs[i].status < AMEIR_TRIAL_PENDING || recs[i].status > AMEIR_TRIAL_TIMEOUT || recs[i].id != i) {
+            snprintf(msg, sizeof msg, "trial %lld: bad id %lld or status %d", (long long)i, (long long)recs[i].id,
+                     recs[i].status);
+            rc = corrupt(rd, msg);
+            goto done;
+        }
+        if (ameir_arch_parse(&recs[i].arch, arch[i], origin) < 0) {
+            snprintf(msg, sizeof msg, "trial %lld: stored architecture does not parse: %.120s", (long long)i,
+                     ameir_last_error());
+            rc = corrupt(rd, msg);
+            goto done;
+        }
+    }
+done:
+    if (g >= 0)
+        H5Gclose(g);
+    for (int64_t i = 0; arch && i < n; i++)
+        free(arch[i]);
+    free(arch);
+    free(f);
+    free(col);
+    return rc;
+}
+
+/* The stored candidate fields into cfg (they were resolved against the dataset). */
+static int read_fields(const reader *rd, hid_t file, ameir_search_config *cfg) {
+    char *fields[AMEIR_MAX_FIELDS] = {0};
+    hid_t g = H5I_INVALID_HID, d = H5I_INVALID_HID, space = H5I_INVALID_HID;
+    hsize_t dims[1] = {0};
+    int rc = 0;
+    H5E_BEGIN_TRY {
+        g = H5Gopen2(file, "controller", H5P_DEFAULT);
+        d = g >= 0 ? H5Dopen2(g, "interaction_fields", H5P_DEFAULT) : H5I_INVALID_HID;
+        space = d >= 0 ? H5Dget_space(d) : H5I_INVALID_HID;
+        if (space < 0 || H5Sget_simple_extent_ndims(space) != 1 || H5Sget_simple_extent_dims(space, dims, NULL) < 0)
+            dims[0] = AMEIR_MAX_FIELDS + 1;
+    }
+    H5E_END_TRY;
+    if (dims[0] > AMEIR_MAX_FIELDS || read_strings(g, "interaction_fields", dims[0], 0, fields) < 0) {
+        rc = corrupt(rd, "/controller/interaction_fields: missing or unreadable");
+        goto done;
+    }
+    cfg->interaction.n_fields = (int)dims[0];
+    for (hsize_t f = 0; f < dims[0]; f++)
+        snprintf(cfg->interaction.fields[f], AMEIR_FIELD_NAME_MAX, "%s", fields[f]);
+    cfg->resolved = 1;
+done:
+    for (int f = 0; f < AMEIR_MAX_FIELDS; f++)
+        free(fields[f]);
+    if (space >= 0)
+        H5Sclose(space);
+    if (d >= 0)
+        H5Dclose(d);
+    if (g >= 0)
+        H5Gclose(g);
+    return rc;
+}
+
+int ameir_checkpoint_read(const char *path, ameir_search_config **cfg_out, ameir_controller **ctl_out) {
+    reader rd = {path, ""};
+    ameir_search_config *cfg = NULL;
+    ameir_controller *ctl = NULL;
+    ameir_trial *recs = NULL;
+    char *text = NULL;
+    char origin[AMEIR_PATH_MAX], base_dir[AMEIR_PATH_MAX], prev[AMEIR_PATH_MAX + 8];
+    hid_t file = H5I_INVALID_HID;
+    int version = 0, complete = 0, rc = 0;
+    int64_t n = -1;
+    uint64_t hash = 0;
+    *cfg_out = NULL;
+    *ctl_out = NULL;
+    if (access(path, F_OK) != 0)
+        return ameir_fail(AMEIR_ENOENT, "%s: no such checkpoint", path);
+    snprintf(prev, sizeof prev, "%s.prev", path);
+    if (access(prev, R_OK) == 0)
+        snprintf(rd.hint, sizeof rd.hint, "; the previous checkpoint is kept: resume from %s", prev);
+    H5E_BEGIN_TRY { file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT); }
+    H5E_END_TRY;
+    if (file < 0)
+        return corrupt(&rd, "not a readable HDF5 file (truncated or corrupt)");
+    if (read_attr(file, "complete", H5T_NATIVE_INT, &complete) < 0 || complete != 1) {
+        rc = corrupt(&rd, "no completion marker (the write was interrupted)");
+        goto done;
+    }
+    if (read_attr(file, "format_version", H5T_NATIVE_INT, &version) < 0 || version != AMEIR_CHECKPOINT_VERSION) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "format version %d, expected %d", version, AMEIR_CHECKPOINT_VERSION);
+        rc = corrupt(&rd, msg);
+        goto done;
+    }
+    if (read_attr(file, "config_hash", H5T_NATIVE_UINT64, &hash) < 0 || read_attr(file, "n_trials", H5T_NATIVE_INT64, &n) < 0 ||
+        n < 0 || read_attr_str(file, "config_origin", origin, sizeof origin) < 0 ||
+        read_attr_str(file, "config_base_dir", base_dir, sizeof base_dir) < 0 || read_strings(file, "config", 1, 1, &text) < 0) {
+        rc = corrupt(&rd, "missing config, config_hash, config_origin, config_base_dir or n_trials");
+        goto done;
+    }
+    if (ameir_hash_bytes(text, strlen(text)) != hash) {
+        rc = corrupt(&rd, "config hash mismatch: the stored config text is not the one the search ran with");
+        goto done;
+    }
+    rc = ameir_search_config_parse(&cfg, text, origin, base_dir);
+    if (rc < 0)
+        goto done;
+    if (cfg->hash != hash) {
+        rc = corrupt(&rd, "the stored config does not parse back to the same canonical text (written by another version?)");
+        goto done;
+    }
+    rc = read_fields(&rd, file, cfg);
+    if (rc < 0)
+        goto done;
+    recs = calloc(n ? (size_t)n : 1, sizeof *recs);
+    if (!recs) {
+        rc = ameir_fail(AMEIR_ENOMEM, "%s: out of memory for %lld trials", path, (long long)n);
+        goto done;
+    }
+    rc = read_trials(&rd, file, n, recs);
+    if (rc < 0)
+        goto done;
+    rc = ameir_controller_create(&ctl, cfg);
+    if (rc < 0)
+        goto done;
+    rc = ameir_controller_replay(ctl, recs, n);
+    if (rc < 0) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", ameir_last_error());
+        rc = corrupt(&rd, msg);
+        goto done;
+    }
+    *cfg_out = cfg;
+    *ctl_out = ctl;
+    cfg = NULL;
+    ctl = NULL;
+done:
+    if (file >= 0) {
+        H5E_BEGIN_TRY { H5Fclose(file); }
+        H5E_END_TRY;
+    }
+    free(text);
+    free(recs);
+    ameir_controller_free(ctl);
+    ameir_search_config_free(cfg);
+    return rc;
+}
