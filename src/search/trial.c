@@ -102,10 +102,11 @@ static int sync_file(const char *path) {
 
 /* Weights + Adam state of a search trial: "/net" (ameir_net_save), attribute "trial_id". */
 static int save_weights(const char *path, const ameir_net *net, int64_t trial_id) {
-    char tmp[AMEIR_PATH_MAX + 8];
+    char tmp[AMEIR_PATH_MAX + 80];
     int rc = 0;
     hid_t f = H5I_INVALID_HID, g = H5I_INVALID_HID, sp = H5I_INVALID_HID, a = H5I_INVALID_HID;
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return ameir_fail(AMEIR_EINVAL, "%s: path too long", path);
     H5E_BEGIN_TRY {
         f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     } H5E_END_TRY;
@@ -313,10 +314,11 @@ int ameir_trial_run(const ameir_trial_ctx *ctx, ameir_trial_data *td, const amei
 }
 
 int ameir_copy_file(const char *from, const char *to) {
-    char tmp[AMEIR_PATH_MAX + 8], buf[1 << 16];
+    char tmp[AMEIR_PATH_MAX + 80], buf[1 << 16];
     int rc = 0;
     FILE *in = NULL, *out = NULL;
-    snprintf(tmp, sizeof tmp, "%s.tmp", to);
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", to) >= (int)sizeof tmp)
+        return ameir_fail(AMEIR_EINVAL, "%s: path too long", to);
     if (!(in = fopen(from, "rb"))) {
         rc = ameir_fail(AMEIR_EIO, "%s: cannot open: %s", from, strerror(errno));
         goto done;
