@@ -72,6 +72,8 @@ static int get_int(const dcfg *c, const cJSON *obj, const char *base, const char
                    int64_t *out, int required) {
     char k[KEY_MAX], msg[96];
     double d = (double)*out;
+    if (!required && !cJSON_GetObjectItemCaseSensitive(obj, key))
+        return 0;
     AMEIR_TRY(get_num(c, obj, base, key, &d, required));
     subkey(k, base, key);
     if (d != floor(d) || d < (double)lo || d > (double)hi) {
