@@ -75,7 +75,9 @@ static int add_block(ameir_net *net, int i) {
     }
     switch (bl->spec.op) {
     case AMEIR_OP_CONV:
-        AMEIR_TRY(ameir_nn_check_conv(d, bl->spec.option));
+        if (ameir_nn_check_conv(d, bl->spec.option) < 0)
+            return ameir_fail(AMEIR_ECONFIG, "network: behavior.blocks[%d]: conv kernel %d with dimension %d", i,
+                              bl->spec.option, d);
         NAME(name, "block%d/conv/weight", i);
         AMEIR_TRY(bl->w[0] = add3(p, name, d, d, bl->spec.option));
         NAME(name, "block%d/conv/bias", i);
@@ -92,7 +94,12 @@ static int add_block(ameir_net *net, int i) {
         AMEIR_TRY(bl->w[3] = add1(p, name, 3 * d, AMEIR_TENSOR_DENSE));
         break;
     case AMEIR_OP_ATTENTION:
-        AMEIR_TRY(ameir_nn_check_attention(d, bl->spec.option));
+        if (ameir_nn_check_attention(d, bl->spec.option) < 0) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", ameir_last_error());
+            return ameir_fail(AMEIR_ECONFIG, "network: behavior.blocks[%d]: %d heads with dimension %d: %s", i,
+                              bl->spec.option, d, why);
+        }
         NAME(name, "block%d/attention/in_proj_weight", i);
         AMEIR_TRY(bl->w[0] = add2(p, name, 3 * d, d, AMEIR_TENSOR_DENSE));
         NAME(name, "block%d/attention/in_proj_bias", i);
