@@ -1,0 +1,377 @@
+/* The search controller with fake results: rung sizes and budgets for several
+ * schedules, ranking ties, diverged trials, independence from the order results
+ * arrive in, replay of a recorded table, and bad reports. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/check.h"
+#include "ameir/error.h"
+#include "ameir/rng.h"
+#include "ameir/search.h"
+
+static ameir_schema schema4(void) {
+    static const char *const names[] = {"user", "item", "gender", "age"};
+    ameir_schema s;
+    memset(&s, 0, sizeof s);
+    s.task = AMEIR_TASK_CTR;
+    s.n_fields = 4;
+    for (int f = 0; f < 4; f++) {
+        snprintf(s.fields[f].name, AMEIR_FIELD_NAME_MAX, "%s", names[f]);
+        s.fields[f].vocab = 10, s.fields[f].width = 1, s.fields[f].offset = f;
+    }
+    s.x_width = 4;
+    s.item_field = 1;
+    return s;
+}
+
+/* A resolved config whose behaviour schedule is (n, eta, r, R); the other stages small. */
+static ameir_search_config *make_config(int n, int eta, long r, long R, int n_baselines) {
+    char text[2048];
+    ameir_search_config *cfg = NULL;
+    snprintf(text, sizeof text,
+             "{\"data\": \"data/x\", \"seed\": 7,"
+             " \"behavior\": {\"schedule\": {\"n\": %d, \"eta\": %d, \"r\": %ld, \"R\": %ld}},"
+             " \"interaction\": {\"max_interactions\": 2, \"schedule\": {\"n\": 4, \"eta\": 2, \"r\": 5, \"R\": 10}},"
+             " \"mlp\": {\"widths\": [8, 16], \"schedule\": {\"n\": 3, \"eta\": 3, \"r\": 5, \"R\": 5}}%s}",
+             n, eta, r, R, n_baselines ? ", \"baselines\": [\"../../configs/archs/din.json\"]" : "");
+    const char *root = getenv("AMEIR_SOURCE_ROOT");
+    char base[1024];
+    snprintf(base, sizeof base, "%s/tests/search", root ? root : ".");
+    int rc = ameir_search_config_parse(&cfg, text, "test.json", base);
+    if (rc < 0) {
+        fprintf(stderr, "config: %s\n", ameir_last_error());
+        exit(1);
+    }
+    ameir_schema s = schema4();
+    if (ameir_search_config_resolve(cfg, &s) < 0) {
+        fprintf(stderr, "resolve: %s\n", ameir_last_error());
+        exit(1);
+    }
+    return cfg;
+}
+
+/* A fake validation metric: a function of the trial alone (its arch and budget). */
+static double fake_metric(const ameir_search_task *t) {
+    uint64_t h = ameir_arch_hash(&t->arch);
+    return 0.5 + 0.3 * (double)(h % 1000) / 1000.0 + 0.01 * log((double)t->budget + 1.0);
+}
+
+typedef int (*status_fn)(const ameir_search_task *t);
+static int all_done(const ameir_search_task *t) { (void)t; return AMEIR_TRIAL_DONE; }
+
+/* Run to the end: up to `workers` tasks out at once, results reported in an order drawn
+ * from `order_seed` (0 = in the order handed out). */
+static void run(ameir_controller *ctl, int workers, uint64_t order_seed, status_fn status, int64_t stop_after) {
+    ameir_search_task *out = malloc((size_t)workers * sizeof *out);
+    ameir_rng rng = ameir_rng_stream(order_seed, 1);
+    int n_out = 0;
+    int64_t reported = 0;
+    for (;;) {
+        int rc;
+        while (n_out < workers && (rc = ameir_controller_next(ctl, &out[n_out])) == AMEIR_NEXT_TASK)
+            n_out++;
+        if (n_out == 0 || reported == stop_after)
+            break;
+        int pick = order_seed ? (int)ameir_rng_below(&rng, (uint64_t)n_out) : 0;
+        const ameir_search_task *t = &out[pick];
+        ameir_search_result r;
+        memset(&r, 0, sizeof r);
+        r.trial_id = t->trial_id;
+        r.status = status(t);
+        r.metric = fake_metric(t);
+        r.valid.task = AMEIR_TASK_CTR, r.valid.auc = r.metric;
+        r.steps = t->budget;
+        r.worker = 1 + pick;
+        r.seconds = 0.25;
+        rc = ameir_controller_report(ctl, &r);
+        if (rc < 0) {
+            fprintf(stderr, "report: %s\n", ameir_last_error());
+            exit(1);
+        }
+        out[pick] = out[--n_out];
+        reported++;
+    }
+    free(out);
+}
+
+/* Rung sizes and budgets of the behaviour stage. */
+static void check_rungs(int n, int eta, long r, long R, const int *sizes, const long *budgets, int n_rungs) {
+    ameir_search_config *cfg = make_config(n, eta, r, R, 0);
+    ameir_controller *ctl = NULL;
+    CHECK_EQ_INT(ameir_controller_create(&ctl, cfg), 0);
+    run(ctl, 3, 0, all_done, -1);
+    int counts[16] = {0};
+    long seen_budget[16] = {0};
+    int max_rung = -1;
+    for (int64_t id = 0; id < ameir_controller_n_trials(ctl); id++) {
+        const ameir_trial *t = ameir_controller_trial(ctl, id);
+        if (t->stage != AMEIR_STAGE_BEHAVIOR)
+            continue;
+        counts[t->rung]++;
+        seen_budget[t->rung] = (long)t->budget;
+        if (t->rung > max_rung)
+            max_rung = t->rung;
+        if (t->rung > 0) { /* continues its parent: same candidate, one rung lower, a better metric than the dropped */
+            const ameir_trial *p = ameir_controller_trial(ctl, t->parent);
+            CHECK_EQ_INT(p->rung, t->rung - 1);
+            CHECK_EQ_INT(p->candidate, t->candidate);
+            CHECK(ameir_arch_equal(&p->arch, &t->arch));
+        }
+    }
+    CHECK_EQ_INT(max_rung + 1, n_rungs);
+    for (int k = 0; k < n_rungs; k++) {
+        CHECK_EQ_INT(counts[k], sizes[k]);
+        CHECK_EQ_INT(seen_budget[k], budgets[k]);
+    }
+    /* the winner is the best of the last rung */
+    int64_t w = ameir_controller_stage_winner(ctl, AMEIR_STAGE_BEHAVIOR);
+    CHECK(w >= 0);
+    for (int64_t id = 0; id < ameir_controller_n_trials(ctl); id++) {
+        const ameir_trial *t = ameir_controller_trial(ctl, id);
+        if (t->stage == AMEIR_STAGE_BEHAVIOR && t->rung == n_rungs - 1)
+            CHECK(t->metric <= ameir_controller_trial(ctl, w)->metric);
+    }
+    CHECK_EQ_INT(ameir_controller_trial(ctl, w)->rung, n_rungs - 1);
+    CHECK_EQ_INT(ameir_controller_n_trials(ctl), ameir_controller_planned_trials(ctl));
+    ameir_controller_free(ctl);
+    ameir_search_config_free(cfg);
+}
+
+/* Promotion keeps the best ceil(k/eta) by metric: check on one rung by hand. */
+static void check_promotion_by_metric(void) {
+    ameir_search_config *cfg = make_config(6, 2, 50, 200, 0);
+    ameir_controller *ctl = NULL;
+    ameir_search_task t[6];
+    CHECK_EQ_INT(ameir_controller_create(&ctl, cfg), 0);
+    for (int i = 0; i < 6; i++)
+        CHECK_EQ_INT(ameir_controller_next(ctl, &t[i]), AMEIR_NEXT_TASK);
+    ameir_search_task extra;
+    CHECK_EQ_INT(ameir_controller_next(ctl, &extra), AMEIR_NEXT_WAIT); /* rung 1 waits for all of rung 0 */
+    const double metric[6] = {0.6, 0.9, 0.7, 0.9, 0.5, 0.8}; /* 1 and 3 tie: lower id first */
+    for (int i = 0; i < 6; i++) {
+        ameir_search_result r = {.trial_id = t[i].trial_id, .status = AMEIR_TRIAL_DONE, .metric = metric[i]};
+        CHECK_EQ_INT(ameir_controller_report(ctl, &r), 0);
+    }
+    CHECK_EQ_INT(ameir_controller_n_trials(ctl), 9);
+    const int64_t parents[3] = {1, 3, 5};
+    for (int i = 0; i < 3; i++) {
+        const ameir_trial *p = ameir_controller_trial(ctl, 6 + i);
+        CHECK_EQ_INT(p->parent, parents[i]);
+        CHECK_EQ_INT(p->budget, 100);
+        CHECK_EQ_INT(p->rung, 1);
+        CHECK_EQ_INT(p->seed, ameir_controller_trial(ctl, parents[i])->seed);
+    }
+    ameir_controller_free(ctl);
+    ameir_search_config_free(cfg);
+}
+
+/* Equal metrics everywhere: every promotion and the winner go by lower trial id. */
+static void check_ties(void) {
+    ameir_search_config *cfg = make_config(8, 2, 10, 1000, 0);
+    ameir_controller *ctl = NULL;
+    ameir_search_task t;
+    CHECK_EQ_INT(ameir_controller_create(&ctl, cfg), 0);
+    while (ameir_controller_stage(ctl) == AMEIR_STAGE_BEHAVIOR && ameir_controller_next(ctl, &t) == AMEIR_NEXT_TASK) {
+        ameir_search_result r = {.trial_id = t.trial_id, .status = AMEIR_TRIAL_DONE, .metric = 0.75};
+        CHECK_EQ_INT(ameir_controller_report(ctl, &r), 0);
+    }
+    /* 8 @10 (ids 0-7), 4 @20 (8-11, parents 0-3), 2 @40 (12-13, parents 8-9), winner 12 */
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ_INT(ameir_controller_trial(ctl, 8 + i)->parent, i);
+    CHECK_EQ_INT(ameir_controller_trial(ctl, 12)->parent, 8);
+    CHECK_EQ_INT(ameir_controller_trial(ctl, 13)->parent, 9);
+    CHECK_EQ_INT(ameir_controller_stage_winner(ctl, AMEIR_STAGE_BEHAVIOR), 12);
+    ameir_controller_free(ctl);
+    ameir_search_config_free(cfg);
+}
+
+/* Trials whose candidate index is even diverge (with the best metric, which must not count). */
+static int even_diverge(const ameir_search_task *t) {
+    return t->stage == AMEIR_STAGE_BEHAVIOR && (t->trial_id % 2 == 0) ? AMEIR_TRIAL_DIVERGED : AMEIR_TRIAL_DONE;
+}
+static int behavior_all_timeout(const ameir_search_task *t) {
+    return t->stage == AMEIR_STAGE_BEHAVIOR ? AMEIR_TRIAL_TIMEOUT : AMEIR_TRIAL_DONE;
+}
+
+static void check_diverged(void) {
+    ameir_search_config *cfg = make_config(6, 2, 50, 200, 0);
+    ameir_controller *ctl = NULL;
+    CHECK_EQ_INT(ameir_controller_create(&ctl, cfg), 0);
+    run(ctl, 2, 0, even_diverge, -1);
+    ameir_search_task t;
+    CHECK_EQ_INT(ameir_controller_next(ctl, &t), AMEIR_NEXT_DONE);
+    for (int64_t id = 0; id < ameir_controller_n_trials(ctl); id++) {
+        const ameir_trial *tr = ameir_controller_trial(ctl, id);
+        if (tr->parent >= 0)
+            CHECK_EQ_INT(ameir_controller_trial(ctl, tr->parent)->status, AMEIR_TRIAL_DONE);
+        if (tr->status == AMEIR_TRIAL_DIVERGED)
+            CHECK(isnan(tr->metric));
+    }
+    int64_t w = ameir_controller_stage_winner(ctl, AMEIR_STAGE_BEHAVIOR);
+    CHECK(w >= 0 && ameir_controller_trial(ctl, w)->status == AMEIR_TRIAL_DONE);
+    ameir_controller_free(ctl);
+
+    /* a stage where nothing finishes keeps the default part and the search goes on */
+    CHECK_EQ_INT(ameir_controller_create(&ctl, cfg), 0);
+    run(ctl, 4, 0, behavior_all_timeout, -1);
+    CHECK_EQ_INT(ameir_controller_stage_winner(ctl, AMEIR_STAGE_BEHAVIOR), -1);
+    CHECK(ameir_controller_stage_winner(ctl, AMEIR_STAGE_MLP) >= 0);
+    ameir_arch best;
+    ameir_controller_best_arch(ctl, &best);
+    CHECK_EQ_INT(best.n_blocks, cfg->defaults.n_blocks);
+    CHECK_EQ_INT(best.aggregate, cfg->defaults.aggregate);
+    CHECK_EQ_INT(ameir_controller_next(ctl, &t), AMEIR_NEXT_DONE);
+    ameir_controller_free(ctl);
+    ameir_search_config_free(cfg);
+}
+
+static int same_table(const ameir_controller *a, const ameir_controller *b, int compare_status) {
+    if (ameir_controller_n_trials(a) != ameir_controller_n_trials(b))
+        return 0;
+    for (int64_t id = 0; id < ameir_controller_n_trials(a); id++) {
+        const ameir_trial *x = ameir_controller_trial(a, id), *y = ameir_controller_trial(b, id);
+        if (x->stage != y->stage || x->kind != y->kind || x->rung != y->rung || x->budget != y->budget ||
+            x->parent != y->parent || x->seed != y->seed || x->baseline != y->baseline || !ameir_arch_equal(&x->arch, &y->arch))
+            return 0;
+        if (compare_status && (x->status != y->status || (x->metric != y->metric && !(isnan(x->metric) && isnan(y->metric)))))
+            return 0;
+    }
+    return 1;
+}
+
+/* Results in any order, with any number of workers: the same table and winners. */
+static void check_order_independence(void) {
+    ameir_search_config *cfg = make_config(7, 2, 4, 64, 1);
+    ameir_controller *ref = NULL, *ctl = NULL;
+    CHECK_EQ_INT(ameir_controller_create(&ref, cfg), 0);
+    run(ref, 1, 0, all_done, -1);
+    CHECK_EQ_INT(cfg->n_baselines, 1);
+    CHECK_EQ_INT(ameir_controller_trial(ref, ameir_controller_n_trials(ref) - 1)->kind, AMEIR_TRIAL_FINAL_BASELINE);
+    CHECK_EQ_INT(ameir_controller_trial(ref, ameir_controller_n_trials(ref) - 2)->kind, AMEIR_TRIAL_FINAL_WINNER);
+    for (int w = 2; w <= 8; w *= 2)
+        for (uint64_t seed = 1; seed <= 3; seed++) {
+            CHECK_EQ_INT(ameir_controller_create(&ctl, cfg), 0);
+            run(ctl, w, seed, all_done, -1);
+            CHECK(same_table(ref, ctl, 1));
+            for (int s = 0; s < AMEIR_N_STAGES; s++)
+                CHECK_EQ_INT(ameir_controller_stage_winner(ctl, s), ameir_controller_stage_winner(ref, s));
+            ameir_controller_free(ctl);
+        }
+    /* the final winner is the composition of the stage winners */
+    ameir_arch best;
+    ameir_controller_best_arch(ref, &best);
+    const ameir_trial *fin = ameir_controller_trial(ref, ameir_controller_n_trials(ref) - 2);
+    CHECK(ameir_arch_equal(&best, &fin->arch));
+    for (int s = 0; s < AMEIR_N_STAGES; s++) {
+        ameir_arch part = best;
+        ameir_arch_set_part(&part, &ameir_controller_trial(ref, ameir_controller_stage_winner(ref, s))->arch, s);
+        CHECK(ameir_arch_equal(&part, &best));
+    }
+    ameir_controller_free(ref);
+    ameir_search_config_free(cfg);
+}
+
+/* Replaying a recorded table (cut at several points, with trials in flight) gives the
+ * live state; both then finish identically. */
+static void check_replay(void) {
+    ameir_search_config *cfg = make_config(6, 2, 50, 200, 1);
+    ameir_controller *full = NULL;
+    CHECK_EQ_INT(ameir_controller_create(&full, cfg), 0);
+    run(full, 3, 5, all_done, -1);
+    for (int64_t cut = 0; cut <= 20; cut += 4) {
+        ameir_controller *live = NULL, *re = NULL;
+        CHECK_EQ_INT(ameir_controller_create(&live, cfg), 0);
+        run(live, 3, 9, all_done, cut); /* up to 3 trials left running */
+        int64_t n = ameir_controller_n_trials(live);
+        ameir_trial *rec = malloc((size_t)n * sizeof *rec);
+        for (int64_t i = 0; i < n; i++)
+            rec[i] = *ameir_controller_trial(live, i);
+        CHECK_EQ_INT(ameir_controller_create(&re, cfg), 0);
+        CHECK_EQ_INT(ameir_controller_replay(re, rec, n), 0);
+        CHECK(same_table(live, re, 0));
+        int64_t cl[5], cr[5];
+        ameir_controller_counts(live, cl);
+        ameir_controller_counts(re, cr);
+        CHECK_EQ_INT(cr[AMEIR_TRIAL_RUNNING], 0);
+        CHECK_EQ_INT(cr[AMEIR_TRIAL_PENDING], cl[AMEIR_TRIAL_PENDING] + cl[AMEIR_TRIAL_RUNNING]);
+        CHECK_EQ_INT(cr[AMEIR_TRIAL_DONE], cl[AMEIR_TRIAL_DONE]);
+        CHECK_EQ_INT(ameir_controller_stage(re), ameir_controller_stage(live));
+        run(re, 2, 11, all_done, -1);
+        CHECK(same_table(full, re, 1));
+        /* a record that disagrees with the config is refused */
+        if (n > 2) {
+            rec[1].budget += 1;
+            ameir_controller *bad = NULL;
+            CHECK_EQ_INT(ameir_controller_create(&bad, cfg), 0);
+            CHECK_EQ_INT(ameir_controller_replay(bad, rec, n), AMEIR_ECHECKPOINT);
+            CHECK_STR_CONTAINS(ameir_last_error(), "trial 1: recorded budget differs");
+            ameir_controller_free(bad);
+        }
+        free(rec);
+        ameir_controller_free(live);
+        ameir_controller_free(re);
+    }
+    ameir_controller_free(full);
+    ameir_search_config_free(cfg);
+}
+
+static void check_bad_reports(void) {
+    ameir_search_config *cfg = make_config(4, 2, 10, 20, 0);
+    ameir_controller *ctl = NULL;
+    ameir_search_task t;
+    CHECK_EQ_INT(ameir_controller_create(&ctl, cfg), 0);
+    ameir_search_result r = {.trial_id = 99, .status = AMEIR_TRIAL_DONE, .metric = 0.5};
+    CHECK_EQ_INT(ameir_controller_report(ctl, &r), AMEIR_EINVAL);
+    CHECK_STR_CONTAINS(ameir_last_error(), "unknown trial 99");
+    r.trial_id = 0;
+    CHECK_EQ_INT(ameir_controller_report(ctl, &r), AMEIR_EINVAL);
+    CHECK_STR_CONTAINS(ameir_last_error(), "trial 0, which is pending, expected running");
+    CHECK_EQ_INT(ameir_controller_next(ctl, &t), AMEIR_NEXT_TASK);
+    CHECK_EQ_INT(t.trial_id, 0);
+    r.status = AMEIR_TRIAL_RUNNING;
+    CHECK_EQ_INT(ameir_controller_report(ctl, &r), AMEIR_EINVAL);
+    CHECK_STR_CONTAINS(ameir_last_error(), "expected done, diverged or timeout");
+    /* requeue: the trial is handed out again */
+    CHECK_EQ_INT(ameir_controller_requeue(ctl, 0), 0);
+    CHECK_EQ_INT(ameir_controller_requeue(ctl, 0), AMEIR_EINVAL);
+    CHECK_STR_CONTAINS(ameir_last_error(), "cannot requeue trial 0: not running");
+    CHECK_EQ_INT(ameir_controller_next(ctl, &t), AMEIR_NEXT_TASK);
+    CHECK_EQ_INT(t.trial_id, 0);
+    ameir_controller_free(ctl);
+    /* an unresolved config is refused */
+    ameir_search_config *raw = NULL;
+    CHECK_EQ_INT(ameir_search_config_parse(&raw, cfg->text, "raw.json", "."), 0);
+    CHECK_EQ_INT(ameir_controller_create(&ctl, raw), AMEIR_EINVAL);
+    CHECK_STR_CONTAINS(ameir_last_error(), "not resolved");
+    ameir_search_config_free(raw);
+    ameir_search_config_free(cfg);
+}
+
+int main(void) {
+    static const int s1[] = {6, 3, 2};
+    static const long b1[] = {50, 100, 200};
+    check_rungs(6, 2, 50, 200, s1, b1, 3);
+    static const int s2[] = {1};
+    static const long b2[] = {10};
+    check_rungs(1, 2, 10, 100, s2, b2, 1); /* n = 1: one rung */
+    static const int s3[] = {5, 3, 2};
+    static const long b3[] = {1, 2, 4};
+    check_rungs(5, 2, 1, 1000, s3, b3, 3); /* n not divisible by eta; stops when one would be left */
+    static const int s4[] = {27, 9};
+    static const long b4[] = {10, 30};
+    check_rungs(27, 3, 10, 30, s4, b4, 2); /* R reached before one is left */
+    static const int s5[] = {10, 4, 2};
+    static const long b5[] = {3, 9, 20};
+    check_rungs(10, 3, 3, 20, s5, b5, 3); /* budget capped at R */
+    static const int s6[] = {4};
+    static const long b6[] = {10};
+    check_rungs(4, 2, 10, 10, s6, b6, 1); /* r = R */
+    check_promotion_by_metric();
+    check_ties();
+    check_diverged();
+    check_order_independence();
+    check_replay();
+    check_bad_reports();
+    return check_finish("test_controller");
+}
