@@ -36,19 +36,15 @@ static void batch_view(ameir_batch *view, const ameir_batch *b, const ameir_sche
     view->row = b->row + r;
 }
 
-static int evaluate_ctr(ameir_net *net, const ameir_split *sp, const ameir_schema *s, ameir_metrics *out) {
+/* Logits of every row of a ctr split, in batches of the net's capacity; label and user
+ * (rows entries each) receive the rows' labels and users when not NULL. */
+static int score_ctr(ameir_net *net, const ameir_split *sp, const ameir_schema *s, float *logit, float *label, int64_t *user) {
     int64_t rows = ameir_split_rows(sp);
-    int cap = ameir_net_max_batch(net);
-    int rc = 0;
+    int cap = ameir_net_max_batch(net), rc;
     ameir_batch b = {0};
-    float *logit = malloc(sizeof *logit * (size_t)rows);
-    float *label = malloc(sizeof *label * (size_t)rows);
-    int64_t *user = malloc(sizeof *user * (size_t)rows);
     int64_t *idx = malloc(sizeof *idx * (size_t)cap);
-    if (!logit || !label || !user || !idx) {
-        rc = ameir_fail(AMEIR_ENOMEM, "evaluation buffers for %lld rows", (long long)rows);
-        goto done;
-    }
+    if (!idx)
+        return ameir_fail(AMEIR_ENOMEM, "evaluation buffers for %d rows", cap);
     if ((rc = ameir_batch_init(&b, s, cap)) < 0)
         goto done;
     for (int64_t begin = 0; begin < rows; begin += cap) {
@@ -57,38 +53,25 @@ static int evaluate_ctr(ameir_net *net, const ameir_split *sp, const ameir_schem
             idx[i] = begin + i;
         ameir_split_fill(sp, idx, n, &b);
         ameir_net_predict(net, &b, logit + begin);
-        memcpy(label + begin, b.label, sizeof *label * (size_t)n);
-        memcpy(user + begin, b.user, sizeof *user * (size_t)n);
+        if (label)
+            memcpy(label + begin, b.label, sizeof *label * (size_t)n);
+        if (user)
+            memcpy(user + begin, b.user, sizeof *user * (size_t)n);
     }
-    out->rows = rows;
-    out->auc = ameir_metric_auc(logit, label, rows);
-    out->logloss = ameir_metric_logloss(logit, label, rows);
-    out->gauc = ameir_metric_gauc(logit, label, user, rows);
 done:
     ameir_batch_destroy(&b);
-    free(logit);
-    free(label);
-    free(user);
     free(idx);
     return rc;
 }
 
-static int evaluate_seq(ameir_net *net, const ameir_split *sp, const ameir_schema *s, ameir_metrics *out) {
+/* Logits (users, n_candidates) of every row's candidates of a seq split; several rows'
+ * candidate sets go side by side through one forward pass. */
+static int score_seq(ameir_net *net, const ameir_split *sp, const ameir_schema *s, float *score) {
     int64_t users = ameir_split_rows(sp);
-    int n_cand = s->n_candidates, cap = ameir_net_max_batch(net);
-    int per = cap / n_cand, rc = 0;
+    int n_cand = s->n_candidates, per = ameir_net_max_batch(net) / n_cand, rc;
     ameir_batch b = {0};
-    float *score = NULL;
-    if (n_cand < 2)
-        return ameir_fail(AMEIR_EDATA, "seq dataset with %d candidates per row, expected at least 2", n_cand);
-    if (per < 1)
-        return ameir_fail(AMEIR_EINVAL, "network batch capacity %d is below the %d candidates of one row", cap, n_cand);
-    score = malloc(sizeof *score * (size_t)users * (size_t)n_cand);
-    if (!score)
-        return ameir_fail(AMEIR_ENOMEM, "evaluation scores for %lld rows", (long long)users);
     if ((rc = ameir_batch_init(&b, s, per * n_cand)) < 0)
-        goto done;
-    /* several users' candidate sets side by side in one forward pass */
+        return rc;
     for (int64_t u0 = 0; u0 < users; u0 += per) {
         int k = (int)(users - u0 < per ? users - u0 : per);
         for (int j = 0; j < k; j++) {
@@ -100,17 +83,57 @@ static int evaluate_seq(ameir_net *net, const ameir_split *sp, const ameir_schem
         b.n = k * n_cand;
         ameir_net_predict(net, &b, score + u0 * n_cand);
     }
-    ameir_rank_metrics rm;
-    ameir_metric_ranking(score, users, n_cand, &rm);
-    out->rows = users;
-    out->hr1 = rm.hr1;
-    out->hr5 = rm.hr5;
-    out->hr10 = rm.hr10;
-    out->ndcg5 = rm.ndcg5;
-    out->ndcg10 = rm.ndcg10;
-    out->mrr = rm.mrr;
-done:
     ameir_batch_destroy(&b);
+    return 0;
+}
+
+static int check_seq(const ameir_net *net, const ameir_schema *s) {
+    if (s->n_candidates < 2)
+        return ameir_fail(AMEIR_EDATA, "seq dataset with %d candidates per row, expected at least 2", s->n_candidates);
+    if (ameir_net_max_batch(net) < s->n_candidates)
+        return ameir_fail(AMEIR_EINVAL, "network batch capacity %d is below the %d candidates of one row", ameir_net_max_batch(net),
+                          s->n_candidates);
+    return 0;
+}
+
+static int evaluate_ctr(ameir_net *net, const ameir_split *sp, const ameir_schema *s, ameir_metrics *out) {
+    int64_t rows = ameir_split_rows(sp);
+    int rc;
+    float *logit = malloc(sizeof *logit * (size_t)rows);
+    float *label = malloc(sizeof *label * (size_t)rows);
+    int64_t *user = malloc(sizeof *user * (size_t)rows);
+    if (!logit || !label || !user)
+        rc = ameir_fail(AMEIR_ENOMEM, "evaluation buffers for %lld rows", (long long)rows);
+    else if ((rc = score_ctr(net, sp, s, logit, label, user)) == 0) {
+        out->rows = rows;
+        out->auc = ameir_metric_auc(logit, label, rows);
+        out->logloss = ameir_metric_logloss(logit, label, rows);
+        out->gauc = ameir_metric_gauc(logit, label, user, rows);
+    }
+    free(logit);
+    free(label);
+    free(user);
+    return rc;
+}
+
+static int evaluate_seq(ameir_net *net, const ameir_split *sp, const ameir_schema *s, ameir_metrics *out) {
+    int64_t users = ameir_split_rows(sp);
+    int rc;
+    AMEIR_TRY(check_seq(net, s));
+    float *score = malloc(sizeof *score * (size_t)users * (size_t)s->n_candidates);
+    if (!score)
+        return ameir_fail(AMEIR_ENOMEM, "evaluation scores for %lld rows", (long long)users);
+    if ((rc = score_seq(net, sp, s, score)) == 0) {
+        ameir_rank_metrics rm;
+        ameir_metric_ranking(score, users, s->n_candidates, &rm);
+        out->rows = users;
+        out->hr1 = rm.hr1;
+        out->hr5 = rm.hr5;
+        out->hr10 = rm.hr10;
+        out->ndcg5 = rm.ndcg5;
+        out->ndcg10 = rm.ndcg10;
+        out->mrr = rm.mrr;
+    }
     free(score);
     return rc;
 }
@@ -126,52 +149,28 @@ int ameir_evaluate(ameir_net *net, const ameir_split *split, ameir_metrics *out)
 int ameir_predict_scores(ameir_net *net, const ameir_split *split, float *logit, int64_t *rank) {
     const ameir_schema *s = ameir_train_schema(net);
     int64_t rows = ameir_split_rows(split);
-    int cap = ameir_net_max_batch(net), rc = 0;
-    ameir_batch b = {0};
-    if (s->task == AMEIR_TASK_SEQ) {
-        int n_cand = s->n_candidates;
-        float *sc = malloc(sizeof *sc * (size_t)(n_cand > 0 ? n_cand : 1));
-        if (!sc)
-            return ameir_fail(AMEIR_ENOMEM, "prediction buffer");
-        if (cap < n_cand) {
-            free(sc);
-            return ameir_fail(AMEIR_EINVAL, "network batch capacity %d is below the %d candidates of one row", cap, n_cand);
-        }
-        if ((rc = ameir_batch_init(&b, s, n_cand)) < 0) {
-            free(sc);
-            return rc;
-        }
+    int rc, nc = s->n_candidates;
+    if (s->task != AMEIR_TASK_SEQ) {
+        AMEIR_TRY(score_ctr(net, split, s, logit, NULL, NULL));
+        if (rank)
+            memset(rank, 0, sizeof *rank * (size_t)rows);
+        return 0;
+    }
+    AMEIR_TRY(check_seq(net, s));
+    float *score = malloc(sizeof *score * (size_t)(rows > 0 ? rows : 1) * (size_t)nc);
+    if (!score)
+        return ameir_fail(AMEIR_ENOMEM, "prediction scores for %lld rows", (long long)rows);
+    if ((rc = score_seq(net, split, s, score)) == 0) {
         for (int64_t r = 0; r < rows; r++) {
-            ameir_split_fill_candidates(split, r, &b);
-            ameir_net_predict(net, &b, sc);
+            const float *sc = score + r * nc;
             int64_t above = 0;
-            for (int j = 1; j < n_cand; j++)
+            for (int j = 1; j < nc; j++)
                 above += sc[j] >= sc[0]; /* ties count against the true item, as in the metrics */
             logit[r] = sc[0];
             if (rank)
                 rank[r] = 1 + above;
         }
-        free(sc);
-        ameir_batch_destroy(&b);
-        return 0;
     }
-    int64_t *idx = malloc(sizeof *idx * (size_t)cap);
-    if (!idx)
-        return ameir_fail(AMEIR_ENOMEM, "prediction buffer");
-    if ((rc = ameir_batch_init(&b, s, cap)) < 0)
-        goto done;
-    for (int64_t begin = 0; begin < rows; begin += cap) {
-        int n = (int)(rows - begin < cap ? rows - begin : cap);
-        for (int i = 0; i < n; i++)
-            idx[i] = begin + i;
-        ameir_split_fill(split, idx, n, &b);
-        ameir_net_predict(net, &b, logit + begin);
-        if (rank)
-            for (int i = 0; i < n; i++)
-                rank[begin + i] = 0;
-    }
-done:
-    ameir_batch_destroy(&b);
-    free(idx);
+    free(score);
     return rc;
 }

@@ -106,6 +106,17 @@ static int read_int_attr(hid_t loc, const char *name, long long *v) {
     return ok;
 }
 
+/* Close a group and a file on any path, without HDF5's error stack output. */
+static void close_quietly(hid_t g, hid_t file) {
+    H5E_BEGIN_TRY {
+        if (g >= 0)
+            H5Gclose(g);
+        if (file >= 0)
+            H5Fclose(file);
+    }
+    H5E_END_TRY;
+}
+
 /* ---- JSON descriptions ---- */
 
 char *ameir_schema_to_json(const ameir_schema *s) {
@@ -257,13 +268,7 @@ int ameir_model_save(const char *path, const ameir_net *net, const ameir_arch *a
     if (rename(tmp, path) != 0)
         rc = ameir_fail(AMEIR_EIO, "%s: cannot rename %s into place", path, tmp);
 done:
-    H5E_BEGIN_TRY {
-        if (g >= 0)
-            H5Gclose(g);
-        if (file >= 0)
-            H5Fclose(file);
-    }
-    H5E_END_TRY;
+    close_quietly(g, file);
     if (rc < 0)
         remove(tmp);
     free(arch_json);
@@ -379,13 +384,7 @@ int ameir_model_open(const char *path, const ameir_dataset *ds, int max_batch, a
     *net_out = net;
     net = NULL;
 done:
-    H5E_BEGIN_TRY {
-        if (g >= 0)
-            H5Gclose(g);
-        if (file >= 0)
-            H5Fclose(file);
-    }
-    H5E_END_TRY;
+    close_quietly(g, file);
     ameir_net_free(net);
     if (rc < 0)
         ameir_model_info_destroy(info);

@@ -225,7 +225,7 @@ int ameir_train_fit(ameir_net *net, const ameir_split *train, const ameir_split 
         if (rc == AMEIR_EDIVERGED) {
             res->diverged = 1;
             if (verbose)
-                ameir_log(AMEIR_LOG_WARN, "%s\n", ameir_last_error());
+                ameir_log(AMEIR_LOG_WARN, "%s", ameir_last_error());
             break;
         }
         if (rc < 0)
@@ -248,13 +248,13 @@ int ameir_train_fit(ameir_net *net, const ameir_split *train, const ameir_split 
             double per_step = (now - t0) / (double)(p->step - start);
             char eta[32];
             format_seconds(eta, sizeof eta, per_step * (double)(limit - p->step));
-            ameir_log(AMEIR_LOG_INFO, "step %lld/%lld epoch %.2f loss %.5f rows/s %.0f ETA %s | valid %s %.5f%s (best %.5f at step %lld)\n",
+            ameir_log(AMEIR_LOG_INFO, "step %lld/%lld epoch %.2f loss %.5f rows/s %.0f ETA %s | valid %s %.5f%s (best %.5f at step %lld)",
                       (long long)p->step, (long long)limit, (double)p->step / (double)ws.spe, sum / (double)(to - from),
                       rate, eta, pname, v, improved ? " *" : "", best_metric, (long long)best.step);
         }
         if (bad >= patience) {
             if (verbose)
-                ameir_log(AMEIR_LOG_INFO, "early stop: no %s improvement in %d validations\n", pname, bad);
+                ameir_log(AMEIR_LOG_INFO, "early stop: no %s improvement in %d validations", pname, bad);
             break;
         }
     }

@@ -1,0 +1,50 @@
+/* Opening a dataset, a model and a split for eval and predict (see session.h). */
+#include "session.h"
+
+#include <string.h>
+
+#include "ameir/error.h"
+#include "ameir/train.h"
+
+int ameir_session_load_split(ameir_split **out, const ameir_dataset *ds, const char *split_name) {
+    *out = NULL;
+    if (ameir_dataset_rows(ds, split_name) < 0)
+        return ameir_fail(AMEIR_EINVAL, "--split %s: dataset '%s' in %s has no split '%s' (expected train, valid or test)",
+                          split_name, ameir_dataset_name(ds), ameir_dataset_dir(ds), split_name);
+    return ameir_split_load(out, ds, split_name, 0, -1);
+}
+
+int ameir_session_open(ameir_session *s, const char *data_dir, const char *model_path, const char *split_name, int batch) {
+    int rc;
+    memset(s, 0, sizeof *s);
+    if ((rc = ameir_dataset_open(&s->ds, data_dir)) < 0)
+        goto fail;
+    const ameir_schema *sch = ameir_dataset_schema(s->ds);
+    /* seq evaluation scores every candidate of a row in one batch */
+    if (sch->task == AMEIR_TASK_SEQ && batch < sch->n_candidates)
+        batch = sch->n_candidates;
+    if ((rc = ameir_model_open(model_path, s->ds, batch, &s->info, &s->net)) < 0)
+        goto fail;
+    if ((rc = ameir_session_load_split(&s->split, s->ds, split_name)) < 0)
+        goto fail;
+    return 0;
+fail:
+    ameir_session_close(s);
+    return rc;
+}
+
+void ameir_session_close(ameir_session *s) {
+    ameir_split_free(s->split);
+    ameir_net_free(s->net);
+    ameir_model_info_destroy(&s->info);
+    ameir_dataset_free(s->ds);
+    memset(s, 0, sizeof *s);
+}
+
+void ameir_cli_print_metrics(FILE *f, const char *split, const ameir_metrics *m) {
+    if (m->task == AMEIR_TASK_SEQ)
+        fprintf(f, "%s: users %lld  HR@1 %.4f  HR@5 %.4f  HR@10 %.4f  NDCG@5 %.4f  NDCG@10 %.4f  MRR %.4f\n", split,
+                (long long)m->rows, m->hr1, m->hr5, m->hr10, m->ndcg5, m->ndcg10, m->mrr);
+    else
+        fprintf(f, "%s: rows %lld  AUC %.4f  logloss %.4f  gAUC %.4f\n", split, (long long)m->rows, m->auc, m->logloss, m->gauc);
+}
