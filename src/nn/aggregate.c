@@ -37,10 +37,11 @@ void ameir_din_forward(real *out, real *act, const real *h, const real *t, const
             f[3 * C + c] = hr[c] * tb[c];
         }
     }
-    if (BL > 0) {
+    if (BL > 0)
         ameir_linear_forward(S, F, w1, b1, (int)BL, C4, DIN_H);
-        ameir_act_forward(S, S, BL * DIN_H, AMEIR_ACT_SIGMOID);
-    }
+    for (size_t r = 0; r < BL; r++) /* padding rows are never read */
+        if (mask[r])
+            ameir_act_forward(S + r * DIN_H, S + r * DIN_H, DIN_H, AMEIR_ACT_SIGMOID);
     for (int b = 0; b < B; b++) {
         real *o = out + (size_t)b * C;
         memset(o, 0, (size_t)C * sizeof(real));

@@ -7,8 +7,10 @@
  *   out = ctx w_out^T + b_out at real queries, 0 at padding queries
  * A query row with no real key (cannot happen for a real query, which is its own key)
  * would give ctx = 0.
+ * Per (row, head) the products are small gemms straight on the strided q, k, v columns
+ * (ld 3C), so no copies are made; the mask is applied to the probabilities.
  * act layout: QKV (B*L, 3C) | A (B, H, L, L) | CTX (B*L, C) |
- *             backward scratch: DQKV (B*L, 3C) | DCTX (B*L, C) | DA (L). */
+ *             backward scratch: DQKV (B*L, 3C) | DCTX (B*L, C) | DA (L, L). */
 #include <math.h>
 #include <string.h>
 
@@ -17,7 +19,7 @@
 
 size_t ameir_attention_act_size(int B, int L, int C, int H) {
     size_t BL = (size_t)B * L;
-    return BL * 3 * C + (size_t)B * H * L * L + BL * C + BL * 3 * C + BL * C + (size_t)L;
+    return BL * 3 * C + (size_t)B * H * L * L + BL * C + BL * 3 * C + BL * C + (size_t)L * L;
 }
 
 typedef struct att_act {
@@ -36,6 +38,34 @@ static att_act att_split(real *act, int B, int L, int C, int H) {
     return a;
 }
 
+/* A (L, L) holds scores on entry; softmax over the real keys of each real query row,
+ * zeros for padding keys, padding queries and rows without a real key */
+static void masked_softmax(real *A, const uint8_t *m, int L) {
+    for (int i = 0; i < L; i++) {
+        real *a = A + (size_t)i * L;
+        real mx = 0;
+        int any = 0;
+        if (m[i])
+            for (int j = 0; j < L; j++)
+                if (m[j] && (!any || a[j] > mx)) {
+                    mx = a[j];
+                    any = 1;
+                }
+        if (!any) {
+            memset(a, 0, (size_t)L * sizeof(real));
+            continue;
+        }
+        real sum = 0;
+        for (int j = 0; j < L; j++) {
+            a[j] = m[j] ? AMEIR_EXP(a[j] - mx) : 0;
+            sum += a[j];
+        }
+        real inv = (real)1 / sum;
+        for (int j = 0; j < L; j++)
+            a[j] *= inv;
+    }
+}
+
 void ameir_attention_forward(real *out, real *act, const real *inp, const real *w_in, const real *b_in, const real *w_out, const real *b_out, const uint8_t *mask, int B, int L, int C, int H) {
     AMEIR_ASSERT(B > 0 && L > 0 && C > 0 && H > 0 && C % H == 0);
     att_act a = att_split(act, B, L, C, H);
@@ -45,49 +75,14 @@ void ameir_attention_forward(real *out, real *act, const real *inp, const real *
     for (int b = 0; b < B; b++) {
         const uint8_t *m = mask + (size_t)b * L;
         const real *qkv = a.qkv + (size_t)b * L * C3;
+        real *ctx = a.ctx + (size_t)b * L * C;
         for (int h = 0; h < H; h++) {
-            for (int i = 0; i < L; i++) {
-                real *A = a.att + (((size_t)b * H + h) * L + i) * L;
-                real *ctx = a.ctx + ((size_t)b * L + i) * C + h * hd;
-                memset(A, 0, (size_t)L * sizeof(real));
-                memset(ctx, 0, (size_t)hd * sizeof(real));
-                if (!m[i])
-                    continue;
-                const real *q = qkv + (size_t)i * C3 + h * hd;
-                real mx = 0;
-                int any = 0;
-                for (int j = 0; j < L; j++) {
-                    if (!m[j])
-                        continue;
-                    const real *k = qkv + (size_t)j * C3 + C + h * hd;
-                    real s = 0;
-                    for (int e = 0; e < hd; e++)
-                        s += q[e] * k[e];
-                    s *= scale;
-                    A[j] = s;
-                    if (!any || s > mx)
-                        mx = s;
-                    any = 1;
-                }
-                if (!any)
-                    continue;
-                real sum = 0;
-                for (int j = 0; j < L; j++) {
-                    if (!m[j])
-                        continue;
-                    A[j] = AMEIR_EXP(A[j] - mx);
-                    sum += A[j];
-                }
-                real inv = (real)1 / sum;
-                for (int j = 0; j < L; j++) {
-                    if (!m[j])
-                        continue;
-                    A[j] *= inv;
-                    const real *v = qkv + (size_t)j * C3 + 2 * C + h * hd;
-                    for (int e = 0; e < hd; e++)
-                        ctx[e] += A[j] * v[e];
-                }
-            }
+            real *A = a.att + ((size_t)b * H + h) * L * L;
+            const real *q = qkv + h * hd, *k = qkv + C + h * hd, *v = qkv + 2 * C + h * hd;
+            /* S = scale q k^T (L, L); A = masked softmax of S; ctx_h = A v (L, hd) */
+            AMEIR_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, hd, scale, q, C3, k, C3, 0, A, L);
+            masked_softmax(A, m, L);
+            AMEIR_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, hd, L, 1, A, L, v, C3, 0, ctx + h * hd, C);
         }
     }
     ameir_linear_forward(out, a.ctx, w_out, b_out, B * L, C, C);
@@ -104,7 +99,7 @@ void ameir_attention_backward(real *dinp, real *dw_in, real *db_in, real *dw_out
     real scale = (real)1 / AMEIR_SQRT((real)hd);
     /* out = ctx w_out^T + b_out at real queries only. ctx is 0 at padding queries, so
      * dw_out += dout^T ctx needs no mask; db_out sums real rows; dctx = dout w_out is
-     * used at real queries only. */
+     * used at real queries only (A is 0 on padding query rows). */
     if (dw_out)
         AMEIR_GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, C, C, (int)BL, 1, dout, C, a.ctx, C, 1, dw_out, C);
     if (db_out)
@@ -114,51 +109,39 @@ void ameir_attention_backward(real *dinp, real *dw_in, real *db_in, real *dw_out
                     db_out[c] += dout[r * C + c];
     AMEIR_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)BL, C, C, 1, dout, C, w_out, C, 0, a.dctx, C);
     memset(a.dqkv, 0, BL * C3 * sizeof(real));
-    /* Per real query i of head h, with ctx_i = sum_j A_ij v_j and A_i = softmax(s_i):
-     *   dv_j += A_ij dctx_i,  dA_ij = dctx_i . v_j,
-     *   ds_ij = A_ij (dA_ij - sum_k A_ik dA_ik)          (softmax backward)
-     *   s_ij = scale q_i . k_j:  dq_i += scale ds_ij k_j,  dk_j += scale ds_ij q_i
-     * Padding keys have A = 0 and get nothing. */
+    /* Per row and head, with ctx = A v and A = softmax(S) row-wise, S = scale q k^T:
+     *   dA = dctx v^T,  dv += A^T dctx,
+     *   dS_ij = A_ij (dA_ij - sum_k A_ik dA_ik)   (softmax backward; scale folded in)
+     *   dq += scale dS k,  dk += scale dS^T q.
+     * Padding keys and padding queries have A = 0, hence dS = 0 and no gradient. */
     for (int b = 0; b < B; b++) {
         const uint8_t *m = mask + (size_t)b * L;
         const real *qkv = a.qkv + (size_t)b * L * C3;
         real *dqkv = a.dqkv + (size_t)b * L * C3;
-        for (int h = 0; h < H; h++)
+        const real *dctx = a.dctx + (size_t)b * L * C;
+        for (int h = 0; h < H; h++) {
+            const real *A = a.att + ((size_t)b * H + h) * L * L;
+            const real *q = qkv + h * hd, *k = qkv + C + h * hd, *v = qkv + 2 * C + h * hd;
+            real *dq = dqkv + h * hd, *dk = dqkv + C + h * hd, *dv = dqkv + 2 * C + h * hd;
+            real *dS = a.da;
+            AMEIR_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, hd, 1, dctx + h * hd, C, v, C3, 0, dS, L);
+            AMEIR_GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, L, hd, L, 1, A, L, dctx + h * hd, C, 1, dv, C3);
             for (int i = 0; i < L; i++) {
-                if (!m[i])
+                real *ds = dS + (size_t)i * L;
+                const real *ai = A + (size_t)i * L;
+                if (!m[i]) {
+                    memset(ds, 0, (size_t)L * sizeof(real));
                     continue;
-                const real *A = a.att + (((size_t)b * H + h) * L + i) * L;
-                const real *dctx = a.dctx + ((size_t)b * L + i) * C + h * hd;
-                real *dA = a.da;
+                }
                 real dot = 0;
-                for (int j = 0; j < L; j++) {
-                    dA[j] = 0;
-                    if (!m[j])
-                        continue;
-                    const real *v = qkv + (size_t)j * C3 + 2 * C + h * hd;
-                    real *dv = dqkv + (size_t)j * C3 + 2 * C + h * hd;
-                    real s = 0;
-                    for (int e = 0; e < hd; e++) {
-                        s += dctx[e] * v[e];
-                        dv[e] += A[j] * dctx[e];
-                    }
-                    dA[j] = s;
-                    dot += A[j] * s;
-                }
-                const real *q = qkv + (size_t)i * C3 + h * hd;
-                real *dq = dqkv + (size_t)i * C3 + h * hd;
-                for (int j = 0; j < L; j++) {
-                    if (!m[j])
-                        continue;
-                    real ds = A[j] * (dA[j] - dot) * scale;
-                    const real *k = qkv + (size_t)j * C3 + C + h * hd;
-                    real *dk = dqkv + (size_t)j * C3 + C + h * hd;
-                    for (int e = 0; e < hd; e++) {
-                        dq[e] += ds * k[e];
-                        dk[e] += ds * q[e];
-                    }
-                }
+                for (int j = 0; j < L; j++)
+                    dot += ai[j] * ds[j];
+                for (int j = 0; j < L; j++)
+                    ds[j] = ai[j] * (ds[j] - dot) * scale;
             }
+            AMEIR_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, hd, L, 1, dS, L, k, C3, 1, dq, C3);
+            AMEIR_GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, L, hd, L, 1, dS, L, q, C3, 1, dk, C3);
+        }
     }
     ameir_linear_backward(dinp, dw_in, db_in, a.dqkv, inp, w_in, (int)BL, C, C3);
 }

@@ -76,21 +76,25 @@ void ameir_maxpool_forward(real *out, int32_t *argmax, const real *inp, const ui
                     am[c] = -1;
                 continue;
             }
-            /* start from l itself (always real); ties keep the earliest position */
-            const real *xl = x + (size_t)l * C;
-            for (int c = 0; c < C; c++) {
-                o[c] = xl[c];
-                am[c] = l;
-            }
+            /* real window positions in order; strict > keeps the earliest of ties */
+            int first = 1;
             for (int p = l - 1; p <= l + 1; p++) {
-                if (p < 0 || p >= L || p == l || !m[p])
+                if (p < 0 || p >= L || !m[p])
                     continue;
                 const real *xp = x + (size_t)p * C;
-                for (int c = 0; c < C; c++)
-                    if (xp[c] > o[c] || (xp[c] == o[c] && p < am[c])) {
+                if (first) {
+                    for (int c = 0; c < C; c++) {
                         o[c] = xp[c];
                         am[c] = p;
                     }
+                    first = 0;
+                    continue;
+                }
+                for (int c = 0; c < C; c++) {
+                    int gt = xp[c] > o[c];
+                    o[c] = gt ? xp[c] : o[c];
+                    am[c] = gt ? p : am[c];
+                }
             }
         }
     }
