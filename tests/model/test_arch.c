@@ -183,7 +183,7 @@ static void test_config_files(const char *dir) {
         files++;
     }
     closedir(d);
-    CHECK(files >= 9);
+    CHECK(files >= 13);
 }
 
 static void add_field(ameir_schema *s, const char *name) {
