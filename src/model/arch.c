@@ -77,6 +77,16 @@ static int bad_value(const char *origin, const char *path, const char *got, cons
     return ameir_fail(AMEIR_ECONFIG, "%s: %s: got %s, expected %s", origin, path, got, expected);
 }
 
+/* 0..max items in a list, e.g. "behavior.blocks: got 9 blocks, expected at most 8 blocks" */
+static int check_count(int n, int max, const char *path, const char *noun, const char *origin) {
+    if (n >= 0 && n <= max)
+        return 0;
+    char got[48], expected[48];
+    snprintf(got, sizeof got, "%d %s", n, noun);
+    snprintf(expected, sizeof expected, "at most %d %s", max, noun);
+    return bad_value(origin, path, got, expected);
+}
+
 static int validate_block(const ameir_block *b, int i, const char *origin) {
     char path[96], got[64];
     if (!ameir_norm_name(b->norm)) {
@@ -122,10 +132,7 @@ static int same_group(const ameir_interaction *a, const ameir_interaction *b) {
 
 static int validate_interactions(const ameir_arch *a, const char *origin) {
     char path[96], got[AMEIR_FIELD_NAME_MAX + 32];
-    if (a->n_interactions < 0 || a->n_interactions > AMEIR_MAX_INTERACTIONS) {
-        snprintf(got, sizeof got, "%d groups", a->n_interactions);
-        return bad_value(origin, "interactions", got, "at most 64 groups");
-    }
+    AMEIR_TRY(check_count(a->n_interactions, AMEIR_MAX_INTERACTIONS, "interactions", "groups", origin));
     for (int i = 0; i < a->n_interactions; i++) {
         const ameir_interaction *g = &a->interactions[i];
         if (g->order < 2 || g->order > AMEIR_MAX_ORDER) {
@@ -158,10 +165,7 @@ static int validate_interactions(const ameir_arch *a, const char *origin) {
 
 static int validate_mlp(const ameir_arch *a, const char *origin) {
     char path[96], got[64];
-    if (a->n_mlp < 0 || a->n_mlp > AMEIR_MAX_MLP) {
-        snprintf(got, sizeof got, "%d layers", a->n_mlp);
-        return bad_value(origin, "mlp.layers", got, "at most 8 layers");
-    }
+    AMEIR_TRY(check_count(a->n_mlp, AMEIR_MAX_MLP, "mlp.layers", "layers", origin));
     for (int i = 0; i < a->n_mlp; i++) {
         const ameir_mlp_layer *l = &a->mlp[i];
         if (l->units < 1 || l->units > AMEIR_MAX_UNITS) {
@@ -186,10 +190,7 @@ static int validate_mlp(const ameir_arch *a, const char *origin) {
 
 int ameir_arch_validate(const ameir_arch *a, const char *origin) {
     char got[64];
-    if (a->n_blocks < 0 || a->n_blocks > AMEIR_MAX_BLOCKS) {
-        snprintf(got, sizeof got, "%d blocks", a->n_blocks);
-        return bad_value(origin, "behavior.blocks", got, "at most 8 blocks");
-    }
+    AMEIR_TRY(check_count(a->n_blocks, AMEIR_MAX_BLOCKS, "behavior.blocks", "blocks", origin));
     for (int i = 0; i < a->n_blocks; i++)
         AMEIR_TRY(validate_block(&a->blocks[i], i, origin));
     if (!ameir_aggregate_name(a->aggregate)) {
