@@ -64,7 +64,9 @@ void ameir_conv1d_forward(real *out, const real *inp, const real *w, const real 
 void ameir_conv1d_backward(real *dinp, real *dw, real *db, const real *dout, const real *inp, const real *w, const uint8_t *mask, int B, int L, int C, int K);
 
 /* ---- GRU, one layer, hidden C, h0 = 0; at a padding step h carries over and out is 0 ----
- * w_ih, w_hh (3C, C); b_ih, b_hh (3C); act holds what backward needs. */
+ * w_ih, w_hh (3C, C); b_ih, b_hh (3C); act (ameir_gru_act_size reals) holds what
+ * backward needs and backward's scratch; backward keeps the forward values, so it may run
+ * more than once after one forward. */
 size_t ameir_gru_act_size(int B, int L, int C);
 void ameir_gru_forward(real *out, real *act, const real *inp, const real *w_ih, const real *w_hh, const real *b_ih, const real *b_hh, const uint8_t *mask, int B, int L, int C);
 void ameir_gru_backward(real *dinp, real *dw_ih, real *dw_hh, real *db_ih, real *db_hh, const real *dout, real *act, const real *inp, const real *w_ih, const real *w_hh, const uint8_t *mask, int B, int L, int C);
@@ -124,7 +126,9 @@ void ameir_dropout_backward(real *dinp, const real *dout, const uint8_t *mask, s
 real ameir_l2_rows(real *dtable, const real *table, const int32_t *rows, int nrows, int d, real lambda);
 
 /* ---- Adam (PyTorch's: bias-corrected, eps outside the sqrt) ----
- * t is the step number after this update (1 for the first step). */
+ * t is the step number after this update (1 for the first step). In the float build the
+ * complements 1 - beta and lr are taken of the decimal the float was written as
+ * (0.999f -> 0.999), as PyTorch's Python doubles are, so runs match PyTorch's to rounding. */
 typedef struct ameir_adam_opts {
     real lr, beta1, beta2, eps;
 } ameir_adam_opts;

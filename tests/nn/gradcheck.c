@@ -185,8 +185,8 @@ static void f_gru(gc_state *s) {
     ameir_gru_forward(s->out, s->act_buf, s->x, s->w1, s->w2, s->b1, s->b2, s->mask, s->B, s->L, s->C);
 }
 static void b_gru(gc_state *s) {
-    /* backward uses act as scratch: recompute the forward values first */
-    s->fwd(s);
+    /* called twice after one forward by the accumulation check: backward may use act's
+     * scratch but must keep what it reads */
     ameir_gru_backward(s->dx, s->dw1, s->dw2, s->db1, s->db2, s->R, s->act_buf, s->x, s->w1, s->w2, s->mask, s->B,
                        s->L, s->C);
 }
@@ -200,7 +200,6 @@ static void f_att(gc_state *s) {
     ameir_attention_forward(s->out, s->act_buf, s->x, s->w1, s->b1, s->w2, s->b2, s->mask, s->B, s->L, s->C, s->H);
 }
 static void b_att(gc_state *s) {
-    s->fwd(s);
     ameir_attention_backward(s->dx, s->dw1, s->db1, s->dw2, s->db2, s->R, s->act_buf, s->x, s->w1, s->w2, s->mask,
                              s->B, s->L, s->C, s->H);
 }
