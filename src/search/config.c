@@ -259,7 +259,7 @@ static int parse_mlp(ameir_json_ctx *c, const cJSON *o, ameir_mlp_space *m) {
     if (m->n_shortcut == 0)
         return ameir_json_bad(c, "mlp", "shortcut", "[]", "at least one value");
     if (m->max_layers == 0 && m->n_shortcut == 1 && m->shortcut[0] == 1)
-        return ameir_json_bad(c, "mlp", "shortcut", "[true]", "false allowed when max_layers = 0 (a shortcut needs a layer)");
+        return ameir_json_bad(c, "mlp", "shortcut", "[true]", "[false] or [false, true] when max_layers = 0 (a shortcut needs a layer)");
     return 0;
 }
 
@@ -309,7 +309,7 @@ static void set_defaults(ameir_search_config *cfg) {
 }
 
 static int parse_root(ameir_json_ctx *c, const cJSON *root, ameir_search_config *cfg) {
-    static const char *const keys[] = {"name", "data", "seed", "d", "train", "trial_time_limit", "behavior",
+    static const char *const keys[] = {"name", "description", "data", "seed", "d", "train", "trial_time_limit", "behavior",
                                        "interaction", "mlp", "defaults", "final", "baselines", NULL};
     static const char *const need[] = {"data", "behavior", "interaction", "mlp", NULL};
     const char *const stage_keys[AMEIR_N_STAGES] = {"behavior", "interaction", "mlp"};
@@ -318,6 +318,8 @@ static int parse_root(ameir_json_ctx *c, const cJSON *root, ameir_search_config 
     AMEIR_TRY(ameir_json_object(c, root, NULL, keys));
     AMEIR_TRY(ameir_json_require(c, root, NULL, need));
     AMEIR_TRY(ameir_json_string(c, root, NULL, "name", cfg->name, sizeof cfg->name));
+    AMEIR_TRY(ameir_json_string(c, root, NULL, "description", data, sizeof data)); /* checked, not kept */
+    data[0] = '\0';
     AMEIR_TRY(ameir_json_string(c, root, NULL, "data", data, sizeof data));
     if (!data[0])
         return ameir_json_bad(c, NULL, "data", "\"\"", "the directory written by `ameir prep`");
@@ -342,10 +344,20 @@ static int parse_root(ameir_json_ctx *c, const cJSON *root, ameir_search_config 
     AMEIR_TRY(parse_final(c, cJSON_GetObjectItemCaseSensitive(root, "final"), &cfg->final_train));
     AMEIR_TRY(parse_baselines(c, root, cfg));
 
-    /* data: absolute as is; relative from $AMEIR_DATA_ROOT when set, else the config's directory */
+    /* data: absolute as is; relative: $AMEIR_DATA_ROOT/<last component> when that is set
+     * (prepared data moved to scratch space), else from the config's directory */
     const char *root_env = getenv("AMEIR_DATA_ROOT");
-    const char *from = root_env && root_env[0] ? root_env : cfg->base_dir;
-    if (join_path(cfg->data_dir, sizeof cfg->data_dir, from, data) < 0)
+    int w;
+    if (data[0] != '/' && root_env && root_env[0]) {
+        size_t len = strlen(data);
+        while (len > 1 && data[len - 1] == '/')
+            data[--len] = '\0';
+        const char *last = strrchr(data, '/');
+        w = snprintf(cfg->data_dir, sizeof cfg->data_dir, "%s/%s", root_env, last ? last + 1 : data);
+    } else {
+        w = join_path(cfg->data_dir, sizeof cfg->data_dir, cfg->base_dir, data) < 0 ? -1 : 0;
+    }
+    if (w < 0 || (size_t)w >= sizeof cfg->data_dir)
         return ameir_fail(AMEIR_ECONFIG, "%s: data: path too long", c->origin);
     if (!cfg->name[0])
         base_name(cfg->name, sizeof cfg->name, c->origin);
