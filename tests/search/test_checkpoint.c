@@ -1,0 +1,255 @@
+/* The checkpoint: round trip (table, config, in-flight trials pending again, the search
+ * continues to the same end), rotation to .prev, and refusal of a truncated file, a
+ * missing completion marker, an altered config hash, table lengths that disagree. */
+#include <hdf5.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../common/check.h"
+#include "ameir/error.h"
+#include "ameir/search.h"
+
+static char dir[256];
+
+static ameir_search_config *make_config(void) {
+    static const char *const names[] = {"user", "item", "gender"};
+    const char *text = "{\"data\": \"prepared/syn\", \"seed\": 3,"
+                       " \"behavior\": {\"max_blocks\": 2, \"schedule\": {\"n\": 5, \"eta\": 2, \"r\": 10, \"R\": 40}},"
+                       " \"interaction\": {\"schedule\": {\"n\": 3, \"eta\": 3, \"r\": 10, \"R\": 30}},"
+                       " \"mlp\": {\"schedule\": {\"n\": 2, \"eta\": 2, \"r\": 10, \"R\": 20}}}";
+    ameir_search_config *cfg = NULL;
+    ameir_schema s;
+    memset(&s, 0, sizeof s);
+    s.n_fields = 3;
+    for (int f = 0; f < 3; f++)
+        snprintf(s.fields[f].name, AMEIR_FIELD_NAME_MAX, "%s", names[f]);
+    if (ameir_search_config_parse(&cfg, text, "ck.json", "/base") < 0 || ameir_search_config_resolve(cfg, &s) < 0) {
+        fprintf(stderr, "config: %s\n", ameir_last_error());
+        exit(1);
+    }
+    return cfg;
+}
+
+/* Hand out and answer k tasks (metric from the trial id; every 4th diverges); leave
+ * `leave` more running. */
+static void advance(ameir_controller *ctl, int k, int leave) {
+    ameir_search_task t;
+    for (int i = 0; i < k && ameir_controller_next(ctl, &t) == AMEIR_NEXT_TASK; i++) {
+        ameir_search_result r;
+        memset(&r, 0, sizeof r);
+        r.trial_id = t.trial_id;
+        r.status = t.trial_id % 4 == 3 ? AMEIR_TRIAL_DIVERGED : AMEIR_TRIAL_DONE;
+        r.metric = 0.5 + 0.01 * (double)((t.trial_id * 7) % 11);
+        r.valid.task = AMEIR_TASK_CTR, r.valid.rows = 100, r.valid.auc = r.metric, r.valid.logloss = 0.6;
+        if (t.kind != AMEIR_TRIAL_SEARCH)
+            r.test.task = AMEIR_TASK_CTR, r.test.auc = r.metric - 0.01, r.test.gauc = 0.55;
+        r.steps = t.budget;
+        r.worker = (int)(t.trial_id % 3) + 1;
+        r.seconds = 0.5 * (double)t.trial_id;
+        if (ameir_controller_report(ctl, &r) < 0) {
+            fprintf(stderr, "report: %s\n", ameir_last_error());
+            exit(1);
+        }
+    }
+    for (int i = 0; i < leave; i++)
+        if (ameir_controller_next(ctl, &t) != AMEIR_NEXT_TASK)
+            break;
+}
+
+static int same_double(double a, double b) { return a == b || (isnan(a) && isnan(b)); }
+
+static void check_same(const ameir_controller *a, const ameir_controller *b) {
+    CHECK_EQ_INT(ameir_controller_n_trials(a), ameir_controller_n_trials(b));
+    CHECK_EQ_INT(ameir_controller_stage(a), ameir_controller_stage(b));
+    for (int s = 0; s < AMEIR_N_STAGES; s++)
+        CHECK_EQ_INT(ameir_controller_stage_winner(a, s), ameir_controller_stage_winner(b, s));
+    for (int64_t id = 0; id < ameir_controller_n_trials(a) && id < ameir_controller_n_trials(b); id++) {
+        const ameir_trial *x = ameir_controller_trial(a, id), *y = ameir_controller_trial(b, id);
+        CHECK_EQ_INT(x->stage, y->stage);
+        CHECK_EQ_INT(x->kind, y->kind);
+        CHECK_EQ_INT(x->rung, y->rung);
+        CHECK_EQ_INT(x->budget, y->budget);
+        CHECK_EQ_INT(x->parent, y->parent);
+        CHECK_EQ_INT(x->seed, y->seed);
+        CHECK_EQ_INT(x->candidate, y->candidate);
+        CHECK_EQ_INT(x->baseline, y->baseline);
+        /* in flight when written: pending after reading */
+        CHECK_EQ_INT(y->status, x->status == AMEIR_TRIAL_RUNNING ? AMEIR_TRIAL_PENDING : x->status);
+        CHECK(same_double(x->metric, y->metric));
+        CHECK(same_double(x->valid.auc, y->valid.auc));
+        CHECK(same_double(x->valid.logloss, y->valid.logloss));
+        CHECK_EQ_INT(x->valid.rows, y->valid.rows);
+        CHECK(same_double(x->test.gauc, y->test.gauc));
+        CHECK_EQ_INT(x->steps, y->steps);
+        CHECK_EQ_INT(x->worker, y->worker);
+        CHECK(same_double(x->seconds, y->seconds));
+        CHECK(ameir_arch_equal(&x->arch, &y->arch));
+    }
+}
+
+static void copy_file(const char *from, const char *to, long keep /* bytes, -1 = all */) {
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    char buf[4096];
+    size_t n;
+    long total = 0;
+    AMEIR_ASSERT(in && out);
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0) {
+        if (keep >= 0 && total + (long)n > keep)
+            n = (size_t)(keep - total);
+        fwrite(buf, 1, n, out);
+        total += (long)n;
+        if (keep >= 0 && total >= keep)
+            break;
+    }
+    fclose(in);
+    fclose(out);
+}
+
+static long file_size(const char *p) {
+    FILE *f = fopen(p, "rb");
+    AMEIR_ASSERT(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fclose(f);
+    return n;
+}
+
+/* Open a copy read-write and apply an edit to its root. */
+static void edit(const char *path, void (*fn)(hid_t file)) {
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    AMEIR_ASSERT(f >= 0);
+    fn(f);
+    H5Fclose(f);
+}
+static void set_hash(hid_t f) {
+    uint64_t h = 12345;
+    hid_t a = H5Aopen(f, "config_hash", H5P_DEFAULT);
+    H5Awrite(a, H5T_NATIVE_UINT64, &h);
+    H5Aclose(a);
+}
+static void drop_marker(hid_t f) { H5Adelete(f, "complete"); }
+static void more_trials(hid_t f) {
+    int64_t n = 0;
+    hid_t a = H5Aopen(f, "n_trials", H5P_DEFAULT);
+    H5Aread(a, H5T_NATIVE_INT64, &n);
+    n += 1;
+    H5Awrite(a, H5T_NATIVE_INT64, &n);
+    H5Aclose(a);
+}
+static void bad_version(hid_t f) {
+    int v = 99;
+    hid_t a = H5Aopen(f, "format_version", H5P_DEFAULT);
+    H5Awrite(a, H5T_NATIVE_INT, &v);
+    H5Aclose(a);
+}
+
+static void refused(const char *path, int code, const char *message) {
+    ameir_search_config *cfg = NULL;
+    ameir_controller *ctl = NULL;
+    CHECK_EQ_INT(ameir_checkpoint_read(path, &cfg, &ctl), code);
+    CHECK(cfg == NULL && ctl == NULL);
+    CHECK_STR_CONTAINS(ameir_last_error(), message);
+}
+
+int main(void) {
+    char path[320], prev[330], copy[330], copy_prev[340];
+    snprintf(dir, sizeof dir, "/tmp/ameir_test_checkpoint_XXXXXX");
+    AMEIR_ASSERT(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/RUN.h5", dir);
+    snprintf(prev, sizeof prev, "%s.prev", path);
+    snprintf(copy, sizeof copy, "%s/copy.h5", dir);
+    snprintf(copy_prev, sizeof copy_prev, "%s.prev", copy);
+
+    ameir_search_config *cfg = make_config();
+    ameir_controller *ctl = NULL, *back = NULL;
+    ameir_search_config *cfg2 = NULL;
+    CHECK_EQ_INT(ameir_controller_create(&ctl, cfg), 0);
+
+    /* first write: no .prev yet */
+    CHECK_EQ_INT(ameir_checkpoint_write(path, cfg, ctl), 0);
+    CHECK(access(prev, F_OK) != 0);
+    CHECK_EQ_INT(ameir_checkpoint_read(path, &cfg2, &back), 0);
+    check_same(ctl, back);
+    ameir_controller_free(back);
+    ameir_search_config_free(cfg2);
+
+    /* mid-search, with trials in flight; the old file becomes .prev */
+    advance(ctl, 9, 2);
+    CHECK_EQ_INT(ameir_checkpoint_write(path, cfg, ctl), 0);
+    CHECK(access(prev, F_OK) == 0);
+    CHECK(access(path, F_OK) == 0);
+    char tmp[340];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    CHECK(access(tmp, F_OK) != 0);
+    CHECK_EQ_INT(ameir_checkpoint_read(path, &cfg2, &back), 0);
+    CHECK_EQ_INT(cfg2->hash, cfg->hash);
+    CHECK(!strcmp(cfg2->text, cfg->text));
+    CHECK(!strcmp(cfg2->data_dir, cfg->data_dir));
+    CHECK(cfg2->resolved);
+    CHECK_EQ_INT(cfg2->interaction.n_fields, 3);
+    CHECK(!strcmp(cfg2->interaction.fields[1], "item"));
+    check_same(ctl, back);
+    /* both go on to the same end */
+    for (int64_t id = 0; id < ameir_controller_n_trials(ctl); id++)
+        if (ameir_controller_trial(ctl, id)->status == AMEIR_TRIAL_RUNNING)
+            CHECK_EQ_INT(ameir_controller_requeue(ctl, id), 0);
+    advance(ctl, 1000, 0);
+    advance(back, 1000, 0);
+    ameir_search_task t;
+    CHECK_EQ_INT(ameir_controller_next(back, &t), AMEIR_NEXT_DONE);
+    check_same(ctl, back);
+    ameir_controller_free(back);
+    ameir_search_config_free(cfg2);
+
+    /* the finished search round-trips, finals' test metrics included */
+    CHECK_EQ_INT(ameir_checkpoint_write(path, cfg, ctl), 0);
+    CHECK_EQ_INT(ameir_checkpoint_read(path, &cfg2, &back), 0);
+    check_same(ctl, back);
+    CHECK_EQ_INT(ameir_controller_next(back, &t), AMEIR_NEXT_DONE);
+    ameir_controller_free(back);
+    ameir_search_config_free(cfg2);
+
+    /* truncated copies are refused, with the .prev hint when one exists */
+    long size = file_size(path);
+    copy_file(path, copy, size / 2);
+    refused(copy, AMEIR_ECHECKPOINT, "copy.h5: not a readable HDF5 file (truncated or corrupt)");
+    copy_file(path, copy, size - 16);
+    refused(copy, AMEIR_ECHECKPOINT, "copy.h5: ");
+    copy_file(prev, copy_prev, -1);
+    copy_file(path, copy, 100);
+    refused(copy, AMEIR_ECHECKPOINT, "resume from");
+    CHECK_STR_CONTAINS(ameir_last_error(), "copy.h5.prev");
+    unlink(copy_prev);
+    /* zero bytes */
+    copy_file(path, copy, 0);
+    refused(copy, AMEIR_ECHECKPOINT, "not a readable HDF5 file");
+
+    /* edits: hash, marker, version, table lengths */
+    copy_file(path, copy, -1);
+    edit(copy, set_hash);
+    refused(copy, AMEIR_ECHECKPOINT, "config hash mismatch");
+    copy_file(path, copy, -1);
+    edit(copy, drop_marker);
+    refused(copy, AMEIR_ECHECKPOINT, "no completion marker");
+    copy_file(path, copy, -1);
+    edit(copy, bad_version);
+    refused(copy, AMEIR_ECHECKPOINT, "format version 99, expected 1");
+    copy_file(path, copy, -1);
+    edit(copy, more_trials);
+    refused(copy, AMEIR_ECHECKPOINT, "/trials/id: missing, unreadable, or not");
+    refused("/nonexistent/RUN.h5", AMEIR_ENOENT, "/nonexistent/RUN.h5: no such checkpoint");
+
+    /* an unwritable place fails cleanly and leaves nothing behind */
+    CHECK_EQ_INT(ameir_checkpoint_write("/nonexistent/dir/RUN.h5", cfg, ctl), AMEIR_EIO);
+    CHECK_STR_CONTAINS(ameir_last_error(), "/nonexistent/dir/RUN.h5.tmp: cannot create the checkpoint");
+
+    ameir_controller_free(ctl);
+    ameir_search_config_free(cfg);
+    unlink(copy);
+    unlink(path);
+    unlink(prev);
+    rmdir(dir);
+    return check_finish("test_checkpoint");
+}
