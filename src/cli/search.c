@@ -1,8 +1,292 @@
-/* TEMPORARY during development: replaced by the real command. */
-#include <stdio.h>
+/* ameir search: the architecture search under mpirun (PRODUCT.md section 4).
+ *
+ * Rank 0 reads the config (or the checkpoint), builds the controller and broadcasts what
+ * the workers need; every rank that runs trials loads the data once; then rank 0 runs the
+ * coordinator loop and the others the worker loop (one rank alone does both). */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <mpi.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ameir/dataset.h"
+#include "ameir/dist.h"
+#include "ameir/log.h"
 #include "commands.h"
+#include "options.h"
+#include "run_summary.h"
+
+typedef struct search_args {
+    const char *config, *out, *resume;
+    int json;
+} search_args;
+
+/* Rank 0's state: the config and controller, and where the checkpoint goes. */
+typedef struct search_setup {
+    ameir_search_config *cfg;
+    ameir_controller *ctl;
+    char run_path[AMEIR_PATH_MAX];
+    int resumed;
+} search_setup;
+
+static int file_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && !strcmp(s + n - m, suffix);
+}
+
+static int set_run_path(search_setup *s, const char *path, size_t strip) {
+    size_t n = strlen(path) - strip;
+    if (n >= sizeof s->run_path)
+        return ameir_fail(AMEIR_EINVAL, "%s: path too long", path);
+    memcpy(s->run_path, path, n);
+    s->run_path[n] = '\0';
+    return 0;
+}
+
+static int setup_fresh(search_setup *s, const search_args *a) {
+    ameir_dataset *ds = NULL;
+    AMEIR_TRY(set_run_path(s, a->out, 0));
+    if (file_exists(a->out))
+        return ameir_fail(AMEIR_EEXIST, "%s exists: continue it with --resume %s, or choose another --out", a->out, a->out);
+    AMEIR_TRY(ameir_search_config_load(&s->cfg, a->config));
+    int rc = ameir_dataset_open(&ds, s->cfg->data_dir);
+    if (rc == 0)
+        rc = ameir_search_config_resolve(s->cfg, ameir_dataset_schema(ds));
+    ameir_dataset_free(ds);
+    AMEIR_TRY(rc);
+    return ameir_controller_create(&s->ctl, s->cfg);
+}
+
+static int setup_resume(search_setup *s, const search_args *a) {
+    /* RUN.h5.prev (the last good file when RUN.h5 is damaged) continues into RUN.h5; the
+     * damaged file is kept aside as RUN.h5.bad rather than rotated over the good one */
+    int from_prev = ends_with(a->resume, ".prev");
+    AMEIR_TRY(set_run_path(s, a->resume, from_prev ? strlen(".prev") : 0));
+    AMEIR_TRY(ameir_checkpoint_read(a->resume, &s->cfg, &s->ctl));
+    s->resumed = 1;
+    if (a->config) {
+        ameir_search_config *now = NULL;
+        AMEIR_TRY(ameir_search_config_load(&now, a->config));
+        uint64_t h = now->hash;
+        ameir_search_config_free(now);
+        if (h != s->cfg->hash)
+            return ameir_fail(AMEIR_ECONFIG,
+                              "%s: this config (hash %016llx) differs from the one %s was started with (hash %016llx); a "
+                              "search resumes only with its own config: resume without --config, or start a new search "
+                              "with --out NEW.h5",
+                              a->config, (unsigned long long)h, a->resume, (unsigned long long)s->cfg->hash);
+    }
+    if (from_prev && file_exists(s->run_path)) {
+        char bad[AMEIR_PATH_MAX + 8];
+        snprintf(bad, sizeof bad, "%s.bad", s->run_path);
+        if (rename(s->run_path, bad) != 0)
+            return ameir_fail(AMEIR_EIO, "rename %s -> %s: %s", s->run_path, bad, strerror(errno));
+        ameir_log(AMEIR_LOG_WARN, "ameir search: resuming from %s; the damaged %s is kept as %s", a->resume, s->run_path, bad);
+    }
+    return 0;
+}
+
+/* Rank 0: config or checkpoint, controller, trial directory, first checkpoint. */
+static int setup(search_setup *s, const search_args *a, ameir_trial_ctx *ctx) {
+    AMEIR_TRY(a->resume ? setup_resume(s, a) : setup_fresh(s, a));
+    AMEIR_TRY(ameir_trial_ctx_init(ctx, s->cfg, s->run_path));
+    AMEIR_TRY(ameir_trial_dir_make(ctx->trial_dir));
+    /* a crash before the first result still leaves a file to resume from */
+    return ameir_checkpoint_write(s->run_path, s->cfg, s->ctl);
+}
+
+static int check_args(const search_args *a) {
+    if (a->resume && a->out)
+        return ameir_fail(AMEIR_EINVAL, "--out and --resume exclude each other: --resume RUN.h5 continues into RUN.h5");
+    if (!a->resume && (!a->config || !a->out))
+        return ameir_fail(AMEIR_EINVAL, "expected --config FILE --out RUN.h5, or --resume RUN.h5 (--help lists the options)");
+    return 0;
+}
+
+/* Winner's model and architecture beside the checkpoint, then the summary. */
+static int finish(const search_setup *s, const ameir_trial_ctx *ctx, const search_args *a, const ameir_cluster_stats *st) {
+    char path[AMEIR_PATH_MAX + 64], model[AMEIR_PATH_MAX + 64] = "", from[AMEIR_PATH_MAX + 64];
+    ameir_arch best;
+    int64_t w = ameir_run_winner_trial(s->ctl);
+    const ameir_trial *wt = w >= 0 ? ameir_controller_trial(s->ctl, w) : NULL;
+    if (wt)
+        best = wt->arch;
+    else
+        ameir_controller_best_arch(s->ctl, &best);
+    char *text = ameir_arch_to_json(&best);
+    if (!text)
+        return ameir_fail(AMEIR_ENOMEM, "no memory for the best architecture");
+    int rc = ameir_run_beside(s->run_path, "best_arch.json", path, sizeof path);
+    FILE *f = rc == 0 ? fopen(path, "w") : NULL;
+    if (rc == 0 && (!f || fprintf(f, "%s\n", text) < 0 || fclose(f) != 0))
+        rc = ameir_fail(AMEIR_EIO, "%s: cannot write: %s", path, strerror(errno));
+    free(text);
+    AMEIR_TRY(rc);
+    if (wt && wt->status == AMEIR_TRIAL_DONE) {
+        AMEIR_TRY(ameir_trial_model_path(ctx, w, from, sizeof from));
+        AMEIR_TRY(ameir_run_beside(s->run_path, "best_model.h5", model, sizeof model));
+        AMEIR_TRY(ameir_copy_file(from, model));
+    } else {
+        ameir_log(AMEIR_LOG_WARN, "ameir search: the winner's final training did not finish; no best_model.h5");
+    }
+    printf("\nsearch finished: %lld results this session in %.1f s\n", (long long)st->results, st->seconds);
+    if (st->workers > 0 && st->worker_time > 0)
+        printf("workers waited %.1f%% of their time for rank 0 (%d workers, %lld trials)\n",
+               100.0 * st->worker_wait / st->worker_time, st->workers, (long long)st->worker_trials);
+    ameir_run_print_outcome(stdout, s->cfg, s->ctl);
+    printf("best architecture: %s\nbest model: %s\n", path, model[0] ? model : "- (not trained)");
+    if (a->json) {
+        cJSON *o = ameir_run_outcome_json(s->cfg, s->ctl);
+        if (!o)
+            return ameir_fail(AMEIR_ENOMEM, "no memory for the JSON summary");
+        cJSON_AddNumberToObject(o, "seconds", st->seconds);
+        cJSON_AddNumberToObject(o, "ranks", st->workers + 1);
+        if (st->workers > 0 && st->worker_time > 0)
+            cJSON_AddNumberToObject(o, "worker_wait_share", st->worker_wait / st->worker_time);
+        cJSON_AddStringToObject(o, "checkpoint", s->run_path);
+        cJSON_AddStringToObject(o, "best_arch", path);
+        if (model[0])
+            cJSON_AddStringToObject(o, "best_model", model);
+        char *line = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        if (!line)
+            return ameir_fail(AMEIR_ENOMEM, "no memory for the JSON summary");
+        printf("%s\n", line);
+        free(line);
+    }
+    fflush(stdout);
+    return 0;
+}
+
+static void interrupted_message(const search_setup *s, const ameir_cluster_stats *st) {
+    fprintf(stderr, "ameir search: interrupted by %s on rank %d after %lld results; checkpoint %s is up to date; continue "
+                    "with: mpirun -np N ameir search --resume %s\n",
+            ameir_signal_name(st->signal), st->signal_rank, (long long)st->results, s->run_path, s->run_path);
+}
+
+/* Everything after MPI_Init; returns the exit code of this rank. */
+static int search_main(MPI_Comm comm, int rank, int size, const search_args *a) {
+    search_setup s;
+    ameir_trial_ctx ctx;
+    ameir_trial_data td;
+    ameir_cluster_stats st;
+    int rc = 0, exit_code = 0;
+    memset(&s, 0, sizeof s);
+    memset(&ctx, 0, sizeof ctx);
+    memset(&td, 0, sizeof td);
+    memset(&st, 0, sizeof st);
+    if (rank == 0)
+        rc = setup(&s, a, &ctx);
+    if (MPI_Bcast(&rc, 1, MPI_INT, 0, comm) != MPI_SUCCESS || MPI_Bcast(&ctx, (int)sizeof ctx, MPI_BYTE, 0, comm) != MPI_SUCCESS)
+        rc = ameir_fail(AMEIR_EMPI, "%s:%d: MPI_Bcast of the search setup failed", __FILE__, __LINE__);
+    if (rc < 0) {
+        exit_code = rank == 0 ? ameir_report_error("search", rc) : ameir_exit_code(rc);
+        goto done;
+    }
+    /* ranks that run trials load the data once; all learn whether every one succeeded */
+    int load = 0, worst = 0;
+    if (size == 1 || rank > 0)
+        load = ameir_trial_data_open(&td, ctx.data_dir);
+    if (load < 0)
+        ameir_report_error("search", load);
+    if (MPI_Allreduce(&load, &worst, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS) {
+        exit_code = ameir_report_error("search", ameir_fail(AMEIR_EMPI, "MPI_Allreduce of the data status failed"));
+        goto done;
+    }
+    if (worst < 0) {
+        exit_code = ameir_exit_code(worst);
+        goto done;
+    }
+    ameir_cluster_opts o = {s.run_path, stdout};
+    if (rank == 0 && s.resumed) {
+        int64_t counts[5];
+        ameir_controller_counts(s.ctl, counts);
+        printf("resuming %s: %lld trials finished, %lld to run again or start\n", s.run_path,
+               (long long)(counts[AMEIR_TRIAL_DONE] + counts[AMEIR_TRIAL_DIVERGED] + counts[AMEIR_TRIAL_TIMEOUT]),
+               (long long)(counts[AMEIR_TRIAL_PENDING] + counts[AMEIR_TRIAL_RUNNING]));
+        fflush(stdout);
+    }
+    if (size == 1)
+        rc = ameir_local_run(s.cfg, s.ctl, &ctx, &td, &o, &st);
+    else if (rank == 0)
+        rc = ameir_coordinator_run(comm, s.cfg, s.ctl, &o, &st);
+    else
+        rc = ameir_worker_run(comm, &ctx, &td, &exit_code);
+    if (rc == AMEIR_EINTERRUPTED) {
+        interrupted_message(&s, &st);
+        exit_code = ameir_exit_code(rc);
+    } else if (rc < 0) {
+        /* the others may be waiting on this rank: end the job; the checkpoint is intact */
+        int code = ameir_report_error("search", rc);
+        fprintf(stderr, "ameir search: rank %d stops the job; the last checkpoint is intact\n", rank);
+        fflush(stderr);
+        MPI_Abort(MPI_COMM_WORLD, code);
+        exit_code = code;
+    } else if (rank == 0) {
+        rc = finish(&s, &ctx, a, &st);
+        exit_code = rc < 0 ? ameir_report_error("search", rc) : 0;
+    }
+done:
+    ameir_trial_data_close(&td);
+    ameir_controller_free(s.ctl);
+    ameir_search_config_free(s.cfg);
+    return exit_code;
+}
+
 int ameir_cmd_search(int argc, char **argv) {
-    (void)argc; (void)argv;
-    fprintf(stderr, "ameir search: not built yet\n");
-    return 1;
+    search_args a = {0};
+    ameir_opt opts[] = {
+        {"config", AMEIR_OPT_STR, &a.config, 1, 0, "FILE", "search config (configs/search/*.json)", 0},
+        {"out", AMEIR_OPT_STR, &a.out, 1, 0, "RUN.h5", "checkpoint to create; trial weights go to RUN.trials/", 0},
+        {"resume", AMEIR_OPT_STR, &a.resume, 1, 0, "RUN.h5", "continue this search (any number of ranks)", 0},
+        {"json", AMEIR_OPT_FLAG, &a.json, 1, 0, NULL, "print a JSON summary as the last line", 0},
+        {0},
+    };
+    int help = 0, rank = 0, size = 1, inited = 0, code = 0;
+    MPI_Comm comm = MPI_COMM_NULL;
+    int rc = ameir_opts_parse(opts, argc, argv, NULL, 0, NULL, &help);
+    if (rc == 0 && !help)
+        rc = check_args(&a);
+    if (help || rc < 0) {
+        /* bad usage needs no MPI; under mpirun every rank prints, so only rank 0 does */
+        const char *r = getenv("OMPI_COMM_WORLD_RANK");
+        if (r && strcmp(r, "0"))
+            return help ? 0 : ameir_exit_code(rc);
+        if (help) {
+            ameir_opts_usage(stdout, "search --config FILE --out RUN.h5 [--json] | search --resume RUN.h5 [--config FILE]",
+                             "The architecture search; run it under mpirun -np N (rank 0 coordinates, the others train).\n"
+                             "Exit codes: 0 done, 1 runtime failure, 2 bad usage or input, 3 interrupted (resume it).",
+                             opts);
+            return 0;
+        }
+        return ameir_report_error("search", rc);
+    }
+    MPI_Initialized(&inited);
+    if (!inited && MPI_Init(NULL, NULL) != MPI_SUCCESS) {
+        fprintf(stderr, "ameir search: error: MPI_Init failed\n");
+        return 1;
+    }
+    /* errors come back as codes (AMEIR_MPI_CHECK names file and line), the loops decide */
+    if (MPI_Comm_dup(MPI_COMM_WORLD, &comm) != MPI_SUCCESS ||
+        MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN) != MPI_SUCCESS) {
+        fprintf(stderr, "ameir search: error: cannot set up the MPI communicator\n");
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    if ((rc = ameir_signals_install()) < 0) {
+        code = ameir_report_error("search", rc);
+        MPI_Abort(MPI_COMM_WORLD, code);
+    }
+    code = search_main(comm, rank, size, &a);
+    ameir_signals_restore();
+    MPI_Comm_free(&comm);
+    MPI_Finalize();
+    return code;
 }

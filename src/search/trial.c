@@ -31,13 +31,25 @@ int ameir_trial_dir_of(const char *run_path, char *out, size_t cap) {
 }
 
 int ameir_trial_dir_make(const char *dir) {
-    if (mkdir(dir, 0777) == 0 || errno == EEXIST) {
-        struct stat st;
-        if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
-            return 0;
-        return ameir_fail(AMEIR_EIO, "%s: exists and is not a directory (the search keeps trial weights there)", dir);
+    char path[AMEIR_PATH_MAX];
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
+        return ameir_fail(AMEIR_EINVAL, "%s: path too long", dir);
+    /* like mkdir -p: the directory of RUN.h5 may not exist yet either */
+    for (char *p = path + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char c = *p;
+        *p = '\0';
+        if (mkdir(path, 0777) != 0 && errno != EEXIST)
+            return ameir_fail(AMEIR_EIO, "%s: cannot create the directory: %s", path, strerror(errno));
+        *p = c;
+        if (!c)
+            break;
     }
-    return ameir_fail(AMEIR_EIO, "%s: cannot create the trial directory: %s", dir, strerror(errno));
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return ameir_fail(AMEIR_EIO, "%s: exists and is not a directory (the search keeps trial weights there)", dir);
+    return 0;
 }
 
 int ameir_trial_ctx_init(ameir_trial_ctx *ctx, const ameir_search_config *cfg, const char *run_path) {
