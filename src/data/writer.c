@@ -249,11 +249,15 @@ static int check_out(const char *out, const char *name, int *exists) {
     return 0;
 }
 
-int prep_write(const prep_out *o, const dcfg *c, const char *out) {
-    char tmp[DCFG_PATH * 2], old[DCFG_PATH * 2], path[DCFG_PATH * 3];
+int prep_write(const prep_out *o, const dcfg *c, const char *out_arg) {
+    char out[DCFG_PATH * 2 - 32], tmp[DCFG_PATH * 2], old[DCFG_PATH * 2], path[DCFG_PATH * 3];
     int exists = 0, rc = 0;
     char *text = NULL;
     cJSON *meta = NULL, *vocab = NULL;
+    /* "out/" must not put the temporary directory inside out */
+    snprintf(out, sizeof out, "%s", out_arg);
+    for (size_t n = strlen(out); n > 1 && out[n - 1] == '/'; n--)
+        out[n - 1] = '\0';
     AMEIR_TRY(check_out(out, c->name, &exists));
     snprintf(tmp, sizeof tmp, "%s.tmp-%ld", out, (long)getpid());
     snprintf(old, sizeof old, "%s.old-%ld", out, (long)getpid());
