@@ -8,6 +8,7 @@
 #include "ameir/dataset.h"
 #include "ameir/error.h"
 #include "dataset_internal.h"
+#include "prep_internal.h"
 
 static int meta_int(const cJSON *o, const char *key, const char *path, const char *where, int64_t *out) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -147,23 +148,9 @@ int ameir_dataset_open(ameir_dataset **out, const char *dir) {
         return ameir_fail(AMEIR_ENOMEM, "out of memory");
     snprintf(ds->dir, sizeof ds->dir, "%s", dir);
     snprintf(path, sizeof path, "%s/meta.json", dir);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        rc = ameir_fail(AMEIR_ENOENT, "%s: missing (not a prepared dataset; run ameir prep)", path);
+    char *text = NULL;
+    if ((rc = prep_read_file(path, "missing (not a prepared dataset; run ameir prep)", &text, NULL)) < 0)
         goto fail;
-    }
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *text = malloc((size_t)(size > 0 ? size : 0) + 1);
-    if (!text || size < 0 || fread(text, 1, (size_t)size, f) != (size_t)size) {
-        free(text);
-        fclose(f);
-        rc = ameir_fail(AMEIR_EIO, "%s: cannot read", path);
-        goto fail;
-    }
-    fclose(f);
-    text[size] = '\0';
     m = cJSON_Parse(text);
     free(text);
     if (!m) {

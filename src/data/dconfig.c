@@ -506,22 +506,8 @@ int dconfig_load(dcfg **out, const char *path) {
     if (!c)
         return ameir_fail(AMEIR_ENOMEM, "out of memory for the config");
     snprintf(c->path, sizeof c->path, "%s", path);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        rc = ameir_fail(AMEIR_ENOENT, "%s: cannot open the dataset config", path);
+    if ((rc = prep_read_file(path, "cannot open the dataset config", &text, NULL)) < 0)
         goto fail;
-    }
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    text = malloc((size_t)(size > 0 ? size : 0) + 1);
-    if (!text || size < 0 || fread(text, 1, (size_t)size, f) != (size_t)size) {
-        fclose(f);
-        rc = ameir_fail(AMEIR_EIO, "%s: cannot read", path);
-        goto fail;
-    }
-    fclose(f);
-    text[size] = '\0';
     const char *end = NULL;
     c->json = cJSON_ParseWithOpts(text, &end, 1);
     if (!c->json) {

@@ -9,22 +9,10 @@
 
 /* Read a whole file; latin-1 is converted to UTF-8 so vocabularies are valid JSON. */
 static int slurp(const char *path, int latin1, char **out, size_t *len) {
-    *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return ameir_fail(AMEIR_ENOENT, "%s: missing source file", path);
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    size_t n = size > 0 ? (size_t)size : 0;
-    unsigned char *raw = malloc(n + 1);
-    if (!raw || fread(raw, 1, n, f) != n) {
-        free(raw);
-        fclose(f);
-        return ameir_fail(AMEIR_EIO, "%s: cannot read", path);
-    }
-    fclose(f);
-    raw[n] = '\0';
+    char *text = NULL;
+    size_t n = 0;
+    AMEIR_TRY(prep_read_file(path, "missing source file", &text, &n));
+    unsigned char *raw = (unsigned char *)text;
     if (latin1) {
         size_t high = 0;
         for (size_t i = 0; i < n; i++)
