@@ -162,6 +162,10 @@ static int write_trials(hid_t file, const char *tmp, const ameir_controller *ctl
         }
     H5_TRY(write_strings(g, "arch", (const char *const *)arch, (hsize_t)n), "arch");
     H5_TRY(write_attr_str(g, "metric_columns", metric_columns), "metric_columns");
+    /* the enums' names, index = stored value, so h5py users need not read the C headers */
+    H5_TRY(write_attr_str(g, "stage_names", "behavior,interaction,mlp,final"), "stage_names");
+    H5_TRY(write_attr_str(g, "kind_names", "search,winner,baseline"), "kind_names");
+    H5_TRY(write_attr_str(g, "status_names", "pending,running,done,diverged,timeout"), "status_names");
 done:
     if (g >= 0)
         H5Gclose(g);
