@@ -39,7 +39,12 @@ void ameir_arch_summary(const ameir_arch *a, char *out, size_t cap) {
         if (b->op != AMEIR_OP_ZERO)
             appendf(out, cap, &len, ".%s", ameir_act_name(b->act));
     }
-    appendf(out, cap, &len, " > %s%s | %d inter", ameir_aggregate_name(a->aggregate), a->positions ? "+pos" : "", a->n_interactions);
+    appendf(out, cap, &len, " > %s%s | inter", ameir_aggregate_name(a->aggregate), a->positions ? "+pos" : "");
+    if (!a->n_interactions)
+        appendf(out, cap, &len, " -");
+    for (int i = 0; i < a->n_interactions; i++)
+        for (int j = 0; j < a->interactions[i].order; j++)
+            appendf(out, cap, &len, "%s%s", j ? "*" : " ", a->interactions[i].fields[j]);
     appendf(out, cap, &len, " | mlp");
     if (!a->n_mlp)
         appendf(out, cap, &len, " -");

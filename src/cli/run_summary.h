@@ -10,7 +10,7 @@
 #include "ameir/search.h"
 
 /* A one-line summary of an architecture, e.g.
- * "blocks ln.attention2.gelu conv3.relu > target_attention | 2 inter | mlp 256relu 128swish". */
+ * "blocks ln.attention2.gelu conv3.relu > target_attention | inter age*category | mlp 256relu 128swish". */
 void ameir_arch_summary(const ameir_arch *arch, char *out, size_t cap);
 
 /* The final trial of the winner (kind FINAL_WINNER), -1 if none. */

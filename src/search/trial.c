@@ -7,6 +7,7 @@
 #include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -191,12 +192,27 @@ static void result_init(ameir_search_result *res, const ameir_search_task *task,
     res->worker = -1;
 }
 
+/* Test hook (docs/running.md): AMEIR_TEST_DIVERGE_TRIAL=ID trains search trial ID with a
+ * learning rate of 3e38 (near FLT_MAX): its weights and then its loss really overflow, and
+ * the trainer's own NaN/inf check fires. A plain huge rate does not do it: ReLUs die and
+ * the loss stays large but finite. */
+static int forced_to_diverge(int64_t trial_id) {
+    const char *s = getenv("AMEIR_TEST_DIVERGE_TRIAL");
+    char *end = NULL;
+    if (!s || !s[0])
+        return 0;
+    long long id = strtoll(s, &end, 10);
+    return end && *end == '\0' && id == trial_id;
+}
+
 /* Train in chunks of about CHUNK_SECONDS up to the budget; checks stop and the time limit
  * between chunks. Returns 0 (res->status set) or AMEIR_EINTERRUPTED / an error. */
 static int train_search(const ameir_trial_ctx *ctx, ameir_trial_data *td, const ameir_search_task *task, ameir_net *net,
                         ameir_trial_stop_fn stop, void *stop_arg, double start, ameir_search_result *res) {
     ameir_train_config c = ctx->train;
     c.seed = task->seed;
+    if (forced_to_diverge(task->trial_id))
+        c.opt.lr = 3e38f;
     int64_t step = ameir_net_params(net)->step, chunk = 4;
     while (step < task->budget) {
         if (stop && stop(stop_arg))
