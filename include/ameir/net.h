@@ -34,6 +34,15 @@ ameir_train_opts ameir_train_opts_default(void);
 int ameir_net_create(ameir_net **out, const ameir_arch *arch, const ameir_schema *schema, int d, int max_batch, uint64_t seed);
 void ameir_net_free(ameir_net *net);
 
+/* Split the rows of every step over `threads` threads (default 1): the forward and backward
+ * passes run row ranges in parallel, weight gradients are summed in a fixed order, so
+ * results are bit-identical for a given thread count (not across counts). Call outside
+ * steps; reallocates the activation buffers and clears the gradients. The layers call
+ * OpenBLAS from these threads: with threads > 1 run OpenBLAS single-threaded
+ * (openblas_set_num_threads(1)). Returns 0, AMEIR_EINVAL (not 1..64) or AMEIR_ENOMEM. */
+int ameir_net_set_threads(ameir_net *net, int threads);
+int ameir_net_threads(const ameir_net *net);
+
 ameir_params *ameir_net_params(ameir_net *net);
 int ameir_net_dim(const ameir_net *net);
 int ameir_net_max_batch(const ameir_net *net);

@@ -66,7 +66,7 @@ typedef struct bench_result {
     int64_t params;
 } bench_result;
 
-static int run(const ameir_arch *arch, int batch, int seq, int dim, int steps, int warmup, uint64_t seed,
+static int run(const ameir_arch *arch, int batch, int seq, int dim, int steps, int warmup, int threads, uint64_t seed,
                bench_result *res) {
     ameir_schema s;
     ameir_net *net = NULL;
@@ -74,7 +74,7 @@ static int run(const ameir_arch *arch, int batch, int seq, int dim, int steps, i
     memset(b, 0, sizeof b);
     bench_schema(&s, seq);
     int rc = ameir_net_create(&net, arch, &s, dim, batch, seed);
-    if (rc < 0)
+    if (rc < 0 || (rc = ameir_net_set_threads(net, threads)) < 0)
         goto done;
     ameir_rng data = ameir_rng_stream(seed, 1);
     for (int k = 0; k < BENCH_BATCHES; k++) {
@@ -118,7 +118,7 @@ int ameir_cmd_bench(int argc, char **argv) {
         {"dim", AMEIR_OPT_INT, &dim, 1, 1024, "D", "embedding dimension (default 16)", 0},
         {"steps", AMEIR_OPT_INT, &steps, 1, 1e9, "N", "timed training steps (default 200)", 0},
         {"warmup", AMEIR_OPT_INT, &warmup, 0, 1e6, "N", "untimed steps first (default 10)", 0},
-        {"threads", AMEIR_OPT_INT, &threads, 1, 1024, "T", "OpenBLAS threads (default 1)", 0},
+        {"threads", AMEIR_OPT_INT, &threads, 1, 1024, "T", "threads of a step (rows split over them; default 1)", 0},
         {"seed", AMEIR_OPT_U64, &seed, 1, 0, "S", "seed of weights and data (default 1)", 0},
         {"json", AMEIR_OPT_FLAG, &json, 1, 0, NULL, "print a JSON object as the last line", 0},
         {0},
@@ -143,10 +143,12 @@ int ameir_cmd_bench(int argc, char **argv) {
     ameir_arch arch;
     if ((rc = ameir_arch_load(&arch, arch_path)) < 0)
         return ameir_report_error("bench", rc);
-    openblas_set_num_threads(threads);
+    /* the network splits each batch's rows over the threads; the layers' BLAS calls then
+     * run inside them, so OpenBLAS itself stays on one thread */
+    openblas_set_num_threads(1);
     bench_result res;
     memset(&res, 0, sizeof res);
-    if ((rc = run(&arch, batch, seq, dim, steps, warmup, seed, &res)) < 0)
+    if ((rc = run(&arch, batch, seq, dim, steps, warmup, threads, seed, &res)) < 0)
         return ameir_report_error("bench", rc);
     printf("arch: %s (%lld parameters)\n", arch_path, (long long)res.params);
     printf("batch %d, seq %d, dim %d, threads %d, %d steps after %d warm-up\n", batch, seq, dim, threads, steps,

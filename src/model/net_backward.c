@@ -28,80 +28,95 @@ static void zero_grads_and_touch(ameir_net *net, int n) {
     zero(p->grad + net->dense_begin, p->total - net->dense_begin);
 }
 
-/* MLP backward: from dlogits down to gz[0] = d loss / d z0. */
-static void mlp_backward(ameir_net *net, int n, int train, float p) {
+#define GK(net, i, k) ameir_net_grad_((net), (i), (k))
+
+/* MLP backward on rows [r0, r0+nr): from dlogits down to gz[0] = d loss / d z0. */
+static void mlp_backward_rows(ameir_net *net, int r0, int nr, int k, float p) {
     int last = net->n_mlp;
-    zero(net->gz[last], (size_t)n * net->width[last]);
-    ameir_linear_backward(net->gz[last], G(net, net->out_w), G(net, net->out_b), net->glogits, net->z[last],
-                          T(net, net->out_w), n, net->width[last], 1);
+    float *gz0 = net->gz[0] + (size_t)r0 * net->D0;
+    const float *z0 = net->z[0] + (size_t)r0 * net->D0;
+    float *g = net->gz[last] + (size_t)r0 * net->width[last];
+    zero(g, (size_t)nr * net->width[last]);
+    ameir_linear_backward(g, GK(net, net->out_w, k), GK(net, net->out_b, k), net->glogits + r0,
+                          net->z[last] + (size_t)r0 * net->width[last], T(net, net->out_w), nr, net->width[last], 1);
     if (last > 0)
-        zero(net->gz[0], (size_t)n * net->D0);
+        zero(gz0, (size_t)nr * net->D0);
     for (int j = last - 1; j >= 0; j--) {
         int in = net->width[j], out = net->width[j + 1];
-        size_t m = (size_t)n * out;
-        const float *g = net->gz[j + 1];
-        if (train && p > 0) {
-            zero(net->gdrop, m);
-            ameir_dropout_backward(net->gdrop, g, net->mdrop[j], m, p);
-            g = net->gdrop;
+        size_t m = (size_t)nr * out;
+        const float *gout = net->gz[j + 1] + (size_t)r0 * out;
+        if (p > 0) { /* the mask is per element, so its backward is row-parallel */
+            float *gd = net->gdrop + (size_t)r0 * out;
+            zero(gd, m);
+            ameir_dropout_backward(gd, gout, net->mdrop[j] + (size_t)r0 * out, m, p);
+            gout = gd;
         }
         if (j == last - 1 && net->sc_w >= 0)
-            ameir_linear_backward(net->gz[0], G(net, net->sc_w), G(net, net->sc_b), g, net->z[0], T(net, net->sc_w),
-                                  n, net->D0, out);
-        zero(net->gu, m);
-        ameir_act_backward(net->gu, g, net->u[j], m, net->arch.mlp[j].act);
+            ameir_linear_backward(gz0, GK(net, net->sc_w, k), GK(net, net->sc_b, k), gout, z0, T(net, net->sc_w), nr,
+                                  net->D0, out);
+        float *gu = net->gu + (size_t)r0 * out;
+        zero(gu, m);
+        ameir_act_backward(gu, gout, net->u[j] + (size_t)r0 * out, m, net->arch.mlp[j].act);
+        float *gin = net->gz[j] + (size_t)r0 * in;
         if (j > 0)
-            zero(net->gz[j], (size_t)n * in);
-        ameir_linear_backward(net->gz[j], G(net, net->mlp_w[j]), G(net, net->mlp_b[j]), net->gu, net->z[j],
-                              T(net, net->mlp_w[j]), n, in, out);
+            zero(gin, (size_t)nr * in);
+        ameir_linear_backward(gin, GK(net, net->mlp_w[j], k), GK(net, net->mlp_b[j], k), gu,
+                              net->z[j] + (size_t)r0 * in, T(net, net->mlp_w[j]), nr, in, out);
     }
 }
 
 /* Split d z0 into the field embeddings, the behaviour vector and the interactions. */
-static void mlp_input_backward(ameir_net *net, int n) {
+static void mlp_input_backward_rows(ameir_net *net, int r0, int nr, int k) {
     int d = net->d, F = net->F, D0 = net->D0;
     size_t fd = (size_t)F * d * sizeof(float), dd = (size_t)d * sizeof(float);
-    const float *gz0 = net->gz[0];
-    for (int r = 0; r < n; r++)
-        memcpy(net->gfe + (size_t)r * F * d, gz0 + (size_t)r * D0, fd);
+    const float *gz0 = net->gz[0] + (size_t)r0 * D0;
+    float *gfe = net->gfe + (size_t)r0 * F * d, *tmp = ameir_net_scratch_(net, k);
+    for (int r = 0; r < nr; r++)
+        memcpy(gfe + (size_t)r * F * d, gz0 + (size_t)r * D0, fd);
     int col = F * d;
     if (net->has_seq) {
-        for (int r = 0; r < n; r++)
-            memcpy(net->gbeh + (size_t)r * d, gz0 + (size_t)r * D0 + col, dd);
+        for (int r = 0; r < nr; r++)
+            memcpy(net->gbeh + (size_t)(r0 + r) * d, gz0 + (size_t)r * D0 + col, dd);
         col += d;
     }
-    for (int k = 0; k < net->n_inter; k++, col += d) {
-        for (int r = 0; r < n; r++)
-            memcpy(net->tmp + (size_t)r * d, gz0 + (size_t)r * D0 + col, dd);
-        ameir_hadamard_backward(net->gfe, net->tmp, net->fe, net->inter_fields[k], net->inter_order[k], n, F, d);
+    for (int q = 0; q < net->n_inter; q++, col += d) {
+        for (int r = 0; r < nr; r++)
+            memcpy(tmp + (size_t)r * d, gz0 + (size_t)r * D0 + col, dd);
+        ameir_hadamard_backward(gfe, tmp, net->fe + (size_t)r0 * F * d, net->inter_fields[q], net->inter_order[q], nr,
+                                F, d);
     }
 }
 
-/* Behaviour: aggregate, then the blocks in reverse; leaves d loss / d h0 in *gh0. */
-static float *behaviour_backward(ameir_net *net, int n, int train, float p) {
-    int L = net->L, d = net->d;
-    size_t m = (size_t)n * L * d, stride = (size_t)net->B * L * d;
-    const float *h = net->xs + (size_t)net->n_blocks * stride;
-    float *gx = net->gx[0];
+/* Behaviour on rows [r0, r0+nr): aggregate, then the blocks in reverse; returns which of
+ * gx[0], gx[1] holds d loss / d h0 (the same for every thread). */
+static int behaviour_backward_rows(ameir_net *net, int r0, int nr, int k, float p) {
+    int L = net->L, d = net->d, F = net->F;
+    size_t off = (size_t)r0 * L * d, m = (size_t)nr * L * d, stride = (size_t)net->B * L * d;
+    const float *h = net->xs + (size_t)net->n_blocks * stride + off;
+    const uint8_t *mask = net->mask + (size_t)r0 * L;
+    const float *gbeh = net->gbeh + (size_t)r0 * d;
+    float *gx = net->gx[0] + off;
     zero(gx, m);
     switch (net->arch.aggregate) {
-    case AMEIR_AGG_TARGET_ATTENTION:
-        zero(net->gt, (size_t)n * d);
-        ameir_din_backward(gx, net->gt, G(net, net->din[0]), G(net, net->din[1]), G(net, net->din[2]),
-                           G(net, net->din[3]), net->gbeh, net->dinact, h, net->target, T(net, net->din[0]),
-                           T(net, net->din[2]), net->mask, n, L, d);
+    case AMEIR_AGG_TARGET_ATTENTION: {
+        float *gt = net->gt + (size_t)r0 * d;
+        zero(gt, (size_t)nr * d);
+        ameir_din_backward(gx, gt, GK(net, net->din[0], k), GK(net, net->din[1], k), GK(net, net->din[2], k),
+                           GK(net, net->din[3], k), gbeh, net->dinact + (size_t)k * net->dinact_stride, h,
+                           net->target + (size_t)r0 * d, T(net, net->din[0]), T(net, net->din[2]), mask, nr, L, d);
         /* t is the sum of the item fields' embeddings */
-        for (int f = 0; f < net->F; f++)
+        for (int f = 0; f < F; f++)
             if (net->fields[f].is_item)
-                for (int r = 0; r < n; r++)
+                for (int r = 0; r < nr; r++)
                     for (int c = 0; c < d; c++)
-                        net->gfe[((size_t)r * net->F + f) * d + c] += net->gt[(size_t)r * d + c];
+                        net->gfe[((size_t)(r0 + r) * F + f) * d + c] += gt[(size_t)r * d + c];
         break;
+    }
     case AMEIR_AGG_MEAN:
-        ameir_masked_mean_backward(gx, net->gbeh, net->mask, n, L, d);
+        ameir_masked_mean_backward(gx, gbeh, mask, nr, L, d);
         break;
     case AMEIR_AGG_LAST:
-        ameir_last_backward(gx, net->gbeh, net->mask, n, L, d);
+        ameir_last_backward(gx, gbeh, mask, nr, L, d);
         break;
     default:
         AMEIR_ASSERT(0 && "unknown aggregate");
@@ -111,78 +126,120 @@ static float *behaviour_backward(ameir_net *net, int n, int train, float p) {
         net_block *bl = &net->blocks[i];
         if (bl->spec.op == AMEIR_OP_ZERO)
             continue; /* y = x: the gradient passes unchanged */
-        const float *x = net->xs + (size_t)i * stride;
-        const float *gy = net->gx[cur];
-        if (train && p > 0) {
-            zero(net->gy, m);
-            ameir_dropout_backward(net->gy, gy, bl->drop, m, p);
-            gy = net->gy;
+        const float *x = net->xs + (size_t)i * stride + off;
+        const float *gy = net->gx[cur] + off;
+        if (p > 0) {
+            float *gd = net->gy + off;
+            zero(gd, m);
+            ameir_dropout_backward(gd, gy, bl->drop + off, m, p);
+            gy = gd;
         }
         /* y = x + act(o): x gets gy as it is, the branch gets act'(o) gy */
-        float *gnext = net->gx[1 - cur];
+        float *gnext = net->gx[1 - cur] + off, *go = net->go + off;
         memcpy(gnext, gy, m * sizeof(float));
-        zero(net->go, m);
-        ameir_act_backward(net->go, gy, bl->o, m, bl->spec.act);
-        const float *in = bl->ln_w >= 0 ? bl->normed : x;
+        zero(go, m);
+        ameir_act_backward(go, gy, bl->o + off, m, bl->spec.act);
+        const float *in = bl->ln_w >= 0 ? bl->normed + off : x;
         float *gin = gnext;
         if (bl->ln_w >= 0) {
-            gin = net->gin;
+            gin = net->gin + off;
             zero(gin, m);
         }
-        const uint8_t *mask = net->mask;
+        float *act = bl->opact ? bl->opact + (size_t)k * bl->opact_stride : NULL;
         switch (bl->spec.op) {
         case AMEIR_OP_CONV:
-            ameir_conv1d_backward(gin, G(net, bl->w[0]), G(net, bl->w[1]), net->go, in, T(net, bl->w[0]), mask, n, L,
-                                  d, bl->spec.option);
+            ameir_conv1d_backward(gin, GK(net, bl->w[0], k), GK(net, bl->w[1], k), go, in, T(net, bl->w[0]), mask, nr,
+                                  L, d, bl->spec.option);
             break;
         case AMEIR_OP_GRU:
-            ameir_gru_backward(gin, G(net, bl->w[0]), G(net, bl->w[1]), G(net, bl->w[2]), G(net, bl->w[3]), net->go,
-                               bl->opact, in, T(net, bl->w[0]), T(net, bl->w[1]), mask, n, L, d);
+            ameir_gru_backward(gin, GK(net, bl->w[0], k), GK(net, bl->w[1], k), GK(net, bl->w[2], k),
+                               GK(net, bl->w[3], k), go, act, in, T(net, bl->w[0]), T(net, bl->w[1]), mask, nr, L, d);
             break;
         case AMEIR_OP_AVGPOOL:
-            ameir_avgpool_backward(gin, net->go, mask, n, L, d);
+            ameir_avgpool_backward(gin, go, mask, nr, L, d);
             break;
         case AMEIR_OP_MAXPOOL:
-            ameir_maxpool_backward(gin, net->go, bl->argmax, n, L, d);
+            ameir_maxpool_backward(gin, go, bl->argmax + off, nr, L, d);
             break;
         case AMEIR_OP_ATTENTION:
-            ameir_attention_backward(gin, G(net, bl->w[0]), G(net, bl->w[1]), G(net, bl->w[2]), G(net, bl->w[3]),
-                                     net->go, bl->opact, in, T(net, bl->w[0]), T(net, bl->w[2]), mask, n, L, d,
-                                     bl->spec.option);
+            ameir_attention_backward(gin, GK(net, bl->w[0], k), GK(net, bl->w[1], k), GK(net, bl->w[2], k),
+                                     GK(net, bl->w[3], k), go, act, in, T(net, bl->w[0]), T(net, bl->w[2]), mask, nr,
+                                     L, d, bl->spec.option);
             break;
         default:
             AMEIR_ASSERT(0 && "unknown op");
         }
         if (bl->ln_w >= 0)
-            ameir_layernorm_backward(gnext, G(net, bl->ln_w), G(net, bl->ln_b), gin, x, T(net, bl->ln_w), bl->mean,
-                                     bl->rstd, mask, n * L, d);
+            ameir_layernorm_backward(gnext, GK(net, bl->ln_w, k), GK(net, bl->ln_b, k), gin, x, T(net, bl->ln_w),
+                                     bl->mean + (size_t)r0 * L, bl->rstd + (size_t)r0 * L, mask, nr * L, d);
         cur = 1 - cur;
     }
-    return net->gx[cur];
+    /* padding positions were forced to zero in the forward pass: no gradient there */
+    float *gh0 = net->gx[cur] + off;
+    float *gpos = net->pos_emb >= 0 ? GK(net, net->pos_emb, k) : NULL;
+    for (int r = 0; r < nr; r++)
+        for (int l = 0; l < L; l++) {
+            float *g = gh0 + ((size_t)r * L + l) * d;
+            if (!mask[(size_t)r * L + l])
+                zero(g, (size_t)d);
+            else if (gpos)
+                for (int c = 0; c < d; c++)
+                    gpos[(size_t)(L - 1 - l) * d + c] += g[c];
+        }
+    return cur;
 }
 
-/* d h0 into the position embedding and the item tables; d fe into every table. */
-static void embed_backward(ameir_net *net, int n, float *gh0) {
-    int F = net->F, d = net->d, L = net->L;
-    if (gh0) {
-        /* padding positions were forced to zero in the forward pass: no gradient there */
-        float *gpos = net->pos_emb >= 0 ? G(net, net->pos_emb) : NULL;
-        for (int r = 0; r < n; r++)
-            for (int l = 0; l < L; l++) {
-                float *g = gh0 + ((size_t)r * L + l) * d;
-                if (!net->mask[(size_t)r * L + l])
-                    zero(g, (size_t)d);
-                else if (gpos)
-                    for (int c = 0; c < d; c++)
-                        gpos[(size_t)(L - 1 - l) * d + c] += g[c];
-            }
+typedef struct bwd_task {
+    ameir_net *net;
+    int n;
+    float p;
+    int gh0; /* out: index of the gx buffer holding d loss / d h0 */
+} bwd_task;
+
+static void backward_rows(void *arg, int k) {
+    bwd_task *t = arg;
+    ameir_net *net = t->net;
+    if (k > 0) /* this thread's weight gradients start from zero */
+        zero(net->shadow + (size_t)(k - 1) * net->dense_size, net->dense_size);
+    int r0, nr;
+    ameir_net_rows_(net, t->n, k, &r0, &nr);
+    if (nr == 0)
+        return;
+    mlp_backward_rows(net, r0, nr, k, t->p);
+    mlp_input_backward_rows(net, r0, nr, k);
+    if (net->has_seq) {
+        int cur = behaviour_backward_rows(net, r0, nr, k, t->p);
+        if (k == 0)
+            t->gh0 = cur;
     }
+}
+
+/* grad[dense] += shadow_1 + ... + shadow_{T-1}, in that order; threads take element ranges. */
+static void reduce_rows(void *arg, int k) {
+    ameir_net *net = arg;
+    size_t n = net->dense_size, a = n * (size_t)k / (size_t)net->T, b = n * (size_t)(k + 1) / (size_t)net->T;
+    float *g = net->params.grad + net->dense_begin;
+    for (int q = 1; q < net->T; q++) {
+        const float *s = net->shadow + (size_t)(q - 1) * n;
+        for (size_t i = a; i < b; i++)
+            g[i] += s[i];
+    }
+}
+
+/* d fe and d h0 into the tables (serial: rows of different batch rows collide), in row
+ * chunks through thread 0's scratch. */
+static void embed_backward(ameir_net *net, int n, const float *gh0) {
+    int F = net->F, d = net->d, L = net->L;
+    float *tmp = ameir_net_scratch_(net, 0);
     for (int f = 0; f < F; f++) {
         net_field *nf = &net->fields[f];
         float *gtab = G(net, nf->tensor);
-        for (int r = 0; r < n; r++)
-            memcpy(net->tmp + (size_t)r * d, net->gfe + ((size_t)r * F + f) * d, (size_t)d * sizeof(float));
-        ameir_embedding_backward(gtab, net->tmp, nf->ids, n, nf->width, nf->vocab, d);
+        for (int r0 = 0; r0 < n; r0 += net->chunk) {
+            int nr = n - r0 < net->chunk ? n - r0 : net->chunk;
+            for (int r = 0; r < nr; r++)
+                memcpy(tmp + (size_t)r * d, net->gfe + ((size_t)(r0 + r) * F + f) * d, (size_t)d * sizeof(float));
+            ameir_embedding_backward(gtab, tmp, nf->ids + (size_t)r0 * nf->width, nr, nf->width, nf->vocab, d);
+        }
         if (nf->is_item && gh0)
             ameir_embedding_backward(gtab, gh0, nf->ids + (size_t)n * nf->width, n * L, nf->width, nf->vocab, d);
     }
@@ -200,10 +257,11 @@ float ameir_net_forward_backward(ameir_net *net, const ameir_batch *b, const ame
     float loss = ameir_bce_forward(net->logits, b->label, n);
     zero(net->glogits, (size_t)n);
     ameir_bce_backward(net->glogits, net->logits, b->label, n, 1.0f);
-    mlp_backward(net, n, 1, p);
-    mlp_input_backward(net, n);
-    float *gh0 = net->has_seq ? behaviour_backward(net, n, 1, p) : NULL;
-    embed_backward(net, n, gh0);
+    bwd_task t = {net, n, p, 0};
+    ameir_net_pool_run_(net->pool, backward_rows, &t);
+    if (net->T > 1)
+        ameir_net_pool_run_(net->pool, reduce_rows, net);
+    embed_backward(net, n, net->has_seq ? net->gx[t.gh0] : NULL);
     if (o->l2 > 0)
         for (int f = 0; f < net->F; f++) {
             net_field *nf = &net->fields[f];

@@ -282,14 +282,20 @@ static void carve(ameir_net *net, carver *c) {
     net->gt = take_f(c, B * d);
     for (int j = 0; j <= net->n_mlp; j++)
         wmax = max_z(wmax, (size_t)net->width[j]);
-    net->tmp = take_f(c, max_z(max_z(BLd, B * wmax), B * d));
+    size_t T = (size_t)net->T, chunk = (size_t)net->chunk;
+    net->tmp_stride = (max_z(max_z(chunk * L * d, chunk * wmax), chunk * d) + 15) & ~(size_t)15;
+    net->tmp = take_f(c, T * net->tmp_stride);
+    net->dense_size = net->params.total - net->dense_begin;
+    net->shadow = T > 1 ? take_f(c, (T - 1) * net->dense_size) : NULL;
     if (net->has_seq) {
         net->mask = take_b(c, B * L);
         net->xs = take_f(c, (size_t)(net->n_blocks + 1) * BLd);
         net->beh = take_f(c, B * d);
         net->gbeh = take_f(c, B * d);
-        if (net->din[0] >= 0)
-            net->dinact = take_f(c, ameir_din_act_size(net->B, net->L, net->d));
+        if (net->din[0] >= 0) {
+            net->dinact_stride = (ameir_din_act_size(net->chunk, net->L, net->d) + 15) & ~(size_t)15;
+            net->dinact = take_f(c, T * net->dinact_stride);
+        }
         net->gx[0] = take_f(c, BLd);
         net->gx[1] = take_f(c, BLd);
         net->gy = take_f(c, BLd);
@@ -305,10 +311,14 @@ static void carve(ameir_net *net, carver *c) {
                 bl->rstd = take_f(c, B * L);
             }
             bl->o = take_f(c, BLd);
+            bl->opact_stride = 0;
             if (bl->spec.op == AMEIR_OP_GRU)
-                bl->opact = take_f(c, ameir_gru_act_size(net->B, net->L, net->d));
+                bl->opact_stride = ameir_gru_act_size(net->chunk, net->L, net->d);
             if (bl->spec.op == AMEIR_OP_ATTENTION)
-                bl->opact = take_f(c, ameir_attention_act_size(net->B, net->L, net->d, bl->spec.option));
+                bl->opact_stride = ameir_attention_act_size(net->chunk, net->L, net->d, bl->spec.option);
+            bl->opact_stride = (bl->opact_stride + 15) & ~(size_t)15;
+            if (bl->opact_stride)
+                bl->opact = take_f(c, T * bl->opact_stride);
             if (bl->spec.op == AMEIR_OP_MAXPOOL)
                 bl->argmax = take_i(c, BLd);
             bl->drop = take_b(c, BLd);
@@ -329,6 +339,13 @@ static void carve(ameir_net *net, carver *c) {
 }
 
 static int alloc_buffers(ameir_net *net) {
+    free(net->act_f);
+    free(net->act_i);
+    free(net->act_b);
+    net->act_f = NULL;
+    net->act_i = NULL;
+    net->act_b = NULL;
+    net->chunk = (net->B + net->T - 1) / net->T;
     carver c = {0};
     carve(net, &c);
     size_t nf = c.floats, ni = c.ints, nb = c.bytes;
@@ -400,6 +417,7 @@ int ameir_net_create(ameir_net **out, const ameir_arch *arch, const ameir_schema
     if (!net)
         return ameir_fail(AMEIR_ENOMEM, "out of memory for a network");
     ameir_params_init(&net->params);
+    net->T = 1;
     int rc = setup_shapes(net, arch, schema, d, max_batch);
     if (rc < 0)
         goto fail;
@@ -420,12 +438,38 @@ fail:
 void ameir_net_free(ameir_net *net) {
     if (!net)
         return;
+    ameir_net_pool_stop_(net->pool);
     ameir_params_destroy(&net->params);
     free(net->act_f);
     free(net->act_i);
     free(net->act_b);
     free(net);
 }
+
+int ameir_net_set_threads(ameir_net *net, int threads) {
+    if (threads < 1 || threads > AMEIR_NET_MAX_THREADS)
+        return ameir_fail(AMEIR_EINVAL, "network threads: %d (expected 1 to %d)", threads, AMEIR_NET_MAX_THREADS);
+    if (threads == net->T)
+        return 0;
+    ameir_net_pool_stop_(net->pool);
+    net->pool = NULL;
+    net->T = threads;
+    int rc = alloc_buffers(net);
+    if (rc == 0 && threads > 1)
+        rc = ameir_net_pool_start_(&net->pool, threads);
+    if (rc < 0) { /* back to one thread, which needs no pool */
+        net->T = 1;
+        int rc1 = alloc_buffers(net);
+        return rc1 < 0 ? rc1 : rc;
+    }
+    /* the touched-row lists were re-carved: start from clean gradients */
+    for (int f = 0; f < net->F; f++)
+        net->fields[f].nrows = 0;
+    ameir_params_zero_grad(&net->params);
+    return 0;
+}
+
+int ameir_net_threads(const ameir_net *net) { return net->T; }
 
 ameir_params *ameir_net_params(ameir_net *net) { return &net->params; }
 int ameir_net_dim(const ameir_net *net) { return net->d; }

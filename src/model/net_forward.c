@@ -40,32 +40,35 @@ void ameir_net_gather_(ameir_net *net, const ameir_batch *b) {
     }
 }
 
-static void embed(ameir_net *net, int n) {
+/* Rows [r0, r0+nr) of the embeddings; thread k's scratch holds one field's lookups. */
+static void embed_rows(ameir_net *net, int n, int r0, int nr, int k) {
     int F = net->F, d = net->d, L = net->L;
-    size_t nd = (size_t)n * d;
-    float *h0 = net->xs;
+    float *tmp = ameir_net_scratch_(net, k);
+    float *tgt = net->target + (size_t)r0 * d;
+    float *h0 = net->xs + (size_t)r0 * L * d;
+    size_t nd = (size_t)nr * d, m = (size_t)nr * L * d;
     int first_item = 1;
-    memset(net->target, 0, nd * sizeof(float));
+    memset(tgt, 0, nd * sizeof(float));
     for (int f = 0; f < F; f++) {
         net_field *nf = &net->fields[f];
         const float *table = T(net, nf->tensor);
-        ameir_embedding_forward(net->tmp, nf->ids, table, n, nf->width, nf->vocab, d);
-        for (int r = 0; r < n; r++)
-            memcpy(net->fe + ((size_t)r * F + f) * d, net->tmp + (size_t)r * d, (size_t)d * sizeof(float));
+        int w = nf->width;
+        ameir_embedding_forward(tmp, nf->ids + (size_t)r0 * w, table, nr, w, nf->vocab, d);
+        for (int r = 0; r < nr; r++)
+            memcpy(net->fe + ((size_t)(r0 + r) * F + f) * d, tmp + (size_t)r * d, (size_t)d * sizeof(float));
         if (!nf->is_item)
             continue;
         for (size_t i = 0; i < nd; i++)
-            net->target[i] += net->tmp[i];
+            tgt[i] += tmp[i];
         /* a history position: sum of its item fields, looked up in the same tables */
-        const int32_t *hid = nf->ids + (size_t)n * nf->width;
+        const int32_t *hid = nf->ids + (size_t)n * w + (size_t)r0 * L * w;
         if (first_item) {
-            ameir_embedding_forward(h0, hid, table, n * L, nf->width, nf->vocab, d);
+            ameir_embedding_forward(h0, hid, table, nr * L, w, nf->vocab, d);
             first_item = 0;
         } else {
-            ameir_embedding_forward(net->tmp, hid, table, n * L, nf->width, nf->vocab, d);
-            size_t m = (size_t)n * L * d;
+            ameir_embedding_forward(tmp, hid, table, nr * L, w, nf->vocab, d);
             for (size_t i = 0; i < m; i++)
-                h0[i] += net->tmp[i];
+                h0[i] += tmp[i];
         }
     }
     if (!net->has_seq)
@@ -73,10 +76,11 @@ static void embed(ameir_net *net, int n) {
     /* padding positions are zero whatever their other item fields say; real positions get
      * the position embedding counted back from the most recent event (L-1 -> row 0) */
     const float *pos = net->pos_emb >= 0 ? T(net, net->pos_emb) : NULL;
-    for (int r = 0; r < n; r++)
+    const uint8_t *mask = net->mask + (size_t)r0 * L;
+    for (int r = 0; r < nr; r++)
         for (int l = 0; l < L; l++) {
             float *x = h0 + ((size_t)r * L + l) * d;
-            if (!net->mask[(size_t)r * L + l])
+            if (!mask[(size_t)r * L + l])
                 memset(x, 0, (size_t)d * sizeof(float));
             else if (pos)
                 for (int c = 0; c < d; c++)
@@ -84,64 +88,69 @@ static void embed(ameir_net *net, int n) {
         }
 }
 
-static void block_forward(ameir_net *net, int i, int n, int train, float p, ameir_rng *rng) {
+/* Block i on rows [r0, r0+nr): y = x + act(op(norm(x))); dropout comes after, serially. */
+static void block_rows(ameir_net *net, int i, int r0, int nr, int k) {
     net_block *bl = &net->blocks[i];
     int L = net->L, d = net->d;
-    size_t m = (size_t)n * L * d;
-    const float *x = net->xs + (size_t)i * net->B * L * d;
-    float *y = net->xs + (size_t)(i + 1) * net->B * L * d;
+    size_t off = (size_t)r0 * L * d, m = (size_t)nr * L * d, stride = (size_t)net->B * L * d;
+    const float *x = net->xs + (size_t)i * stride + off;
+    float *y = net->xs + (size_t)(i + 1) * stride + off;
     if (bl->spec.op == AMEIR_OP_ZERO) {
         memcpy(y, x, m * sizeof(float));
         return;
     }
+    const uint8_t *mask = net->mask + (size_t)r0 * L;
     const float *in = x;
     if (bl->ln_w >= 0) {
-        ameir_layernorm_forward(bl->normed, bl->mean, bl->rstd, x, T(net, bl->ln_w), T(net, bl->ln_b), net->mask,
-                                n * L, d);
-        in = bl->normed;
+        ameir_layernorm_forward(bl->normed + off, bl->mean + (size_t)r0 * L, bl->rstd + (size_t)r0 * L, x,
+                                T(net, bl->ln_w), T(net, bl->ln_b), mask, nr * L, d);
+        in = bl->normed + off;
     }
-    const uint8_t *mask = net->mask;
+    float *o = bl->o + off;
+    float *act = bl->opact ? bl->opact + (size_t)k * bl->opact_stride : NULL;
     switch (bl->spec.op) {
     case AMEIR_OP_CONV:
-        ameir_conv1d_forward(bl->o, in, T(net, bl->w[0]), T(net, bl->w[1]), mask, n, L, d, bl->spec.option);
+        ameir_conv1d_forward(o, in, T(net, bl->w[0]), T(net, bl->w[1]), mask, nr, L, d, bl->spec.option);
         break;
     case AMEIR_OP_GRU:
-        ameir_gru_forward(bl->o, bl->opact, in, T(net, bl->w[0]), T(net, bl->w[1]), T(net, bl->w[2]),
-                          T(net, bl->w[3]), mask, n, L, d);
+        ameir_gru_forward(o, act, in, T(net, bl->w[0]), T(net, bl->w[1]), T(net, bl->w[2]), T(net, bl->w[3]), mask,
+                          nr, L, d);
         break;
     case AMEIR_OP_AVGPOOL:
-        ameir_avgpool_forward(bl->o, in, mask, n, L, d);
+        ameir_avgpool_forward(o, in, mask, nr, L, d);
         break;
     case AMEIR_OP_MAXPOOL:
-        ameir_maxpool_forward(bl->o, bl->argmax, in, mask, n, L, d);
+        ameir_maxpool_forward(o, bl->argmax + off, in, mask, nr, L, d);
         break;
     case AMEIR_OP_ATTENTION:
-        ameir_attention_forward(bl->o, bl->opact, in, T(net, bl->w[0]), T(net, bl->w[1]), T(net, bl->w[2]),
-                                T(net, bl->w[3]), mask, n, L, d, bl->spec.option);
+        ameir_attention_forward(o, act, in, T(net, bl->w[0]), T(net, bl->w[1]), T(net, bl->w[2]), T(net, bl->w[3]),
+                                mask, nr, L, d, bl->spec.option);
         break;
     default:
         AMEIR_ASSERT(0 && "unknown op");
     }
     /* act(0) = 0 for every block activation, so padding positions stay zero */
-    ameir_act_forward(y, bl->o, m, bl->spec.act);
-    for (size_t k = 0; k < m; k++)
-        y[k] += x[k];
-    if (train && p > 0)
-        ameir_dropout_forward(y, bl->drop, y, m, p, rng);
+    ameir_act_forward(y, o, m, bl->spec.act);
+    for (size_t q = 0; q < m; q++)
+        y[q] += x[q];
 }
 
-static void aggregate(ameir_net *net, int n) {
-    const float *h = net->xs + (size_t)net->n_blocks * net->B * net->L * net->d;
+static void aggregate_rows(ameir_net *net, int r0, int nr, int k) {
+    int L = net->L, d = net->d;
+    const float *h = net->xs + (size_t)net->n_blocks * net->B * L * d + (size_t)r0 * L * d;
+    const uint8_t *mask = net->mask + (size_t)r0 * L;
+    float *out = net->beh + (size_t)r0 * d;
     switch (net->arch.aggregate) {
     case AMEIR_AGG_TARGET_ATTENTION:
-        ameir_din_forward(net->beh, net->dinact, h, net->target, T(net, net->din[0]), T(net, net->din[1]),
-                          T(net, net->din[2]), T(net, net->din[3]), net->mask, n, net->L, net->d);
+        ameir_din_forward(out, net->dinact + (size_t)k * net->dinact_stride, h, net->target + (size_t)r0 * d,
+                          T(net, net->din[0]), T(net, net->din[1]), T(net, net->din[2]), T(net, net->din[3]), mask,
+                          nr, L, d);
         break;
     case AMEIR_AGG_MEAN:
-        ameir_masked_mean_forward(net->beh, h, net->mask, n, net->L, net->d);
+        ameir_masked_mean_forward(out, h, mask, nr, L, d);
         break;
     case AMEIR_AGG_LAST:
-        ameir_last_forward(net->beh, h, net->mask, n, net->L, net->d);
+        ameir_last_forward(out, h, mask, nr, L, d);
         break;
     default:
         AMEIR_ASSERT(0 && "unknown aggregate");
@@ -149,55 +158,111 @@ static void aggregate(ameir_net *net, int n) {
 }
 
 /* z0 = [fe (F*d), behaviour (d), interaction k (d) ...] per row */
-static void mlp_input(ameir_net *net, int n) {
+static void mlp_input_rows(ameir_net *net, int r0, int nr, int k) {
     int d = net->d, F = net->F, D0 = net->D0;
     size_t fd = (size_t)F * d * sizeof(float), dd = (size_t)d * sizeof(float);
-    float *z0 = net->z[0];
-    for (int r = 0; r < n; r++)
-        memcpy(z0 + (size_t)r * D0, net->fe + (size_t)r * F * d, fd);
+    float *z0 = net->z[0] + (size_t)r0 * D0, *tmp = ameir_net_scratch_(net, k);
+    const float *fe = net->fe + (size_t)r0 * F * d;
+    for (int r = 0; r < nr; r++)
+        memcpy(z0 + (size_t)r * D0, fe + (size_t)r * F * d, fd);
     int col = F * d;
     if (net->has_seq) {
-        for (int r = 0; r < n; r++)
-            memcpy(z0 + (size_t)r * D0 + col, net->beh + (size_t)r * d, dd);
+        for (int r = 0; r < nr; r++)
+            memcpy(z0 + (size_t)r * D0 + col, net->beh + (size_t)(r0 + r) * d, dd);
         col += d;
     }
-    for (int k = 0; k < net->n_inter; k++, col += d) {
-        ameir_hadamard_forward(net->tmp, net->fe, net->inter_fields[k], net->inter_order[k], n, F, d);
-        for (int r = 0; r < n; r++)
-            memcpy(z0 + (size_t)r * D0 + col, net->tmp + (size_t)r * d, dd);
+    for (int q = 0; q < net->n_inter; q++, col += d) {
+        ameir_hadamard_forward(tmp, fe, net->inter_fields[q], net->inter_order[q], nr, F, d);
+        for (int r = 0; r < nr; r++)
+            memcpy(z0 + (size_t)r * D0 + col, tmp + (size_t)r * d, dd);
     }
 }
 
-static void mlp_forward(ameir_net *net, int n, int train, float p, ameir_rng *rng) {
-    for (int j = 0; j < net->n_mlp; j++) {
-        int in = net->width[j], out = net->width[j + 1];
-        size_t m = (size_t)n * out;
-        ameir_linear_forward(net->u[j], net->z[j], T(net, net->mlp_w[j]), T(net, net->mlp_b[j]), n, in, out);
-        ameir_act_forward(net->z[j + 1], net->u[j], m, net->arch.mlp[j].act);
-        if (j == net->n_mlp - 1 && net->sc_w >= 0) {
-            /* the shortcut joins after the last hidden activation (and before its dropout) */
-            ameir_linear_forward(net->tmp, net->z[0], T(net, net->sc_w), T(net, net->sc_b), n, net->D0, out);
-            for (size_t k = 0; k < m; k++)
-                net->z[j + 1][k] += net->tmp[k];
-        }
-        if (train && p > 0)
-            ameir_dropout_forward(net->z[j + 1], net->mdrop[j], net->z[j + 1], m, p, rng);
+static void mlp_layer_rows(ameir_net *net, int j, int r0, int nr, int k) {
+    int in = net->width[j], out = net->width[j + 1];
+    size_t m = (size_t)nr * out;
+    float *u = net->u[j] + (size_t)r0 * out, *z = net->z[j + 1] + (size_t)r0 * out;
+    ameir_linear_forward(u, net->z[j] + (size_t)r0 * in, T(net, net->mlp_w[j]), T(net, net->mlp_b[j]), nr, in, out);
+    ameir_act_forward(z, u, m, net->arch.mlp[j].act);
+    if (j == net->n_mlp - 1 && net->sc_w >= 0) {
+        /* the shortcut joins after the last hidden activation (and before its dropout) */
+        float *tmp = ameir_net_scratch_(net, k);
+        ameir_linear_forward(tmp, net->z[0] + (size_t)r0 * net->D0, T(net, net->sc_w), T(net, net->sc_b), nr,
+                             net->D0, out);
+        for (size_t q = 0; q < m; q++)
+            z[q] += tmp[q];
     }
-    ameir_linear_forward(net->logits, net->z[net->n_mlp], T(net, net->out_w), T(net, net->out_b), n,
-                         net->width[net->n_mlp], 1);
+}
+
+/* Stages of the forward pass: 0 embeddings, 1+i block i, nb+1 aggregate and MLP input,
+ * nb+2+j hidden layer j, nb+2+n_mlp the output. Each is row-parallel; dropout (which
+ * draws from the rng in order) runs serially after its stage. */
+typedef struct fwd_task {
+    ameir_net *net;
+    int n, s0, s1;
+} fwd_task;
+
+static int n_stages(const ameir_net *net) { return net->n_blocks + 3 + net->n_mlp; }
+
+static void run_stages(void *arg, int k) {
+    fwd_task *t = arg;
+    ameir_net *net = t->net;
+    int r0, nr, nb = net->n_blocks;
+    ameir_net_rows_(net, t->n, k, &r0, &nr);
+    if (nr == 0)
+        return;
+    for (int s = t->s0; s < t->s1; s++) {
+        if (s == 0)
+            embed_rows(net, t->n, r0, nr, k);
+        else if (s <= nb)
+            block_rows(net, s - 1, r0, nr, k);
+        else if (s == nb + 1) {
+            if (net->has_seq)
+                aggregate_rows(net, r0, nr, k);
+            mlp_input_rows(net, r0, nr, k);
+        } else if (s < nb + 2 + net->n_mlp)
+            mlp_layer_rows(net, s - nb - 2, r0, nr, k);
+        else
+            ameir_linear_forward(net->logits + r0, net->z[net->n_mlp] + (size_t)r0 * net->width[net->n_mlp],
+                                 T(net, net->out_w), T(net, net->out_b), nr, net->width[net->n_mlp], 1);
+    }
+}
+
+/* The output of stage s if dropout follows it, else NULL; *len its size and *mask where the
+ * dropout mask goes. */
+static float *dropout_after(ameir_net *net, int s, int n, size_t *len, uint8_t **mask) {
+    int nb = net->n_blocks;
+    if (s >= 1 && s <= nb && net->blocks[s - 1].spec.op != AMEIR_OP_ZERO) {
+        *len = (size_t)n * net->L * net->d;
+        *mask = net->blocks[s - 1].drop;
+        return net->xs + (size_t)s * net->B * net->L * net->d;
+    }
+    int j = s - nb - 2;
+    if (j >= 0 && j < net->n_mlp) {
+        *len = (size_t)n * net->width[j + 1];
+        *mask = net->mdrop[j];
+        return net->z[j + 1];
+    }
+    return NULL;
 }
 
 void ameir_net_forward_(ameir_net *net, const ameir_batch *b, int train, float p, ameir_rng *rng) {
     AMEIR_ASSERT(b->n > 0 && b->n <= net->B);
-    int n = b->n;
-    embed(net, n);
-    if (net->has_seq) {
-        for (int i = 0; i < net->n_blocks; i++)
-            block_forward(net, i, n, train, p, rng);
-        aggregate(net, n);
+    int S = n_stages(net);
+    fwd_task t = {net, b->n, 0, 0};
+    while (t.s0 < S) {
+        size_t len = 0;
+        uint8_t *mask = NULL;
+        float *y = NULL;
+        t.s1 = t.s0;
+        while (t.s1 < S && !(train && p > 0 && (y = dropout_after(net, t.s1, b->n, &len, &mask))))
+            t.s1++;
+        t.s1 = t.s1 < S ? t.s1 + 1 : S;
+        ameir_net_pool_run_(net->pool, run_stages, &t);
+        if (y)
+            ameir_dropout_forward(y, mask, y, len, p, rng);
+        t.s0 = t.s1;
     }
-    mlp_input(net, n);
-    mlp_forward(net, n, train, p, rng);
 }
 
 void ameir_net_predict(ameir_net *net, const ameir_batch *b, float *logits) {

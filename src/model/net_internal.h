@@ -14,6 +14,16 @@
 #include "ameir/params.h"
 #include "ameir/schema.h"
 
+#define AMEIR_NET_MAX_THREADS 64
+
+/* net_pool.c: a team of T threads; run calls fn(arg, k) for k = 0..T-1 (k = 0 on the
+ * caller) and waits for all. A NULL pool runs fn(arg, 0) only. */
+typedef struct net_pool net_pool;
+typedef void (*net_task)(void *arg, int k);
+int ameir_net_pool_start_(net_pool **out, int T);
+void ameir_net_pool_run_(net_pool *p, net_task fn, void *arg);
+void ameir_net_pool_stop_(net_pool *p);
+
 typedef struct net_field {
     int tensor;        /* "emb/<field>" (vocab, d), AMEIR_TENSOR_ROWS */
     int vocab, width;
@@ -33,7 +43,8 @@ typedef struct net_block {
     float *normed;     /* (B, L, d) layernorm output, NULL without layernorm */
     float *mean, *rstd; /* (B*L) */
     float *o;          /* (B, L, d) op output, before the activation */
-    float *opact;      /* gru / attention saved values */
+    float *opact;      /* gru / attention saved values, one region per thread */
+    size_t opact_stride;
     int32_t *argmax;   /* (B, L, d) maxpool */
     uint8_t *drop;     /* (B*L*d) dropout mask */
 } net_block;
@@ -59,7 +70,8 @@ struct ameir_net {
     float *xs;          /* (n_blocks + 1, B, L, d): h0, then each block's output */
     uint8_t *mask;      /* (B, L) */
     int din[4];         /* w1, b1, w2, b2 of target attention; -1 otherwise */
-    float *dinact;
+    float *dinact;      /* one region per thread */
+    size_t dinact_stride;
     float *target;      /* (B, d) */
     float *beh;         /* (B, d) */
 
@@ -80,7 +92,15 @@ struct ameir_net {
     float *logits;      /* (B) */
 
     float *fe;          /* (B, F, d) field embeddings */
-    float *tmp;         /* (B*L*d or B*max(d, units)) scratch */
+    float *tmp;         /* scratch, tmp_stride floats per thread */
+    size_t tmp_stride;
+
+    /* threads: rows of a batch are split in T contiguous ranges; weight gradients of
+     * thread k > 0 go to its shadow of the dense range, summed in order after backward */
+    int T, chunk;       /* chunk = ceil(B / T) rows at most per thread */
+    net_pool *pool;
+    float *shadow;      /* (T-1, dense_size) */
+    size_t dense_size;
 
     /* gradients of activations */
     float *gz[AMEIR_MAX_MLP + 1];
@@ -89,6 +109,22 @@ struct ameir_net {
     float *gfe, *gt, *gbeh;
     float *gx[2], *gy, *go, *gin; /* (B, L, d) */
 };
+
+/* Rows [*r0, *r0 + *nr) of a batch of n rows are thread k's. */
+static inline void ameir_net_rows_(const ameir_net *net, int n, int k, int *r0, int *nr) {
+    int a = (int)((int64_t)n * k / net->T), b = (int)((int64_t)n * (k + 1) / net->T);
+    *r0 = a;
+    *nr = b - a;
+}
+
+/* Where thread k accumulates the gradient of tensor t (a dense tensor when k > 0). */
+static inline float *ameir_net_grad_(ameir_net *net, int t, int k) {
+    if (k == 0)
+        return ameir_params_grad(&net->params, t);
+    return net->shadow + (size_t)(k - 1) * net->dense_size + (net->params.tensors[t].offset - net->dense_begin);
+}
+
+static inline float *ameir_net_scratch_(ameir_net *net, int k) { return net->tmp + (size_t)k * net->tmp_stride; }
 
 /* net_forward.c: copy the batch's ids into the per-field buffers and build the history
  * mask; then the forward pass (train: dropout with rate p from rng). */

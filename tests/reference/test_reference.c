@@ -177,8 +177,8 @@ static herr_t count_leaf(hid_t g, const char *name, const H5L_info_t *info, void
     return 0;
 }
 
-static void run_file(const char *file) {
-    printf("%s\n", file);
+static void run_file(const char *file, int threads) {
+    printf("%s, %d thread(s)\n", file, threads);
     hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
     CHECK(f >= 0);
     if (f < 0)
@@ -207,6 +207,7 @@ static void run_file(const char *file) {
     CHECK_EQ_INT(rc, 0);
     if (rc < 0)
         goto done;
+    CHECK_EQ_INT(ameir_net_set_threads(net, threads), 0);
     ameir_params *p = ameir_net_params(net);
     buf = malloc(p->total * sizeof *buf);
     /* the same tensors, by name, on both sides */
@@ -269,8 +270,12 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: test_reference REF.h5...\n");
         return 2;
     }
-    for (int i = 1; i < argc; i++)
-        run_file(argv[i]);
+    /* one thread, and rows split over 4 threads (6 rows: uneven ranges, with weight
+     * gradients summed across threads) */
+    for (int i = 1; i < argc; i++) {
+        run_file(argv[i], 1);
+        run_file(argv[i], 4);
+    }
     printf("worst relative error over all files: %.2e (tolerance %.0e)\n", worst_overall, TOL);
     return check_finish("reference");
 }
