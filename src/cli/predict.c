@@ -1,4 +1,5 @@
 /* ameir predict: one score (sigmoid of the logit) per row of a split, as CSV. */
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,21 +16,138 @@
 
 static double sigmoid(double x) { return x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x)); }
 
+/* Raw-id columns: the "user" field and the item field, mapped back through vocab.json. */
+typedef struct id_column {
+    const char *name;
+    int field;
+    const cJSON *vocab; /* array of raw strings by id; NULL when vocab.json lacks the field */
+} id_column;
+
+typedef struct id_columns {
+    id_column col[2];
+    int n;
+    cJSON *root;
+    ameir_batch b;
+    int64_t *idx;
+    int64_t begin, end; /* rows currently in b */
+} id_columns;
+
+static void ids_destroy(id_columns *ic) {
+    cJSON_Delete(ic->root);
+    ameir_batch_destroy(&ic->b);
+    free(ic->idx);
+}
+
+static void ids_add(id_columns *ic, const ameir_schema *s, int f) {
+    if (f < 0 || s->fields[f].width != 1)
+        return;
+    for (int i = 0; i < ic->n; i++)
+        if (ic->col[i].field == f)
+            return;
+    ic->col[ic->n].name = s->fields[f].name;
+    ic->col[ic->n].field = f;
+    ic->col[ic->n].vocab = ic->root ? cJSON_GetObjectItemCaseSensitive(ic->root, s->fields[f].name) : NULL;
+    ic->n++;
+}
+
+/* Find the id columns and read the dataset's vocab.json (optional: without it the ids are
+ * written as they are stored). */
+static int ids_init(id_columns *ic, const ameir_dataset *ds) {
+    const ameir_schema *s = ameir_dataset_schema(ds);
+    char path[4096];
+    memset(ic, 0, sizeof *ic);
+    ic->end = -1;
+    snprintf(path, sizeof path, "%s/vocab.json", ameir_dataset_dir(ds));
+    FILE *f = fopen(path, "rb");
+    if (f) {
+        char *text = NULL;
+        long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+        if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (text = malloc((size_t)n + 1)) && fread(text, 1, (size_t)n, f) == (size_t)n) {
+            text[n] = '\0';
+            ic->root = cJSON_Parse(text);
+        }
+        free(text);
+        fclose(f);
+        if (!ic->root)
+            return ameir_fail(AMEIR_EDATA, "%s: cannot read the vocabularies (expected a JSON object)", path);
+    }
+    ids_add(ic, s, ameir_schema_find(s, "user"));
+    ids_add(ic, s, s->item_field);
+    if (!ic->n)
+        return 0;
+    ic->idx = malloc(sizeof *ic->idx * 1024);
+    if (!ic->idx)
+        return ameir_fail(AMEIR_ENOMEM, "id buffer");
+    return ameir_batch_init(&ic->b, s, 1024);
+}
+
+static void csv_field(FILE *f, const char *v) {
+    if (!strpbrk(v, ",\"\n\r")) {
+        fprintf(f, ",%s", v);
+        return;
+    }
+    fputs(",\"", f);
+    for (; *v; v++) {
+        if (*v == '"')
+            fputc('"', f);
+        fputc(*v, f);
+    }
+    fputc('"', f);
+}
+
+/* The id columns of split row r (rows are visited in order, 1024 at a time). */
+static void ids_write(FILE *f, id_columns *ic, const ameir_split *sp, const ameir_schema *s, int64_t r) {
+    if (!ic->n)
+        return;
+    if (r < ic->begin || r >= ic->end) {
+        int64_t rows = ameir_split_rows(sp);
+        int n = (int)(rows - r < 1024 ? rows - r : 1024);
+        for (int i = 0; i < n; i++)
+            ic->idx[i] = r + i;
+        ameir_split_fill(sp, ic->idx, n, &ic->b);
+        ic->begin = r;
+        ic->end = r + n;
+    }
+    for (int c = 0; c < ic->n; c++) {
+        int32_t id = ic->b.x[(size_t)(r - ic->begin) * (size_t)s->x_width + (size_t)s->fields[ic->col[c].field].offset];
+        const cJSON *v = ic->col[c].vocab ? cJSON_GetArrayItem(ic->col[c].vocab, id) : NULL;
+        if (cJSON_IsString(v))
+            csv_field(f, v->valuestring);
+        else
+            fprintf(f, ",%d", (int)id);
+    }
+}
+
 /* Write the CSV to a temporary name and rename it, so a reader never sees half a file. */
-static int write_csv(const char *path, const float *logit, const int64_t *rank, int64_t rows, int seq) {
+static int write_csv(const char *path, const ameir_session *ss, const float *logit, const int64_t *rank) {
+    const ameir_schema *s = ameir_dataset_schema(ss->ds);
+    int64_t rows = ameir_split_rows(ss->split);
+    int seq = s->task == AMEIR_TASK_SEQ, rc;
     char tmp[4096];
+    id_columns ic;
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
         return ameir_fail(AMEIR_EINVAL, "--out %s: path too long", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return ameir_fail(AMEIR_EIO, "--out %s: cannot create the file (directory missing or not writable?)", path);
-    fprintf(f, seq ? "row,score,rank\n" : "row,score\n");
-    for (int64_t r = 0; r < rows; r++) {
-        if (seq)
-            fprintf(f, "%lld,%.9g,%lld\n", (long long)r, sigmoid(logit[r]), (long long)rank[r]);
-        else
-            fprintf(f, "%lld,%.9g\n", (long long)r, sigmoid(logit[r]));
+    if ((rc = ids_init(&ic, ss->ds)) < 0) {
+        ids_destroy(&ic);
+        return rc;
     }
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        ids_destroy(&ic);
+        return ameir_fail(AMEIR_EIO, "--out %s: cannot create the file (directory missing or not writable?)", path);
+    }
+    fputs(seq ? "row,score,rank" : "row,score", f);
+    for (int c = 0; c < ic.n; c++)
+        csv_field(f, ic.col[c].name);
+    fputc('\n', f);
+    for (int64_t r = 0; r < rows; r++) {
+        fprintf(f, "%lld,%.9g", (long long)r, sigmoid(logit[r]));
+        if (seq)
+            fprintf(f, ",%lld", (long long)rank[r]);
+        ids_write(f, &ic, ss->split, s, r);
+        fputc('\n', f);
+    }
+    ids_destroy(&ic);
     int bad = ferror(f);
     bad |= fclose(f) != 0;
     if (bad || rename(tmp, path) != 0) {
@@ -49,7 +167,7 @@ int ameir_cmd_predict(int argc, char **argv) {
         {"model", AMEIR_OPT_STR, &model, 1, 0, "MODEL.h5", "model file written by ameir train --out", 0},
         {"data", AMEIR_OPT_STR, &data, 1, 0, "DIR", "prepared dataset directory the model was trained on", 0},
         {"split", AMEIR_OPT_STR, &split, 1, 0, "NAME", "split to score: train, valid or test (default test)", 0},
-        {"out", AMEIR_OPT_STR, &out, 1, 0, "FILE.csv", "CSV with header row,score (seq data: row,score,rank)", 0},
+        {"out", AMEIR_OPT_STR, &out, 1, 0, "FILE.csv", "CSV: row,score (seq data: row,score,rank), then the raw user and item ids when the data has them", 0},
         {"batch", AMEIR_OPT_INT, &batch, 1, 65536, "B", "rows per forward pass (default 1024)", 0},
         {"threads", AMEIR_OPT_INT, &threads, 1, 1024, "T", "BLAS threads (default 1)", 0},
         {0},
@@ -78,7 +196,7 @@ int ameir_cmd_predict(int argc, char **argv) {
     }
     if ((rc = ameir_predict_scores(s.net, s.split, logit, rank)) < 0)
         goto done;
-    if ((rc = write_csv(out, logit, rank, rows, ameir_dataset_schema(s.ds)->task == AMEIR_TASK_SEQ)) < 0)
+    if ((rc = write_csv(out, &s, logit, rank)) < 0)
         goto done;
     printf("wrote %lld scores of split %s to %s\n", (long long)rows, split, out);
 done:

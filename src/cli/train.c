@@ -16,15 +16,22 @@
 #include "options.h"
 #include "session.h"
 
+/* A float setting as the decimal the user wrote (0.001, not 0.0010000000474974513). */
+static double float_setting(float v) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.7g", (double)v);
+    return strtod(buf, NULL);
+}
+
 static cJSON *settings_json(const ameir_train_config *c, int d) {
     cJSON *o = cJSON_CreateObject();
     if (!o)
         return NULL;
     cJSON_AddNumberToObject(o, "d", d);
     cJSON_AddNumberToObject(o, "batch", c->batch);
-    cJSON_AddNumberToObject(o, "lr", c->opt.lr);
-    cJSON_AddNumberToObject(o, "dropout", c->opt.dropout);
-    cJSON_AddNumberToObject(o, "l2", c->opt.l2);
+    cJSON_AddNumberToObject(o, "lr", float_setting(c->opt.lr));
+    cJSON_AddNumberToObject(o, "dropout", float_setting(c->opt.dropout));
+    cJSON_AddNumberToObject(o, "l2", float_setting(c->opt.l2));
     cJSON_AddNumberToObject(o, "epochs", c->epochs);
     cJSON_AddNumberToObject(o, "max_steps", (double)c->max_steps);
     cJSON_AddNumberToObject(o, "eval_every", (double)c->eval_every);

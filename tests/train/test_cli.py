@@ -110,7 +110,11 @@ def body(tmp):
     run(["predict", "--model", m1, "--data", data, "--out", out_csv], what="predict")
     with open(out_csv) as f:
         rows = list(csv.reader(f))
-    check(rows and rows[0] == ["row", "score"], "CSV header %r" % (rows[:1],))
+    check(rows and rows[0] == ["row", "score", "user", "item"], "CSV header %r" % (rows[:1],))
+    with open(os.path.join(data, "vocab.json")) as f:
+        vocab = json.load(f)
+    check(all(r[2] in vocab["user"][2:] and r[3] in vocab["item"] for r in rows[1:]), "user/item columns are raw ids from vocab.json")
+    check(len(set(r[2] for r in rows[1:])) > 100, "user ids vary")
     check(len(rows) - 1 == test1.get("rows"), "CSV has %d rows, test split %s" % (len(rows) - 1, test1.get("rows")))
     scores = [float(r[1]) for r in rows[1:]]
     check(all(0.0 < s < 1.0 for s in scores), "scores outside (0, 1)")
@@ -154,7 +158,7 @@ def seq_task(tmp):
     run(["predict", "--model", model, "--data", data, "--out", out_csv], what="predict seq")
     with open(out_csv) as f:
         rows = list(csv.reader(f))
-    check(rows[0] == ["row", "score", "rank"], "seq CSV header %r" % rows[0])
+    check(rows[0] == ["row", "score", "rank", "movie"], "seq CSV header %r" % rows[0])
     ranks = [int(r[2]) for r in rows[1:]]
     check(len(ranks) == test.get("rows"), "seq CSV rows %d, users %s" % (len(ranks), test.get("rows")))
     if ranks:
