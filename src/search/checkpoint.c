@@ -39,6 +39,33 @@ static void metrics_from_row(const double *row, ameir_metrics *m) {
     m->hr1 = row[5], m->hr5 = row[6], m->hr10 = row[7], m->ndcg5 = row[8], m->ndcg10 = row[9], m->mrr = row[10];
 }
 
+/* Buffers for one column of the trial table at a time (n rows, metrics n x N_METRICS). */
+typedef struct columns {
+    int64_t n;
+    int64_t *col;
+    double *f;
+    char **arch; /* n strings, each malloc'ed */
+} columns;
+
+static int columns_alloc(columns *c, int64_t n, const char *file) {
+    size_t nn = n ? (size_t)n : 1;
+    c->n = n;
+    c->col = malloc(nn * sizeof *c->col);
+    c->f = malloc(nn * N_METRICS * sizeof *c->f);
+    c->arch = calloc(nn, sizeof *c->arch);
+    if (!c->col || !c->f || !c->arch)
+        return ameir_fail(AMEIR_ENOMEM, "%s: out of memory for a table of %lld trials", file, (long long)n);
+    return 0;
+}
+
+static void columns_free(columns *c) {
+    for (int64_t i = 0; c->arch && i < c->n; i++)
+        free(c->arch[i]);
+    free(c->arch);
+    free(c->f);
+    free(c->col);
+}
+
 /* ---- writing ---- */
 
 static hid_t vlen_str_type(void) {
@@ -116,16 +143,14 @@ static herr_t write_attr_str(hid_t loc, const char *name, const char *s) {
 
 static int write_trials(hid_t file, const char *tmp, const ameir_controller *ctl) {
     int64_t n = ameir_controller_n_trials(ctl);
-    size_t nn = n ? (size_t)n : 1;
-    int64_t *col = malloc(nn * sizeof *col);
-    double *f = malloc(nn * N_METRICS * sizeof *f);
-    char **arch = calloc(nn, sizeof *arch);
+    columns cols = {0};
     hid_t g = H5I_INVALID_HID;
-    int rc = 0;
-    if (!col || !f || !arch) {
-        rc = ameir_fail(AMEIR_ENOMEM, "%s: out of memory writing %lld trials", tmp, (long long)n);
+    int rc = columns_alloc(&cols, n, tmp);
+    int64_t *col = cols.col;
+    double *f = cols.f;
+    char **arch = cols.arch;
+    if (rc < 0)
         goto done;
-    }
     H5_TRY(g = H5Gcreate2(file, "trials", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "/trials");
     static const char *const names[] = {"id", "stage", "kind", "rung", "baseline", "candidate", "budget",
                                         "parent", "status", "steps", "worker"};
@@ -169,11 +194,7 @@ static int write_trials(hid_t file, const char *tmp, const ameir_controller *ctl
 done:
     if (g >= 0)
         H5Gclose(g);
-    for (int64_t i = 0; arch && i < n; i++)
-        free(arch[i]);
-    free(arch);
-    free(f);
-    free(col);
+    columns_free(&cols);
     return rc;
 }
 
@@ -375,17 +396,15 @@ static int read_strings(hid_t loc, const char *name, hsize_t n, int scalar, char
 static int read_trials(const reader *rd, hid_t file, int64_t n, ameir_trial *recs) {
     static const char *const names[] = {"id", "stage", "kind", "rung", "baseline", "candidate", "budget",
                                         "parent", "status", "steps", "worker", "seed"};
-    size_t nn = n ? (size_t)n : 1;
-    int64_t *col = malloc(nn * sizeof *col);
-    double *f = malloc(nn * N_METRICS * sizeof *f);
-    char **arch = calloc(nn, sizeof *arch);
+    columns cols = {0};
     char msg[256];
     hid_t g = H5I_INVALID_HID;
-    int rc = 0;
-    if (!col || !f || !arch) {
-        rc = ameir_fail(AMEIR_ENOMEM, "%s: out of memory reading %lld trials", rd->path, (long long)n);
+    int rc = columns_alloc(&cols, n, rd->path);
+    int64_t *col = cols.col;
+    double *f = cols.f;
+    char **arch = cols.arch;
+    if (rc < 0)
         goto done;
-    }
     H5E_BEGIN_TRY { g = H5Gopen2(file, "trials", H5P_DEFAULT); }
     H5E_END_TRY;
     if (g < 0) {
@@ -458,11 +477,7 @@ static int read_trials(const reader *rd, hid_t file, int64_t n, ameir_trial *rec
 done:
     if (g >= 0)
         H5Gclose(g);
-    for (int64_t i = 0; arch && i < n; i++)
-        free(arch[i]);
-    free(arch);
-    free(f);
-    free(col);
+    columns_free(&cols);
     return rc;
 }
 

@@ -152,14 +152,8 @@ static int parse_behavior(ameir_json_ctx *c, const cJSON *o, int d, ameir_behavi
     b->n_positions = 2, b->positions[0] = 0, b->positions[1] = 1;
 
     AMEIR_TRY(ameir_json_object(c, o, "behavior", keys));
-    AMEIR_TRY(ameir_json_int(c, o, "behavior", "min_blocks", 0, AMEIR_MAX_BLOCKS, &b->min_blocks));
-    AMEIR_TRY(ameir_json_int(c, o, "behavior", "max_blocks", 0, AMEIR_MAX_BLOCKS, &b->max_blocks));
-    if (b->max_blocks < b->min_blocks) {
-        char got[32], expected[64];
-        snprintf(got, sizeof got, "%d", b->max_blocks);
-        snprintf(expected, sizeof expected, "at least min_blocks = %d", b->min_blocks);
-        return ameir_json_bad(c, "behavior", "max_blocks", got, expected);
-    }
+    AMEIR_TRY(ameir_json_int_range(c, o, "behavior", "min_blocks", "max_blocks", 0, AMEIR_MAX_BLOCKS, &b->min_blocks,
+                                   &b->max_blocks));
     AMEIR_TRY(ameir_json_names(c, o, "behavior", "ops", op_from_name, "one of zero, conv, gru, avgpool, maxpool, attention",
                                ops, AMEIR_OP_COUNT, &n_ops));
     AMEIR_TRY(ameir_json_ints(c, o, "behavior", "conv_kernels", all_kernels, 4, "one of 1, 3, 5, 7", kernels, 4, &n_kernels));
@@ -213,14 +207,8 @@ static int parse_interaction(ameir_json_ctx *c, const cJSON *o, ameir_interactio
     s->max_interactions = 4;
     AMEIR_TRY(ameir_json_object(c, o, "interaction", keys));
     AMEIR_TRY(ameir_json_int(c, o, "interaction", "max_order", 2, AMEIR_MAX_ORDER, &s->max_order));
-    AMEIR_TRY(ameir_json_int(c, o, "interaction", "min_interactions", 0, AMEIR_MAX_INTERACTIONS, &s->min_interactions));
-    AMEIR_TRY(ameir_json_int(c, o, "interaction", "max_interactions", 0, AMEIR_MAX_INTERACTIONS, &s->max_interactions));
-    if (s->max_interactions < s->min_interactions) {
-        char got[32], expected[64];
-        snprintf(got, sizeof got, "%d", s->max_interactions);
-        snprintf(expected, sizeof expected, "at least min_interactions = %d", s->min_interactions);
-        return ameir_json_bad(c, "interaction", "max_interactions", got, expected);
-    }
+    AMEIR_TRY(ameir_json_int_range(c, o, "interaction", "min_interactions", "max_interactions", 0,
+                                   AMEIR_MAX_INTERACTIONS, &s->min_interactions, &s->max_interactions));
     s->fields_from_dataset = cJSON_GetObjectItemCaseSensitive(o, "fields") == NULL;
     s->n_fields = 0;
     if (!s->fields_from_dataset)
@@ -241,14 +229,8 @@ static int parse_mlp(ameir_json_ctx *c, const cJSON *o, ameir_mlp_space *m) {
         m->acts[i] = i;
     m->n_shortcut = 2, m->shortcut[0] = 0, m->shortcut[1] = 1;
     AMEIR_TRY(ameir_json_object(c, o, "mlp", keys));
-    AMEIR_TRY(ameir_json_int(c, o, "mlp", "min_layers", 0, AMEIR_MAX_MLP, &m->min_layers));
-    AMEIR_TRY(ameir_json_int(c, o, "mlp", "max_layers", 0, AMEIR_MAX_MLP, &m->max_layers));
-    if (m->max_layers < m->min_layers) {
-        char got[32], expected[64];
-        snprintf(got, sizeof got, "%d", m->max_layers);
-        snprintf(expected, sizeof expected, "at least min_layers = %d", m->min_layers);
-        return ameir_json_bad(c, "mlp", "max_layers", got, expected);
-    }
+    AMEIR_TRY(ameir_json_int_range(c, o, "mlp", "min_layers", "max_layers", 0, AMEIR_MAX_MLP, &m->min_layers,
+                                   &m->max_layers));
     AMEIR_TRY(ameir_json_ints(c, o, "mlp", "widths", NULL, AMEIR_MAX_UNITS, "an integer from 1 to 4096", m->widths,
                                AMEIR_SPACE_MAX_WIDTHS, &m->n_widths));
     AMEIR_TRY(ameir_json_names(c, o, "mlp", "acts", mlp_act_from_name, "one of identity, relu, gelu, swish, sigmoid",

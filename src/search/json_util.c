@@ -195,6 +195,19 @@ int ameir_json_int(const ameir_json_ctx *c, const cJSON *o, const char *path, co
     return 0;
 }
 
+int ameir_json_int_range(const ameir_json_ctx *c, const cJSON *o, const char *path, const char *key_min,
+                         const char *key_max, int lo, int hi, int *min, int *max) {
+    AMEIR_TRY(ameir_json_int(c, o, path, key_min, lo, hi, min));
+    AMEIR_TRY(ameir_json_int(c, o, path, key_max, lo, hi, max));
+    if (*max < *min) {
+        char got[32], expected[96];
+        snprintf(got, sizeof got, "%d", *max);
+        snprintf(expected, sizeof expected, "at least %s = %d", key_min, *min);
+        return ameir_json_bad(c, path, key_max, got, expected);
+    }
+    return 0;
+}
+
 int ameir_json_number(const ameir_json_ctx *c, const cJSON *o, const char *path, const char *key, double lo, double hi,
                       int lo_inclusive, double *out) {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);

@@ -39,6 +39,9 @@ int ameir_json_require(const ameir_json_ctx *c, const cJSON *o, const char *path
 int ameir_json_int(const ameir_json_ctx *c, const cJSON *o, const char *path, const char *key, int lo, int hi, int *out);
 int ameir_json_int64(const ameir_json_ctx *c, const cJSON *o, const char *path, const char *key, int64_t lo, int64_t hi,
                      int64_t *out);
+/* Two integers key_min <= key_max, each in [lo, hi] (absent keys keep their defaults). */
+int ameir_json_int_range(const ameir_json_ctx *c, const cJSON *o, const char *path, const char *key_min,
+                         const char *key_max, int lo, int hi, int *min, int *max);
 /* A number in [lo, hi] (lo_inclusive = 0: (lo, hi]). */
 int ameir_json_number(const ameir_json_ctx *c, const cJSON *o, const char *path, const char *key, double lo, double hi,
                       int lo_inclusive, double *out);
