@@ -145,7 +145,8 @@ int ameir_cmd_train(int argc, char **argv) {
     }
     if (rc < 0)
         goto done;
-    if ((rc = ameir_evaluate(net, valid, &mvalid)) < 0 || (rc = ameir_evaluate(net, test, &mtest)) < 0)
+    mvalid = fit.best_valid; /* the restored weights are the ones validated there */
+    if ((rc = ameir_evaluate(net, test, &mtest)) < 0)
         goto done;
     record = record_json(ds, &arch, net, &c, d, &fit, &mvalid, &mtest);
     if (!record) {
