@@ -282,7 +282,9 @@ int rawtable_read(rawtable *t, const dcfg_source *src, const char *dir) {
     if (!t->bufs)
         return ameir_fail(AMEIR_ENOMEM, "out of memory");
     for (int i = 0; i < src->n_files; i++) {
-        snprintf(t->paths[i], DCFG_PATH, "%s/%s", dir, src->files[i].path);
+        if (strlen(dir) > 255 || strlen(src->files[i].path) > 254)
+            return ameir_fail(AMEIR_EINVAL, "%s/%s: path too long", dir, src->files[i].path);
+        snprintf(t->paths[i], DCFG_PATH, "%.255s/%.254s", dir, src->files[i].path);
         size_t len = 0;
         AMEIR_TRY(slurp(t->paths[i], src->latin1, &t->bufs[i], &len));
         t->n_bufs = i + 1;
