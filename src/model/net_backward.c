@@ -270,19 +270,36 @@ float ameir_net_forward_backward(ameir_net *net, const ameir_batch *b, const ame
     return loss;
 }
 
-void ameir_net_adam_step(ameir_net *net, const ameir_train_opts *o) {
+typedef struct adam_task {
+    ameir_net *net;
+    ameir_adam_opts a;
+    int64_t t;
+} adam_task;
+
+/* Adam is elementwise: thread k takes its share of each table's touched rows and of the
+ * dense range, so the result does not depend on the split. */
+static void adam_rows_task(void *arg, int k) {
+    adam_task *at = arg;
+    ameir_net *net = at->net;
     ameir_params *p = &net->params;
-    ameir_adam_opts a = ameir_net_adam_opts_(o);
-    int64_t t = ++p->step;
+    size_t T = (size_t)net->T;
     for (int f = 0; f < net->F; f++) {
         net_field *nf = &net->fields[f];
         size_t off = p->tensors[nf->tensor].offset;
-        ameir_adam_rows(p->data + off, p->m + off, p->v + off, p->grad + off, nf->rows, nf->nrows, net->d, &a, t);
+        int a = (int)((size_t)nf->nrows * (size_t)k / T), b = (int)((size_t)nf->nrows * (size_t)(k + 1) / T);
+        if (b > a)
+            ameir_adam_rows(p->data + off, p->m + off, p->v + off, p->grad + off, nf->rows + a, b - a, net->d, &at->a,
+                            at->t);
     }
     /* the dense tensors are one range; the alignment gaps between them stay 0 */
-    size_t db = net->dense_begin;
-    if (db < p->total)
-        ameir_adam_dense(p->data + db, p->m + db, p->v + db, p->grad + db, p->total - db, &a, t);
+    size_t n = net->dense_size, a = net->dense_begin + n * (size_t)k / T, b = net->dense_begin + n * (size_t)(k + 1) / T;
+    if (b > a)
+        ameir_adam_dense(p->data + a, p->m + a, p->v + a, p->grad + a, b - a, &at->a, at->t);
+}
+
+void ameir_net_adam_step(ameir_net *net, const ameir_train_opts *o) {
+    adam_task at = {net, ameir_net_adam_opts_(o), ++net->params.step};
+    ameir_net_pool_run_(net->pool, adam_rows_task, &at);
 }
 
 float ameir_net_train_step(ameir_net *net, const ameir_batch *b, const ameir_train_opts *o, ameir_rng *rng) {
