@@ -56,11 +56,19 @@ static void make_schema(ameir_schema *s, int L) {
     s->seq_len = L;
 }
 
-static const char *arch_text =
-    "{\"behavior\": {\"blocks\": [{\"norm\": \"layernorm\", \"op\": \"attention\", \"heads\": 2, \"act\": \"gelu\"},"
-    " {\"norm\": \"none\", \"op\": \"gru\", \"act\": \"swish\"}], \"aggregate\": \"target_attention\", \"positions\": true},"
-    " \"interactions\": [[\"user\", \"item\"]],"
-    " \"mlp\": {\"layers\": [{\"units\": 16, \"act\": \"relu\"}], \"shortcut\": true}}";
+/* The test architecture with an extra block text inserted before the GRU and the shortcut
+ * given ("true"/"false"). */
+#define ARCH_FORMAT                                                                                           \
+    "{\"behavior\": {\"blocks\": [{\"norm\": \"layernorm\", \"op\": \"attention\", \"heads\": 2, \"act\": \"gelu\"}, %s" \
+    "{\"norm\": \"none\", \"op\": \"gru\", \"act\": \"swish\"}], \"aggregate\": \"target_attention\", "                 \
+    "\"positions\": true}, \"interactions\": [[\"user\", \"item\"]], "                                                  \
+    "\"mlp\": {\"layers\": [{\"units\": 16, \"act\": \"relu\"}], \"shortcut\": %s}}"
+
+static void arch_variant(char *buf, size_t n, const char *extra_block, const char *shortcut) {
+    snprintf(buf, n, ARCH_FORMAT, extra_block, shortcut);
+}
+
+static char arch_text[1024];
 
 /* label = 1 when the user id is even (learnable from the user embedding alone) */
 static void fill(ameir_batch *b, const ameir_schema *s, int n, ameir_rng *rng) {
@@ -150,23 +158,13 @@ static void test_save_load(const ameir_schema *s, ameir_batch *b) {
     ameir_net *wrong_d = make_net(s, arch_text, 16, 3);
     CHECK_EQ_INT(ameir_net_load(wrong_d, g), AMEIR_EDATA);
     CHECK_STR_CONTAINS(ameir_last_error(), "params/emb/user: shape (30, 8), expected (30, 16)");
-    ameir_net *bigger = make_net(s,
-                                 "{\"behavior\": {\"blocks\": [{\"norm\": \"layernorm\", \"op\": \"attention\", "
-                                 "\"heads\": 2, \"act\": \"gelu\"}, {\"op\": \"conv\", \"kernel\": 3}, {\"norm\": "
-                                 "\"none\", \"op\": \"gru\", \"act\": \"swish\"}], \"aggregate\": "
-                                 "\"target_attention\", \"positions\": true}, \"interactions\": [[\"user\", "
-                                 "\"item\"]], \"mlp\": {\"layers\": [{\"units\": 16, \"act\": \"relu\"}], "
-                                 "\"shortcut\": true}}",
-                                 8, 3);
+    char text[1024];
+    arch_variant(text, sizeof text, "{\"op\": \"conv\", \"kernel\": 3}, ", "true");
+    ameir_net *bigger = make_net(s, text, 8, 3);
     CHECK_EQ_INT(ameir_net_load(bigger, g), AMEIR_EDATA);
     CHECK_STR_CONTAINS(ameir_last_error(), "missing dataset params/block1/conv/weight");
-    ameir_net *smaller = make_net(s,
-                                  "{\"behavior\": {\"blocks\": [{\"norm\": \"layernorm\", \"op\": \"attention\", "
-                                  "\"heads\": 2, \"act\": \"gelu\"}, {\"norm\": \"none\", \"op\": \"gru\", \"act\": "
-                                  "\"swish\"}], \"aggregate\": \"target_attention\", \"positions\": true}, "
-                                  "\"interactions\": [[\"user\", \"item\"]], \"mlp\": {\"layers\": [{\"units\": 16, "
-                                  "\"act\": \"relu\"}], \"shortcut\": false}}",
-                                  8, 3);
+    arch_variant(text, sizeof text, "", "false");
+    ameir_net *smaller = make_net(s, text, 8, 3);
     CHECK_EQ_INT(ameir_net_load(smaller, g), AMEIR_EDATA);
     CHECK_STR_CONTAINS(ameir_last_error(), "params/mlp/shortcut is not a tensor of this architecture");
     H5Gclose(g);
@@ -298,6 +296,7 @@ static void test_learns(int L) {
 }
 
 int main(void) {
+    arch_variant(arch_text, sizeof arch_text, "", "true");
     ameir_schema s;
     make_schema(&s, 6);
     ameir_batch b;
