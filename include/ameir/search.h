@@ -148,7 +148,8 @@ int ameir_space_contains(const ameir_search_config *cfg, int stage, const ameir_
  * stage's part replaced, from the stream ameir_rng_stream(cfg->seed, 0x5EA4C400 + stage).
  * When the subspace has at most n members, all of them are taken (in enumeration
  * order). out has room for n archs (caller-owned); *n_out = how many were written.
- * Returns 0, or AMEIR_ECONFIG if distinct candidates cannot be found. */
+ * Returns 0, AMEIR_EINVAL (interaction stage of an unresolved config), or AMEIR_ECONFIG
+ * (empty subspace, or distinct candidates not found in 100000 + 1000 n draws). */
 int ameir_space_draw(const ameir_search_config *cfg, int stage, const ameir_arch *base, int n, ameir_arch *out, int *n_out);
 
 /* ------------------------------------------------------------ controller ---- */
@@ -246,9 +247,10 @@ const ameir_trial *ameir_controller_trial(const ameir_controller *ctl, int64_t i
 /* Current stage (AMEIR_STAGE_FINAL during the final phase and when done). */
 int ameir_controller_stage(const ameir_controller *ctl);
 
-/* Winner trial of a finished stage (its last trial, at the highest budget), or -1 if the
- * stage is not finished or no trial of it finished with a finite metric (then the stage
- * keeps the config's default part). */
+/* Winner trial of a finished stage: the best of its last rung (if none of that rung
+ * finished well, the best of the latest rung that did), or -1 if the stage is not finished
+ * or no trial of it finished with a finite metric (then the stage keeps the config's
+ * default part). */
 int64_t ameir_controller_stage_winner(const ameir_controller *ctl, int stage);
 
 /* Best finished trial of a stage so far by metric (ties: lower id), -1 if none. */
