@@ -21,11 +21,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 # dataset config -> raw folder in the shared data, training budget
 DATASETS = {
     "synthetic": (None, ["--epochs", "5", "--batch", "256", "--patience", "2"]),
-    "ml100k-ctr": ("ml-100k", ["--epochs", "5", "--batch", "256", "--patience", "2"]),
-    "frappe-ctr": ("frappe", ["--epochs", "5", "--batch", "256", "--patience", "2"]),
-    "taobao-ctr": ("taobao", ["--epochs", "5", "--batch", "256", "--patience", "2"]),
     "criteo-ctr": ("criteo", ["--epochs", "5", "--batch", "256", "--patience", "2"]),
-    "beauty-seq": ("amazon-beauty", ["--epochs", "10", "--batch", "256", "--patience", "2", "--negatives", "1"]),
+    "frappe-ctr": ("frappe", ["--epochs", "3", "--batch", "256", "--patience", "2"]),
+    "ml100k-ctr": ("ml-100k", ["--epochs", "3", "--batch", "256", "--patience", "2"]),
+    "taobao-ctr": ("taobao", ["--epochs", "3", "--batch", "256", "--patience", "2"]),
+    "beauty-seq": ("amazon-beauty", ["--steps", "1500", "--eval-every", "500", "--batch", "256", "--patience", "2"]),
 }
 
 

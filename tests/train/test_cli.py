@@ -215,6 +215,9 @@ def bad_inputs(tmp, data, din, m1, cfg):
     p = run(["train", "--data", os.path.join(tmp, "nodata"), "--arch", din], 2, "missing data dir")
     check(os.path.join(tmp, "nodata") in p.stderr, "missing data message names the dir: %r" % p.stderr)
 
+    p = run(["train", "--data", data, "--arch", din, "--out", os.path.join(tmp, "nodir", "m.h5")], 2, "--out in a missing directory")
+    check("does not exist or is not writable" in p.stderr, "unwritable --out message: %r" % p.stderr)
+
     # usage errors and --help
     p = run(["train", "--data", data], 2, "train without --arch")
     check("missing --arch" in p.stderr, "missing --arch message: %r" % p.stderr)
