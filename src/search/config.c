@@ -181,8 +181,10 @@ static int parse_behavior(ameir_json_ctx *c, const cJSON *o, int d, ameir_behavi
     for (int i = 0; i < n_ops; i++) {
         const int *opt = ops[i] == AMEIR_OP_CONV ? kernels : ops[i] == AMEIR_OP_ATTENTION ? heads : NULL;
         int n_opt = ops[i] == AMEIR_OP_CONV ? n_kernels : ops[i] == AMEIR_OP_ATTENTION ? n_heads : 1;
-        if (ops[i] == AMEIR_OP_ATTENTION && n_heads == 0)
-            return ameir_json_bad(c, "behavior", "ops", "\"attention\"", "no attention: no head count in 1, 2, 4, 8 divides d");
+        if (n_opt == 0) /* an explicit empty option list would silently drop the op */
+            return ameir_json_bad(c, "behavior", ops[i] == AMEIR_OP_CONV ? "conv_kernels" : "attention_heads", "[]",
+                                  ops[i] == AMEIR_OP_CONV ? "at least one kernel when ops includes conv"
+                                                          : "at least one head count when ops includes attention");
         for (int k = 0; k < n_opt; k++) {
             AMEIR_ASSERT(b->n_ops < AMEIR_SPACE_MAX_OPS);
             b->ops[b->n_ops].op = ops[i];

@@ -145,6 +145,33 @@ static void bad_version(hid_t f) {
     H5Aclose(a);
 }
 
+static void bad_status(hid_t f) {
+    hid_t d = H5Dopen2(f, "trials/status", H5P_DEFAULT);
+    int64_t v[1] = {9};
+    hsize_t start[1] = {0}, count[1] = {1};
+    hid_t fs = H5Dget_space(d), ms = H5Screate_simple(1, count, NULL);
+    H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
+    H5Dwrite(d, H5T_NATIVE_INT64, ms, fs, H5P_DEFAULT, v);
+    H5Sclose(ms);
+    H5Sclose(fs);
+    H5Dclose(d);
+}
+static void bad_arch(hid_t f) {
+    hid_t d = H5Dopen2(f, "trials/arch", H5P_DEFAULT);
+    hid_t t = H5Dget_type(d);
+    hid_t fs = H5Dget_space(d);
+    hsize_t n = 0;
+    H5Sget_simple_extent_dims(fs, &n, NULL);
+    const char **v = malloc(n * sizeof *v);
+    for (hsize_t i = 0; i < n; i++)
+        v[i] = "{\"mlp\": {\"layers\": 3}}";
+    H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+    free(v);
+    H5Sclose(fs);
+    H5Tclose(t);
+    H5Dclose(d);
+}
+
 static void refused(const char *path, int code, const char *message) {
     ameir_search_config *cfg = NULL;
     ameir_controller *ctl = NULL;
@@ -239,6 +266,12 @@ int main(void) {
     copy_file(path, copy, -1);
     edit(copy, more_trials);
     refused(copy, AMEIR_ECHECKPOINT, "/trials/id: missing, unreadable, or not");
+    copy_file(path, copy, -1);
+    edit(copy, bad_status);
+    refused(copy, AMEIR_ECHECKPOINT, "trial 0: bad id 0 or status 9");
+    copy_file(path, copy, -1);
+    edit(copy, bad_arch);
+    refused(copy, AMEIR_ECHECKPOINT, "trial 0: stored architecture does not parse");
     refused("/nonexistent/RUN.h5", AMEIR_ENOENT, "/nonexistent/RUN.h5: no such checkpoint");
 
     /* an unwritable place fails cleanly and leaves nothing behind */

@@ -299,6 +299,15 @@ static void check_replay(void) {
         CHECK_EQ_INT(ameir_controller_stage(re), ameir_controller_stage(live));
         run(re, 2, 11, all_done, -1);
         CHECK(same_table(full, re, 1));
+        /* a table with a trial the config never creates is refused */
+        rec = realloc(rec, (size_t)(n + 1) * sizeof *rec);
+        rec[n] = rec[n - 1];
+        rec[n].id = n;
+        ameir_controller *extra = NULL;
+        CHECK_EQ_INT(ameir_controller_create(&extra, cfg), 0);
+        CHECK_EQ_INT(ameir_controller_replay(extra, rec, n + 1), AMEIR_ECHECKPOINT);
+        CHECK_STR_CONTAINS(ameir_last_error(), "was recorded but the search config does not create it");
+        ameir_controller_free(extra);
         /* a record that disagrees with the config is refused */
         if (n > 2) {
             rec[1].budget += 1;

@@ -170,6 +170,23 @@ static void check_bad(void) {
     bad_with("", "\"min_blocks\": 3, \"max_blocks\": 2", AMEIR_ECONFIG, "behavior.max_blocks: got 2, expected at least min_blocks = 3");
     bad_with("", "\"max_blocks\": 9", AMEIR_ECONFIG, "behavior.max_blocks: got 9, expected an integer from 0 to 8");
     bad_with("", "\"ops\": []", AMEIR_ECONFIG, "behavior.ops: got [], expected at least one value when max_blocks > 0");
+    bad_with("", "\"conv_kernels\": []", AMEIR_ECONFIG, "behavior.conv_kernels: got [], expected at least one kernel when ops includes conv");
+    bad_with("", "\"ops\": [\"attention\"], \"attention_heads\": []", AMEIR_ECONFIG,
+             "behavior.attention_heads: got [], expected at least one head count when ops includes attention");
+    bad_with("", "\"norms\": []", AMEIR_ECONFIG, "behavior.norms: got [], expected at least one value when max_blocks > 0");
+    bad_with("", "\"aggregates\": []", AMEIR_ECONFIG, "behavior.aggregates: got [], expected at least one value");
+    bad_with("", "\"positions\": []", AMEIR_ECONFIG, "behavior.positions: got [], expected at least one value");
+    bad_with("\"description\": [\"x\"]", "", AMEIR_ECONFIG, "bad.json: description: got an array, expected a string");
+    bad("{\"data\": \"x\", \"behavior\": {" SCHED "}, \"interaction\": {\"fields\": [\"a\", \"a\"], " SCHED "}, \"mlp\": {" SCHED
+        "}}",
+        AMEIR_ECONFIG, "interaction.fields[1]: got \"a\" twice, expected distinct values");
+    bad("{\"data\": \"x\", \"behavior\": {" SCHED "}, \"interaction\": {" SCHED "}, \"mlp\": {\"widths\": [], " SCHED "}}",
+        AMEIR_ECONFIG, "mlp.widths: got [], expected at least one value when max_layers > 0");
+    bad("{\"data\": \"x\", \"behavior\": {" SCHED "}, \"interaction\": {\"min_interactions\": 3, \"max_interactions\": 1, " SCHED
+        "}, \"mlp\": {" SCHED "}}",
+        AMEIR_ECONFIG, "interaction.max_interactions: got 1, expected at least min_interactions = 3");
+    bad("{\"data\": \"\", \"behavior\": {" SCHED "}, \"interaction\": {" SCHED "}, \"mlp\": {" SCHED "}}", AMEIR_ECONFIG,
+        "bad.json: data: got \"\", expected the directory written by `ameir prep`");
     bad_with("", "\"positions\": [true, true]", AMEIR_ECONFIG, "behavior.positions[1]: got true twice");
     bad_with("", "\"positions\": [1]", AMEIR_ECONFIG, "behavior.positions[0]: got 1, expected true or false");
     bad_with("", "\"aggregates\": \"mean\"", AMEIR_ECONFIG, "behavior.aggregates: got \"mean\", expected an array");
