@@ -45,12 +45,13 @@ def prep(ameir, shared, cache, name):
 def train(ameir, data, name, arch, seed):
     cmd = [ameir, "train", "--data", data, "--arch", arch, "--seed", str(seed), "--threads", "1"] + DATASETS[name][1] + ["--json", "--quiet"]
     p = subprocess.run(cmd, capture_output=True, text=True)
-    rec = {"dataset": name, "arch": os.path.splitext(os.path.basename(arch))[0], "seed": seed, "exit": p.returncode,
-           "command": " ".join(cmd)}
+    rec = {}
     if p.returncode == 0:
         rec.update(json.loads(p.stdout.strip().splitlines()[-1]))
     else:
         rec["error"] = p.stderr.strip().splitlines()[-1] if p.stderr.strip() else "exit %d" % p.returncode
+    rec.update({"dataset": name, "arch_name": os.path.splitext(os.path.basename(arch))[0], "seed": seed, "exit": p.returncode,
+                "command": " ".join(cmd)})
     return rec
 
 
@@ -58,7 +59,7 @@ def table(records):
     keys = {"ctr": ["auc", "logloss", "gauc"], "seq": ["hr10", "ndcg10", "mrr"]}
     groups = {}
     for r in records:
-        groups.setdefault((r["dataset"], r["arch"]), []).append(r)
+        groups.setdefault((r["dataset"], r["arch_name"]), []).append(r)
     lines = []
     for (ds, arch), rs in sorted(groups.items()):
         ok = [r for r in rs if r["exit"] == 0]
@@ -88,7 +89,12 @@ def main():
     ap.add_argument("--seeds", default="1,2,3")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", default="baselines.jsonl")
+    ap.add_argument("--table", help="only print the table of the results in this JSON-lines file")
     a = ap.parse_args()
+    if a.table:
+        with open(a.table) as f:
+            print(table([json.loads(l) for l in f if l.strip()]))
+        return
     archs = sorted(os.path.join(ROOT, "configs", "archs", f) for f in os.listdir(os.path.join(ROOT, "configs", "archs")) if f.endswith(".json"))
     if a.archs:
         wanted = set(a.archs.split(","))
@@ -104,7 +110,7 @@ def main():
                 records.append(r)
                 out.write(json.dumps(r) + "\n")
                 out.flush()
-                print("%s %s seed %d: %s" % (r["dataset"], r["arch"], r["seed"], r.get("test", r.get("error"))), file=sys.stderr)
+                print("%s %s seed %d: %s" % (r["dataset"], r["arch_name"], r["seed"], r.get("test", r.get("error"))), file=sys.stderr)
     print(table(records))
 
 
