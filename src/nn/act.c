@@ -6,6 +6,7 @@
 
 #include "ameir/error.h"
 #include "ameir/nn.h"
+#include "nn_math.h"
 
 static const char *const act_names[AMEIR_ACT_COUNT] = {"identity", "relu", "gelu", "swish", "sigmoid"};
 
@@ -23,11 +24,6 @@ const char *ameir_act_name(int act) {
         return "unknown";
     return act_names[act];
 }
-
-/* 1 / (1 + exp(-x)) is safe in IEEE arithmetic without a branch: for very negative x
- * exp overflows to inf and the result is 0, the correctly rounded limit; no cancellation
- * happens on either side, and the loop stays free of branches. */
-static inline real sigmoid(real x) { return (real)1 / ((real)1 + AMEIR_EXP(-x)); }
 
 #define GELU_RSQRT2 ((real)0.70710678118654752440)
 #define GELU_RSQRT2PI ((real)0.39894228040143267794)
@@ -51,12 +47,12 @@ void ameir_act_forward(real *out, const real *inp, size_t n, int act) {
     case AMEIR_ACT_SWISH:
         for (size_t i = 0; i < n; i++) {
             real x = inp[i];
-            out[i] = x * sigmoid(x);
+            out[i] = x * nn_sigmoid(x);
         }
         break;
     case AMEIR_ACT_SIGMOID:
         for (size_t i = 0; i < n; i++)
-            out[i] = sigmoid(inp[i]);
+            out[i] = nn_sigmoid(inp[i]);
         break;
     default:
         AMEIR_ASSERT(!"unknown activation");
@@ -79,20 +75,20 @@ void ameir_act_backward(real *dinp, const real *dout, const real *inp, size_t n,
         for (size_t i = 0; i < n; i++) {
             real x = inp[i];
             real cdf = (real)0.5 * ((real)1 + AMEIR_ERF(x * GELU_RSQRT2));
-            real pdf = GELU_RSQRT2PI * AMEIR_EXP((real)-0.5 * x * x);
+            real pdf = GELU_RSQRT2PI * AMEIR_EXP((real)-0.5 * x * x); /* erf is a call anyway */
             dinp[i] += dout[i] * (cdf + x * pdf);
         }
         break;
     case AMEIR_ACT_SWISH:
         /* out = x s(x), so out' = s + x s (1 - s) */
         for (size_t i = 0; i < n; i++) {
-            real x = inp[i], s = sigmoid(x);
+            real x = inp[i], s = nn_sigmoid(x);
             dinp[i] += dout[i] * (s + x * s * ((real)1 - s));
         }
         break;
     case AMEIR_ACT_SIGMOID:
         for (size_t i = 0; i < n; i++) {
-            real s = sigmoid(inp[i]);
+            real s = nn_sigmoid(inp[i]);
             dinp[i] += dout[i] * s * ((real)1 - s);
         }
         break;

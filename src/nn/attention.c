@@ -16,6 +16,7 @@
 
 #include "ameir/error.h"
 #include "ameir/nn.h"
+#include "nn_math.h"
 
 size_t ameir_attention_act_size(int B, int L, int C, int H) {
     size_t BL = (size_t)B * L;
@@ -55,9 +56,11 @@ static void masked_softmax(real *A, const uint8_t *m, int L) {
             memset(a, 0, (size_t)L * sizeof(real));
             continue;
         }
+        for (int j = 0; j < L; j++) /* a loop of its own so that it vectorises */
+            a[j] = nn_exp(a[j] - mx);
         real sum = 0;
         for (int j = 0; j < L; j++) {
-            a[j] = m[j] ? AMEIR_EXP(a[j] - mx) : 0;
+            a[j] = m[j] ? a[j] : 0;
             sum += a[j];
         }
         real inv = (real)1 / sum;

@@ -14,6 +14,7 @@
 
 #include "ameir/error.h"
 #include "ameir/nn.h"
+#include "nn_math.h"
 
 size_t ameir_gru_act_size(int B, int L, int C) {
     size_t BLC = (size_t)B * L * C;
@@ -37,17 +38,6 @@ static gru_act gru_split(real *act, int B, int L, int C) {
     a.h = a.gh + 3 * BLC;
     return a;
 }
-
-/* tanh through exp: |x| keeps exp's argument non-positive; absolute error about one
- * rounding of 1, as the library tanh, at a fraction of libm's tanhf cost (expm1f) */
-static inline real tanh_exp(real x) {
-    real e = AMEIR_EXP(-2 * AMEIR_FABS(x));
-    real t = ((real)1 - e) / ((real)1 + e);
-    return x < 0 ? -t : t;
-}
-
-/* branch-free sigmoid; exp(-x) = inf for very negative x gives the limit 0 */
-static inline real sigm(real x) { return (real)1 / ((real)1 + AMEIR_EXP(-x)); }
 
 void ameir_gru_forward(real *out, real *act, const real *inp, const real *w_ih, const real *w_hh, const real *b_ih, const real *b_hh, const uint8_t *mask, int B, int L, int C) {
     AMEIR_ASSERT(B > 0 && L > 0 && C > 0);
@@ -78,14 +68,17 @@ void ameir_gru_forward(real *out, real *act, const real *inp, const real *w_ih, 
             }
             const real *gx = a.gx + row * C3, *gh = a.gh + row * C3;
             real *h = a.h + (size_t)b * C;
-            for (int c = 0; c < C; c++) {
-                r[c] = sigm(gx[c] + gh[c]);
-                z[c] = sigm(gx[C + c] + gh[C + c]);
-                hn[c] = gh[2 * C + c];
-                n[c] = tanh_exp(gx[2 * C + c] + r[c] * hn[c]);
+            /* one simple loop per gate, so that each vectorises */
+            for (int c = 0; c < C; c++)
+                r[c] = nn_sigmoid(gx[c] + gh[c]);
+            for (int c = 0; c < C; c++)
+                z[c] = nn_sigmoid(gx[C + c] + gh[C + c]);
+            memcpy(hn, gh + 2 * C, (size_t)C * sizeof(real));
+            for (int c = 0; c < C; c++)
+                n[c] = nn_tanh(gx[2 * C + c] + r[c] * hn[c]);
+            for (int c = 0; c < C; c++)
                 h[c] = ((real)1 - z[c]) * n[c] + z[c] * h[c];
-                o[c] = h[c];
-            }
+            memcpy(o, h, (size_t)C * sizeof(real));
         }
     }
 }
