@@ -1,0 +1,39 @@
+"""A trial whose loss becomes NaN or infinite is marked diverged and the search goes on.
+
+AMEIR_TEST_DIVERGE_TRIAL=ID (a test hook, docs/running.md) trains search trial ID with a
+learning rate of 3e38, so its weights and loss really overflow and the trainer's own check
+fires. The search must finish (exit 0) with that trial diverged, never promoted (no trial
+continues from it), and every other trial done."""
+import os
+
+from test_mpi_common import Workspace, check, describe, last_json, main, report, search
+
+DIVERGE = 2  # a rung-0 trial of the behaviour stage
+
+
+def test():
+    ws = Workspace("diverge")
+    try:
+        rh5 = os.path.join(ws.run_dir("run"), "RUN.h5")
+        os.environ["AMEIR_TEST_DIVERGE_TRIAL"] = str(DIVERGE)
+        try:
+            p = search(2, "--config", ws.config, "--out", rh5, "--json")
+        finally:
+            del os.environ["AMEIR_TEST_DIVERGE_TRIAL"]
+        check(p.returncode == 0, "search with a diverging trial: expected exit 0: " + describe(p))
+        check(any("trial %d search" % DIVERGE in l and "diverged" in l for l in p.stdout.splitlines()),
+              "the progress line of trial %d should say diverged:\n%s" % (DIVERGE, p.stdout[:3000]))
+        res = last_json(p)
+        check(res["trials"]["diverged"] == 1 and res["trials"]["done"] == res["trials"]["total"] - 1,
+              "expected exactly one diverged trial, the others done: %r" % res["trials"])
+        trials = [t for st in report(rh5)["stages"] for t in st["trials"]]
+        bad = [t for t in trials if t["trial"] == DIVERGE][0]
+        check(bad["status"] == "diverged" and bad["metric"] is None, "trial %d in the report: %r" % (DIVERGE, bad))
+        check(not [t for t in trials if t["parent"] == DIVERGE], "a diverged trial must not be promoted")
+        check(res["winner"]["status"] == "done", "the search should still produce a winner: %r" % res["winner"])
+    finally:
+        ws.cleanup()
+
+
+if __name__ == "__main__":
+    main("test_mpi_diverge", test)
