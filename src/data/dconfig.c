@@ -362,11 +362,11 @@ static int parse_synth(dcfg *c, const cJSON *g) {
     dcfg_synth *s = &c->synth;
     s->rows[0] = 30000;
     s->rows[1] = s->rows[2] = 4000;
-    s->users = 2000;
-    s->items = 1000;
-    s->categories = 20;
+    s->users = 1000;
+    s->items = 500;
+    s->categories = 10;
     s->seq_len = 20;
-    s->recent = 5;
+    s->recent = 3;
     s->noise = 0.3;
     AMEIR_TRY(check_keys(c, g, "generator", keys));
     const cJSON *r = cJSON_GetObjectItemCaseSensitive(g, "rows");

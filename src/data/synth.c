@@ -4,7 +4,8 @@
  * category (item side). logit = bias + item effect + A[age][category] + B[device][hour]
  * + C[gender][device][category] + w * [the target's category is among the categories of the
  * `recent` most recent history events] - w/2, label ~ Bernoulli(sigmoid(logit + noise * N(0,1))).
- * Only recency matters for the pattern, so `last`/attention aggregation can beat `mean`. */
+ * The latest events follow a per-row session interest and only they count for the pattern,
+ * so recency-aware aggregation (last, attention with positions, gru) can beat `mean`. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +22,7 @@ static const char *const names[S_NFIELDS] = {"user", "age", "gender", "city", "d
 #define N_CITY 50
 #define N_DEVICE 5
 #define N_HOUR 24
-#define SEQ_WEIGHT 2.0
+#define SEQ_WEIGHT 3.0
 #define PREFERRED 3
 
 typedef struct world {
@@ -110,15 +111,21 @@ static int world_init(world *w, const dcfg *c) {
     return 0;
 }
 
-/* An item: from one of the user's preferred categories with probability p. */
-static int draw_item(const world *w, ameir_rng *r, int u, double p) {
-    int k = ameir_rng_uniform(r) < p ? w->u_pref[u * PREFERRED + (int)ameir_rng_below(r, PREFERRED)]
-                                     : (int)ameir_rng_below(r, (uint64_t)w->n_cat);
+/* A uniform item of category k. */
+static int draw_item(const world *w, ameir_rng *r, int k) {
     int n = w->cat_start[k + 1] - w->cat_start[k];
     return w->cat_items[w->cat_start[k] + (int)ameir_rng_below(r, (uint64_t)n)];
 }
 
-/* One row; returns the noiseless logit. x holds raw values (ids are value + 2). */
+/* A category: one of the user's preferred ones with probability p, else any. */
+static int draw_category(const world *w, ameir_rng *r, int u, double p) {
+    return ameir_rng_uniform(r) < p ? w->u_pref[u * PREFERRED + (int)ameir_rng_below(r, PREFERRED)]
+                                    : (int)ameir_rng_below(r, (uint64_t)w->n_cat);
+}
+
+/* One row; returns the noiseless logit. v holds raw values (ids are value + 2).
+ * Interest drifts: the `recent` latest events mostly come from the row's current session
+ * category, older ones from the user's long-term preferences, so recency carries signal. */
 static double draw_row(const world *w, ameir_rng *r, int *v, int *hist, int *hlen) {
     int u = (int)ameir_rng_below(r, (uint64_t)w->n_users);
     v[S_USER] = u;
@@ -127,12 +134,15 @@ static double draw_row(const world *w, ameir_rng *r, int *v, int *hist, int *hle
     v[S_CITY] = w->u_city[u];
     v[S_DEVICE] = (int)ameir_rng_below(r, N_DEVICE);
     v[S_HOUR] = (int)ameir_rng_below(r, N_HOUR);
+    int session = draw_category(w, r, u, 0.5);
     int n = w->L / 4 + (int)ameir_rng_below(r, (uint64_t)(w->L - w->L / 4 + 1));
-    for (int j = 0; j < n; j++)
-        hist[j] = draw_item(w, r, u, 0.6);
+    for (int j = 0; j < n; j++) {
+        int recent = j >= n - w->recent;
+        hist[j] = draw_item(w, r, recent && ameir_rng_uniform(r) < 0.7 ? session : draw_category(w, r, u, 0.6));
+    }
     *hlen = n;
-    int item = draw_item(w, r, u, 0.5);
-    int cat = w->i_cat[item];
+    int cat = ameir_rng_uniform(r) < 0.4 ? session : draw_category(w, r, u, 0.5);
+    int item = draw_item(w, r, cat);
     v[S_ITEM] = item;
     v[S_CATEGORY] = cat;
     int match = 0;
@@ -183,7 +193,7 @@ static cJSON *truth_json(const dcfg *c, double oracle_auc, double pos_rate) {
         cJSON_AddItemToArray(inter, a);
     }
     cJSON *p = cJSON_AddObjectToObject(t, "sequence_pattern");
-    cJSON_AddStringToObject(p, "rule", "target category among the categories of the most recent history events");
+    cJSON_AddStringToObject(p, "rule", "target category among the categories of the `recent` most recent history events (which mostly follow the row's session interest; older events follow the user's long-term preferences)");
     cJSON_AddNumberToObject(p, "recent", c->synth.recent);
     cJSON_AddNumberToObject(p, "weight", SEQ_WEIGHT);
     cJSON_AddStringToObject(t, "first_order", "item bias N(0, 0.3^2)");
