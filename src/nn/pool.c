@@ -61,6 +61,22 @@ void ameir_avgpool_backward(real *dinp, const real *dout, const uint8_t *mask, i
     }
 }
 
+/* if v > *o: *o = v, *am = p. As bit masks: a float select would be turned into a
+ * branch and keep the loop from vectorising. */
+static inline void max_step(real *o, int32_t *am, real v, int32_t p) {
+    int gt = v > *o;
+    *am = gt ? p : *am;
+#ifdef AMEIR_REAL_DOUBLE
+    int64_t mask = -(int64_t)gt, vb, ob;
+#else
+    int32_t mask = -(int32_t)gt, vb, ob;
+#endif
+    memcpy(&vb, &v, sizeof vb);
+    memcpy(&ob, o, sizeof ob);
+    ob = (vb & mask) | (ob & ~mask);
+    memcpy(o, &ob, sizeof ob);
+}
+
 void ameir_maxpool_forward(real *out, int32_t *argmax, const real *inp, const uint8_t *mask, int B, int L, int C) {
     AMEIR_ASSERT(B >= 0 && L > 0 && C > 0);
     for (int b = 0; b < B; b++) {
@@ -90,11 +106,8 @@ void ameir_maxpool_forward(real *out, int32_t *argmax, const real *inp, const ui
                     first = 0;
                     continue;
                 }
-                for (int c = 0; c < C; c++) {
-                    int gt = xp[c] > o[c];
-                    o[c] = gt ? xp[c] : o[c];
-                    am[c] = gt ? p : am[c];
-                }
+                for (int c = 0; c < C; c++)
+                    max_step(o + c, am + c, xp[c], p);
             }
         }
     }
