@@ -1,0 +1,202 @@
+/* The message layer of the search cluster on one rank talking to itself: payload round
+ * trips, and every malformed message refused with AMEIR_EINVAL and a message that says
+ * what is wrong (short payload, extra bytes, bad magic, other version, unknown type,
+ * length mismatch, bad result status). Run under mpirun -np 2: rank 1 sends a task (too
+ * large for an eager send to oneself), rank 0 checks everything. */
+#include <math.h>
+#include <mpi.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/check.h"
+#include "ameir/dist.h"
+
+/* Send raw bytes to ourselves and poll them back through the message layer. */
+static int poll_raw(const void *bytes, int n, ameir_msg *m) {
+    int got = 0;
+    MPI_Send(bytes, n, MPI_BYTE, 0, AMEIR_MSG_TAG, MPI_COMM_WORLD);
+    ameir_clear_error();
+    return ameir_msg_poll(MPI_COMM_WORLD, 0, m, &got);
+}
+
+static void fill_task(ameir_search_task *t) {
+    t->trial_id = 41;
+    t->stage = AMEIR_STAGE_INTERACTION;
+    t->kind = AMEIR_TRIAL_SEARCH;
+    t->rung = 2;
+    t->baseline = -1;
+    t->budget = 800;
+    t->parent = 17;
+    t->seed = 0xFEDCBA9876543210ull;
+    ameir_arch_init(&t->arch);
+    t->arch.n_interactions = 1;
+    t->arch.interactions[0].order = 2;
+    strcpy(t->arch.interactions[0].fields[0], "age");
+    strcpy(t->arch.interactions[0].fields[1], "category");
+}
+
+/* Rank 1's side of the round trip. */
+static void send_task(void) {
+    ameir_search_task *t = calloc(1, sizeof *t);
+    ameir_pack p;
+    ameir_pack_init(&p);
+    fill_task(t);
+    ameir_pack_task(&p, t);
+    CHECK_EQ_INT(ameir_msg_send(MPI_COMM_WORLD, 0, AMEIR_MSG_TASK, p.data, p.len), 0);
+    ameir_pack_destroy(&p);
+    free(t);
+}
+
+static void test_task_round_trip(void) {
+    ameir_search_task *t = calloc(1, sizeof *t), *u = calloc(1, sizeof *u);
+    ameir_pack p;
+    ameir_msg m;
+    int got = 0;
+    ameir_pack_init(&p);
+    ameir_msg_init(&m);
+    fill_task(t);
+    ameir_pack_task(&p, t);
+    CHECK_EQ_INT(ameir_msg_wait(MPI_COMM_WORLD, 1, &m, &got, NULL, 30.0), 0);
+    CHECK_EQ_INT(got, 1);
+    CHECK_EQ_INT(m.type, AMEIR_MSG_TASK);
+    CHECK_EQ_INT(m.source, 1);
+    CHECK_EQ_INT(ameir_unpack_task(ameir_msg_payload(&m), m.length, u), 0);
+    CHECK_EQ_INT(u->trial_id, 41);
+    CHECK_EQ_INT(u->stage, AMEIR_STAGE_INTERACTION);
+    CHECK_EQ_INT(u->rung, 2);
+    CHECK_EQ_INT(u->budget, 800);
+    CHECK_EQ_INT(u->parent, 17);
+    CHECK(u->seed == 0xFEDCBA9876543210ull);
+    CHECK(ameir_arch_equal(&t->arch, &u->arch));
+    /* one byte short, one byte too many */
+    CHECK_EQ_INT(ameir_unpack_task(ameir_msg_payload(&m), m.length - 1, u), AMEIR_EINVAL);
+    CHECK_STR_CONTAINS(ameir_last_error(), "task payload is truncated");
+    ameir_pack_bytes(&p, "x", 1);
+    CHECK_EQ_INT(ameir_unpack_task(p.data, p.len, u), AMEIR_EINVAL);
+    CHECK_STR_CONTAINS(ameir_last_error(), "expected");
+    /* nothing waiting: poll says so, wait gives up at its timeout */
+    CHECK_EQ_INT(ameir_msg_wait(MPI_COMM_WORLD, MPI_ANY_SOURCE, &m, &got, NULL, 0.01), 0);
+    CHECK_EQ_INT(got, 0);
+    ameir_pack_destroy(&p);
+    ameir_msg_destroy(&m);
+    free(t);
+    free(u);
+}
+
+static void test_result_round_trip(void) {
+    ameir_search_result r, s;
+    ameir_pack p;
+    memset(&r, 0, sizeof r);
+    ameir_pack_init(&p);
+    r.trial_id = 7;
+    r.status = AMEIR_TRIAL_DIVERGED;
+    r.metric = NAN;
+    r.valid.task = AMEIR_TASK_CTR;
+    r.valid.auc = 0.71;
+    r.test.logloss = 0.5;
+    r.steps = 123;
+    r.worker = 3;
+    r.seconds = 1.25;
+    ameir_pack_result(&p, &r);
+    CHECK_EQ_INT(ameir_unpack_result(p.data, p.len, &s), 0);
+    CHECK_EQ_INT(s.trial_id, 7);
+    CHECK_EQ_INT(s.status, AMEIR_TRIAL_DIVERGED);
+    CHECK(isnan(s.metric));
+    CHECK_NEAR(s.valid.auc, 0.71, 0);
+    CHECK_NEAR(s.test.logloss, 0.5, 0);
+    CHECK_EQ_INT(s.steps, 123);
+    CHECK_EQ_INT(s.worker, 3);
+    /* a status a result cannot have */
+    r.status = AMEIR_TRIAL_RUNNING;
+    ameir_pack_reset(&p);
+    ameir_pack_result(&p, &r);
+    CHECK_EQ_INT(ameir_unpack_result(p.data, p.len, &s), AMEIR_EINVAL);
+    CHECK_STR_CONTAINS(ameir_last_error(), "has status 1");
+    ameir_pack_destroy(&p);
+}
+
+static void test_bad_headers(void) {
+    ameir_msg m;
+    unsigned char buf[sizeof(ameir_msg_header) + 8];
+    ameir_msg_header h = {AMEIR_MSG_MAGIC, AMEIR_MSG_VERSION, AMEIR_MSG_STOP, 8};
+    ameir_msg_init(&m);
+
+    memcpy(buf, &h, sizeof h);
+    CHECK_EQ_INT(poll_raw(buf, (int)sizeof buf, &m), 0); /* well-formed */
+    CHECK_EQ_INT(m.type, AMEIR_MSG_STOP);
+    CHECK_EQ_INT(m.length, 8);
+
+    CHECK_EQ_INT(poll_raw(buf, 3, &m), AMEIR_EINVAL);
+    CHECK_STR_CONTAINS(ameir_last_error(), "shorter than the");
+
+    ameir_msg_header bad = h;
+    bad.magic = 0x12345678u;
+    memcpy(buf, &bad, sizeof bad);
+    CHECK_EQ_INT(poll_raw(buf, (int)sizeof buf, &m), AMEIR_EINVAL);
+    CHECK_STR_CONTAINS(ameir_last_error(), "bad magic 0x12345678");
+
+    bad = h;
+    bad.version = AMEIR_MSG_VERSION + 1;
+    memcpy(buf, &bad, sizeof bad);
+    CHECK_EQ_INT(poll_raw(buf, (int)sizeof buf, &m), AMEIR_EINVAL);
+    CHECK_STR_CONTAINS(ameir_last_error(), "same ameir build");
+
+    bad = h;
+    bad.type = 99;
+    memcpy(buf, &bad, sizeof bad);
+    CHECK_EQ_INT(poll_raw(buf, (int)sizeof buf, &m), AMEIR_EINVAL);
+    CHECK_STR_CONTAINS(ameir_last_error(), "unknown message type 99");
+
+    bad = h;
+    bad.length = 4;
+    memcpy(buf, &bad, sizeof bad);
+    CHECK_EQ_INT(poll_raw(buf, (int)sizeof buf, &m), AMEIR_EINVAL);
+    CHECK_STR_CONTAINS(ameir_last_error(), "stop header says 4 payload bytes, received 8");
+    ameir_msg_destroy(&m);
+}
+
+static void test_unpack_strings(void) {
+    ameir_pack p;
+    ameir_unpack u;
+    char small[4];
+    ameir_pack_init(&p);
+    ameir_pack_str(&p, "abcdef");
+    ameir_unpack_init(&u, p.data, p.len);
+    ameir_unpack_str(&u, small, sizeof small);
+    CHECK_EQ_INT(u.failed, 1); /* longer than the room given */
+    CHECK_EQ_INT(ameir_unpack_finish(&u, "test"), AMEIR_EINVAL);
+    ameir_unpack_init(&u, p.data, p.len);
+    char *s = ameir_unpack_strdup(&u);
+    CHECK(s && !strcmp(s, "abcdef"));
+    CHECK_EQ_INT(ameir_unpack_finish(&u, "test"), 0);
+    free(s);
+    ameir_unpack_init(&u, p.data, 5); /* the length says 6 bytes, fewer follow */
+    CHECK(ameir_unpack_strdup(&u) == NULL);
+    CHECK_EQ_INT(u.failed, 1);
+    ameir_pack_destroy(&p);
+}
+
+int main(int argc, char **argv) {
+    int rank = 0, size = 0;
+    MPI_Init(&argc, &argv);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (size != 2) {
+        fprintf(stderr, "test_mpi_protocol: run it under mpirun -np 2 (got %d ranks)\n", size);
+        MPI_Finalize();
+        return 1;
+    }
+    if (rank == 1) {
+        send_task();
+        int rc1 = check_finish("test_mpi_protocol (rank 1)");
+        MPI_Finalize();
+        return rc1;
+    }
+    test_task_round_trip();
+    test_result_round_trip();
+    test_bad_headers();
+    test_unpack_strings();
+    int rc = check_finish("test_mpi_protocol");
+    MPI_Finalize();
+    return rc;
+}
