@@ -286,7 +286,7 @@ static int parse_field(dcfg *c, const cJSON *obj, const char *base, dcfg_field *
 }
 
 static int parse_label(dcfg *c, const cJSON *obj) {
-    static const char *const keys[] = {"column", "op", "value", "map", NULL};
+    static const char *const keys[] = {"column", "op", "value", "map", "in", NULL};
     static const char *const ops[] = {">=", ">", "<=", "<", "==", "!=", NULL};
     const cJSON *l = cJSON_GetObjectItemCaseSensitive(obj, "label");
     if (!l)
@@ -301,9 +301,23 @@ static int parse_label(dcfg *c, const cJSON *obj) {
     AMEIR_TRY(check_keys(c, l, "label", keys));
     AMEIR_TRY(get_str(c, l, "label", "column", c->label_column, sizeof c->label_column, 1));
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(l, "map");
+    const cJSON *in = cJSON_GetObjectItemCaseSensitive(l, "in");
+    if ((m || in) && cJSON_GetObjectItemCaseSensitive(l, "op"))
+        return bad(c, "label.op", "give one of \"op\" with \"value\", \"map\" or \"in\"");
+    if (in) {
+        if (m)
+            return bad(c, "label.in", "give one of \"op\" with \"value\", \"map\" or \"in\"");
+        char names[DCFG_MAX_MAP][DCFG_NAME];
+        AMEIR_TRY(get_names(c, l, "label", "in", names, DCFG_MAX_MAP, &c->n_map));
+        for (int i = 0; i < c->n_map; i++) {
+            strcpy(c->map_keys[i], names[i]);
+            c->map_values[i] = 1;
+        }
+        c->label_kind = DLABEL_MAP;
+        c->map_open = 1;
+        return 0;
+    }
     if (m) {
-        if (cJSON_GetObjectItemCaseSensitive(l, "op"))
-            return bad(c, "label.op", "give either \"op\" and \"value\" or \"map\"");
         if (!cJSON_IsObject(m) || !m->child || cJSON_GetArraySize(m) > DCFG_MAX_MAP)
             return bad(c, "label.map", "expected an object of 1 to 32 raw values -> 0 or 1");
         c->label_kind = DLABEL_MAP;

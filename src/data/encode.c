@@ -193,13 +193,16 @@ static int read_events(enc *e) {
             int k = 0;
             while (k < c->n_map && strcmp(c->map_keys[k], s))
                 k++;
-            if (k == c->n_map) {
+            if (k == c->n_map && c->map_open) {
+                e->label[r] = 0;
+            } else if (k == c->n_map) {
                 where(e, r, lc, at, sizeof at);
                 rc = ameir_fail(AMEIR_EDATA, "%s: label column %s: value \"%s\" is not in label.map", at,
                                 c->label_column, s);
                 goto done;
+            } else {
+                e->label[r] = c->map_values[k];
             }
-            e->label[r] = c->map_values[k];
         } else {
             e->label[r] = 1;
         }

@@ -90,6 +90,7 @@ typedef struct dcfg {
     int n_map;
     char map_keys[DCFG_MAX_MAP][DCFG_NAME];
     float map_values[DCFG_MAX_MAP];
+    int map_open; /* "in": values outside the set are 0 instead of an error */
     char user_column[DCFG_NAME];
     int n_fields;
     dcfg_field fields[AMEIR_MAX_FIELDS];

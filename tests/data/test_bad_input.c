@@ -61,6 +61,10 @@ static void test_config(void) {
     expect_fail(AMEIR_ECONFIG, "cfg.json", "key label.op: expected one of");
     write_cfg("", "{\"column\": \"rating\", \"map\": {\"5\": 2}}", GOOD_AGE);
     expect_fail(AMEIR_ECONFIG, "cfg.json", "key label.map.5: expected 0 or 1");
+    write_cfg("", "{\"column\": \"rating\", \"map\": {\"5\": 1}, \"in\": [\"4\"]}", GOOD_AGE);
+    expect_fail(AMEIR_ECONFIG, "cfg.json", "key label.in: give one of");
+    write_cfg("", "{\"column\": \"rating\", \"in\": \"5\"}", GOOD_AGE);
+    expect_fail(AMEIR_ECONFIG, "cfg.json", "key label.in: expected a non-empty array of strings");
     write_cfg("", GOOD_LABEL, "{\"name\": \"age\", \"column\": \"height\"}");
     expect_fail(AMEIR_ECONFIG, "cfg.json", "key fields[2].column: no column \"height\"");
     du_write(dir, "cfg.json", "{\n  \"name\": \"tiny\",\n  \"task\": ctr\n}\n");

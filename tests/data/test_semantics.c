@@ -201,6 +201,52 @@ static void test_seq(void) {
     ameir_dataset_free(ds);
 }
 
+/* latin-1 text becomes UTF-8 in the vocabulary; an "in" label is 1 inside the set, else 0 */
+static void test_latin1_in(void) {
+    du_write(dir, "words.txt", "caf\xe9|buy\nthe|pv\nna\xefve|cart\n");
+    ameir_dataset *ds = prep_open(
+        "{\"name\": \"sem-latin\", \"task\": \"ctr\", \"vocab_from\": \"all\",\n"
+        " \"source\": {\"files\": [\"words.txt\"], \"format\": \"delimited\", \"sep\": \"|\",\n"
+        "            \"encoding\": \"latin-1\", \"columns\": [\"word\", \"act\"]},\n"
+        " \"label\": {\"column\": \"act\", \"in\": [\"cart\", \"buy\"]}, \"fields\": [{\"name\": \"word\"}],\n"
+        " \"split\": {\"method\": \"random\", \"fractions\": [0.34, 0.33, 0.33]}}\n",
+        "latin");
+    if (!ds)
+        return;
+    char path[1300];
+    size_t n = 0;
+    snprintf(path, sizeof path, "%s/vocab.json", ameir_dataset_dir(ds));
+    char *v = du_read(path, &n);
+    CHECK_STR_CONTAINS(v, "\"caf\xc3\xa9\"");
+    CHECK_STR_CONTAINS(v, "\"na\xc3\xafve\"");
+    free(v);
+    const ameir_schema *s = ameir_dataset_schema(ds);
+    ameir_batch b;
+    ameir_batch_init(&b, s, 4);
+    double pos = 0;
+    int64_t rows = 0;
+    const char *names[3] = {"train", "valid", "test"};
+    for (int k = 0; k < 3; k++) {
+        ameir_split *sp = NULL;
+        CHECK_EQ_INT(ameir_split_load(&sp, ds, names[k], 0, -1), 0);
+        if (!sp)
+            continue;
+        int64_t idx[4] = {0, 1, 2, 3};
+        ameir_split_fill(sp, idx, (int)ameir_split_rows(sp), &b);
+        for (int i = 0; i < b.n; i++) {
+            pos += b.label[i];
+            /* "the" (id 3 in order of appearance) is the only negative */
+            CHECK_EQ_INT(b.label[i] > 0.5f, b.x[i] != 3);
+        }
+        rows += ameir_split_rows(sp);
+        ameir_split_free(sp);
+    }
+    CHECK_EQ_INT(rows, 3);
+    CHECK_EQ_INT(pos, 2);
+    ameir_batch_destroy(&b);
+    ameir_dataset_free(ds);
+}
+
 int main(void) {
     ameir_log_set_level(AMEIR_LOG_WARN);
     if (du_tempdir(dir, sizeof dir, "sem")) {
@@ -209,6 +255,7 @@ int main(void) {
     }
     test_ctr();
     test_seq();
+    test_latin1_in();
     du_rm_rf(dir);
     return check_finish("test_semantics");
 }
