@@ -30,6 +30,17 @@ static ameir_dataset *prep_open(const char *cfg_text, const char *name) {
     return ds;
 }
 
+/* vocab.json of ds contains both texts. */
+static void check_vocab(const ameir_dataset *ds, const char *a, const char *b) {
+    char path[1300];
+    size_t n = 0;
+    snprintf(path, sizeof path, "%s/vocab.json", ameir_dataset_dir(ds));
+    char *v = du_read(path, &n);
+    CHECK_STR_CONTAINS(v, a);
+    CHECK_STR_CONTAINS(v, b);
+    free(v);
+}
+
 /* user item rating time clicks tags; time split 3/1/1 by time:
  * train = rows 1, 2, 4 (times 100, 200, 50), valid = row 3 (time 200), test = row 5 (300). */
 static void test_ctr(void) {
@@ -110,13 +121,8 @@ static void test_ctr(void) {
         CHECK_EQ_INT(ids[3], 1);
     }
     /* vocabularies map ids back to raw values */
-    char path[1300];
-    size_t n = 0;
-    snprintf(path, sizeof path, "%s/vocab.json", ameir_dataset_dir(ds));
-    char *v = du_read(path, &n);
-    CHECK_STR_CONTAINS(v, "\"clicks\":[\"<pad>\",\"<oov>\",\"log:5\",\"log:21\",\"1\"]");
-    CHECK_STR_CONTAINS(v, "\"item\":[\"<pad>\",\"<oov>\",\"i1\",\"i2\"]");
-    free(v);
+    check_vocab(ds, "\"clicks\":[\"<pad>\",\"<oov>\",\"log:5\",\"log:21\",\"1\"]",
+                "\"item\":[\"<pad>\",\"<oov>\",\"i1\",\"i2\"]");
     ameir_batch_destroy(&b);
     ameir_split_free(tr);
     ameir_split_free(va);
@@ -213,13 +219,7 @@ static void test_latin1_in(void) {
         "latin");
     if (!ds)
         return;
-    char path[1300];
-    size_t n = 0;
-    snprintf(path, sizeof path, "%s/vocab.json", ameir_dataset_dir(ds));
-    char *v = du_read(path, &n);
-    CHECK_STR_CONTAINS(v, "\"caf\xc3\xa9\"");
-    CHECK_STR_CONTAINS(v, "\"na\xc3\xafve\"");
-    free(v);
+    check_vocab(ds, "\"caf\xc3\xa9\"", "\"na\xc3\xafve\"");
     const ameir_schema *s = ameir_dataset_schema(ds);
     ameir_batch b;
     ameir_batch_init(&b, s, 4);
