@@ -1,9 +1,12 @@
-"""A trial whose loss becomes NaN or infinite is marked diverged and the search goes on.
+"""A trial whose loss becomes NaN or infinite is marked diverged, one over the time limit
+is marked timeout, and the search goes on.
 
 AMEIR_TEST_DIVERGE_TRIAL=ID (a test hook, docs/running.md) trains search trial ID with a
 learning rate of 3e38, so its weights and loss really overflow and the trainer's own check
 fires. The search must finish (exit 0) with that trial diverged, never promoted (no trial
-continues from it), and every other trial done."""
+continues from it), and every other trial done. With a trial_time_limit far below a
+trial's training time every search trial times out; the stages then keep the config's
+defaults and the finals (not time-limited) still run."""
 import os
 
 from test_mpi_common import Workspace, check, describe, last_json, main, report, search
@@ -31,6 +34,18 @@ def test():
         check(bad["status"] == "diverged" and bad["metric"] is None, "trial %d in the report: %r" % (DIVERGE, bad))
         check(not [t for t in trials if t["parent"] == DIVERGE], "a diverged trial must not be promoted")
         check(res["winner"]["status"] == "done", "the search should still produce a winner: %r" % res["winner"])
+
+        slow = ws.write_config("slow.json", {"trial_time_limit": 0.001})
+        rh5 = os.path.join(ws.run_dir("timeout"), "RUN.h5")
+        p = search(2, "--config", slow, "--out", rh5, "--json")
+        check(p.returncode == 0, "search with a tiny time limit: expected exit 0: " + describe(p))
+        res = last_json(p)
+        finals = len(res["baselines"]) + 1
+        check(res["trials"]["timeout"] == res["trials"]["total"] - finals and res["trials"]["done"] == finals,
+              "expected every search trial to time out and the finals to finish: %r" % res["trials"])
+        check(all(w["trial"] is None for w in res["stage_winners"]), "no stage should have a winner: %r" % res["stage_winners"])
+        check(res["winner"]["arch"] == res["baselines"][0]["arch"],
+              "with no stage winner the winner is the config's defaults (= the default-arch baseline)")
     finally:
         ws.cleanup()
 

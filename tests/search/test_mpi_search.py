@@ -69,6 +69,11 @@ def test():
         check(p.returncode == 2 and "--out RUN.h5" in p.stderr, "a missing --out must be bad usage: " + describe(p))
         p = run([EXE, "search", "--resume", rh5, "--out", rh5])
         check(p.returncode == 2 and "exclude each other" in p.stderr, "--out with --resume must be bad usage: " + describe(p))
+        p = search(2, "--resume", os.path.join(ws.dir, "nothing.h5"))
+        check(p.returncode == 2 and "nothing.h5" in p.stderr, "a missing checkpoint must be refused with exit 2: " + describe(p))
+        nodata = ws.write_config("nodata.json", {"data": os.path.join(ws.dir, "no-such-data")})
+        p = search(2, "--config", nodata, "--out", os.path.join(ws.dir, "nodata.h5"))
+        check(p.returncode == 2 and "no-such-data" in p.stderr, "missing data must be refused with exit 2 naming it: " + describe(p))
         p = run([EXE, "report"])
         check(p.returncode == 2 and "expected the checkpoint" in p.stderr, "report without RUN.h5 must be bad usage: " + describe(p))
     finally:
