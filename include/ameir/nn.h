@@ -37,7 +37,9 @@ int ameir_act_from_name(const char *name);
 const char *ameir_act_name(int act);
 /* out (n) = act(inp (n)); out may alias inp */
 void ameir_act_forward(real *out, const real *inp, size_t n, int act);
-/* dinp (n) += dout * act'(inp); gelu is the erf form, as PyTorch's default */
+/* dinp (n) += dout * act'(inp); gelu is the erf form, as PyTorch's default.
+ * In the float build sigmoid, swish, the GRU gates and the attention softmax use a
+ * vectorisable expf (src/nn/nn_math.h, within 1.5 ulp of exp); the double build uses libm. */
 void ameir_act_backward(real *dinp, const real *dout, const real *inp, size_t n, int act);
 
 /* ---- embedding lookup with mean pooling ----
