@@ -138,6 +138,7 @@ int ameir_local_run(const ameir_search_config *cfg, ameir_controller *ctl, const
 
 typedef struct worker_slot {
     int waiting; /* has an unanswered request */
+    int busy;    /* was sent a task and has not answered yet */
     int stopped; /* was sent stop */
     int bye;     /* said bye */
 } worker_slot;
@@ -164,6 +165,7 @@ static int on_result(cluster *k) {
     ameir_search_result res;
     AMEIR_TRY(ameir_unpack_result(ameir_msg_payload(&k->msg), k->msg.length, &res));
     res.worker = k->msg.source;
+    k->w[k->msg.source].busy = 0;
     return record_result(&k->c, &res);
 }
 
@@ -189,8 +191,13 @@ static int dispatch(cluster *k, int *done) {
         int next = ameir_controller_next(k->c.ctl, k->task);
         if (next < 0)
             return next;
-        if (next == AMEIR_NEXT_WAIT)
-            return 0;
+        if (next == AMEIR_NEXT_WAIT) {
+            for (int b = 1; b < k->size; b++)
+                if (k->w[b].busy)
+                    return 0;
+            /* waiting for results with none to come would hang the job */
+            return ameir_fail(AMEIR_EINTERNAL, "controller waits for results although no trial is running");
+        }
         if (next == AMEIR_NEXT_DONE) {
             *done = 1;
             return 0;
@@ -201,6 +208,7 @@ static int dispatch(cluster *k, int *done) {
             return ameir_fail(AMEIR_ENOMEM, "no memory to pack a task");
         AMEIR_TRY(ameir_msg_send(k->comm, r, AMEIR_MSG_TASK, k->pack.data, k->pack.len));
         k->w[r].waiting = 0;
+        k->w[r].busy = 1;
     }
     return 0;
 }
