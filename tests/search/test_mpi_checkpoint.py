@@ -6,15 +6,13 @@ one trial that .prev lacks), keep the damaged file as RUN.h5.bad, and end with t
 report as before the damage. `ameir report` refuses the damaged file the same way."""
 import os
 
-from test_mpi_common import EXE, Workspace, check, comparable, describe, diff, main, report, run, search
+from test_mpi_common import EXE, Workspace, check, comparable, describe, diff, finished_search, main, report, run, search
 
 
 def test():
     ws = Workspace("checkpoint")
     try:
-        rh5 = os.path.join(ws.run_dir("run"), "RUN.h5")
-        p = search(2, "--config", ws.config, "--out", rh5)
-        check(p.returncode == 0, "search: expected exit 0: " + describe(p))
+        rh5, _ = finished_search(ws, "run", 2)
         reference = comparable(report(rh5))
         check(os.path.exists(rh5 + ".prev"), "RUN.h5.prev should exist after the search")
 

@@ -96,6 +96,15 @@ def search(n, *args, timeout=900):
     return run(mpirun_args(n) + ["search"] + list(args), timeout=timeout, env=mpi_env())
 
 
+def finished_search(ws, name, n, *extra):
+    """A fresh search of ws.config with n ranks into ws/name/RUN.h5 that must exit 0;
+    returns (RUN.h5 path, completed process)."""
+    rh5 = os.path.join(ws.run_dir(name), "RUN.h5")
+    p = search(n, "--config", ws.config, "--out", rh5, *extra)
+    check(p.returncode == 0, "%s: search with %d ranks: expected exit 0: %s" % (name, n, describe(p)))
+    return rh5, p
+
+
 def last_json(p):
     lines = [l for l in p.stdout.strip().splitlines() if l.strip()]
     check(lines, "no output: " + describe(p))

@@ -8,7 +8,8 @@ Both end with `ameir report --json` equal to an uninterrupted run's."""
 import os
 import signal
 
-from test_mpi_common import (Workspace, check, comparable, describe, diff, interrupt_after, main, report, search)
+from test_mpi_common import (Workspace, check, comparable, describe, diff, finished_search, interrupt_after, main, report,
+                             search)
 
 
 def interrupted_then_resumed(ws, name, n_first, lines, target, sig, n_resume, reference):
@@ -31,9 +32,7 @@ def interrupted_then_resumed(ws, name, n_first, lines, target, sig, n_resume, re
 def test():
     ws = Workspace("interrupt")
     try:
-        ref_h5 = os.path.join(ws.run_dir("reference"), "RUN.h5")
-        p = search(2, "--config", ws.config, "--out", ref_h5)
-        check(p.returncode == 0, "uninterrupted search: expected exit 0: " + describe(p))
+        ref_h5, _ = finished_search(ws, "reference", 2)
         reference = comparable(report(ref_h5))
         total = len(reference["trials"])
         interrupted_then_resumed(ws, "usr1", 3, 6, "mpirun", signal.SIGUSR1, 2, reference)

@@ -1,9 +1,8 @@
 """The same config gives the same search whatever the number of ranks: `ameir report
 --json` of runs with N = 1, 2 and 4 agree on every trial (arch, rung, budget, parent,
 status, metric, steps), the stage winners, the winner and the baselines."""
-import os
 
-from test_mpi_common import Workspace, check, comparable, describe, diff, main, report, search
+from test_mpi_common import Workspace, check, comparable, diff, finished_search, main, report
 
 
 def test():
@@ -11,9 +10,7 @@ def test():
     try:
         reps = {}
         for n in (1, 2, 4):
-            rh5 = os.path.join(ws.run_dir("n%d" % n), "RUN.h5")
-            p = search(n, "--config", ws.config, "--out", rh5)
-            check(p.returncode == 0, "search with %d ranks: expected exit 0: %s" % (n, describe(p)))
+            rh5, _ = finished_search(ws, "n%d" % n, n)
             reps[n] = comparable(report(rh5))
             print("N=%d: %d trials, winner valid auc %.5f" % (n, len(reps[n]["trials"]), reps[n]["winner"]["valid"]["auc"]))
         for n in (2, 4):

@@ -6,16 +6,14 @@ config, bad usage."""
 import json
 import os
 
-from test_mpi_common import EXE, Workspace, check, describe, last_json, main, report, run, search
+from test_mpi_common import EXE, Workspace, check, describe, finished_search, last_json, main, report, run, search
 
 
 def test():
     ws = Workspace("search")
     try:
-        out = ws.run_dir("run")
-        rh5 = os.path.join(out, "RUN.h5")
-        p = search(3, "--config", ws.config, "--out", rh5, "--json")
-        check(p.returncode == 0, "3-rank search: expected exit 0: " + describe(p))
+        rh5, p = finished_search(ws, "run", 3, "--json")
+        out = os.path.dirname(rh5)
         progress = [l for l in p.stdout.splitlines() if "] trial " in l]
         res = last_json(p)
         check(len(progress) == res["trials"]["total"],
