@@ -27,7 +27,11 @@
 
 /* ---- validation of user-chosen sizes (return 0 or AMEIR_EINVAL with a message) ---- */
 int ameir_nn_check_attention(int C, int heads);  /* heads in {1,2,4,8}, dividing C, C > 0 */
-int ameir_nn_check_conv(int C, int kernel);      /* kernel in {1,3,5,7}, C > 0 */
+int ameir_nn_check_conv(int C, int kernel);      /* kernel in {1,3,5,7}, 0 < C <= AMEIR_CONV_MAX_C(kernel) */
+/* conv works in a stack scratch of AMEIR_CONV_SCRATCH reals holding at least one
+ * position's im2col row, its gradient and dout: C (2K + 1) reals */
+#define AMEIR_CONV_SCRATCH 16384
+#define AMEIR_CONV_MAX_C(K) (AMEIR_CONV_SCRATCH / (2 * (K) + 1))
 int ameir_nn_check_sizes(int B, int L, int C);   /* all > 0 */
 
 /* ---- activations ---- */

@@ -20,6 +20,9 @@ int ameir_nn_check_conv(int C, int kernel) {
         return ameir_fail(AMEIR_EINVAL, "conv: d = %d: expected d > 0", C);
     if (kernel != 1 && kernel != 3 && kernel != 5 && kernel != 7)
         return ameir_fail(AMEIR_EINVAL, "conv: kernel = %d: expected one of 1, 3, 5, 7", kernel);
+    if (C > AMEIR_CONV_MAX_C(kernel))
+        return ameir_fail(AMEIR_EINVAL, "conv: d = %d with kernel %d: expected d <= %d", C, kernel,
+                          AMEIR_CONV_MAX_C(kernel));
     return 0;
 }
 

@@ -11,7 +11,7 @@
 #include "ameir/error.h"
 #include "ameir/nn.h"
 
-#define CONV_BUF 16384 /* reals of stack scratch per call */
+#define CONV_BUF AMEIR_CONV_SCRATCH /* reals of stack scratch per call */
 #define CONV_MAX_ROWS 512
 
 /* col (C*K) for position l of one sequence x (L, C) with mask m (L) */

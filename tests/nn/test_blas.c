@@ -139,5 +139,7 @@ int main(void) {
         test_conv(24, 50, 16, ks[i]);
     }
     test_conv(4, 9, 64, 7);
+    /* the largest d ameir_nn_check_conv accepts: one position per chunk */
+    test_conv(2, 4, AMEIR_CONV_MAX_C(7), 7); /* row 0 is empty, row 1 random */
     return check_finish("blas vs naive");
 }

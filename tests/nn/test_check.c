@@ -38,8 +38,13 @@ int main(void) {
     CHECK_FAILS(ameir_nn_check_conv(16, 9), "kernel = 9");
     CHECK_FAILS(ameir_nn_check_conv(16, -3), "kernel = -3");
     CHECK_FAILS(ameir_nn_check_conv(-1, 3), "d = -1");
-    for (int k = 1; k <= 7; k += 2)
+    for (int k = 1; k <= 7; k += 2) {
         CHECK_OK(ameir_nn_check_conv(16, k));
+        CHECK_OK(ameir_nn_check_conv(AMEIR_CONV_MAX_C(k), k));
+    }
+    /* d beyond the conv's stack scratch: 16384 / 15 = 1092 for kernel 7 */
+    CHECK_FAILS(ameir_nn_check_conv(1093, 7), "d = 1093 with kernel 7: expected d <= 1092");
+    CHECK_FAILS(ameir_nn_check_conv(100000, 1), "expected d <= 5461");
 
     /* zero and negative sizes */
     CHECK_FAILS(ameir_nn_check_sizes(0, 50, 16), "batch size = 0");
