@@ -107,6 +107,7 @@ static void test_conv(int B, int L, int C, int K) {
         m[i] = ameir_rng_uniform(&rng) < 0.75;
     for (int l = 0; l < L; l++)
         m[l] = 0; /* an empty history */
+    m[(size_t)B * L - 1] = B > 1; /* and at least one real position */
     real *x = rnd(n), *w = rnd(nw), *bias = rnd((size_t)C), *g = rnd(n);
     real *y1 = rnd(n), *y2 = rnd(n);
     ameir_conv1d_forward(y1, x, w, bias, m, B, L, C, K);
