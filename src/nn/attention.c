@@ -40,31 +40,55 @@ static att_act att_split(real *act, int B, int L, int C, int H) {
 }
 
 /* A (L, L) holds scores on entry; softmax over the real keys of each real query row,
- * zeros for padding keys, padding queries and rows without a real key */
+ * zeros for padding keys, padding queries and rows without a real key. Each pass is
+ * a simple loop (bit-mask selects, four partial max/sum chains) so that it vectorises
+ * or at least does not wait on one long chain of additions. */
 static void masked_softmax(real *A, const uint8_t *m, int L) {
+#ifdef AMEIR_REAL_DOUBLE
+    typedef int64_t bits_t;
+#else
+    typedef int32_t bits_t;
+#endif
+    const real neg_inf = -(real)INFINITY;
+    bits_t ninf;
+    memcpy(&ninf, &neg_inf, sizeof ninf);
     for (int i = 0; i < L; i++) {
         real *a = A + (size_t)i * L;
-        real mx = 0;
-        int any = 0;
-        if (m[i])
-            for (int j = 0; j < L; j++)
-                if (m[j] && (!any || a[j] > mx)) {
-                    mx = a[j];
-                    any = 1;
-                }
-        if (!any) {
+        if (!m[i]) {
             memset(a, 0, (size_t)L * sizeof(real));
             continue;
         }
-        for (int j = 0; j < L; j++) /* a loop of its own so that it vectorises */
-            a[j] = nn_exp(a[j] - mx);
-        real sum = 0;
+        /* padding keys get -inf, so exp makes them exactly 0 */
         for (int j = 0; j < L; j++) {
-            a[j] = m[j] ? a[j] : 0;
-            sum += a[j];
+            bits_t keep = -(bits_t)(m[j] != 0), v;
+            memcpy(&v, a + j, sizeof v);
+            v = (v & keep) | (ninf & ~keep);
+            memcpy(a + j, &v, sizeof v);
         }
-        real inv = (real)1 / sum;
-        for (int j = 0; j < L; j++)
+        real mx[4] = {neg_inf, neg_inf, neg_inf, neg_inf};
+        int j = 0;
+        for (; j + 4 <= L; j += 4)
+            for (int u = 0; u < 4; u++)
+                mx[u] = a[j + u] > mx[u] ? a[j + u] : mx[u];
+        for (; j < L; j++)
+            mx[0] = a[j] > mx[0] ? a[j] : mx[0];
+        real top = mx[0];
+        for (int u = 1; u < 4; u++)
+            top = mx[u] > top ? mx[u] : top;
+        if (top == neg_inf) { /* no real key */
+            memset(a, 0, (size_t)L * sizeof(real));
+            continue;
+        }
+        for (j = 0; j < L; j++)
+            a[j] = nn_exp(a[j] - top);
+        real sum[4] = {0, 0, 0, 0};
+        for (j = 0; j + 4 <= L; j += 4)
+            for (int u = 0; u < 4; u++)
+                sum[u] += a[j + u];
+        for (; j < L; j++)
+            sum[0] += a[j];
+        real inv = (real)1 / ((sum[0] + sum[1]) + (sum[2] + sum[3]));
+        for (j = 0; j < L; j++)
             a[j] *= inv;
     }
 }
@@ -136,10 +160,15 @@ void ameir_attention_backward(real *dinp, real *dw_in, real *db_in, real *dw_out
                     memset(ds, 0, (size_t)L * sizeof(real));
                     continue;
                 }
-                real dot = 0;
-                for (int j = 0; j < L; j++)
-                    dot += ai[j] * ds[j];
-                for (int j = 0; j < L; j++)
+                real acc[4] = {0, 0, 0, 0}; /* four chains, as in the forward sums */
+                int j = 0;
+                for (; j + 4 <= L; j += 4)
+                    for (int u = 0; u < 4; u++)
+                        acc[u] += ai[j + u] * ds[j + u];
+                for (; j < L; j++)
+                    acc[0] += ai[j] * ds[j];
+                real dot = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+                for (j = 0; j < L; j++)
                     ds[j] = ai[j] * (ds[j] - dot) * scale;
             }
             AMEIR_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, hd, L, 1, dS, L, k, C3, 1, dq, C3);
