@@ -8,7 +8,8 @@
  * act layout (each block (B, L, ...) row-major):
  *   HP (B,L,C) h before the step | R, Z, N (B,L,C) gates | HN (B,L,C) W_hn h + b_hn |
  *   GX (B,L,3C) input projections (backward: their gradients) |
- *   GH (B,L,3C) hidden projections (backward: their gradients) | H (B,C) running h. */
+ *   GH (B,L,3C) h W_hh^T without bias (backward: the gradients) |
+ *   H (B,C) the final h (backward: dh). */
 #include <math.h>
 #include <string.h>
 
@@ -45,20 +46,22 @@ void ameir_gru_forward(real *out, real *act, const real *inp, const real *w_ih, 
     int C3 = 3 * C;
     /* all input projections at once: GX (B*L, 3C) = inp W_ih^T + b_ih */
     ameir_linear_forward(a.gx, inp, w_ih, b_ih, B * L, C, C3);
-    memset(a.h, 0, (size_t)B * C * sizeof(real));
+    /* h before step l lives in HP[:, l]; the step writes its h into HP[:, l+1] (into H
+     * after the last step), so h is never copied except through padding steps */
+    for (int b = 0; b < B; b++)
+        memset(a.hp + (size_t)b * L * C, 0, (size_t)C * sizeof(real));
     for (int l = 0; l < L; l++) {
-        /* HP[:, l] = h; GH[:, l] = h W_hh^T + b_hh, one gemm over the batch */
-        for (int b = 0; b < B; b++) {
-            memcpy(a.hp + ((size_t)b * L + l) * C, a.h + (size_t)b * C, (size_t)C * sizeof(real));
-            memcpy(a.gh + ((size_t)b * L + l) * C3, b_hh, (size_t)C3 * sizeof(real));
-        }
-        AMEIR_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, B, C3, C, 1, a.h, C, w_hh, C, 1,
+        /* GH[:, l] = HP[:, l] W_hh^T, one gemm over the batch (b_hh is added below) */
+        AMEIR_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, B, C3, C, 1, a.hp + (size_t)l * C, L * C, w_hh, C, 0,
                    a.gh + (size_t)l * C3, L * C3);
         for (int b = 0; b < B; b++) {
             size_t row = (size_t)b * L + l;
+            const real *h = a.hp + row * C;
+            real *hnext = l + 1 < L ? a.hp + (row + 1) * C : a.h + (size_t)b * C;
             real *o = out + row * C;
             real *r = a.r + row * C, *z = a.z + row * C, *n = a.n + row * C, *hn = a.hn + row * C;
             if (!mask[row]) {
+                memcpy(hnext, h, (size_t)C * sizeof(real));
                 memset(o, 0, (size_t)C * sizeof(real));
                 memset(r, 0, (size_t)C * sizeof(real));
                 memset(z, 0, (size_t)C * sizeof(real));
@@ -67,18 +70,18 @@ void ameir_gru_forward(real *out, real *act, const real *inp, const real *w_ih, 
                 continue;
             }
             const real *gx = a.gx + row * C3, *gh = a.gh + row * C3;
-            real *h = a.h + (size_t)b * C;
             /* one simple loop per gate, so that each vectorises */
             for (int c = 0; c < C; c++)
-                r[c] = nn_sigmoid(gx[c] + gh[c]);
+                r[c] = nn_sigmoid(gx[c] + (gh[c] + b_hh[c]));
             for (int c = 0; c < C; c++)
-                z[c] = nn_sigmoid(gx[C + c] + gh[C + c]);
-            memcpy(hn, gh + 2 * C, (size_t)C * sizeof(real));
+                z[c] = nn_sigmoid(gx[C + c] + (gh[C + c] + b_hh[C + c]));
+            for (int c = 0; c < C; c++)
+                hn[c] = gh[2 * C + c] + b_hh[2 * C + c];
             for (int c = 0; c < C; c++)
                 n[c] = nn_tanh(gx[2 * C + c] + r[c] * hn[c]);
             for (int c = 0; c < C; c++)
-                h[c] = ((real)1 - z[c]) * n[c] + z[c] * h[c];
-            memcpy(o, h, (size_t)C * sizeof(real));
+                hnext[c] = ((real)1 - z[c]) * n[c] + z[c] * h[c];
+            memcpy(o, hnext, (size_t)C * sizeof(real));
         }
     }
 }
