@@ -25,7 +25,7 @@ DATASETS = {
     "frappe-ctr": ("frappe", ["--epochs", "3", "--batch", "256", "--patience", "2"]),
     "ml100k-ctr": ("ml-100k", ["--epochs", "3", "--batch", "256", "--patience", "2"]),
     "taobao-ctr": ("taobao", ["--epochs", "3", "--batch", "256", "--patience", "2"]),
-    "beauty-seq": ("amazon-beauty", ["--steps", "1500", "--eval-every", "500", "--batch", "256", "--patience", "2"]),
+    "beauty-seq": ("amazon-beauty", ["--steps", "1000", "--eval-every", "1000", "--batch", "256"]),
 }
 
 
@@ -55,10 +55,23 @@ def train(ameir, data, name, arch, seed):
     return rec
 
 
+def applies(arch_name, dataset):
+    """Generic baselines run everywhere; NAME-DATASET.json (fields named) only on DATASET;
+    product-example.json is the documentation's example, not a baseline."""
+    if arch_name == "product-example":
+        return False
+    for d in DATASETS:
+        if arch_name.endswith("-" + d):
+            return d == dataset
+    return True
+
+
 def table(records):
     keys = {"ctr": ["auc", "logloss", "gauc"], "seq": ["hr10", "ndcg10", "mrr"]}
     groups = {}
     for r in records:
+        if not applies(r["arch_name"], r["dataset"]):
+            continue
         groups.setdefault((r["dataset"], r["arch_name"]), []).append(r)
     lines = []
     for (ds, arch), rs in sorted(groups.items()):
@@ -104,7 +117,8 @@ def main():
     with open(a.out, "a") as out, concurrent.futures.ThreadPoolExecutor(a.jobs) as pool:
         for name in a.datasets.split(","):
             data = prep(a.ameir, a.shared, a.cache, name)
-            futs = [pool.submit(train, a.ameir, data, name, arch, s) for arch in archs for s in seeds]
+            futs = [pool.submit(train, a.ameir, data, name, arch, s) for arch in archs for s in seeds
+                    if applies(os.path.splitext(os.path.basename(arch))[0], name)]
             for f in futs:
                 r = f.result()
                 records.append(r)
