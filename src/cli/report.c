@@ -1,6 +1,7 @@
 /* ameir report RUN.h5 [--svg FILE] [--json]: the leaderboard of each stage, the winner
  * against the baselines, and a plot. Reads the checkpoint only (works on a running or an
  * interrupted search as well as a finished one). */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,153 @@
 #include "commands.h"
 #include "options.h"
 #include "run_summary.h"
+
+/* ---- the plot (--svg): one panel per stage, the validation metric against the trial id, one
+ * colour per rung, dashed lines where a new rung starts, failed trials as crosses on the
+ * bottom axis. Plain SVG written by hand. ---- */
+
+#define W 760
+#define PANEL_H 250
+#define LEFT 70
+#define RIGHT 20
+#define TOP 40
+#define BOTTOM 45
+
+static const char *rung_colors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"};
+
+typedef struct panel {
+    double y0;               /* top of the panel */
+    int64_t first, last;     /* trial ids of the stage */
+    double lo, hi;           /* metric range */
+} panel;
+
+static double px(const panel *p, double id) {
+    double span = p->last > p->first ? (double)(p->last - p->first) : 1.0;
+    return LEFT + (id - (double)p->first + 0.5) / (span + 1.0) * (W - LEFT - RIGHT);
+}
+
+static double py(const panel *p, double v) {
+    double h = PANEL_H - TOP - BOTTOM;
+    return p->y0 + TOP + h - (v - p->lo) / (p->hi - p->lo) * h;
+}
+
+/* Range of the stage's ids and finite metrics; 0 if the stage has no trial yet. */
+static int panel_bounds(const ameir_controller *ctl, int stage, panel *p) {
+    int64_t n = ameir_controller_n_trials(ctl);
+    int any = 0;
+    p->first = -1;
+    p->lo = INFINITY;
+    p->hi = -INFINITY;
+    for (int64_t i = 0; i < n; i++) {
+        const ameir_trial *t = ameir_controller_trial(ctl, i);
+        if (t->stage != stage)
+            continue;
+        if (p->first < 0)
+            p->first = i;
+        p->last = i;
+        any = 1;
+        if (t->status == AMEIR_TRIAL_DONE && isfinite(t->metric)) {
+            p->lo = fmin(p->lo, t->metric);
+            p->hi = fmax(p->hi, t->metric);
+        }
+    }
+    if (!isfinite(p->lo)) {
+        p->lo = 0;
+        p->hi = 1;
+    }
+    double pad = (p->hi - p->lo) * 0.1;
+    if (pad < 1e-3)
+        pad = 1e-3;
+    p->lo -= pad;
+    p->hi += pad;
+    return any;
+}
+
+static void axes(FILE *f, const panel *p, const char *title, const char *metric) {
+    double x0 = LEFT, x1 = W - RIGHT, yb = p->y0 + PANEL_H - BOTTOM, yt = p->y0 + TOP;
+    fprintf(f, "<text x=\"%d\" y=\"%.1f\" font-size=\"15\" font-weight=\"bold\">%s</text>\n", LEFT, p->y0 + 22, title);
+    fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n", x0, yb, x1, yb);
+    fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n", x0, yt, x0, yb);
+    for (int k = 0; k <= 4; k++) {
+        double v = p->lo + (p->hi - p->lo) * k / 4.0, y = py(p, v);
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", x0, y, x1, y);
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\">%.4f</text>\n", x0 - 5, y + 4, v);
+    }
+    int64_t span = p->last - p->first, step = span > 10 ? (span + 9) / 10 : 1;
+    for (int64_t id = p->first; id <= p->last; id += step)
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"middle\">%lld</text>\n", px(p, (double)id), yb + 15,
+                (long long)id);
+    fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\">trial id</text>\n", (x0 + x1) / 2, yb + 33);
+    fprintf(f,
+            "<text x=\"18\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\" transform=\"rotate(-90 18 %.1f)\">valid %s</text>\n",
+            (yt + yb) / 2, (yt + yb) / 2, metric);
+}
+
+static void stage_panel(FILE *f, const ameir_controller *ctl, int stage, const panel *p, const char *metric) {
+    char title[128];
+    int64_t w = ameir_controller_stage_winner(ctl, stage);
+    if (w >= 0)
+        snprintf(title, sizeof title, "%s (winner: trial %lld)", ameir_stage_name(stage), (long long)w);
+    else
+        snprintf(title, sizeof title, "%s", ameir_stage_name(stage));
+    axes(f, p, title, metric);
+    int prev_rung = -1, max_rung = 0;
+    double yb = p->y0 + PANEL_H - BOTTOM;
+    for (int64_t i = p->first; i <= p->last; i++) {
+        const ameir_trial *t = ameir_controller_trial(ctl, i);
+        if (t->stage != stage)
+            continue;
+        double x = px(p, (double)i);
+        if (prev_rung >= 0 && t->rung != prev_rung) { /* a rung boundary between two ids */
+            double xb = (x + px(p, (double)i - 1)) / 2;
+            fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#555\" stroke-dasharray=\"4 3\"/>\n", xb,
+                    p->y0 + TOP, xb, yb);
+            fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\" fill=\"#555\">rung %d, budget %lld</text>\n", xb + 3,
+                    p->y0 + TOP + 10, t->rung, (long long)t->budget);
+        }
+        prev_rung = t->rung;
+        max_rung = t->rung > max_rung ? t->rung : max_rung;
+        const char *color = rung_colors[t->rung % 8];
+        if (t->status == AMEIR_TRIAL_DONE && isfinite(t->metric))
+            fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\"><title>trial %lld rung %d: %.5f</title></circle>\n", x,
+                    py(p, t->metric), color, (long long)i, t->rung, t->metric);
+        else if (t->status == AMEIR_TRIAL_DIVERGED || t->status == AMEIR_TRIAL_TIMEOUT)
+            fprintf(f,
+                    "<path d=\"M%.1f %.1fl8 8m0 -8l-8 8\" stroke=\"#d62728\" stroke-width=\"2\"><title>trial %lld %s</title></path>\n",
+                    x - 4, yb - 12, (long long)i, ameir_trial_status_name(t->status));
+    }
+    for (int r = 0; r <= max_rung; r++) /* legend */
+        fprintf(f, "<circle cx=\"%d\" cy=\"%.1f\" r=\"4\" fill=\"%s\"/><text x=\"%d\" y=\"%.1f\" font-size=\"11\">rung %d</text>\n",
+                W - RIGHT - 70, p->y0 + 12 + 14 * r, rung_colors[r % 8], W - RIGHT - 62, p->y0 + 16 + 14 * r, r);
+}
+
+/* Write the plot of a search as SVG; task (enum ameir_task) names the metric. 0 or AMEIR_EIO. */
+static int report_svg(const char *path, const ameir_controller *ctl, int task) {
+    panel panels[AMEIR_N_STAGES];
+    int have[AMEIR_N_STAGES], n = 0;
+    for (int s = 0; s < AMEIR_N_STAGES; s++)
+        if ((have[s] = panel_bounds(ctl, s, &panels[s])))
+            panels[s].y0 = PANEL_H * n++;
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return ameir_fail(AMEIR_EIO, "%s: cannot write the plot: %s", path, strerror(errno));
+    int h = PANEL_H * (n ? n : 1);
+    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" font-family=\"sans-serif\">\n",
+            W, h, W, h);
+    fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
+    if (!n)
+        fprintf(f, "<text x=\"%d\" y=\"40\" font-size=\"14\">no trials yet</text>\n", LEFT);
+    for (int s = 0; s < AMEIR_N_STAGES; s++)
+        if (have[s])
+            stage_panel(f, ctl, s, &panels[s], ameir_metrics_primary_name(task));
+    fprintf(f, "</svg>\n");
+    if (ferror(f) | (fclose(f) != 0))
+        return ameir_fail(AMEIR_EIO, "%s: write failed", path);
+    return 0;
+}
+
+/* ---- the leaderboard ---- */
 
 /* Leaderboard order: higher budget first, then higher metric (NaN last), then lower id. */
 static const ameir_controller *sort_ctl;
@@ -144,7 +292,7 @@ int ameir_cmd_report(int argc, char **argv) {
     printf("\n== winner against the baselines (retrained from scratch, early stopping) ==\n");
     ameir_run_print_outcome(stdout, cfg, ctl);
     if (svg) {
-        if ((rc = ameir_report_svg(svg, ctl, ameir_run_task(ctl))) < 0)
+        if ((rc = report_svg(svg, ctl, ameir_run_task(ctl))) < 0)
             goto done;
         printf("plot: %s\n", svg);
     }

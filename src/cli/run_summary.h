@@ -27,10 +27,6 @@ void ameir_run_print_outcome(FILE *f, const ameir_search_config *cfg, const amei
 /* Paths beside the checkpoint: DIR(run_path)/name. 0 or AMEIR_EINVAL (too long). */
 int ameir_run_beside(const char *run_path, const char *name, char *out, size_t cap);
 
-/* Write the plot of a search (metric against trial id per stage, rung boundaries) as SVG;
- * task (enum ameir_task) names the metric. 0 or AMEIR_EIO. */
-int ameir_report_svg(const char *path, const ameir_controller *ctl, int task);
-
 /* The task of the search's data, read off its finished trials (AMEIR_TASK_CTR if none). */
 int ameir_run_task(const ameir_controller *ctl);
 
