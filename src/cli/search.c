@@ -168,6 +168,8 @@ static void interrupted_message(const search_setup *s, const ameir_cluster_stats
     fprintf(stderr, "ameir search: interrupted by %s on rank %d after %lld results; checkpoint %s is up to date; continue "
                     "with: mpirun -np N ameir search --resume %s\n",
             ameir_signal_name(st->signal), st->signal_rank, (long long)st->results, s->run_path, s->run_path);
+    if (st->workers > 0 && st->worker_time > 0)
+        fprintf(stderr, "ameir search: workers waited %.1f%% of their time for rank 0\n", 100.0 * st->worker_wait / st->worker_time);
 }
 
 /* Everything after MPI_Init; returns the exit code of this rank. */
