@@ -58,6 +58,7 @@ def main():
     for i in range(a.warmup + a.steps):
         if i == a.warmup:
             t0 = time.perf_counter()
+            c0 = time.process_time()
         x, hist, y = batches[i % N_BATCHES]
         opt.zero_grad(set_to_none=False)
         loss, _ = net.loss(x, hist, y)
@@ -67,16 +68,18 @@ def main():
             first = loss.item()
         last = loss.item() if i == a.warmup + a.steps - 1 else last
     seconds = time.perf_counter() - t0
+    cpu = time.process_time() - c0
     sps = a.steps * B / seconds
     params = sum(p.numel() for p in net.parameters())
     print(f"torch {torch.__version__}: {a.arch} ({params} parameters)")
     print(f"batch {B}, seq {L}, dim {a.dim}, threads {a.threads}, {a.steps} steps after {a.warmup} warm-up")
     print(f"loss: {first:.6f} -> {last:.6f}")
-    print(f"seconds: {seconds:.3f}, ms/step: {1e3 * seconds / a.steps:.3f}")
+    print(f"seconds: {seconds:.3f}, ms/step: {1e3 * seconds / a.steps:.3f}, cpu seconds: {cpu:.3f} "
+          f"({a.steps * B / cpu:.0f} samples per cpu second)")
     print(f"samples/s: {sps:.0f}")
     if a.json:
         print(json.dumps({"command": "torch_bench", "arch": a.arch, "batch": B, "seq": L, "dim": a.dim,
-                          "threads": a.threads, "steps": a.steps, "params": params, "seconds": seconds,
+                          "threads": a.threads, "steps": a.steps, "params": params, "seconds": seconds, "cpu_seconds": cpu,
                           "samples_per_s": sps, "first_loss": first, "last_loss": last}))
 
 
