@@ -159,6 +159,7 @@ typedef struct ameir_cluster_stats {
     int64_t worker_trials;
     int signal;          /* signal that stopped the search (0 if none) */
     int signal_rank;     /* the rank that caught it first */
+    int unanswered;      /* workers that did not leave within the grace period after a signal */
 } ameir_cluster_stats;
 
 /* How rank 0 reports: progress lines go to out (stdout), one per finished trial. */
@@ -170,8 +171,10 @@ typedef struct ameir_cluster_opts {
 /* Rank 0 with workers on ranks 1..size-1: hands tasks of ctl to the workers that ask,
  * records every result and rewrites the checkpoint after each. Returns 0 when the
  * controller is done (workers stopped with exit code 0), AMEIR_EINTERRUPTED after a
- * signal on any rank (checkpoint written, workers stopped with code 3), or an error
- * (the caller aborts the job; the last checkpoint stays intact). */
+ * signal on any rank (checkpoint written, workers stopped with code 3; workers still busy
+ * after AMEIR_STOP_GRACE seconds, default 30, are counted in st->unanswered and the caller
+ * ends the job with MPI_Abort), or an error (the caller aborts the job; the last
+ * checkpoint stays intact). */
 int ameir_coordinator_run(MPI_Comm comm, const ameir_search_config *cfg, ameir_controller *ctl, const ameir_cluster_opts *o,
                           ameir_cluster_stats *st);
 

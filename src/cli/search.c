@@ -223,6 +223,14 @@ static int search_main(MPI_Comm comm, int rank, int size, const search_args *a) 
     if (rc == AMEIR_EINTERRUPTED) {
         interrupted_message(&s, &st);
         exit_code = ameir_exit_code(rc);
+        if (st.unanswered > 0) {
+            /* a final trial's training cannot stop half-way; the checkpoint is written, so
+             * end the job now rather than run into the scheduler's kill */
+            fprintf(stderr, "ameir search: %d worker(s) still busy in a final trial; ending the job with exit code %d\n",
+                    st.unanswered, exit_code);
+            fflush(stderr);
+            MPI_Abort(MPI_COMM_WORLD, exit_code);
+        }
     } else if (rc < 0) {
         /* the others may be waiting on this rank: end the job; the checkpoint is intact */
         int code = ameir_report_error("search", rc);

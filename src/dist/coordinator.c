@@ -214,9 +214,12 @@ static int dispatch(cluster *k, int *done) {
 }
 
 /* Stop every worker with exit_code and collect their byes; results that arrive meanwhile
- * are real finished work and are recorded. */
-static int stop_all(cluster *k, int exit_code) {
+ * are real finished work and are recorded. grace >= 0 bounds the wait in seconds: a worker
+ * inside a final trial's training (which cannot stop half-way) may not answer in time;
+ * they are counted in st->unanswered and the caller ends the job. */
+static int stop_all(cluster *k, int exit_code, double grace) {
     int rc = 0, got = 0;
+    double deadline = ameir_now() + grace;
     for (int r = 1; r < k->size; r++)
         if (!k->w[r].stopped)
             AMEIR_TRY(send_stop(k, r, exit_code));
@@ -226,7 +229,14 @@ static int stop_all(cluster *k, int exit_code) {
             left += !k->w[r].bye;
         if (!left)
             return rc;
-        AMEIR_TRY(ameir_msg_wait(k->comm, MPI_ANY_SOURCE, &k->msg, &got, NULL, -1));
+        double wait = grace < 0 ? -1 : deadline - ameir_now();
+        if (grace >= 0 && wait <= 0) {
+            k->c.st->unanswered = left;
+            return rc;
+        }
+        AMEIR_TRY(ameir_msg_wait(k->comm, MPI_ANY_SOURCE, &k->msg, &got, NULL, wait));
+        if (!got)
+            continue;
         if (k->msg.type == AMEIR_MSG_RESULT)
             rc = on_result(k);
         else if (k->msg.type == AMEIR_MSG_BYE)
@@ -235,6 +245,14 @@ static int stop_all(cluster *k, int exit_code) {
         if (rc < 0)
             return rc;
     }
+}
+
+/* Seconds the workers get to leave after an interruption (AMEIR_STOP_GRACE, default 30). */
+static double stop_grace(void) {
+    const char *s = getenv("AMEIR_STOP_GRACE");
+    char *end = NULL;
+    double g = s && s[0] ? strtod(s, &end) : 30.0;
+    return end && (*end || !(g >= 0)) ? 30.0 : g;
 }
 
 static int handle(cluster *k) {
@@ -301,11 +319,11 @@ int ameir_coordinator_run(MPI_Comm comm, const ameir_search_config *cfg, ameir_c
             goto done;
         ameir_log(AMEIR_LOG_WARN, "ameir search: %s on rank %d: checkpoint %s written, stopping the workers",
                   ameir_signal_name(st->signal), st->signal_rank, o->run_path);
-        rc = stop_all(&k, ameir_exit_code(AMEIR_EINTERRUPTED));
+        rc = stop_all(&k, ameir_exit_code(AMEIR_EINTERRUPTED), stop_grace());
         if (rc == 0)
             rc = AMEIR_EINTERRUPTED;
     } else {
-        rc = stop_all(&k, 0);
+        rc = stop_all(&k, 0, -1);
     }
 done:
     st->seconds = ameir_now() - k.c.start;

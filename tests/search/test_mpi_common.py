@@ -179,12 +179,14 @@ def rank_pids(mpirun_pid):
     return found
 
 
-def interrupt_after(n, args, lines, target="mpirun", sig=signal.SIGUSR1, timeout=900):
+def interrupt_after(n, args, lines, target="mpirun", sig=signal.SIGUSR1, timeout=900, extra_env=None):
     """Start a search, wait for `lines` progress lines, send sig to mpirun (target
     "mpirun") or to rank 0 (target "rank0"), return (exit code, stdout, stderr, progress
     lines seen before the signal)."""
+    env = mpi_env()
+    env.update(extra_env or {})
     proc = subprocess.Popen(mpirun_args(n) + ["search"] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=mpi_env())
+                            text=True, env=env)
     seen, out = 0, []
     deadline = time.time() + timeout
     try:

@@ -3,7 +3,10 @@
 - SIGUSR1 to mpirun (what SLURM's --signal does; mpirun forwards it to every rank) after a
   few progress lines: exit 3, then a resume with another N;
 - SIGTERM to rank 0 alone, during the final phase: exit 3 (rank 0 stops the workers), then a
-  resume with one rank.
+  resume with one rank;
+- SIGUSR1 during the final phase with AMEIR_STOP_GRACE=0: rank 0 does not wait for a worker
+  busy in a final trial (whose training cannot stop half-way) and ends the job with
+  MPI_Abort(3): exit 3 all the same, then a resume with three ranks.
 Both end with `ameir report --json` equal to an uninterrupted run's."""
 import os
 import signal
@@ -12,11 +15,14 @@ from test_mpi_common import (Workspace, check, comparable, describe, diff, finis
                              search)
 
 
-def interrupted_then_resumed(ws, name, n_first, lines, target, sig, n_resume, reference):
+def interrupted_then_resumed(ws, name, n_first, lines, target, sig, n_resume, reference, extra_env=None):
     rh5 = os.path.join(ws.run_dir(name), "RUN.h5")
-    code, out, err, seen = interrupt_after(n_first, ["--config", ws.config, "--out", rh5], lines, target, sig)
+    code, out, err, seen = interrupt_after(n_first, ["--config", ws.config, "--out", rh5], lines, target, sig,
+                                           extra_env=extra_env)
     check(code == 3, "%s: %s after %d progress lines: expected exit 3, got %d\n%s\n%s" % (name, sig.name, seen, code, out[-3000:], err[-3000:]))
     check("interrupted by" in err and "--resume" in err, "%s: expected the interruption message on stderr:\n%s" % (name, err[-3000:]))
+    if extra_env and extra_env.get("AMEIR_STOP_GRACE") == "0":
+        check("still busy" in err, "%s: expected rank 0 to end the job without waiting:\n%s" % (name, err[-3000:]))
     mid = report(rh5)
     done = mid["trials"]["done"]
     check(done < mid["trials"]["total"] or mid["winner"].get("status") != "done",
@@ -39,6 +45,8 @@ def test():
         # the last progress line before the finals' results: a final trial is in flight
         finals = sum(1 for t in reference["trials"] if t["kind"] != "search")
         interrupted_then_resumed(ws, "term-rank0", 2, total - finals, "rank0", signal.SIGTERM, 1, reference)
+        interrupted_then_resumed(ws, "usr1-abort", 2, total - finals, "mpirun", signal.SIGUSR1, 3, reference,
+                                 {"AMEIR_STOP_GRACE": "0"})
     finally:
         ws.cleanup()
 
