@@ -338,6 +338,13 @@ static void carve(ameir_net *net, carver *c) {
     net->glogits = take_f(c, B);
 }
 
+/* a write per page (volatile, so that it is not dropped as a store of calloc's zeros) */
+static void touch_pages(void *p, size_t bytes) {
+    volatile unsigned char *b = p;
+    for (size_t i = 0; i < bytes; i += 4096)
+        b[i] = 0;
+}
+
 static int alloc_buffers(ameir_net *net) {
     free(net->act_f);
     free(net->act_i);
@@ -357,6 +364,11 @@ static int alloc_buffers(ameir_net *net) {
     net->act_b = c.b;
     if (!c.f || !c.i || !c.b)
         return ameir_fail(AMEIR_ENOMEM, "out of memory for the activations of a batch of %d rows", net->B);
+    /* touch every page now: first-touch page faults would otherwise land in the first
+     * training steps, which matters for the short budgets of a search's first rung */
+    touch_pages(c.f, nf * sizeof(float));
+    touch_pages(c.i, ni * sizeof(int32_t));
+    touch_pages(c.b, nb);
     c.floats = c.ints = c.bytes = 0;
     carve(net, &c);
     return 0;
