@@ -102,11 +102,17 @@ def main():
     ap.add_argument("--seeds", default="1,2,3")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", default="baselines.jsonl")
-    ap.add_argument("--table", help="only print the table of the results in this JSON-lines file")
+    ap.add_argument("--table", nargs="+", help="only print the table of the results in these JSON-lines files")
     a = ap.parse_args()
     if a.table:
-        with open(a.table) as f:
-            print(table([json.loads(l) for l in f if l.strip()]))
+        runs = {}
+        for path in a.table:
+            with open(path) as f:
+                for line in f:
+                    if line.strip():
+                        r = json.loads(line)
+                        runs[(r["dataset"], r["arch_name"], r["seed"])] = r  # a run repeated is the same run
+        print(table(list(runs.values())))
         return
     archs = sorted(os.path.join(ROOT, "configs", "archs", f) for f in os.listdir(os.path.join(ROOT, "configs", "archs")) if f.endswith(".json"))
     if a.archs:
