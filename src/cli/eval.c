@@ -14,14 +14,14 @@
 
 int ameir_cmd_eval(int argc, char **argv) {
     const char *data = NULL, *model = NULL, *split = "test";
-    int json = 0, help = 0, batch = 1024, threads = 1, rc;
+    int json = 0, help = 0, batch = 0, threads = 1, rc;
     ameir_session s;
     ameir_metrics m;
     ameir_opt opts[] = {
         {"data", AMEIR_OPT_STR, &data, 1, 0, "DIR", "prepared dataset directory the model was trained on", 0},
         {"model", AMEIR_OPT_STR, &model, 1, 0, "MODEL.h5", "model file written by ameir train --out", 0},
         {"split", AMEIR_OPT_STR, &split, 1, 0, "NAME", "split to evaluate: train, valid or test (default test)", 0},
-        {"batch", AMEIR_OPT_INT, &batch, 1, 65536, "B", "rows per forward pass (default 1024)", 0},
+        {"batch", AMEIR_OPT_INT, &batch, 1, 65536, "B", "rows per forward pass (default: the training batch, which reproduces train's metrics exactly)", 0},
         {"threads", AMEIR_OPT_INT, &threads, 1, 1024, "T", "BLAS threads (default 1)", 0},
         {"json", AMEIR_OPT_FLAG, &json, 1, 0, NULL, "print one JSON object as the last line of stdout", 0},
         {0},

@@ -159,7 +159,7 @@ static int write_csv(const char *path, const ameir_session *ss, const float *log
 
 int ameir_cmd_predict(int argc, char **argv) {
     const char *data = NULL, *model = NULL, *split = "test", *out = NULL;
-    int help = 0, batch = 1024, threads = 1, rc;
+    int help = 0, batch = 0, threads = 1, rc;
     float *logit = NULL;
     int64_t *rank = NULL;
     ameir_session s;
@@ -168,7 +168,7 @@ int ameir_cmd_predict(int argc, char **argv) {
         {"data", AMEIR_OPT_STR, &data, 1, 0, "DIR", "prepared dataset directory the model was trained on", 0},
         {"split", AMEIR_OPT_STR, &split, 1, 0, "NAME", "split to score: train, valid or test (default test)", 0},
         {"out", AMEIR_OPT_STR, &out, 1, 0, "FILE.csv", "CSV: row,score (seq data: row,score,rank), then the raw user and item ids when the data has them", 0},
-        {"batch", AMEIR_OPT_INT, &batch, 1, 65536, "B", "rows per forward pass (default 1024)", 0},
+        {"batch", AMEIR_OPT_INT, &batch, 1, 65536, "B", "rows per forward pass (default: the training batch, which reproduces train's metrics exactly)", 0},
         {"threads", AMEIR_OPT_INT, &threads, 1, 1024, "T", "BLAS threads (default 1)", 0},
         {0},
     };

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "ameir/error.h"
 #include "ameir/train.h"
 
@@ -14,12 +16,36 @@ int ameir_session_load_split(ameir_split **out, const ameir_dataset *ds, const c
     return ameir_split_load(out, ds, split_name, 0, -1);
 }
 
+/* The batch capacity the model was trained with (from its training record), so evaluation
+ * runs the same BLAS shapes and reproduces train's metrics bit for bit; 1024 if unknown. */
+static int training_batch(const char *model_path, const ameir_schema *s) {
+    ameir_model_info info;
+    int batch = 1024, neg = 1;
+    if (ameir_model_read_info(model_path, &info) < 0) {
+        ameir_clear_error(); /* reported again, with its code, by ameir_model_open */
+        return batch;
+    }
+    cJSON *rec = cJSON_Parse(info.record_json);
+    const cJSON *settings = cJSON_GetObjectItemCaseSensitive(rec, "settings");
+    const cJSON *from = settings ? settings : rec; /* search records keep batch at the top */
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(from, "batch"), *n = cJSON_GetObjectItemCaseSensitive(from, "negatives");
+    if (cJSON_IsNumber(b) && b->valueint > 0)
+        batch = b->valueint;
+    if (cJSON_IsNumber(n) && n->valueint > 0)
+        neg = n->valueint;
+    cJSON_Delete(rec);
+    ameir_model_info_destroy(&info);
+    return s->task == AMEIR_TASK_SEQ ? batch * (1 + neg) : batch;
+}
+
 int ameir_session_open(ameir_session *s, const char *data_dir, const char *model_path, const char *split_name, int batch) {
     int rc;
     memset(s, 0, sizeof *s);
     if ((rc = ameir_dataset_open(&s->ds, data_dir)) < 0)
         goto fail;
     const ameir_schema *sch = ameir_dataset_schema(s->ds);
+    if (batch <= 0)
+        batch = training_batch(model_path, sch);
     /* seq evaluation scores every candidate of a row in one batch */
     if (sch->task == AMEIR_TASK_SEQ && batch < sch->n_candidates)
         batch = sch->n_candidates;

@@ -17,8 +17,8 @@ typedef struct ameir_session {
 } ameir_session;
 
 /* Open data_dir, the model at model_path (refused if trained on another dataset), and
- * load split_name (AMEIR_EINVAL if the dataset has no such split). On failure everything
- * opened is released. */
+ * load split_name (AMEIR_EINVAL if the dataset has no such split); batch <= 0 means the
+ * batch the model was trained with. On failure everything opened is released. */
 int ameir_session_open(ameir_session *s, const char *data_dir, const char *model_path, const char *split_name, int batch);
 void ameir_session_close(ameir_session *s);
 
