@@ -14,7 +14,7 @@
 
 int ameir_cmd_eval(int argc, char **argv) {
     const char *data = NULL, *model = NULL, *split = "test";
-    int json = 0, help = 0, batch = 0, threads = 1, rc;
+    int json = 0, batch = 0, threads = 1, rc;
     ameir_session s;
     ameir_metrics m;
     ameir_opt opts[] = {
@@ -27,15 +27,10 @@ int ameir_cmd_eval(int argc, char **argv) {
         {0},
     };
     static const char *const required[] = {"data", "model", NULL};
-    if ((rc = ameir_opts_parse(opts, argc, argv, NULL, 0, NULL, &help)) < 0)
-        return ameir_report_error("eval", rc);
-    if (help) {
-        ameir_opts_usage(stdout, "eval --data DIR --model MODEL.h5 [--split valid|test] [--json]",
-                         "Metrics of a saved model: AUC, logloss and gAUC (ctr), or HR@1/5/10, NDCG@5/10 and MRR (seq).", opts);
-        return 0;
-    }
-    if ((rc = ameir_opts_require(opts, required)) < 0)
-        return ameir_report_error("eval", rc);
+    if ((rc = ameir_opts_command(opts, argc, argv, "eval --data DIR --model MODEL.h5 [--split valid|test] [--json]",
+                                 "Metrics of a saved model: AUC, logloss and gAUC (ctr), or HR@1/5/10, NDCG@5/10 and MRR (seq).",
+                                 required)) != 0)
+        return rc > 0 ? 0 : ameir_report_error("eval", rc);
     openblas_set_num_threads(threads);
     if ((rc = ameir_session_open(&s, data, model, split, batch)) < 0)
         return ameir_report_error("eval", rc);

@@ -141,6 +141,17 @@ int ameir_opts_require(ameir_opt *opts, const char *const *names) {
     return 0;
 }
 
+int ameir_opts_command(ameir_opt *opts, int argc, char **argv, const char *synopsis, const char *description,
+                       const char *const *required) {
+    int help = 0;
+    AMEIR_TRY(ameir_opts_parse(opts, argc, argv, NULL, 0, NULL, &help));
+    if (help) {
+        ameir_opts_usage(stdout, synopsis, description, opts);
+        return 1;
+    }
+    return required ? ameir_opts_require(opts, required) : 0;
+}
+
 void ameir_opts_usage(FILE *f, const char *synopsis, const char *description, const ameir_opt *opts) {
     fprintf(f, "usage: ameir %s\n", synopsis);
     if (description)

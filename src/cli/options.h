@@ -42,6 +42,12 @@ ameir_opt *ameir_opts_find(ameir_opt *opts, const char *name);
 /* Fail with AMEIR_EINVAL unless every option named in the NULL-terminated list was given. */
 int ameir_opts_require(ameir_opt *opts, const char *const *names);
 
+/* What a command without positional arguments does first: parse, print the usage on --help
+ * (returns 1: exit 0), check the required options (NULL-terminated list, may be NULL).
+ * Returns 0 to go on, 1 after --help, or AMEIR_EINVAL. */
+int ameir_opts_command(ameir_opt *opts, int argc, char **argv, const char *synopsis, const char *description,
+                       const char *const *required);
+
 /* Print "usage: ameir SYNOPSIS" and one line per option. */
 void ameir_opts_usage(FILE *f, const char *synopsis, const char *description, const ameir_opt *opts);
 

@@ -159,7 +159,7 @@ static int write_csv(const char *path, const ameir_session *ss, const float *log
 
 int ameir_cmd_predict(int argc, char **argv) {
     const char *data = NULL, *model = NULL, *split = "test", *out = NULL;
-    int help = 0, batch = 0, threads = 1, rc;
+    int batch = 0, threads = 1, rc;
     float *logit = NULL;
     int64_t *rank = NULL;
     ameir_session s;
@@ -173,17 +173,11 @@ int ameir_cmd_predict(int argc, char **argv) {
         {0},
     };
     static const char *const required[] = {"model", "data", "out", NULL};
-    if ((rc = ameir_opts_parse(opts, argc, argv, NULL, 0, NULL, &help)) < 0)
-        return ameir_report_error("predict", rc);
-    if (help) {
-        ameir_opts_usage(stdout, "predict --model MODEL.h5 --data DIR [--split test] --out FILE.csv",
-                         "One score per row of a split: the predicted probability sigmoid(logit). For seq data the score\n"
-                         "is the held-out item's, and rank is its rank among the row's candidates (1 = first).",
-                         opts);
-        return 0;
-    }
-    if ((rc = ameir_opts_require(opts, required)) < 0)
-        return ameir_report_error("predict", rc);
+    if ((rc = ameir_opts_command(opts, argc, argv, "predict --model MODEL.h5 --data DIR [--split test] --out FILE.csv",
+                                 "One score per row of a split: the predicted probability sigmoid(logit). For seq data the score\n"
+                                 "is the held-out item's, and rank is its rank among the row's candidates (1 = first).",
+                                 required)) != 0)
+        return rc > 0 ? 0 : ameir_report_error("predict", rc);
     openblas_set_num_threads(threads);
     if ((rc = ameir_session_open(&s, data, model, split, batch)) < 0)
         return ameir_report_error("predict", rc);

@@ -92,7 +92,7 @@ done:
 
 int ameir_cmd_train(int argc, char **argv) {
     const char *data = NULL, *arch_path = NULL, *out = NULL;
-    int d = 16, json = 0, quiet = 0, help = 0, rc;
+    int d = 16, json = 0, quiet = 0, rc;
     ameir_train_config c = ameir_train_config_default();
     ameir_dataset *ds = NULL;
     ameir_split *train = NULL, *valid = NULL, *test = NULL;
@@ -122,17 +122,10 @@ int ameir_cmd_train(int argc, char **argv) {
         {0},
     };
     static const char *const required[] = {"data", "arch", NULL};
-    if ((rc = ameir_opts_parse(opts, argc, argv, NULL, 0, NULL, &help)) < 0)
-        return ameir_report_error("train", rc);
-    if (help) {
-        ameir_opts_usage(stdout, "train --data DIR --arch FILE [options]",
+    if ((rc = ameir_opts_command(opts, argc, argv, "train --data DIR --arch FILE [options]",
                          "Train one architecture, early-stopping on the validation split's AUC (ctr) or NDCG@10 (seq),\n"
-                         "then evaluate the best weights on the test split.",
-                         opts);
-        return 0;
-    }
-    if ((rc = ameir_opts_require(opts, required)) < 0)
-        return ameir_report_error("train", rc);
+                         "then evaluate the best weights on the test split.", required)) != 0)
+        return rc > 0 ? 0 : ameir_report_error("train", rc);
     if (ameir_opts_find(opts, "steps")->seen && !ameir_opts_find(opts, "epochs")->seen)
         c.epochs = 0;
 
