@@ -95,10 +95,14 @@ static int ws_init(train_ws *ws, ameir_net *net, const ameir_split *sp, const am
     if (!ws->order)
         return ameir_fail(AMEIR_ENOMEM, "epoch order of %lld rows", (long long)ws->rows);
     int rc = ameir_batch_init(&ws->batch, s, ameir_train_batch_rows(c, s));
+    /* the net splits a step's rows over its own threads; BLAS threads inside them only
+     * oversubscribe the cores (measured slower at 2 than at 1) */
+    if (rc >= 0 && c->threads > 0) {
+        openblas_set_num_threads(1);
+        rc = ameir_net_set_threads(net, c->threads);
+    }
     if (rc < 0)
         ws_destroy(ws);
-    if (c->threads > 0)
-        openblas_set_num_threads(c->threads);
     return rc;
 }
 

@@ -243,7 +243,7 @@ static int run_search(const ameir_trial_ctx *ctx, ameir_trial_data *td, const am
     const ameir_schema *schema = ameir_dataset_schema(td->ds);
     char path[AMEIR_PATH_MAX + 64];
     ameir_net *net = NULL;
-    int rc = ameir_net_create(&net, &task->arch, schema, ctx->d, ctx->train.batch * (1 + ctx->train.n_neg), task->seed);
+    int rc = ameir_net_create(&net, &task->arch, schema, ctx->d, ameir_train_batch_rows(&ctx->train, schema), task->seed);
     if (rc < 0)
         goto done;
     if (task->parent >= 0) {
@@ -300,7 +300,7 @@ static int run_final(const ameir_trial_ctx *ctx, ameir_trial_data *td, const ame
     int rc = 0;
     if (!td->test && (rc = ameir_split_load(&td->test, td->ds, "test", 0, -1)) < 0)
         return rc;
-    if ((rc = ameir_net_create(&net, &task->arch, schema, ctx->d, c.batch * (1 + c.n_neg), task->seed)) < 0)
+    if ((rc = ameir_net_create(&net, &task->arch, schema, ctx->d, ameir_train_batch_rows(&c, schema), task->seed)) < 0)
         goto done;
     rc = ameir_train_fit(net, td->train, td->valid, &c, 0, &fit);
     res->steps = fit.steps;
