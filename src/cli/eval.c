@@ -10,7 +10,6 @@
 #include "options.h"
 #include "session.h"
 
-#include <cblas.h>
 
 int ameir_cmd_eval(int argc, char **argv) {
     const char *data = NULL, *model = NULL, *split = "test";
@@ -31,11 +30,8 @@ int ameir_cmd_eval(int argc, char **argv) {
                                  "Metrics of a saved model: AUC, logloss and gAUC (ctr), or HR@1/5/10, NDCG@5/10 and MRR (seq).",
                                  required)) != 0)
         return rc > 0 ? 0 : ameir_report_error("eval", rc);
-    openblas_set_num_threads(1); /* the net splits rows over its own threads */
-    if ((rc = ameir_session_open(&s, data, model, split, batch)) < 0)
+    if ((rc = ameir_session_open(&s, data, model, split, batch, threads)) < 0)
         return ameir_report_error("eval", rc);
-    if ((rc = ameir_net_set_threads(s.net, threads)) < 0)
-        goto done;
     if ((rc = ameir_evaluate(s.net, s.split, &m)) < 0)
         goto done;
     ameir_cli_print_metrics(stdout, split, &m);

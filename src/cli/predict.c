@@ -12,7 +12,6 @@
 #include "options.h"
 #include "session.h"
 
-#include <cblas.h>
 
 static double sigmoid(double x) { return x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x)); }
 
@@ -178,11 +177,8 @@ int ameir_cmd_predict(int argc, char **argv) {
                                  "is the held-out item's, and rank is its rank among the row's candidates (1 = first).",
                                  required)) != 0)
         return rc > 0 ? 0 : ameir_report_error("predict", rc);
-    openblas_set_num_threads(1); /* the net splits rows over its own threads */
-    if ((rc = ameir_session_open(&s, data, model, split, batch)) < 0)
+    if ((rc = ameir_session_open(&s, data, model, split, batch, threads)) < 0)
         return ameir_report_error("predict", rc);
-    if ((rc = ameir_net_set_threads(s.net, threads)) < 0)
-        goto done;
     int64_t rows = ameir_split_rows(s.split);
     logit = malloc(sizeof *logit * (size_t)(rows > 0 ? rows : 1));
     rank = malloc(sizeof *rank * (size_t)(rows > 0 ? rows : 1));

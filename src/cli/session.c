@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include <cblas.h>
 #include <cjson/cJSON.h>
 
 #include "ameir/error.h"
@@ -38,7 +39,8 @@ static int training_batch(const char *model_path, const ameir_schema *s) {
     return s->task == AMEIR_TASK_SEQ ? batch * (1 + neg) : batch;
 }
 
-int ameir_session_open(ameir_session *s, const char *data_dir, const char *model_path, const char *split_name, int batch) {
+int ameir_session_open(ameir_session *s, const char *data_dir, const char *model_path, const char *split_name, int batch,
+                       int threads) {
     int rc;
     memset(s, 0, sizeof *s);
     if ((rc = ameir_dataset_open(&s->ds, data_dir)) < 0)
@@ -50,6 +52,10 @@ int ameir_session_open(ameir_session *s, const char *data_dir, const char *model
     if (sch->task == AMEIR_TASK_SEQ && batch < sch->n_candidates)
         batch = sch->n_candidates;
     if ((rc = ameir_model_open(model_path, s->ds, batch, &s->info, &s->net)) < 0)
+        goto fail;
+    /* the net splits rows over its own threads; BLAS threads inside them would oversubscribe */
+    openblas_set_num_threads(1);
+    if ((rc = ameir_net_set_threads(s->net, threads)) < 0)
         goto fail;
     if ((rc = ameir_session_load_split(&s->split, s->ds, split_name)) < 0)
         goto fail;

@@ -19,7 +19,8 @@ typedef struct ameir_session {
 /* Open data_dir, the model at model_path (refused if trained on another dataset), and
  * load split_name (AMEIR_EINVAL if the dataset has no such split); batch <= 0 means the
  * batch the model was trained with. On failure everything opened is released. */
-int ameir_session_open(ameir_session *s, const char *data_dir, const char *model_path, const char *split_name, int batch);
+int ameir_session_open(ameir_session *s, const char *data_dir, const char *model_path, const char *split_name, int batch,
+                       int threads);
 void ameir_session_close(ameir_session *s);
 
 /* Load split_name of ds, failing with AMEIR_EINVAL naming the splits when it is absent. */
