@@ -1,6 +1,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "ameir/log.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,4 +41,15 @@ double ameir_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void ameir_format_duration(char *out, size_t cap, double s) {
+    if (!isfinite(s) || s < 0)
+        snprintf(out, cap, "?");
+    else if (s < 60)
+        snprintf(out, cap, "%.1fs", s);
+    else if (s < 3600)
+        snprintf(out, cap, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+    else
+        snprintf(out, cap, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
 }

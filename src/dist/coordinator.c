@@ -31,17 +31,6 @@ static void coord_init(coord *c, const ameir_search_config *cfg, ameir_controlle
     c->finished_before = counts[AMEIR_TRIAL_DONE] + counts[AMEIR_TRIAL_DIVERGED] + counts[AMEIR_TRIAL_TIMEOUT];
 }
 
-static void format_duration(char *out, size_t cap, double s) {
-    if (!isfinite(s) || s < 0)
-        snprintf(out, cap, "?");
-    else if (s < 60)
-        snprintf(out, cap, "%.1fs", s);
-    else if (s < 3600)
-        snprintf(out, cap, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
-    else
-        snprintf(out, cap, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
-}
-
 /* One line per finished trial: stage, rung, trial, metric, best so far, elapsed, ETA. */
 static void progress_line(coord *c, const ameir_trial *t) {
     int64_t counts[5];
@@ -54,8 +43,8 @@ static void progress_line(coord *c, const ameir_trial *t) {
     int64_t here = finished - c->finished_before;
     double eta = here > 0 ? elapsed / (double)here * (double)(planned - finished) : NAN;
     char el[32], et[32], metric[64], best[96] = "";
-    format_duration(el, sizeof el, elapsed);
-    format_duration(et, sizeof et, eta);
+    ameir_format_duration(el, sizeof el, elapsed);
+    ameir_format_duration(et, sizeof et, eta);
     const char *mname = ameir_metrics_primary_name(t->valid.task);
     if (t->status == AMEIR_TRIAL_DONE)
         snprintf(metric, sizeof metric, "%s %.5f", mname, t->metric);

@@ -186,17 +186,6 @@ static void snapshot_restore(const snapshot *sn, ameir_params *p) {
     p->step = sn->step;
 }
 
-static void format_seconds(char *buf, size_t n, double s) {
-    if (!isfinite(s) || s < 0)
-        snprintf(buf, n, "?");
-    else if (s < 120)
-        snprintf(buf, n, "%.0fs", s);
-    else if (s < 7200)
-        snprintf(buf, n, "%.1fm", s / 60);
-    else
-        snprintf(buf, n, "%.1fh", s / 3600);
-}
-
 int ameir_train_fit(ameir_net *net, const ameir_split *train, const ameir_split *valid, const ameir_train_config *c, int verbose, ameir_fit_result *res) {
     ameir_params *p = ameir_net_params(net);
     const ameir_schema *s = ameir_train_schema(net);
@@ -251,7 +240,7 @@ int ameir_train_fit(ameir_net *net, const ameir_split *train, const ameir_split 
             double rate = (double)(to - from) * c->batch / (now - t1 > 1e-9 ? now - t1 : 1e-9);
             double per_step = (now - t0) / (double)(p->step - start);
             char eta[32];
-            format_seconds(eta, sizeof eta, per_step * (double)(limit - p->step));
+            ameir_format_duration(eta, sizeof eta, per_step * (double)(limit - p->step));
             ameir_log(AMEIR_LOG_INFO, "step %lld/%lld epoch %.2f loss %.5f rows/s %.0f ETA %s | valid %s %.5f%s (best %.5f at step %lld)",
                       (long long)p->step, (long long)limit, (double)p->step / (double)ws.spe, sum / (double)(to - from),
                       rate, eta, pname, v, improved ? " *" : "", best_metric, (long long)best.step);
