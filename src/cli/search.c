@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 
 #include "ameir/dataset.h"
-#include "ameir/dist.h"
+#include "ameir/cluster.h"
 #include "ameir/log.h"
 #include "commands.h"
 #include "options.h"

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "../common/check.h"
-#include "ameir/dist.h"
+#include "ameir/cluster.h"
 
 /* Send raw bytes to ourselves and poll them back through the message layer. */
 static int poll_raw(const void *bytes, int n, ameir_msg *m) {

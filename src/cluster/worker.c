@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ameir/dist.h"
+#include "ameir/cluster.h"
 #include "ameir/log.h"
 
 typedef struct worker {

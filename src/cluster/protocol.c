@@ -1,6 +1,6 @@
 /* Typed, versioned messages over MPI point-to-point, the payload packer, and the payloads
  * of tasks and results. No search logic: what a task means is the controller's business. */
-#include "ameir/dist.h"
+#include "ameir/cluster.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -14,8 +14,8 @@
  *   w -> 0 INTERRUPTED      w got SIGTERM/SIGINT/SIGUSR1; the coordinator stops the job
  *   0 -> w STOP             finish; w answers BYE (with its wait statistics) and leaves
  * Every MPI call is checked by AMEIR_MPI_CHECK, which records the file and line. */
-#ifndef AMEIR_DIST_H
-#define AMEIR_DIST_H
+#ifndef AMEIR_CLUSTER_H
+#define AMEIR_CLUSTER_H
 
 #include <mpi.h>
 #include <signal.h>

@@ -1,7 +1,7 @@
 /* Signal flags for a clean stop: the handlers only store the signal number (the one
  * async-signal-safe thing to do); the coordinator and worker loops poll the flag. */
 #define _POSIX_C_SOURCE 200809L
-#include "ameir/dist.h"
+#include "ameir/cluster.h"
 
 #include <errno.h>
 #include <string.h>
