@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "ameir/error.h"
+#include "ameir/fileio.h"
 #include "ameir/train.h"
 #include "commands.h"
 #include "options.h"
@@ -57,16 +58,15 @@ static int ids_init(id_columns *ic, const ameir_dataset *ds) {
     memset(ic, 0, sizeof *ic);
     ic->end = -1;
     snprintf(path, sizeof path, "%s/vocab.json", ameir_dataset_dir(ds));
-    FILE *f = fopen(path, "rb");
-    if (f) {
-        char *text = NULL;
-        long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
-        if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (text = malloc((size_t)n + 1)) && fread(text, 1, (size_t)n, f) == (size_t)n) {
-            text[n] = '\0';
-            ic->root = cJSON_Parse(text);
-        }
+    char *text = NULL;
+    int rc = ameir_file_read(path, &text, NULL);
+    if (rc == AMEIR_ENOENT) {
+        ameir_clear_error();
+    } else if (rc < 0) {
+        return rc;
+    } else {
+        ic->root = cJSON_Parse(text);
         free(text);
-        fclose(f);
         if (!ic->root)
             return ameir_fail(AMEIR_EDATA, "%s: cannot read the vocabularies (expected a JSON object)", path);
     }
@@ -117,24 +117,18 @@ static void ids_write(FILE *f, id_columns *ic, const ameir_split *sp, const amei
     }
 }
 
-/* Write the CSV to a temporary name and rename it, so a reader never sees half a file. */
+/* Write the CSV atomically, so a reader never sees half a file. */
 static int write_csv(const char *path, const ameir_session *ss, const float *logit, const int64_t *rank) {
     const ameir_schema *s = ameir_dataset_schema(ss->ds);
     int64_t rows = ameir_split_rows(ss->split);
     int seq = s->task == AMEIR_TASK_SEQ, rc;
-    char tmp[4096];
+    ameir_atomic_file w;
     id_columns ic;
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
-        return ameir_fail(AMEIR_EINVAL, "--out %s: path too long", path);
-    if ((rc = ids_init(&ic, ss->ds)) < 0) {
+    if ((rc = ids_init(&ic, ss->ds)) < 0 || (rc = ameir_atomic_fopen(&w, path)) < 0) {
         ids_destroy(&ic);
         return rc;
     }
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        ids_destroy(&ic);
-        return ameir_fail(AMEIR_EIO, "--out %s: cannot create the file (directory missing or not writable?)", path);
-    }
+    FILE *f = w.f;
     fputs(seq ? "row,score,rank" : "row,score", f);
     for (int c = 0; c < ic.n; c++)
         csv_field(f, ic.col[c].name);
@@ -147,13 +141,7 @@ static int write_csv(const char *path, const ameir_session *ss, const float *log
         fputc('\n', f);
     }
     ids_destroy(&ic);
-    int bad = ferror(f);
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        remove(tmp);
-        return ameir_fail(AMEIR_EIO, "--out %s: write failed", path);
-    }
-    return 0;
+    return ameir_atomic_commit(&w, NULL);
 }
 
 int ameir_cmd_predict(int argc, char **argv) {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ameir/error.h"
+#include "ameir/fileio.h"
 #include "ameir/search.h"
 #include "commands.h"
 #include "options.h"
@@ -138,9 +139,9 @@ static int report_svg(const char *path, const ameir_controller *ctl, int task) {
     for (int s = 0; s < AMEIR_N_STAGES; s++)
         if ((have[s] = panel_bounds(ctl, s, &panels[s])))
             panels[s].y0 = PANEL_H * n++;
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return ameir_fail(AMEIR_EIO, "%s: cannot write the plot: %s", path, strerror(errno));
+    ameir_atomic_file w;
+    AMEIR_TRY(ameir_atomic_fopen(&w, path));
+    FILE *f = w.f;
     int h = PANEL_H * (n ? n : 1);
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" font-family=\"sans-serif\">\n",
@@ -152,9 +153,7 @@ static int report_svg(const char *path, const ameir_controller *ctl, int task) {
         if (have[s])
             stage_panel(f, ctl, s, &panels[s], ameir_metrics_primary_name(task));
     fprintf(f, "</svg>\n");
-    if (ferror(f) | (fclose(f) != 0))
-        return ameir_fail(AMEIR_EIO, "%s: write failed", path);
-    return 0;
+    return ameir_atomic_commit(&w, NULL);
 }
 
 /* ---- the leaderboard ---- */

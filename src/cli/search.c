@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "ameir/dataset.h"
+#include "ameir/fileio.h"
 #include "ameir/cluster.h"
 #include "ameir/log.h"
 #include "commands.h"
@@ -123,9 +124,11 @@ static int finish(const search_setup *s, const ameir_trial_ctx *ctx, const searc
     if (!text)
         return ameir_fail(AMEIR_ENOMEM, "no memory for the best architecture");
     int rc = ameir_run_beside(s->run_path, "best_arch.json", path, sizeof path);
-    FILE *f = rc == 0 ? fopen(path, "w") : NULL;
-    if (rc == 0 && (!f || fprintf(f, "%s\n", text) < 0 || fclose(f) != 0))
-        rc = ameir_fail(AMEIR_EIO, "%s: cannot write: %s", path, strerror(errno));
+    ameir_atomic_file out;
+    if (rc == 0 && (rc = ameir_atomic_fopen(&out, path)) == 0) {
+        fprintf(out.f, "%s\n", text);
+        rc = ameir_atomic_commit(&out, NULL);
+    }
     free(text);
     AMEIR_TRY(rc);
     if (wt && wt->status == AMEIR_TRIAL_DONE) {

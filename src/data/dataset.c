@@ -7,6 +7,7 @@
 
 #include "ameir/dataset.h"
 #include "ameir/error.h"
+#include "ameir/fileio.h"
 #include "dataset_internal.h"
 #include "prep_internal.h"
 
@@ -149,8 +150,11 @@ int ameir_dataset_open(ameir_dataset **out, const char *dir) {
     snprintf(ds->dir, sizeof ds->dir, "%s", dir);
     snprintf(path, sizeof path, "%s/meta.json", dir);
     char *text = NULL;
-    if ((rc = prep_read_file(path, "missing (not a prepared dataset; run ameir prep)", &text, NULL)) < 0)
+    if ((rc = ameir_file_read(path, &text, NULL)) < 0) {
+        if (rc == AMEIR_ENOENT)
+            ameir_fail(rc, "%s: missing (not a prepared dataset; run ameir prep)", path);
         goto fail;
+    }
     m = cJSON_Parse(text);
     free(text);
     if (!m) {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ameir/error.h"
+#include "ameir/fileio.h"
 #include "prep_internal.h"
 
 /* Error helpers: the key path is built by the caller into a small buffer. */
@@ -520,7 +521,7 @@ int dconfig_load(dcfg **out, const char *path) {
     if (!c)
         return ameir_fail(AMEIR_ENOMEM, "out of memory for the config");
     snprintf(c->path, sizeof c->path, "%s", path);
-    if ((rc = prep_read_file(path, "cannot open the dataset config", &text, NULL)) < 0)
+    if ((rc = ameir_file_read(path, &text, NULL)) < 0)
         goto fail;
     const char *end = NULL;
     c->json = cJSON_ParseWithOpts(text, &end, 1);

@@ -182,9 +182,6 @@ int synth_generate(prep_out *o, const dcfg *c);
 /* Write o to out_dir (through a temporary directory renamed at the end). */
 int prep_write(const prep_out *o, const dcfg *c, const char *out_dir);
 
-/* Read a whole file ('\0'-terminated, *len bytes); missing: AMEIR_ENOENT "path: <missing>". */
-int prep_read_file(const char *path, const char *missing, char **out, size_t *len);
-
 /* A progress line on stderr at most once a second; done != 0 ends the line. */
 void prep_progress(const char *what, int64_t count, int done);
 

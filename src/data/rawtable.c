@@ -5,13 +5,17 @@
 #include <string.h>
 
 #include "ameir/error.h"
+#include "ameir/fileio.h"
 #include "prep_internal.h"
 
 /* Read a whole file; latin-1 is converted to UTF-8 so vocabularies are valid JSON. */
 static int slurp(const char *path, int latin1, char **out, size_t *len) {
     char *text = NULL;
     size_t n = 0;
-    AMEIR_TRY(prep_read_file(path, "missing source file", &text, &n));
+    int rc = ameir_file_read(path, &text, &n);
+    if (rc == AMEIR_ENOENT)
+        return ameir_fail(rc, "%s: missing source file", path);
+    AMEIR_TRY(rc);
     unsigned char *raw = (unsigned char *)text;
     if (latin1) {
         size_t high = 0;

@@ -117,24 +117,3 @@ void prep_progress(const char *what, int64_t count, int done) {
     open = !done;
 }
 
-int prep_read_file(const char *path, const char *missing, char **out, size_t *len) {
-    *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return ameir_fail(AMEIR_ENOENT, "%s: %s", path, missing);
-    long size = -1;
-    if (!fseek(f, 0, SEEK_END))
-        size = ftell(f);
-    char *text = size >= 0 ? malloc((size_t)size + 1) : NULL;
-    if (!text || fseek(f, 0, SEEK_SET) || fread(text, 1, (size_t)size, f) != (size_t)size) {
-        free(text);
-        fclose(f);
-        return ameir_fail(AMEIR_EIO, "%s: cannot read", path);
-    }
-    fclose(f);
-    text[size] = '\0';
-    *out = text;
-    if (len)
-        *len = (size_t)size;
-    return 0;
-}

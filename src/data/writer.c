@@ -12,6 +12,7 @@
 
 #include "ameir/dataset.h"
 #include "ameir/error.h"
+#include "ameir/fileio.h"
 #include "ameir/log.h"
 #include "prep_internal.h"
 
@@ -119,14 +120,11 @@ static int write_items(const prep_out *o, const char *path) {
 }
 
 static int write_text(const char *path, const char *text) {
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return ameir_fail(AMEIR_EIO, "%s: cannot create (%s)", path, strerror(errno));
-    size_t n = strlen(text);
-    int bad = fwrite(text, 1, n, f) != n || fputc('\n', f) == EOF;
-    if (fclose(f) || bad)
-        return ameir_fail(AMEIR_EIO, "%s: write failed", path);
-    return 0;
+    ameir_atomic_file w;
+    AMEIR_TRY(ameir_atomic_fopen(&w, path));
+    fputs(text, w.f);
+    fputc('\n', w.f);
+    return ameir_atomic_commit(&w, NULL);
 }
 
 static double positive_rate(const prep_split *ps) {
@@ -222,8 +220,9 @@ static int check_out(const char *out, const char *name, int *exists) {
     *exists = 1;
     char meta[DCFG_PATH * 2];
     snprintf(meta, sizeof meta, "%s/meta.json", out);
-    FILE *f = fopen(meta, "rb");
-    if (!f) {
+    char *buf = NULL;
+    if (ameir_file_read(meta, &buf, NULL) < 0) {
+        ameir_clear_error();
         if (rmdir(out) == 0) {
             *exists = 0;
             return 0; /* was empty */
@@ -231,22 +230,20 @@ static int check_out(const char *out, const char *name, int *exists) {
         return ameir_fail(AMEIR_EEXIST, "%s: exists and is not an ameir dataset (no meta.json); choose another --out",
                           out);
     }
-    char buf[4096];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
     /* the name is near the top; a full parse is not needed to compare it */
     char want[DCFG_NAME + 16];
     snprintf(want, sizeof want, "\"name\":\t\"%s\"", name);
+    int rc = 0;
     if (!strstr(buf, want)) {
         char *p = strstr(buf, "\"name\":");
         char other[DCFG_NAME] = "?";
         if (p && sscanf(p, "\"name\":\t\"%63[^\"]\"", other) != 1)
             snprintf(other, sizeof other, "?");
-        return ameir_fail(AMEIR_EEXIST, "%s: holds another dataset (\"%s\", not \"%s\"); choose another --out", out,
-                          other, name);
+        rc = ameir_fail(AMEIR_EEXIST, "%s: holds another dataset (\"%s\", not \"%s\"); choose another --out", out,
+                        other, name);
     }
-    return 0;
+    free(buf);
+    return rc;
 }
 
 int prep_write(const prep_out *o, const dcfg *c, const char *out_arg) {

@@ -4,7 +4,6 @@
  * Every message is "ORIGIN: key.path[i].key: got X, expected Y". */
 #include "ameir/arch.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "ameir/error.h"
+#include "ameir/fileio.h"
 #include "ameir/nn.h"
 #include "arch_priv.h"
 
@@ -301,40 +301,12 @@ int ameir_arch_parse(ameir_arch *arch, const char *text, const char *origin) {
 }
 
 int ameir_arch_load(ameir_arch *arch, const char *path) {
-    int rc = 0;
     char *text = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return ameir_fail(errno == ENOENT ? AMEIR_ENOENT : AMEIR_EIO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 4096, len = 0, got;
-    if (!(text = malloc(cap))) {
-        rc = ameir_fail(AMEIR_ENOMEM, "%s: out of memory reading the file", path);
-        goto done;
-    }
-    while ((got = fread(text + len, 1, cap - len - 1, f)) > 0) {
-        len += got;
-        if (len + 1 == cap) {
-            char *more = realloc(text, cap * 2);
-            if (!more) {
-                rc = ameir_fail(AMEIR_ENOMEM, "%s: out of memory reading the file", path);
-                goto done;
-            }
-            text = more;
-            cap *= 2;
-        }
-    }
-    if (ferror(f)) {
-        rc = ameir_fail(AMEIR_EIO, "%s: read error", path);
-        goto done;
-    }
-    text[len] = '\0';
-    if (strlen(text) != len) {
-        rc = ameir_fail(AMEIR_EJSON, "%s: got a NUL byte at offset %zu, expected JSON text", path, strlen(text));
-        goto done;
-    }
-    rc = ameir_arch_parse(arch, text, path);
-done:
+    size_t len = 0;
+    AMEIR_TRY(ameir_file_read(path, &text, &len));
+    int rc = strlen(text) != len
+                 ? ameir_fail(AMEIR_EJSON, "%s: got a NUL byte at offset %zu, expected JSON text", path, strlen(text))
+                 : ameir_arch_parse(arch, text, path);
     free(text);
-    fclose(f);
     return rc;
 }

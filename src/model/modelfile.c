@@ -11,6 +11,7 @@
 #include <hdf5.h>
 
 #include "ameir/error.h"
+#include "ameir/fileio.h"
 #include "ameir/modelfile.h"
 
 #define H5_TRY(expr, what)                                                                      \
@@ -194,17 +195,11 @@ static int save_vocabs(hid_t file, const char *path, const char *dir) {
             rc = ameir_fail(AMEIR_EHDF5, "%s: HDF5 failed to create group vocab", path);
             break;
         }
-        unsigned char *buf = malloc(st.st_size > 0 ? (size_t)st.st_size : 1);
-        FILE *f = fopen(fp, "rb");
-        size_t got = (buf && f) ? fread(buf, 1, (size_t)st.st_size, f) : 0;
-        if (f)
-            fclose(f);
-        if (!buf || got != (size_t)st.st_size) {
-            free(buf);
-            rc = ameir_fail(AMEIR_EIO, "%s: cannot read vocabulary file to copy into %s", fp, path);
+        char *buf = NULL;
+        size_t len = 0;
+        if ((rc = ameir_file_read(fp, &buf, &len)) < 0)
             break;
-        }
-        hsize_t dims[1] = {(hsize_t)st.st_size};
+        hsize_t dims[1] = {(hsize_t)len};
         hid_t sp = H5Screate_simple(1, dims, NULL);
         hid_t ds = sp >= 0 ? H5Dcreate2(g, e->d_name, H5T_STD_U8LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : -1;
         herr_t w = ds >= 0 ? H5Dwrite(ds, H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) : -1;
@@ -229,21 +224,20 @@ int ameir_model_save(const char *path, const ameir_net *net, const ameir_arch *a
     hid_t file = H5I_INVALID_HID, g = H5I_INVALID_HID;
     char *arch_json = ameir_arch_to_json(arch);
     char *schema_json = ameir_schema_to_json(ameir_dataset_schema(ds));
-    char tmp[4096], hash[32];
+    char hash[32];
+    ameir_atomic_file w = {.f = NULL};
     const ameir_schema *s = ameir_dataset_schema(ds);
     if (!arch_json || !schema_json) {
         rc = ameir_fail(AMEIR_ENOMEM, "%s: describing the model", path);
         goto done;
     }
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) {
-        rc = ameir_fail(AMEIR_EINVAL, "%s: path too long", path);
+    if ((rc = ameir_atomic_begin(&w, path)) < 0)
         goto done;
-    }
     snprintf(hash, sizeof hash, "%016llx", (unsigned long long)ameir_arch_hash(arch));
-    H5E_BEGIN_TRY { file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT); }
+    H5E_BEGIN_TRY { file = H5Fcreate(w.tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT); }
     H5E_END_TRY;
     if (file < 0) {
-        rc = ameir_fail(AMEIR_EIO, "%s: cannot create the model file (directory missing or not writable?)", tmp);
+        rc = ameir_fail(AMEIR_EIO, "%s: cannot create the model file (directory missing or not writable?)", w.tmp);
         goto done;
     }
     H5_TRY(write_string(file, "format", AMEIR_MODEL_FORMAT, 1), "write attribute format");
@@ -265,12 +259,11 @@ int ameir_model_save(const char *path, const ameir_net *net, const ameir_arch *a
     g = H5I_INVALID_HID;
     H5_TRY(H5Fclose(file), "close the file");
     file = H5I_INVALID_HID;
-    if (rename(tmp, path) != 0)
-        rc = ameir_fail(AMEIR_EIO, "%s: cannot rename %s into place", path, tmp);
+    rc = ameir_atomic_commit(&w, NULL);
 done:
     close_quietly(g, file);
     if (rc < 0)
-        remove(tmp);
+        ameir_atomic_abort(&w);
     free(arch_json);
     free(schema_json);
     return rc;

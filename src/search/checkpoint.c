@@ -7,7 +7,6 @@
 #include "ameir/search.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
@@ -16,6 +15,7 @@
 #include <unistd.h>
 
 #include "ameir/error.h"
+#include "ameir/fileio.h"
 
 #define H5_TRY(expr, what)                                                                          \
     do {                                                                                            \
@@ -227,25 +227,15 @@ done:
     return rc;
 }
 
-/* fsync a file or directory by path. */
-static int sync_path(const char *p, int dir) {
-    int fd = open(p, dir ? O_RDONLY | O_DIRECTORY : O_RDONLY);
-    if (fd < 0)
-        return -1;
-    int st = fsync(fd);
-    close(fd);
-    return st;
-}
-
 int ameir_checkpoint_write(const char *path, const ameir_search_config *cfg, const ameir_controller *ctl) {
-    char tmp[AMEIR_PATH_MAX + 8], prev[AMEIR_PATH_MAX + 8], dir[AMEIR_PATH_MAX];
+    char prev[AMEIR_PATH_MAX + 8];
+    ameir_atomic_file w;
     hid_t file = H5I_INVALID_HID;
     int rc = 0, version = AMEIR_CHECKPOINT_VERSION, complete = 1;
     int64_t n = ameir_controller_n_trials(ctl);
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp || snprintf(prev, sizeof prev, "%s.prev", path) >= (int)sizeof prev)
+    if (snprintf(prev, sizeof prev, "%s.prev", path) >= (int)sizeof prev || ameir_atomic_begin(&w, path) < 0)
         return ameir_fail(AMEIR_EINVAL, "%s: checkpoint path too long", path);
-    const char *slash = strrchr(path, '/');
-    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) + 1 : 1, slash ? path : ".");
+    const char *tmp = w.tmp;
     const char *dataset = strrchr(cfg->data_dir, '/');
     dataset = dataset ? dataset + 1 : cfg->data_dir;
 
@@ -270,30 +260,14 @@ int ameir_checkpoint_write(const char *path, const ameir_search_config *cfg, con
     H5_TRY(write_attr(file, "complete", H5T_NATIVE_INT, &complete), "complete"); /* last: marks a whole file */
     H5_TRY(H5Fclose(file), "(closing)");
     file = H5I_INVALID_HID;
-    if (sync_path(tmp, 0) < 0) {
-        rc = ameir_fail(AMEIR_EIO, "%s: fsync failed: %s", tmp, strerror(errno));
-        goto done;
-    }
-    /* keep the last good file: a hard link keeps RUN.h5 in place until the rename */
-    if (access(path, F_OK) == 0) {
-        unlink(prev);
-        if (link(path, prev) < 0 && rename(path, prev) < 0) {
-            rc = ameir_fail(AMEIR_EIO, "%s: cannot keep the previous checkpoint as %s: %s", path, prev, strerror(errno));
-            goto done;
-        }
-    }
-    if (rename(tmp, path) < 0) {
-        rc = ameir_fail(AMEIR_EIO, "%s: cannot rename %s over it: %s", path, tmp, strerror(errno));
-        goto done;
-    }
-    sync_path(dir, 1); /* best effort: the rename itself is durable on most file systems */
+    rc = ameir_atomic_commit(&w, prev); /* the old RUN.h5 stays as RUN.h5.prev */
 done:
     if (file >= 0) {
         H5E_BEGIN_TRY { H5Fclose(file); }
         H5E_END_TRY;
     }
     if (rc < 0)
-        unlink(tmp);
+        ameir_atomic_abort(&w);
     return rc;
 }
 

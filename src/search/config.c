@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "ameir/error.h"
+#include "ameir/fileio.h"
 #include "ameir/nn.h"
 #include "json_util.h"
 
@@ -388,7 +389,7 @@ int ameir_search_config_load(ameir_search_config **out, const char *path) {
     char dir[AMEIR_PATH_MAX];
     char *text = NULL;
     *out = NULL;
-    int rc = ameir_json_read_file(path, &text);
+    int rc = ameir_file_read(path, &text, NULL);
     if (rc < 0)
         return rc;
     snprintf(dir, sizeof dir, "%s", path);

@@ -9,37 +9,6 @@
 
 #include "ameir/error.h"
 
-int ameir_json_read_file(const char *path, char **text) {
-    FILE *f = NULL;
-    char *buf = NULL;
-    long len;
-    int rc = 0;
-    *text = NULL;
-    f = fopen(path, "rb");
-    if (!f)
-        return ameir_fail(errno == ENOENT ? AMEIR_ENOENT : AMEIR_EIO, "%s: cannot open: %s", path, strerror(errno));
-    if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        rc = ameir_fail(AMEIR_EIO, "%s: cannot read", path);
-        goto done;
-    }
-    buf = malloc((size_t)len + 1);
-    if (!buf) {
-        rc = ameir_fail(AMEIR_ENOMEM, "%s: out of memory", path);
-        goto done;
-    }
-    if (fread(buf, 1, (size_t)len, f) != (size_t)len) {
-        rc = ameir_fail(AMEIR_EIO, "%s: short read", path);
-        goto done;
-    }
-    buf[len] = '\0';
-    *text = buf;
-    buf = NULL;
-done:
-    free(buf);
-    fclose(f);
-    return rc;
-}
-
 int ameir_json_parse(cJSON **root, const char *text, const char *origin) {
     const char *end = NULL;
     *root = cJSON_ParseWithOpts(text, &end, 1);

@@ -12,9 +12,6 @@ typedef struct ameir_json_ctx {
     const char *origin; /* file name in messages */
 } ameir_json_ctx;
 
-/* Read a whole file into *text (caller frees). AMEIR_ENOENT / AMEIR_EIO / AMEIR_ENOMEM. */
-int ameir_json_read_file(const char *path, char **text);
-
 /* Parse text; AMEIR_EJSON "ORIGIN:LINE:COL: JSON syntax error near '...'". *root owned by caller. */
 int ameir_json_parse(cJSON **root, const char *text, const char *origin);
 

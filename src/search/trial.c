@@ -3,7 +3,6 @@
 #include "ameir/trial.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
@@ -13,6 +12,7 @@
 #include <unistd.h>
 
 #include "ameir/error.h"
+#include "ameir/fileio.h"
 #include "ameir/log.h"
 #include "ameir/modelfile.h"
 #include "ameir/net.h"
@@ -101,25 +101,13 @@ void ameir_trial_data_close(ameir_trial_data *td) {
     memset(td, 0, sizeof *td);
 }
 
-/* fsync a file by name so the rename that follows publishes complete contents. */
-static int sync_file(const char *path) {
-    int fd = open(path, O_RDONLY);
-    if (fd < 0)
-        return ameir_fail(AMEIR_EIO, "%s: cannot reopen to sync: %s", path, strerror(errno));
-    int rc = fsync(fd);
-    close(fd);
-    if (rc != 0)
-        return ameir_fail(AMEIR_EIO, "%s: fsync: %s", path, strerror(errno));
-    return 0;
-}
-
 /* Weights + Adam state of a search trial: "/net" (ameir_net_save), attribute "trial_id". */
 static int save_weights(const char *path, const ameir_net *net, int64_t trial_id) {
-    char tmp[AMEIR_PATH_MAX + 80];
+    ameir_atomic_file w;
     int rc = 0;
     hid_t f = H5I_INVALID_HID, g = H5I_INVALID_HID, sp = H5I_INVALID_HID, a = H5I_INVALID_HID;
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return ameir_fail(AMEIR_EINVAL, "%s: path too long", path);
+    AMEIR_TRY(ameir_atomic_begin(&w, path));
+    const char *tmp = w.tmp;
     H5E_BEGIN_TRY {
         f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     } H5E_END_TRY;
@@ -151,11 +139,8 @@ done:
             rc = ameir_fail(AMEIR_EHDF5, "%s: closing failed (disk full?)", tmp);
     } H5E_END_TRY;
     if (rc == 0)
-        rc = sync_file(tmp);
-    if (rc == 0 && rename(tmp, path) != 0)
-        rc = ameir_fail(AMEIR_EIO, "rename %s -> %s: %s", tmp, path, strerror(errno));
-    if (rc < 0)
-        unlink(tmp);
+        return ameir_atomic_commit(&w, NULL);
+    ameir_atomic_abort(&w);
     return rc;
 }
 
@@ -342,37 +327,25 @@ int ameir_trial_run(const ameir_trial_ctx *ctx, ameir_trial_data *td, const amei
 }
 
 int ameir_copy_file(const char *from, const char *to) {
-    char tmp[AMEIR_PATH_MAX + 80], buf[1 << 16];
+    char buf[1 << 16];
+    ameir_atomic_file w;
     int rc = 0;
-    FILE *in = NULL, *out = NULL;
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", to) >= (int)sizeof tmp)
-        return ameir_fail(AMEIR_EINVAL, "%s: path too long", to);
-    if (!(in = fopen(from, "rb"))) {
-        rc = ameir_fail(AMEIR_EIO, "%s: cannot open: %s", from, strerror(errno));
-        goto done;
-    }
-    if (!(out = fopen(tmp, "wb"))) {
-        rc = ameir_fail(AMEIR_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-        goto done;
+    FILE *in = fopen(from, "rb");
+    if (!in)
+        return ameir_fail(AMEIR_EIO, "%s: cannot open: %s", from, strerror(errno));
+    if ((rc = ameir_atomic_fopen(&w, to)) < 0) {
+        fclose(in);
+        return rc;
     }
     size_t n;
-    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
-        if (fwrite(buf, 1, n, out) != n) {
-            rc = ameir_fail(AMEIR_EIO, "%s: write failed: %s", tmp, strerror(errno));
-            goto done;
-        }
-    if (ferror(in))
+    while (rc == 0 && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        if (fwrite(buf, 1, n, w.f) != n)
+            rc = ameir_fail(AMEIR_EIO, "%s: write failed: %s", w.tmp, strerror(errno));
+    if (rc == 0 && ferror(in))
         rc = ameir_fail(AMEIR_EIO, "%s: read failed", from);
-done:
-    if (in)
-        fclose(in);
-    if (out && fclose(out) != 0 && rc == 0)
-        rc = ameir_fail(AMEIR_EIO, "%s: write failed: %s", tmp, strerror(errno));
+    fclose(in);
     if (rc == 0)
-        rc = sync_file(tmp);
-    if (rc == 0 && rename(tmp, to) != 0)
-        rc = ameir_fail(AMEIR_EIO, "rename %s -> %s: %s", tmp, to, strerror(errno));
-    if (rc < 0 && out)
-        unlink(tmp);
+        return ameir_atomic_commit(&w, NULL);
+    ameir_atomic_abort(&w);
     return rc;
 }
