@@ -25,6 +25,7 @@
 
 #include "ameir/error.h"
 #include "ameir/search.h"
+#include "ameir/train.h"
 #include "ameir/trial.h"
 
 #define AMEIR_MSG_MAGIC 0x52494D41u /* "AMIR" little-endian */
@@ -146,6 +147,20 @@ void ameir_pack_task(ameir_pack *p, const ameir_search_task *task);
 int ameir_unpack_task(const void *payload, size_t len, ameir_search_task *task);
 void ameir_pack_result(ameir_pack *p, const ameir_search_result *res);
 int ameir_unpack_result(const void *payload, size_t len, ameir_search_result *res);
+
+/* --- data-parallel training ------------------------------------------------------------ */
+
+/* The ranks of comm training one net together: base goes into ameir_train_config.comm
+ * (with shards > 0), and every step gathers all virtual shards on every rank. Every rank
+ * of comm must run the same training calls. Returns 0, AMEIR_EMPI or AMEIR_ENOMEM. */
+typedef struct ameir_dp_comm {
+    ameir_shard_comm base;
+    MPI_Comm comm;
+    int *counts, *displs; /* (size) */
+} ameir_dp_comm;
+
+int ameir_dp_comm_init(ameir_dp_comm *dc, MPI_Comm comm);
+void ameir_dp_comm_destroy(ameir_dp_comm *dc);
 
 /* --- the loops ------------------------------------------------------------------------ */
 

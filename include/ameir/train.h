@@ -8,10 +8,21 @@
 #ifndef AMEIR_TRAIN_H
 #define AMEIR_TRAIN_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ameir/dataset.h"
 #include "ameir/net.h"
+
+/* Data-parallel training over several ranks (the transport is the caller's, e.g. MPI in
+ * src/cluster): allgather hands every rank's bytes (send, nsend) to every rank, concatenated
+ * in rank order into recv (at most cap bytes; *nrecv the total). Returns 0 or a negative
+ * error. rank, size: this rank's place among the ranks that train the net together. */
+typedef struct ameir_shard_comm {
+    int rank, size;
+    int (*allgather)(void *ctx, const void *send, size_t nsend, void *recv, size_t cap, size_t *nrecv);
+    void *ctx;
+} ameir_shard_comm;
 
 typedef struct ameir_train_config {
     ameir_train_opts opt;
@@ -23,6 +34,12 @@ typedef struct ameir_train_config {
     int n_neg;          /* seq data: sampled negatives per positive in training (default 1) */
     uint64_t seed;
     int threads;        /* BLAS threads (default 1) */
+    /* Virtual shards (default 0: off). With S > 0 every step's batch is cut into S
+     * contiguous shards, each shard's gradient is computed on its own (one thread) and the
+     * shards are summed in shard order: the weights after a step depend on S, not on how
+     * many ranks share the shards (comm) nor on threads. */
+    int shards;
+    const ameir_shard_comm *comm; /* NULL: this rank computes every shard */
 } ameir_train_config;
 
 ameir_train_config ameir_train_config_default(void);

@@ -247,6 +247,11 @@ static void embed_backward(ameir_net *net, int n, const float *gh0) {
 
 float ameir_net_forward_backward(ameir_net *net, const ameir_batch *b, const ameir_train_opts *o, ameir_rng *rng,
                                  float *logits) {
+    return ameir_net_forward_backward_scaled_(net, b, o, rng, logits, 1.0f);
+}
+
+float ameir_net_forward_backward_scaled_(ameir_net *net, const ameir_batch *b, const ameir_train_opts *o, ameir_rng *rng,
+                                         float *logits, float scale) {
     int n = b->n;
     float p = o->dropout;
     ameir_net_gather_(net, b);
@@ -256,7 +261,7 @@ float ameir_net_forward_backward(ameir_net *net, const ameir_batch *b, const ame
         memcpy(logits, net->logits, (size_t)n * sizeof(float));
     float loss = ameir_bce_forward(net->logits, b->label, n);
     zero(net->glogits, (size_t)n);
-    ameir_bce_backward(net->glogits, net->logits, b->label, n, 1.0f);
+    ameir_bce_backward(net->glogits, net->logits, b->label, n, scale);
     bwd_task t = {net, n, p, 0};
     ameir_net_pool_run_(net->pool, backward_rows, &t);
     if (net->T > 1)

@@ -131,6 +131,12 @@ static inline float *ameir_net_scratch_(ameir_net *net, int k) { return net->tmp
 void ameir_net_gather_(ameir_net *net, const ameir_batch *b);
 void ameir_net_forward_(ameir_net *net, const ameir_batch *b, int train, float p, ameir_rng *rng);
 
+/* net_backward.c: ameir_net_forward_backward with the loss's gradient scaled by scale
+ * (a virtual shard of nr rows out of a batch of n passes nr / n, so the shards' gradients
+ * sum to the batch mean's). */
+float ameir_net_forward_backward_scaled_(ameir_net *net, const ameir_batch *b, const ameir_train_opts *o, ameir_rng *rng,
+                                         float *logits, float scale);
+
 /* One Adam option block from the training options. */
 ameir_adam_opts ameir_net_adam_opts_(const ameir_train_opts *o);
 

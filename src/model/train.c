@@ -70,6 +70,7 @@ typedef struct train_ws {
     int64_t epoch;  /* epoch of order, -1 = none */
     int64_t rows, spe;
     int task;
+    ameir_shard_ws *shards; /* NULL unless c->shards > 0 */
     /* progress */
     int verbose;
     double t_last_print;
@@ -79,6 +80,8 @@ static void ws_destroy(train_ws *ws) {
     ameir_batch_destroy(&ws->batch);
     free(ws->order);
     ws->order = NULL;
+    ameir_shards_free_(ws->shards);
+    ws->shards = NULL;
 }
 
 static int ws_init(train_ws *ws, ameir_net *net, const ameir_split *sp, const ameir_train_config *c) {
@@ -97,10 +100,14 @@ static int ws_init(train_ws *ws, ameir_net *net, const ameir_split *sp, const am
     int rc = ameir_batch_init(&ws->batch, s, ameir_train_batch_rows(c, s));
     /* the net splits a step's rows over its own threads; BLAS threads inside them only
      * oversubscribe the cores (measured slower at 2 than at 1) */
-    if (rc >= 0 && c->threads > 0) {
+    if (rc >= 0 && (c->threads > 0 || c->shards > 0)) {
         openblas_set_num_threads(1);
-        rc = ameir_net_set_threads(net, c->threads);
+        /* a virtual shard is computed on one thread, so that its gradient is the same on
+         * every rank whatever its thread count */
+        rc = ameir_net_set_threads(net, c->shards > 0 ? 1 : c->threads);
     }
+    if (rc >= 0 && c->shards > 0)
+        rc = ameir_shards_init_(&ws->shards, net, c);
     if (rc < 0)
         ws_destroy(ws);
     return rc;
@@ -124,7 +131,11 @@ static int train_range(ameir_net *net, const ameir_split *sp, const ameir_train_
             ameir_split_fill_seq_train(sp, ws->order + begin, n, c->n_neg, &neg, &ws->batch);
         else
             ameir_split_fill(sp, ws->order + begin, n, &ws->batch);
-        float loss = ameir_net_forward_backward(net, &ws->batch, &c->opt, &drop, NULL);
+        float loss;
+        if (ws->shards)
+            AMEIR_TRY(ameir_shards_step_(ws->shards, net, &ws->batch, &c->opt, &drop, &loss));
+        else
+            loss = ameir_net_forward_backward(net, &ws->batch, &c->opt, &drop, NULL);
         if (last_loss)
             *last_loss = loss;
         if (!isfinite(loss))

@@ -1,0 +1,197 @@
+/* Data-parallel training with virtual shards on the real mpirun (4 ranks): the same trial
+ * trained by 1, 2 and 3 ranks ends with the same weights, Adam moments and validation
+ * metrics, bit for bit, and every rank of a group holds the same state; one shard is the
+ * plain step exactly; S shards' summed gradient is the batch gradient up to rounding.
+ * argv[1]: the source root (for configs/datasets/synthetic.json). */
+#include <math.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../common/check.h"
+#include "ameir/arch.h"
+#include "ameir/cluster.h"
+#include "ameir/dataset.h"
+#include "ameir/net.h"
+#include "ameir/rng.h"
+#include "ameir/train.h"
+
+#define SHARDS 5 /* 2 and 3 ranks split them unevenly */
+#define STEPS 40 /* 1950 rows at batch 128: 16 steps an epoch, the last one short */
+
+/* Every kind of parameter: a block, DIN, positions, an interaction, two layers, shortcut. */
+static const char *ARCH =
+    "{\"behavior\":{\"blocks\":[{\"norm\":\"layernorm\",\"op\":\"attention\",\"heads\":2,\"act\":\"gelu\"},"
+    "{\"norm\":\"none\",\"op\":\"gru\",\"act\":\"identity\"}],\"aggregate\":\"target_attention\",\"positions\":true},"
+    "\"interactions\":[[\"user\",\"item\"]],\"mlp\":{\"layers\":[{\"units\":32,\"act\":\"relu\"},{\"units\":16,\"act\":\"swish\"}],"
+    "\"shortcut\":true}}";
+
+typedef struct outcome {
+    double auc, logloss, loss;
+    uint64_t state; /* hash of parameters, both moments and the step */
+} outcome;
+
+static uint64_t state_hash(ameir_net *net) {
+    ameir_params *p = ameir_net_params(net);
+    uint64_t h = ameir_hash_bytes(p->data, p->total * sizeof(float));
+    h = ameir_mix64(h ^ ameir_hash_bytes(p->m, p->total * sizeof(float)));
+    h = ameir_mix64(h ^ ameir_hash_bytes(p->v, p->total * sizeof(float)));
+    return ameir_mix64(h ^ (uint64_t)p->step);
+}
+
+static ameir_train_config config(int shards, const ameir_shard_comm *comm) {
+    ameir_train_config c = ameir_train_config_default();
+    c.batch = 128;
+    c.seed = 7;
+    c.opt.dropout = 0.1f;
+    c.opt.l2 = 1e-4f;
+    c.shards = shards;
+    c.comm = comm;
+    return c;
+}
+
+static ameir_net *make_net(const ameir_dataset *ds, const ameir_arch *arch, const ameir_train_config *c) {
+    ameir_net *net = NULL;
+    const ameir_schema *s = ameir_dataset_schema(ds);
+    CHECK_EQ_INT(ameir_net_create(&net, arch, s, 16, ameir_train_batch_rows(c, s), 11), 0);
+    return net;
+}
+
+/* Train STEPS steps (in two calls, as a promoted trial would) and validate. */
+static outcome run(const ameir_dataset *ds, const ameir_arch *arch, const ameir_split *train, const ameir_split *valid,
+                   const ameir_train_config *c) {
+    outcome o = {0};
+    ameir_net *net = make_net(ds, arch, c);
+    ameir_metrics m;
+    CHECK_EQ_INT(ameir_train_steps(net, train, c, STEPS / 2, &o.loss), 0);
+    CHECK_EQ_INT(ameir_train_steps(net, train, c, STEPS, &o.loss), 0);
+    CHECK_EQ_INT(ameir_evaluate(net, valid, &m), 0);
+    o.auc = m.auc;
+    o.logloss = m.logloss;
+    o.state = state_hash(net);
+    ameir_net_free(net);
+    return o;
+}
+
+/* The trial on ranks 0..R-1 of the world; every rank gets group rank 0's outcome. */
+static outcome run_on_ranks(int R, const ameir_dataset *ds, const ameir_arch *arch, const ameir_split *train,
+                            const ameir_split *valid) {
+    int rank;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm comm;
+    MPI_Comm_split(MPI_COMM_WORLD, rank < R ? 0 : MPI_UNDEFINED, rank, &comm);
+    outcome o = {0};
+    if (comm != MPI_COMM_NULL) {
+        ameir_dp_comm dc;
+        CHECK_EQ_INT(ameir_dp_comm_init(&dc, comm), 0);
+        ameir_train_config c = config(SHARDS, &dc.base);
+        o = run(ds, arch, train, valid, &c);
+        /* every rank of the group holds the state of its rank 0 */
+        uint64_t h0 = o.state;
+        MPI_Bcast(&h0, 1, MPI_UINT64_T, 0, comm);
+        CHECK(h0 == o.state);
+        ameir_dp_comm_destroy(&dc);
+        MPI_Comm_free(&comm);
+    }
+    MPI_Bcast(&o, (int)sizeof o, MPI_BYTE, 0, MPI_COMM_WORLD);
+    return o;
+}
+
+/* One step from the same weights, plain and with SHARDS shards (no dropout): the summed
+ * gradient is the batch's up to float rounding. */
+static void check_gradient_sum(const ameir_dataset *ds, const ameir_arch *arch, const ameir_split *train) {
+    ameir_train_config plain = config(0, NULL), sharded = config(SHARDS, NULL), one = config(1, NULL);
+    plain.opt.dropout = sharded.opt.dropout = 0.0f;
+    ameir_net *a = make_net(ds, arch, &plain), *b = make_net(ds, arch, &sharded);
+    double la, lb;
+    CHECK_EQ_INT(ameir_train_steps(a, train, &plain, 1, &la), 0);
+    CHECK_EQ_INT(ameir_train_steps(b, train, &sharded, 1, &lb), 0);
+    CHECK_NEAR(lb, la, 1e-5);
+    ameir_params *pa = ameir_net_params(a), *pb = ameir_net_params(b);
+    double gmax = 0, dmax = 0;
+    for (size_t i = 0; i < pa->total; i++) {
+        gmax = fmax(gmax, fabs(pa->grad[i]));
+        dmax = fmax(dmax, fabs((double)pa->grad[i] - pb->grad[i]));
+    }
+    CHECK(gmax > 0);
+    CHECK(dmax <= 1e-5 * gmax);
+    ameir_net_free(a);
+    ameir_net_free(b);
+    /* one shard: the plain step, bit for bit, over several steps with dropout and L2 */
+    plain = config(0, NULL);
+    a = make_net(ds, arch, &plain);
+    b = make_net(ds, arch, &one);
+    CHECK_EQ_INT(ameir_train_steps(a, train, &plain, 20, &la), 0);
+    CHECK_EQ_INT(ameir_train_steps(b, train, &one, 20, &lb), 0);
+    CHECK(state_hash(a) == state_hash(b));
+    ameir_net_free(a);
+    ameir_net_free(b);
+}
+
+int main(int argc, char **argv) {
+    MPI_Init(&argc, &argv);
+    int rank, size;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (argc < 2 || size < 3) {
+        if (rank == 0)
+            fprintf(stderr, "usage: mpirun -np 4 test_dp SOURCE_ROOT (got %d ranks)\n", size);
+        MPI_Finalize();
+        return 2;
+    }
+    char dir[64] = "/tmp/ameir_dp_XXXXXX", cfg[4096];
+    snprintf(cfg, sizeof cfg, "%s/configs/datasets/synthetic.json", argv[1]);
+    int rc = 0;
+    if (rank == 0) {
+        AMEIR_ASSERT(mkdtemp(dir) != NULL);
+        rc = ameir_prep(cfg, NULL, dir, 0, -1);
+        if (rc < 0)
+            fprintf(stderr, "prep: %s\n", ameir_last_error());
+    }
+    MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    MPI_Bcast(dir, (int)sizeof dir, MPI_CHAR, 0, MPI_COMM_WORLD);
+    if (rc < 0) {
+        MPI_Finalize();
+        return 1;
+    }
+    ameir_dataset *ds = NULL;
+    ameir_split *train = NULL, *valid = NULL;
+    ameir_arch arch;
+    CHECK_EQ_INT(ameir_dataset_open(&ds, dir), 0);
+    CHECK_EQ_INT(ameir_split_load(&train, ds, "train", 0, 1950), 0);
+    CHECK_EQ_INT(ameir_split_load(&valid, ds, "valid", 0, 1000), 0);
+    CHECK_EQ_INT(ameir_arch_parse(&arch, ARCH, "test arch"), 0);
+    CHECK_EQ_INT(ameir_arch_check_schema(&arch, ameir_dataset_schema(ds), "test arch"), 0);
+
+    if (rank == 0)
+        check_gradient_sum(ds, &arch, train);
+    outcome o[4];
+    for (int R = 1; R <= 3; R++)
+        o[R] = run_on_ranks(R, ds, &arch, train, valid);
+    if (rank == 0) {
+        for (int R = 1; R <= 3; R++)
+            printf("dp: %d rank(s), %d shards, %d steps: valid AUC %.9f logloss %.9f last loss %.9f state %016llx\n", R,
+                   SHARDS, STEPS, o[R].auc, o[R].logloss, o[R].loss, (unsigned long long)o[R].state);
+        for (int R = 2; R <= 3; R++) {
+            CHECK(o[R].state == o[1].state);
+            CHECK(o[R].auc == o[1].auc && o[R].logloss == o[1].logloss && o[R].loss == o[1].loss);
+        }
+        CHECK(o[1].auc > 0.5);
+    }
+    ameir_split_free(train);
+    ameir_split_free(valid);
+    ameir_dataset_free(ds);
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (rank == 0) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", dir);
+    }
+    int failed = check_finish("dp") != 0, any = 0;
+    MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    MPI_Finalize();
+    return any;
+}
