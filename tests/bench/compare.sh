@@ -1,17 +1,22 @@
 #!/bin/sh
-# Medians of N interleaved runs of `ameir bench` and tests/bench/torch_bench.py at 1 and 2
-# threads, for docs/performance.md: samples per wall-clock second (the bench's last line)
-# and samples per CPU second of the process (steadier when the machine is shared).
-# usage: tests/bench/compare.sh AMEIR_EXE [ARCH] [RUNS] [STEPS]   (from the source root)
+# Medians of N interleaved runs of `ameir bench` and tests/bench/torch_bench.py (sparse
+# tables with SparseAdam, and dense Adam over everything) at 1 and 2 threads and at each
+# dimension, for docs/performance.md: samples per wall-clock second (the bench's last line)
+# and per CPU second of the process (steadier when the machine is shared). The load average
+# before and after goes with the numbers: other jobs on the cores change them.
+# usage: tests/bench/compare.sh AMEIR_EXE [ARCH] [RUNS] [STEPS] [DIMS]   (from the source root)
+#        defaults: configs/archs/product-bench.json 5 60 "16 32 64"
 set -eu
-exe=${1:?usage: compare.sh AMEIR_EXE [ARCH] [RUNS] [STEPS]}
-arch=${2:-configs/archs/product-example.json}
+exe=${1:?usage: compare.sh AMEIR_EXE [ARCH] [RUNS] [STEPS] [DIMS]}
+arch=${2:-configs/archs/product-bench.json}
 runs=${3:-5}
-steps=${4:-200}
+steps=${4:-60}
+dims=${5:-16 32 64}
 py=/usr/bin/python3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+ratio() { awk -v c="$1" -v p="$2" 'BEGIN {printf "%.2f", c / p}'; }
 # wall: last line "samples/s: N"; cpu: "(N samples per cpu second)" on the seconds line
 one() { # $1 = name, then the command
     name=$1
@@ -20,19 +25,26 @@ one() { # $1 = name, then the command
     tail -1 "$tmp/out" | awk '{print $2}' >> "$tmp/$name.wall"
     sed -n 's/.*(\([0-9]*\) samples per cpu second).*/\1/p' "$tmp/out" >> "$tmp/$name.cpu"
 }
-for t in 1 2; do
-    rm -f "$tmp"/*.wall "$tmp"/*.cpu
-    i=0
-    while [ $i -lt "$runs" ]; do
-        one ameir "$exe" bench --arch "$arch" --batch 256 --seq 50 --dim 16 --steps "$steps" --threads "$t"
-        one torch $py tests/bench/torch_bench.py --arch "$arch" --batch 256 --seq 50 --dim 16 --steps "$steps" --threads "$t"
-        i=$((i + 1))
-    done
-    for k in wall cpu; do
-        c=$(median < "$tmp/ameir.$k")
-        p=$(median < "$tmp/torch.$k")
-        echo "threads $t, samples per $k second: ameir $(tr '\n' ' ' < "$tmp/ameir.$k")| torch $(tr '\n' ' ' < "$tmp/torch.$k")"
-        echo "threads $t, samples per $k second: median ameir $c, torch $p, ratio $(awk -v c="$c" -v p="$p" 'BEGIN {printf "%.2f", c / p}')"
+echo "start: $(date -u '+%F %T') UTC, load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores; $arch, $runs runs of $steps steps"
+for d in $dims; do
+    for t in 1 2; do
+        rm -f "$tmp"/*.wall "$tmp"/*.cpu
+        i=0
+        while [ $i -lt "$runs" ]; do
+            set -- --arch "$arch" --batch 256 --seq 50 --dim "$d" --steps "$steps" --threads "$t"
+            one ameir "$exe" bench "$@"
+            one sparse $py tests/bench/torch_bench.py "$@" --optimizer sparse
+            one dense $py tests/bench/torch_bench.py "$@" --optimizer dense
+            i=$((i + 1))
+        done
+        for k in wall cpu; do
+            c=$(median < "$tmp/ameir.$k")
+            s=$(median < "$tmp/sparse.$k")
+            n=$(median < "$tmp/dense.$k")
+            echo "d $d, threads $t, samples per $k second: ameir $(tr '\n' ' ' < "$tmp/ameir.$k")| torch sparse $(tr '\n' ' ' < "$tmp/sparse.$k")| torch dense $(tr '\n' ' ' < "$tmp/dense.$k")"
+            echo "d $d, threads $t, samples per $k second: median ameir $c, torch sparse $s (ratio $(ratio "$c" "$s")), torch dense $n (ratio $(ratio "$c" "$n"))"
+        done
+        echo "  load average $(cut -d' ' -f1-3 /proc/loadavg)"
     done
 done
-echo "load average: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores"
+echo "end: $(date -u '+%F %T') UTC, load average $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -57,8 +57,8 @@ def train(ameir, data, name, arch, seed):
 
 def applies(arch_name, dataset):
     """Generic baselines run everywhere; NAME-DATASET.json (fields named) only on DATASET;
-    product-example.json is the documentation's example, not a baseline."""
-    if arch_name == "product-example":
+    product-example.json and product-bench.json are the documentation's examples, not baselines."""
+    if arch_name in ("product-example", "product-bench"):
         return False
     for d in DATASETS:
         if arch_name.endswith("-" + d):
