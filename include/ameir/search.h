@@ -27,7 +27,7 @@
 #define AMEIR_MAX_BASELINES 16
 #define AMEIR_SPACE_MAX_OPS 32    /* (op, option) pairs of the behaviour subspace */
 #define AMEIR_SPACE_MAX_WIDTHS 16 /* MLP widths to choose from */
-#define AMEIR_CHECKPOINT_VERSION 1
+#define AMEIR_CHECKPOINT_VERSION 2 /* 2: sealed (a CRC-32 in the user block) */
 
 /* Stages in search order; AMEIR_STAGE_FINAL is the final phase (winner and baselines). */
 enum ameir_stage { AMEIR_STAGE_BEHAVIOR = 0, AMEIR_STAGE_INTERACTION = 1, AMEIR_STAGE_MLP = 2, AMEIR_STAGE_FINAL = 3 };

@@ -1,13 +1,17 @@
 /* RUN.h5: the search checkpoint (layout in docs/checkpoint-format.md).
  *
- * The file is written whole to RUN.h5.tmp, synced, the old RUN.h5 kept as RUN.h5.prev,
- * and the new one renamed over RUN.h5, so a crash at any moment leaves a complete file.
- * The controller is not stored as such: it is rebuilt by replaying the trial table
- * against the stored config, which also proves the two agree. */
+ * The file is written whole to RUN.h5.tmp, sealed (a CRC-32 of its bytes in the HDF5 user
+ * block, ameir/seal.h) and synced, the old RUN.h5 kept as RUN.h5.prev, and the new one
+ * renamed over RUN.h5, so a crash at any moment leaves a complete file. Reading checks the
+ * seal before HDF5 parses a byte (damage is refused, never parsed), then every invariant
+ * of the trial table (checkpoint_check.c). The controller is not stored as such: it is
+ * rebuilt by replaying the trial table against the stored config, which also proves the
+ * two agree. */
 #include "ameir/search.h"
 
 #include <errno.h>
 #include <hdf5.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +20,8 @@
 
 #include "ameir/error.h"
 #include "ameir/fileio.h"
+#include "ameir/seal.h"
+#include "checkpoint_priv.h"
 
 #define H5_TRY(expr, what)                                                                          \
     do {                                                                                            \
@@ -26,6 +32,8 @@
     } while (0)
 
 #define N_METRICS 11
+/* bytes a row takes at least: 12 integer and 2 float columns, 2 x N_METRICS floats */
+#define MIN_ROW_BYTES ((12 + 2 + 2 * N_METRICS) * 8)
 static const char metric_columns[] = "task,rows,auc,logloss,gauc,hr1,hr5,hr10,ndcg5,ndcg10,mrr";
 
 static void metrics_to_row(const ameir_metrics *m, double *row) {
@@ -239,8 +247,15 @@ int ameir_checkpoint_write(const char *path, const ameir_search_config *cfg, con
     const char *dataset = strrchr(cfg->data_dir, '/');
     dataset = dataset ? dataset + 1 : cfg->data_dir;
 
-    H5E_BEGIN_TRY { file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT); }
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+    if (fcpl < 0 || H5Pset_userblock(fcpl, AMEIR_SEAL_BLOCK) < 0) {
+        if (fcpl >= 0)
+            H5Pclose(fcpl);
+        return ameir_fail(AMEIR_EHDF5, "%s: cannot set up the checkpoint's user block", tmp);
+    }
+    H5E_BEGIN_TRY { file = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT); }
     H5E_END_TRY;
+    H5Pclose(fcpl);
     if (file < 0)
         return ameir_fail(AMEIR_EIO, "%s: cannot create the checkpoint (directory missing or not writable?)", tmp);
     H5_TRY(write_attr(file, "format_version", H5T_NATIVE_INT, &version), "format_version");
@@ -260,6 +275,8 @@ int ameir_checkpoint_write(const char *path, const ameir_search_config *cfg, con
     H5_TRY(write_attr(file, "complete", H5T_NATIVE_INT, &complete), "complete"); /* last: marks a whole file */
     H5_TRY(H5Fclose(file), "(closing)");
     file = H5I_INVALID_HID;
+    if ((rc = ameir_seal_file(w.tmp)) < 0) /* the checksum in the user block */
+        goto done;
     rc = ameir_atomic_commit(&w, prev); /* the old RUN.h5 stays as RUN.h5.prev */
 done:
     if (file >= 0) {
@@ -367,7 +384,7 @@ static int read_strings(hid_t loc, const char *name, hsize_t n, int scalar, char
 }
 
 /* The trial table of an open checkpoint into recs (n rows, allocated by the caller). */
-static int read_trials(const reader *rd, hid_t file, int64_t n, ameir_trial *recs) {
+static int read_trials(const reader *rd, hid_t file, const ameir_search_config *cfg, int64_t n, ameir_trial *recs) {
     static const char *const names[] = {"id", "stage", "kind", "rung", "baseline", "candidate", "budget",
                                         "parent", "status", "steps", "worker", "seed"};
     columns cols = {0};
@@ -395,6 +412,12 @@ static int read_trials(const reader *rd, hid_t file, int64_t n, ameir_trial *rec
         for (int64_t i = 0; i < n; i++) {
             ameir_trial *t = &recs[i];
             int64_t v = col[i];
+            int narrow = c != 0 && c != 6 && c != 7 && c != 9 && c != 11; /* stored in an int */
+            if (narrow && (v < INT_MIN || v > INT_MAX)) {
+                snprintf(msg, sizeof msg, "trial %lld, column %s: got %lld, out of range", (long long)i, names[c], (long long)v);
+                rc = corrupt(rd, msg);
+                goto done;
+            }
             switch (c) {
             case 0: t->id = v; break;
             case 1: t->stage = (int)v; break;
@@ -420,24 +443,27 @@ static int read_trials(const reader *rd, hid_t file, int64_t n, ameir_trial *rec
             goto done;
         }
         for (int64_t i = 0; i < n; i++) {
-            if (c == 0)
+            if (c == 0) {
                 recs[i].metric = f[i];
-            else if (c == 1)
+            } else if (c == 1) {
                 recs[i].seconds = f[i];
-            else
+            } else if (ameir_metrics_row_check(f + i * N_METRICS, fnames[c], i, msg, sizeof msg) < 0) {
+                rc = corrupt(rd, msg);
+                goto done;
+            } else {
                 metrics_from_row(f + i * N_METRICS, c == 2 ? &recs[i].valid : &recs[i].test);
+            }
         }
     }
     if (read_strings(g, "arch", (hsize_t)n, 0, arch) < 0) {
         rc = corrupt(rd, "/trials/arch: missing, unreadable, or not as many rows as n_trials");
         goto done;
     }
+    int task = -1;
     for (int64_t i = 0; i < n; i++) {
         char origin[64];
         snprintf(origin, sizeof origin, "checkpoint trial %lld", (long long)i);
-        if (recs[i].status < AMEIR_TRIAL_PENDING || recs[i].status > AMEIR_TRIAL_TIMEOUT || recs[i].id != i) {
-            snprintf(msg, sizeof msg, "trial %lld: bad id %lld or status %d", (long long)i, (long long)recs[i].id,
-                     recs[i].status);
+        if (ameir_trial_row_check(cfg, &recs[i], i, &task, msg, sizeof msg) < 0) {
             rc = corrupt(rd, msg);
             goto done;
         }
@@ -489,6 +515,34 @@ done:
     return rc;
 }
 
+/* The stored controller summary must be what the replay rebuilt: the stage and each
+ * stage's winner follow from the table, so a disagreement is damage or another version. */
+static int check_summary(const reader *rd, hid_t file, const ameir_controller *ctl) {
+    int64_t winners[AMEIR_N_STAGES];
+    int stage = -1;
+    char msg[200];
+    hid_t g = H5I_INVALID_HID;
+    H5E_BEGIN_TRY { g = H5Gopen2(file, "controller", H5P_DEFAULT); }
+    H5E_END_TRY;
+    int st = g >= 0 && read_array(g, "stage_winners", H5T_NATIVE_INT64, AMEIR_N_STAGES, 0, winners) == 0 &&
+             read_attr(g, "stage", H5T_NATIVE_INT, &stage) == 0 ? 0 : -1;
+    if (g >= 0)
+        H5Gclose(g);
+    if (st < 0)
+        return corrupt(rd, "/controller/stage_winners or its stage attribute: missing or unreadable");
+    if (stage != ameir_controller_stage(ctl)) {
+        snprintf(msg, sizeof msg, "/controller stage %d, but the trial table gives stage %d", stage, ameir_controller_stage(ctl));
+        return corrupt(rd, msg);
+    }
+    for (int s = 0; s < AMEIR_N_STAGES; s++)
+        if (winners[s] != ameir_controller_stage_winner(ctl, s)) {
+            snprintf(msg, sizeof msg, "/controller/stage_winners[%d] is %lld, but the trial table gives %lld", s,
+                     (long long)winners[s], (long long)ameir_controller_stage_winner(ctl, s));
+            return corrupt(rd, msg);
+        }
+    return 0;
+}
+
 int ameir_checkpoint_read(const char *path, ameir_search_config **cfg_out, ameir_controller **ctl_out) {
     reader rd = {path, ""};
     ameir_search_config *cfg = NULL;
@@ -507,6 +561,16 @@ int ameir_checkpoint_read(const char *path, ameir_search_config **cfg_out, ameir
     snprintf(prev, sizeof prev, "%s.prev", path);
     if (access(prev, R_OK) == 0)
         snprintf(rd.hint, sizeof rd.hint, "; the previous checkpoint is kept: resume from %s", prev);
+    /* every byte checked before HDF5 parses one: damage is refused here, never parsed */
+    char why[256];
+    int64_t size = 0;
+    rc = ameir_seal_check(path, why, sizeof why, &size);
+    if (rc == AMEIR_ECHECKPOINT) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "not a valid checkpoint: %s", why);
+        return corrupt(&rd, msg);
+    }
+    AMEIR_TRY(rc);
     H5E_BEGIN_TRY { file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT); }
     H5E_END_TRY;
     if (file < 0)
@@ -525,6 +589,12 @@ int ameir_checkpoint_read(const char *path, ameir_search_config **cfg_out, ameir
         n < 0 || read_attr_str(file, "config_origin", origin, sizeof origin) < 0 ||
         read_attr_str(file, "config_base_dir", base_dir, sizeof base_dir) < 0 || read_strings(file, "config", 1, 1, &text) < 0) {
         rc = corrupt(&rd, "missing config, config_hash, config_origin, config_base_dir or n_trials");
+        goto done;
+    }
+    if (n > size / MIN_ROW_BYTES) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "n_trials %lld: more rows than a file of %lld bytes can hold", (long long)n, (long long)size);
+        rc = corrupt(&rd, msg);
         goto done;
     }
     if (ameir_hash_bytes(text, strlen(text)) != hash) {
@@ -546,7 +616,7 @@ int ameir_checkpoint_read(const char *path, ameir_search_config **cfg_out, ameir
         rc = ameir_fail(AMEIR_ENOMEM, "%s: out of memory for %lld trials", path, (long long)n);
         goto done;
     }
-    rc = read_trials(&rd, file, n, recs);
+    rc = read_trials(&rd, file, cfg, n, recs);
     if (rc < 0)
         goto done;
     rc = ameir_controller_create(&ctl, cfg);
@@ -559,6 +629,8 @@ int ameir_checkpoint_read(const char *path, ameir_search_config **cfg_out, ameir
         rc = corrupt(&rd, msg);
         goto done;
     }
+    if ((rc = check_summary(&rd, file, ctl)) < 0)
+        goto done;
     *cfg_out = cfg;
     *ctl_out = ctl;
     cfg = NULL;

@@ -1,0 +1,118 @@
+/* The invariants of a trial row, checked on every row read from RUN.h5 or its journal
+ * before the controller replays it: what the controller and the trial runner can write,
+ * and nothing else (docs/checkpoint-format.md, "Validation on reading"). */
+#include <math.h>
+#include <stdio.h>
+
+#include "checkpoint_priv.h"
+
+static const char *const metric_names[] = {"task", "rows", "auc", "logloss", "gauc", "hr1",
+                                           "hr5",  "hr10", "ndcg5", "ndcg10", "mrr"};
+
+int ameir_metrics_row_check(const double *row, const char *table, int64_t trial, char *msg, size_t cap) {
+    if (!(row[0] == AMEIR_TASK_CTR || row[0] == AMEIR_TASK_SEQ)) {
+        snprintf(msg, cap, "trial %lld, column %s.task: got %g, expected 0 (ctr) or 1 (seq)", (long long)trial, table, row[0]);
+        return -1;
+    }
+    if (!(row[1] >= 0 && row[1] <= 9007199254740992.0 && row[1] == floor(row[1]))) {
+        snprintf(msg, cap, "trial %lld, column %s.rows: got %g, expected a whole number >= 0", (long long)trial, table, row[1]);
+        return -1;
+    }
+    return 0;
+}
+
+/* NaN (undefined, e.g. one class only) or within [lo, hi]. */
+static int metric_ok(double v, double lo, double hi) { return isnan(v) || (v >= lo && v <= hi); }
+
+static int metrics_check(const ameir_metrics *m, const char *table, int64_t row, int ran, char *msg, size_t cap) {
+    const double v[11] = {m->task, (double)m->rows, m->auc, m->logloss, m->gauc, m->hr1,
+                          m->hr5,  m->hr10,        m->ndcg5, m->ndcg10, m->mrr};
+    for (int c = 0; c < 11; c++) {
+        if (!ran && v[c] != 0 && c != 0) {
+            snprintf(msg, cap, "trial %lld, column %s.%s: got %g, expected 0 (the trial has no %s metrics)", (long long)row,
+                     table, metric_names[c], v[c], table);
+            return -1;
+        }
+        int ok = c < 2 || (c == 3 ? metric_ok(v[c], 0, INFINITY) : metric_ok(v[c], 0, 1));
+        if (!ok) {
+            snprintf(msg, cap, "trial %lld, column %s.%s: got %g, expected %s", (long long)row, table, metric_names[c], v[c],
+                     c == 3 ? "NaN or >= 0" : "NaN or 0..1");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+#define BAD(col, fmt, ...)                                                                                  \
+    do {                                                                                                    \
+        snprintf(msg, cap, "trial %lld, column %s: " fmt, (long long)row, col, __VA_ARGS__);                 \
+        return -1;                                                                                          \
+    } while (0)
+
+int ameir_trial_row_check(const ameir_search_config *cfg, const ameir_trial *t, int64_t row, int *task, char *msg, size_t cap) {
+    if (t->id != row)
+        BAD("id", "got %lld, expected %lld (rows are in id order)", (long long)t->id, (long long)row);
+    if (t->stage < AMEIR_STAGE_BEHAVIOR || t->stage > AMEIR_STAGE_FINAL)
+        BAD("stage", "got %d, expected 0..3", t->stage);
+    int search = t->stage < AMEIR_STAGE_FINAL;
+    if (search ? t->kind != AMEIR_TRIAL_SEARCH : t->kind != AMEIR_TRIAL_FINAL_WINNER && t->kind != AMEIR_TRIAL_FINAL_BASELINE)
+        BAD("kind", "got %d, expected %s for stage %d", t->kind, search ? "0 (search)" : "1 or 2 (final)", t->stage);
+    if (t->status < AMEIR_TRIAL_PENDING || t->status > AMEIR_TRIAL_TIMEOUT)
+        BAD("status", "got %d, expected 0..4", t->status);
+    if (t->seed != cfg->seed)
+        BAD("seed", "got %llu, expected the config's %llu", (unsigned long long)t->seed, (unsigned long long)cfg->seed);
+    if (search) {
+        const ameir_schedule *s = &cfg->schedule[t->stage];
+        if (t->rung < 0 || t->rung > 62)
+            BAD("rung", "got %d, expected 0..62", t->rung);
+        if (t->budget < s->r || t->budget > s->R)
+            BAD("budget", "got %lld, expected the stage's r..R = %lld..%lld", (long long)t->budget, (long long)s->r, (long long)s->R);
+        if (t->candidate < 0 || t->candidate >= s->n)
+            BAD("candidate", "got %d, expected 0..%d", t->candidate, s->n - 1);
+        if (t->baseline != -1)
+            BAD("baseline", "got %d, expected -1 for a search trial", t->baseline);
+        if (t->rung == 0 ? t->parent != -1 : t->parent < 0 || t->parent >= t->id)
+            BAD("parent", "got %lld, expected %s", (long long)t->parent, t->rung == 0 ? "-1 at rung 0" : "an earlier trial");
+    } else {
+        if (t->rung != 0)
+            BAD("rung", "got %d, expected 0 for a final trial", t->rung);
+        if (t->budget != cfg->final_train.max_steps)
+            BAD("budget", "got %lld, expected final.max_steps = %lld", (long long)t->budget, (long long)cfg->final_train.max_steps);
+        if (t->candidate != -1)
+            BAD("candidate", "got %d, expected -1 for a final trial", t->candidate);
+        int want_base = t->kind == AMEIR_TRIAL_FINAL_BASELINE;
+        if (want_base ? t->baseline < 0 || t->baseline >= cfg->n_baselines : t->baseline != -1)
+            BAD("baseline", "got %d, expected %s", t->baseline, want_base ? "an index into the config's baselines" : "-1");
+        if (t->parent != -1)
+            BAD("parent", "got %lld, expected -1 for a final trial", (long long)t->parent);
+    }
+    int ran = t->status >= AMEIR_TRIAL_DONE;
+    int64_t max_steps = ran && t->budget > 0 ? t->budget : ran ? INT64_MAX : 0;
+    if (t->steps < 0 || t->steps > max_steps) {
+        char range[64];
+        snprintf(range, sizeof range, max_steps == INT64_MAX ? ">= 0" : "0..%lld", (long long)max_steps);
+        BAD("steps", "got %lld, expected %s%s", (long long)t->steps, range, ran ? "" : " (not run)");
+    }
+    if (search && t->status == AMEIR_TRIAL_DONE && t->steps != t->budget)
+        BAD("steps", "got %lld, expected the budget %lld for a done search trial", (long long)t->steps, (long long)t->budget);
+    if (ran ? t->worker < 0 : t->worker != -1)
+        BAD("worker", "got %d, expected %s", t->worker, ran ? "a rank >= 0" : "-1 (not run)");
+    if (!(isfinite(t->seconds) && t->seconds >= 0 && (ran || t->seconds == 0)))
+        BAD("seconds", "got %g, expected %s", t->seconds, ran ? "a finite time >= 0" : "0 (not run)");
+    if (ran) {
+        if (*task >= 0 && t->valid.task != *task)
+            BAD("valid.task", "got %d, expected %d like the trials before it", t->valid.task, *task);
+        *task = t->valid.task;
+    }
+    if (metrics_check(&t->valid, "valid", row, ran, msg, cap) < 0 ||
+        metrics_check(&t->test, "test", row, ran && !search && t->status == AMEIR_TRIAL_DONE, msg, cap) < 0)
+        return -1;
+    if (t->status == AMEIR_TRIAL_DONE) {
+        double want = ameir_metrics_primary(&t->valid);
+        if (!(t->metric == want))
+            BAD("metric", "got %g, expected %g (the done trial's valid.%s)", t->metric, want, ameir_metrics_primary_name(t->valid.task));
+    } else if (!isnan(t->metric)) {
+        BAD("metric", "got %g, expected NaN for a %s trial", t->metric, ameir_trial_status_name(t->status));
+    }
+    return 0;
+}
