@@ -336,7 +336,11 @@ static int parse_label(dcfg *c, const cJSON *obj) {
     }
     c->label_kind = DLABEL_CMP;
     AMEIR_TRY(get_enum(c, l, "label", "op", ops, &c->label_op, 1));
-    return get_num(c, l, "label", "value", &c->label_value, 1);
+    AMEIR_TRY(get_num(c, l, "label", "value", &c->label_value, 1));
+    /* beyond 2^53 doubles skip integers: a threshold there cannot mean what it says */
+    if (fabs(c->label_value) > PREP_LABEL_MAX)
+        return bad(c, "label.value", "out of range: expected a number in [-2^53, 2^53]");
+    return 0;
 }
 
 static int parse_split(dcfg *c, const cJSON *obj) {

@@ -178,6 +178,12 @@ static int read_events(enc *e) {
             snprintf(what, sizeof what, "label column %s", c->label_column);
             if ((rc = read_number(e, r, lc, what, &v)) < 0)
                 goto done;
+            if (fabs(v) > PREP_LABEL_MAX) {
+                where(e, r, lc, at, sizeof at);
+                rc = ameir_fail(AMEIR_EDATA, "%s: %s: %s is out of range (expected [-2^53, 2^53])", at, what,
+                                cell(e, r, lc));
+                goto done;
+            }
             int y = 0;
             switch (c->label_op) {
             case DCMP_GE: y = v >= c->label_value; break;

@@ -21,6 +21,9 @@
 #define DCFG_MAX_EDGES 32
 #define DCFG_MAX_MAP 32
 
+/* largest magnitude of a label threshold or a numeric raw label (integers stay exact) */
+#define PREP_LABEL_MAX 9007199254740992.0
+
 /* separator of the values of a list cell (json_map values) */
 #define PREP_LIST_SEP '\x1f'
 
@@ -181,6 +184,11 @@ int prep_encode(prep_out *o, const dcfg *c, const char *source_dir);
 int synth_generate(prep_out *o, const dcfg *c);
 /* Write o to out_dir (through a temporary directory renamed at the end). */
 int prep_write(const prep_out *o, const dcfg *c, const char *out_dir);
+
+/* Refuse a split with no rows, or (ctr) with one class only; names the config and files. */
+int prep_check_splits(const dcfg *c, const int64_t rows[3], const int64_t positives[3]);
+/* Peak resident set of this process so far, in MB. */
+double prep_peak_mb(void);
 
 /* A progress line on stderr at most once a second; done != 0 ends the line. */
 void prep_progress(const char *what, int64_t count, int done);

@@ -30,7 +30,10 @@ static void write_cfg(const char *extra, const char *label, const char *age_type
 
 #define GOOD_LABEL "{\"column\": \"rating\", \"op\": \">=\", \"value\": 4}"
 #define GOOD_AGE "{\"name\": \"age\", \"type\": \"numeric\", \"bins\": [18, 30]}"
-#define GOOD_DATA "u1\ti1\t5\t100\t20\nu1\ti2\t3\t200\t20\nu2\ti1\t1\t50\t40\nu2\ti3\t4\t60\t40\nu3\ti2\t2\t70\t17\n"
+/* 10 rows: the random 6/2/2 split of the default seed gives every split both classes */
+#define GOOD_DATA                                                                                      \
+    "u1\ti1\t5\t100\t20\nu1\ti2\t3\t200\t20\nu2\ti1\t1\t50\t40\nu2\ti3\t4\t60\t40\nu3\ti2\t2\t70\t17\n" \
+    "u3\ti3\t5\t80\t17\nu1\ti3\t2\t300\t20\nu2\ti2\t4\t90\t40\nu3\ti1\t1\t95\t17\nu1\ti1\t4\t400\t20\n"
 
 /* prep must fail with code and a message containing both needles; nothing is left in out. */
 static void expect_fail(int code, const char *needle1, const char *needle2) {
@@ -65,6 +68,8 @@ static void test_config(void) {
     expect_fail(AMEIR_ECONFIG, "cfg.json", "key label.in: give one of");
     write_cfg("", "{\"column\": \"rating\", \"in\": \"5\"}", GOOD_AGE);
     expect_fail(AMEIR_ECONFIG, "cfg.json", "key label.in: expected a non-empty array of strings");
+    write_cfg("", "{\"column\": \"rating\", \"op\": \">=\", \"value\": 9223372036854775807}", GOOD_AGE);
+    expect_fail(AMEIR_ECONFIG, "cfg.json", "key label.value: out of range");
     write_cfg("", GOOD_LABEL, "{\"name\": \"age\", \"column\": \"height\"}");
     expect_fail(AMEIR_ECONFIG, "cfg.json", "key fields[2].column: no column \"height\"");
     du_write(dir, "cfg.json", "{\n  \"name\": \"tiny\",\n  \"task\": ctr\n}\n");
@@ -85,6 +90,15 @@ static void test_data(void) {
     expect_fail(AMEIR_EDATA, "data.tsv:2:", "time column time: expected a number");
     du_write(src, "data.tsv", "u1\ti1\t5\t100\t20\nu1\ti2\tgood\t200\t20\n");
     expect_fail(AMEIR_EDATA, "data.tsv:2:", "label column rating: expected a number, found \"good\"");
+    du_write(src, "data.tsv", "u1\ti1\t5\t100\t20\nu1\ti2\t9223372036854775807\t200\t20\n");
+    expect_fail(AMEIR_EDATA, "data.tsv:2:", "label column rating: 9223372036854775807 is out of range");
+    /* a label rule no row meets: every split has one class; a split with no rows */
+    du_write(src, "data.tsv", GOOD_DATA);
+    write_cfg("", "{\"column\": \"rating\", \"op\": \">=\", \"value\": 6}", GOOD_AGE);
+    expect_fail(AMEIR_EDATA, "cfg.json: the train split (6 rows, from data.tsv) has only label 0", "needs both classes");
+    du_write(src, "data.tsv", "u1\ti1\t5\t100\t20\nu1\ti2\t3\t200\t20\n");
+    write_cfg("", GOOD_LABEL, GOOD_AGE);
+    expect_fail(AMEIR_EDATA, "cfg.json: the valid split has no rows (from data.tsv)", "check the split");
     du_write(src, "data.tsv", GOOD_DATA);
     write_cfg("", "{\"column\": \"rating\", \"map\": {\"1\": 0, \"2\": 0, \"3\": 0, \"4\": 1}}", GOOD_AGE);
     expect_fail(AMEIR_EDATA, "data.tsv:1:", "value \"5\" is not in label.map");

@@ -41,15 +41,18 @@ static void check_vocab(const ameir_dataset *ds, const char *a, const char *b) {
     free(v);
 }
 
-/* user item rating time clicks tags; time split 3/1/1 by time:
- * train = rows 1, 2, 4 (times 100, 200, 50), valid = row 3 (time 200), test = row 5 (300). */
+/* user item rating time clicks tags; time split 3/2/2 by time:
+ * train = rows 1, 2, 4 (times 100, 200, 50), valid = rows 3, 6 (times 200, 250), test = rows 5, 7
+ * (300, 400): rows 6 and 7 (user u3, unseen in train) give valid and test both classes. */
 static void test_ctr(void) {
     du_write(dir, "ctr.tsv",
              "u1\ti1\t5\t100\t10\ta,b\n"
              "u1\ti2\t3\t200\t100\tb\n"
              "u1\ti3\t4\t200\t0\t\n"
              "u2\ti1\t1\t50\t1\tc,a,b\n"
-             "u1\ti4\t2\t300\t\ta\n");
+             "u1\ti4\t2\t300\t\ta\n"
+             "u3\ti5\t1\t250\t7\ta\n"
+             "u3\ti6\t5\t400\t7\tb\n");
     ameir_dataset *ds = prep_open(
         "{\"name\": \"sem-ctr\", \"task\": \"ctr\",\n"
         " \"source\": {\"files\": [\"ctr.tsv\"], \"format\": \"delimited\", \"sep\": \"\\t\",\n"
@@ -58,14 +61,14 @@ static void test_ctr(void) {
         " \"fields\": [{\"name\": \"user\"}, {\"name\": \"item\"}, {\"name\": \"clicks\", \"type\": \"numeric\", \"bins\": \"log\"},\n"
         "            {\"name\": \"tags\", \"type\": \"multi\", \"split\": \",\", \"item\": true}],\n"
         " \"item_field\": \"item\", \"sequence\": {\"time\": \"time\", \"length\": 4},\n"
-        " \"split\": {\"method\": \"time\", \"fractions\": [0.6, 0.2, 0.2]}}\n",
+        " \"split\": {\"method\": \"time\", \"fractions\": [0.43, 0.29, 0.28]}}\n",
         "ctr");
     if (!ds)
         return;
     const ameir_schema *s = ameir_dataset_schema(ds);
     CHECK_EQ_INT(ameir_dataset_rows(ds, "train"), 3);
-    CHECK_EQ_INT(ameir_dataset_rows(ds, "valid"), 1);
-    CHECK_EQ_INT(ameir_dataset_rows(ds, "test"), 1);
+    CHECK_EQ_INT(ameir_dataset_rows(ds, "valid"), 2);
+    CHECK_EQ_INT(ameir_dataset_rows(ds, "test"), 2);
     int fu = ameir_schema_find(s, "user"), fi = ameir_schema_find(s, "item"), fc = ameir_schema_find(s, "clicks"),
         ft = ameir_schema_find(s, "tags");
     /* train values in row order: users u1 u2; items i1 i2; clicks log:5 log:21 1; tags a b c */
@@ -207,11 +210,13 @@ static void test_seq(void) {
     ameir_dataset_free(ds);
 }
 
-/* latin-1 text becomes UTF-8 in the vocabulary; an "in" label is 1 inside the set, else 0 */
+/* latin-1 text becomes UTF-8 in the vocabulary; an "in" label is 1 inside the set, else 0 (seed 3
+ * gives every split both classes) */
 static void test_latin1_in(void) {
-    du_write(dir, "words.txt", "caf\xe9|buy\nthe|pv\nna\xefve|cart\n");
+    du_write(dir, "words.txt", "caf\xe9|buy\nthe|pv\nna\xefve|cart\ncaf\xe9|buy\nthe|pv\nna\xefve|cart\n"
+                              "caf\xe9|buy\nthe|pv\nna\xefve|cart\n");
     ameir_dataset *ds = prep_open(
-        "{\"name\": \"sem-latin\", \"task\": \"ctr\", \"vocab_from\": \"all\",\n"
+        "{\"name\": \"sem-latin\", \"task\": \"ctr\", \"vocab_from\": \"all\", \"seed\": 3,\n"
         " \"source\": {\"files\": [\"words.txt\"], \"format\": \"delimited\", \"sep\": \"|\",\n"
         "            \"encoding\": \"latin-1\", \"columns\": [\"word\", \"act\"]},\n"
         " \"label\": {\"column\": \"act\", \"in\": [\"cart\", \"buy\"]}, \"fields\": [{\"name\": \"word\"}],\n"
@@ -222,7 +227,7 @@ static void test_latin1_in(void) {
     check_vocab(ds, "\"caf\xc3\xa9\"", "\"na\xc3\xafve\"");
     const ameir_schema *s = ameir_dataset_schema(ds);
     ameir_batch b;
-    ameir_batch_init(&b, s, 4);
+    ameir_batch_init(&b, s, 8);
     double pos = 0;
     int64_t rows = 0;
     const char *names[3] = {"train", "valid", "test"};
@@ -231,7 +236,7 @@ static void test_latin1_in(void) {
         CHECK_EQ_INT(ameir_split_load(&sp, ds, names[k], 0, -1), 0);
         if (!sp)
             continue;
-        int64_t idx[4] = {0, 1, 2, 3};
+        int64_t idx[8] = {0, 1, 2, 3, 4, 5, 6, 7};
         ameir_split_fill(sp, idx, (int)ameir_split_rows(sp), &b);
         for (int i = 0; i < b.n; i++) {
             pos += b.label[i];
@@ -241,8 +246,8 @@ static void test_latin1_in(void) {
         rows += ameir_split_rows(sp);
         ameir_split_free(sp);
     }
-    CHECK_EQ_INT(rows, 3);
-    CHECK_EQ_INT(pos, 2);
+    CHECK_EQ_INT(rows, 9);
+    CHECK_EQ_INT(pos, 6);
     ameir_batch_destroy(&b);
     ameir_dataset_free(ds);
 }
