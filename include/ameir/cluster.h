@@ -13,11 +13,13 @@
  *   w -> 0 RESULT           its outcome, then REQUEST again
  *   w -> 0 INTERRUPTED      w got SIGTERM/SIGINT/SIGUSR1; the coordinator stops the job
  *   0 -> w STOP             finish; w answers BYE (with its wait statistics) and leaves
- * Every MPI call is checked by AMEIR_MPI_CHECK, which records the file and line. */
+ * Every MPI call is checked by AMEIR_MPI_CHECK (ameir/check.h), which records the file and line. */
 #ifndef AMEIR_CLUSTER_H
 #define AMEIR_CLUSTER_H
 
 #include <mpi.h>
+
+#include "ameir/check.h"
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -57,16 +59,6 @@ typedef struct ameir_msg {
 
 /* Name of a message type ("request", "task", ...), "unknown" otherwise. Static string. */
 const char *ameir_msg_type_name(int type);
-
-/* Turn an MPI return code into AMEIR_EMPI with "FILE:LINE: CALL: MPI's message". */
-int ameir_mpi_fail(int rc, const char *file, int line, const char *call);
-
-#define AMEIR_MPI_CHECK(call)                                          \
-    do {                                                               \
-        int ameir_mpi_rc_ = (call);                                    \
-        if (ameir_mpi_rc_ != MPI_SUCCESS)                              \
-            return ameir_mpi_fail(ameir_mpi_rc_, __FILE__, __LINE__, #call); \
-    } while (0)
 
 /* Packing into a growable byte buffer (owned by the packer; ameir_pack_destroy frees). */
 typedef struct ameir_pack {

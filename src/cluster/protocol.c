@@ -23,11 +23,11 @@ const char *ameir_msg_type_name(int type) {
     return "unknown";
 }
 
-int ameir_mpi_fail(int rc, const char *file, int line, const char *call) {
+int ameir_mpi_fail(int code, const char *file, int line, const char *call) {
     char text[MPI_MAX_ERROR_STRING] = "";
     int n = 0;
-    if (MPI_Error_string(rc, text, &n) != MPI_SUCCESS)
-        snprintf(text, sizeof text, "MPI error code %d", rc);
+    if (MPI_Error_string(code, text, &n) != MPI_SUCCESS)
+        snprintf(text, sizeof text, "MPI error code %d", code);
     return ameir_fail(AMEIR_EMPI, "%s:%d: %s failed: %s", file, line, call, text);
 }
 
@@ -203,13 +203,13 @@ static int check_header(const ameir_msg *m, int count) {
 }
 
 int ameir_msg_poll(MPI_Comm comm, int source, ameir_msg *m, int *got) {
-    int flag = 0, count = 0;
+    int flag = 0, count = 0, rc = 0;
     MPI_Status st;
     *got = 0;
-    AMEIR_MPI_CHECK(MPI_Iprobe(source, AMEIR_MSG_TAG, comm, &flag, &st));
+    AMEIR_MPI_CHECK(MPI_Iprobe(source, AMEIR_MSG_TAG, comm, &flag, &st), rc, fail);
     if (!flag)
         return 0;
-    AMEIR_MPI_CHECK(MPI_Get_count(&st, MPI_BYTE, &count));
+    AMEIR_MPI_CHECK(MPI_Get_count(&st, MPI_BYTE, &count), rc, fail);
     if (count < 0 || (size_t)count > sizeof(ameir_msg_header) + AMEIR_MSG_MAX_PAYLOAD)
         return ameir_fail(AMEIR_EINVAL, "protocol error from rank %d: message of %d bytes", st.MPI_SOURCE, count);
     size_t need = count > 0 ? (size_t)count : 1;
@@ -222,7 +222,7 @@ int ameir_msg_poll(MPI_Comm comm, int source, ameir_msg *m, int *got) {
     }
     /* receive exactly the probed message: same source and tag, nothing else can match first
      * because only this thread receives on comm */
-    AMEIR_MPI_CHECK(MPI_Recv(m->buf, count, MPI_BYTE, st.MPI_SOURCE, AMEIR_MSG_TAG, comm, MPI_STATUS_IGNORE));
+    AMEIR_MPI_CHECK(MPI_Recv(m->buf, count, MPI_BYTE, st.MPI_SOURCE, AMEIR_MSG_TAG, comm, MPI_STATUS_IGNORE), rc, fail);
     m->source = st.MPI_SOURCE;
     AMEIR_TRY(check_header(m, count));
     ameir_msg_header h;
@@ -231,6 +231,8 @@ int ameir_msg_poll(MPI_Comm comm, int source, ameir_msg *m, int *got) {
     m->length = h.length;
     *got = 1;
     return 0;
+fail:
+    return rc;
 }
 
 int ameir_msg_wait(MPI_Comm comm, int source, ameir_msg *m, int *got, volatile sig_atomic_t *flag, double timeout) {

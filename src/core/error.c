@@ -1,4 +1,5 @@
 #include "ameir/error.h"
+#include "ameir/check.h"
 
 #include <stdarg.h>
 #include <string.h>
@@ -47,4 +48,9 @@ int ameir_report_error(const char *cmd, int err) {
     const char *msg = last_message[0] ? last_message : ameir_strerror(err);
     fprintf(stderr, "ameir %s: error: %s\n", cmd, msg);
     return ameir_exit_code(err);
+}
+
+int ameir_h5_fail(const char *origin, const char *what, const char *file, int line) {
+    const char *base = strrchr(file, '/');
+    return ameir_fail(AMEIR_EHDF5, "%s: HDF5 failed on %s (%s:%d)", origin, what, base ? base + 1 : file, line);
 }

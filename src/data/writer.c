@@ -11,18 +11,11 @@
 #include <unistd.h>
 
 #include "ameir/dataset.h"
+#include "ameir/check.h"
 #include "ameir/error.h"
 #include "ameir/fileio.h"
 #include "ameir/log.h"
 #include "prep_internal.h"
-
-#define H5TRY(expr, what)                                                                     \
-    do {                                                                                      \
-        if ((expr) < 0) {                                                                     \
-            rc = ameir_fail(AMEIR_EHDF5, "%s: HDF5 failed writing %s (%s:%d)", path, what, __FILE__, __LINE__); \
-            goto done;                                                                        \
-        }                                                                                     \
-    } while (0)
 
 /* A dataset of rank 1..3 written in one call; no timestamps, so files are byte-identical. */
 static int write_ds(hid_t file, const char *path, const char *name, hid_t type, int rank, const hsize_t *dims,
@@ -32,12 +25,12 @@ static int write_ds(hid_t file, const char *path, const char *name, hid_t type, 
     hsize_t total = 1;
     for (int i = 0; i < rank; i++)
         total *= dims[i];
-    H5TRY(space = H5Screate_simple(rank, dims, NULL), name);
-    H5TRY(dcpl = H5Pcreate(H5P_DATASET_CREATE), name);
-    H5TRY(H5Pset_obj_track_times(dcpl, 0), name);
-    H5TRY(ds = H5Dcreate2(file, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT), name);
+    AMEIR_H5_CHECK(space = H5Screate_simple(rank, dims, NULL), rc, done, path, name);
+    AMEIR_H5_CHECK(dcpl = H5Pcreate(H5P_DATASET_CREATE), rc, done, path, name);
+    AMEIR_H5_CHECK(H5Pset_obj_track_times(dcpl, 0), rc, done, path, name);
+    AMEIR_H5_CHECK(ds = H5Dcreate2(file, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT), rc, done, path, name);
     if (total)
-        H5TRY(H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), name);
+        AMEIR_H5_CHECK(H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), rc, done, path, name);
 done:
     H5E_BEGIN_TRY {
         H5Dclose(ds);
@@ -51,9 +44,9 @@ done:
 static int write_attr_i64(hid_t file, const char *path, const char *name, int64_t v) {
     int rc = 0;
     hid_t space = H5I_INVALID_HID, a = H5I_INVALID_HID;
-    H5TRY(space = H5Screate(H5S_SCALAR), name);
-    H5TRY(a = H5Acreate2(file, name, H5T_NATIVE_INT64, space, H5P_DEFAULT, H5P_DEFAULT), name);
-    H5TRY(H5Awrite(a, H5T_NATIVE_INT64, &v), name);
+    AMEIR_H5_CHECK(space = H5Screate(H5S_SCALAR), rc, done, path, name);
+    AMEIR_H5_CHECK(a = H5Acreate2(file, name, H5T_NATIVE_INT64, space, H5P_DEFAULT, H5P_DEFAULT), rc, done, path, name);
+    AMEIR_H5_CHECK(H5Awrite(a, H5T_NATIVE_INT64, &v), rc, done, path, name);
 done:
     H5E_BEGIN_TRY {
         H5Aclose(a);

@@ -10,17 +10,10 @@
 
 #include <hdf5.h>
 
+#include "ameir/check.h"
 #include "ameir/error.h"
 #include "ameir/fileio.h"
 #include "ameir/modelfile.h"
-
-#define H5_TRY(expr, what)                                                                      \
-    do {                                                                                        \
-        if ((expr) < 0) {                                                                       \
-            rc = ameir_fail(AMEIR_EHDF5, "%s: HDF5 failed to %s (%s:%d)", path, what, __FILE__, __LINE__); \
-            goto done;                                                                          \
-        }                                                                                       \
-    } while (0)
 
 /* ---- small HDF5 helpers: fixed-length strings as scalar datasets or attributes ---- */
 
@@ -240,24 +233,24 @@ int ameir_model_save(const char *path, const ameir_net *net, const ameir_arch *a
         rc = ameir_fail(AMEIR_EIO, "%s: cannot create the model file (directory missing or not writable?)", w.tmp);
         goto done;
     }
-    H5_TRY(write_string(file, "format", AMEIR_MODEL_FORMAT, 1), "write attribute format");
-    H5_TRY(write_int_attr(file, "format_version", AMEIR_MODEL_FORMAT_VERSION), "write attribute format_version");
-    H5_TRY(write_int_attr(file, "d", ameir_net_dim(net)), "write attribute d");
-    H5_TRY(write_int_attr(file, "task", s->task), "write attribute task");
-    H5_TRY(write_string(file, "dataset_name", ameir_dataset_name(ds), 1), "write attribute dataset_name");
-    H5_TRY(write_string(file, "arch_hash", hash, 1), "write attribute arch_hash");
-    H5_TRY(write_string(file, "arch_json", arch_json, 0), "write arch_json");
-    H5_TRY(write_string(file, "schema_json", schema_json, 0), "write schema_json");
-    H5_TRY(write_string(file, "dataset_meta_json", ameir_dataset_meta_json(ds), 0), "write dataset_meta_json");
-    H5_TRY(write_string(file, "train_record_json", record_json ? record_json : "{}", 0), "write train_record_json");
-    H5_TRY(g = H5Gcreate2(file, "model", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "create group model");
+    AMEIR_H5_CHECK(write_string(file, "format", AMEIR_MODEL_FORMAT, 1), rc, done, path, "write attribute format");
+    AMEIR_H5_CHECK(write_int_attr(file, "format_version", AMEIR_MODEL_FORMAT_VERSION), rc, done, path, "write attribute format_version");
+    AMEIR_H5_CHECK(write_int_attr(file, "d", ameir_net_dim(net)), rc, done, path, "write attribute d");
+    AMEIR_H5_CHECK(write_int_attr(file, "task", s->task), rc, done, path, "write attribute task");
+    AMEIR_H5_CHECK(write_string(file, "dataset_name", ameir_dataset_name(ds), 1), rc, done, path, "write attribute dataset_name");
+    AMEIR_H5_CHECK(write_string(file, "arch_hash", hash, 1), rc, done, path, "write attribute arch_hash");
+    AMEIR_H5_CHECK(write_string(file, "arch_json", arch_json, 0), rc, done, path, "write arch_json");
+    AMEIR_H5_CHECK(write_string(file, "schema_json", schema_json, 0), rc, done, path, "write schema_json");
+    AMEIR_H5_CHECK(write_string(file, "dataset_meta_json", ameir_dataset_meta_json(ds), 0), rc, done, path, "write dataset_meta_json");
+    AMEIR_H5_CHECK(write_string(file, "train_record_json", record_json ? record_json : "{}", 0), rc, done, path, "write train_record_json");
+    AMEIR_H5_CHECK(g = H5Gcreate2(file, "model", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), rc, done, path, "create group model");
     if ((rc = ameir_net_save(net, g)) < 0)
         goto done;
     if ((rc = save_vocabs(file, path, ameir_dataset_dir(ds))) < 0)
         goto done;
     H5Gclose(g);
     g = H5I_INVALID_HID;
-    H5_TRY(H5Fclose(file), "close the file");
+    AMEIR_H5_CHECK(H5Fclose(file), rc, done, path, "close the file");
     file = H5I_INVALID_HID;
     rc = ameir_atomic_commit(&w, NULL);
 done:

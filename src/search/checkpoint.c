@@ -18,18 +18,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ameir/check.h"
 #include "ameir/error.h"
 #include "ameir/fileio.h"
 #include "ameir/seal.h"
 #include "checkpoint_priv.h"
-
-#define H5_TRY(expr, what)                                                                          \
-    do {                                                                                            \
-        if ((expr) < 0) {                                                                           \
-            rc = ameir_fail(AMEIR_EHDF5, "%s: HDF5 error writing %s (%s:%d)", tmp, what, __FILE__, __LINE__); \
-            goto done;                                                                              \
-        }                                                                                           \
-    } while (0)
 
 #define N_METRICS 11
 /* bytes a row takes at least: 12 integer and 2 float columns, 2 x N_METRICS floats */
@@ -159,7 +152,7 @@ static int write_trials(hid_t file, const char *tmp, const ameir_controller *ctl
     char **arch = cols.arch;
     if (rc < 0)
         goto done;
-    H5_TRY(g = H5Gcreate2(file, "trials", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "/trials");
+    AMEIR_H5_CHECK(g = H5Gcreate2(file, "trials", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), rc, done, tmp, "/trials");
     static const char *const names[] = {"id", "stage", "kind", "rung", "baseline", "candidate", "budget",
                                         "parent", "status", "steps", "worker"};
     for (int c = 0; c < 11; c++) {
@@ -169,36 +162,36 @@ static int write_trials(hid_t file, const char *tmp, const ameir_controller *ctl
                                    t->parent, t->status, t->steps, t->worker};
             col[i] = v[c];
         }
-        H5_TRY(write_array(g, names[c], H5T_NATIVE_INT64, H5T_STD_I64LE, (hsize_t)n, 0, col), names[c]);
+        AMEIR_H5_CHECK(write_array(g, names[c], H5T_NATIVE_INT64, H5T_STD_I64LE, (hsize_t)n, 0, col), rc, done, tmp, names[c]);
     }
     for (int64_t i = 0; i < n; i++)
         col[i] = (int64_t)ameir_controller_trial(ctl, i)->seed;
-    H5_TRY(write_array(g, "seed", H5T_NATIVE_UINT64, H5T_STD_U64LE, (hsize_t)n, 0, col), "seed");
+    AMEIR_H5_CHECK(write_array(g, "seed", H5T_NATIVE_UINT64, H5T_STD_U64LE, (hsize_t)n, 0, col), rc, done, tmp, "seed");
     for (int64_t i = 0; i < n; i++)
         f[i] = ameir_controller_trial(ctl, i)->metric;
-    H5_TRY(write_array(g, "metric", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, (hsize_t)n, 0, f), "metric");
+    AMEIR_H5_CHECK(write_array(g, "metric", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, (hsize_t)n, 0, f), rc, done, tmp, "metric");
     for (int64_t i = 0; i < n; i++)
         f[i] = ameir_controller_trial(ctl, i)->seconds;
-    H5_TRY(write_array(g, "seconds", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, (hsize_t)n, 0, f), "seconds");
+    AMEIR_H5_CHECK(write_array(g, "seconds", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, (hsize_t)n, 0, f), rc, done, tmp, "seconds");
     for (int which = 0; which < 2; which++) {
         for (int64_t i = 0; i < n; i++) {
             const ameir_trial *t = ameir_controller_trial(ctl, i);
             metrics_to_row(which ? &t->test : &t->valid, f + i * N_METRICS);
         }
         const char *name = which ? "test" : "valid";
-        H5_TRY(write_array(g, name, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, (hsize_t)n, N_METRICS, f), name);
+        AMEIR_H5_CHECK(write_array(g, name, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, (hsize_t)n, N_METRICS, f), rc, done, tmp, name);
     }
     for (int64_t i = 0; i < n; i++)
         if (!(arch[i] = ameir_arch_to_json(&ameir_controller_trial(ctl, i)->arch))) {
             rc = ameir_fail(AMEIR_ENOMEM, "%s: out of memory writing architectures", tmp);
             goto done;
         }
-    H5_TRY(write_strings(g, "arch", (const char *const *)arch, (hsize_t)n), "arch");
-    H5_TRY(write_attr_str(g, "metric_columns", metric_columns), "metric_columns");
+    AMEIR_H5_CHECK(write_strings(g, "arch", (const char *const *)arch, (hsize_t)n), rc, done, tmp, "arch");
+    AMEIR_H5_CHECK(write_attr_str(g, "metric_columns", metric_columns), rc, done, tmp, "metric_columns");
     /* the enums' names, index = stored value, so h5py users need not read the C headers */
-    H5_TRY(write_attr_str(g, "stage_names", "behavior,interaction,mlp,final"), "stage_names");
-    H5_TRY(write_attr_str(g, "kind_names", "search,winner,baseline"), "kind_names");
-    H5_TRY(write_attr_str(g, "status_names", "pending,running,done,diverged,timeout"), "status_names");
+    AMEIR_H5_CHECK(write_attr_str(g, "stage_names", "behavior,interaction,mlp,final"), rc, done, tmp, "stage_names");
+    AMEIR_H5_CHECK(write_attr_str(g, "kind_names", "search,winner,baseline"), rc, done, tmp, "kind_names");
+    AMEIR_H5_CHECK(write_attr_str(g, "status_names", "pending,running,done,diverged,timeout"), rc, done, tmp, "status_names");
 done:
     if (g >= 0)
         H5Gclose(g);
@@ -222,12 +215,12 @@ static int write_summary(hid_t file, const char *tmp, const ameir_search_config 
         rc = ameir_fail(AMEIR_ENOMEM, "%s: out of memory", tmp);
         goto done;
     }
-    H5_TRY(g = H5Gcreate2(file, "controller", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "/controller");
-    H5_TRY(write_array(g, "stage_winners", H5T_NATIVE_INT64, H5T_STD_I64LE, AMEIR_N_STAGES, 0, winners), "stage_winners");
-    H5_TRY(write_string(g, "best_arch", best_json), "best_arch");
-    H5_TRY(write_attr(g, "stage", H5T_NATIVE_INT, &stage), "stage");
-    H5_TRY(write_strings(g, "interaction_fields", fields, (hsize_t)cfg->interaction.n_fields), "interaction_fields");
-    H5_TRY(write_attr(g, "fields_from_dataset", H5T_NATIVE_INT, &fds), "fields_from_dataset");
+    AMEIR_H5_CHECK(g = H5Gcreate2(file, "controller", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), rc, done, tmp, "/controller");
+    AMEIR_H5_CHECK(write_array(g, "stage_winners", H5T_NATIVE_INT64, H5T_STD_I64LE, AMEIR_N_STAGES, 0, winners), rc, done, tmp, "stage_winners");
+    AMEIR_H5_CHECK(write_string(g, "best_arch", best_json), rc, done, tmp, "best_arch");
+    AMEIR_H5_CHECK(write_attr(g, "stage", H5T_NATIVE_INT, &stage), rc, done, tmp, "stage");
+    AMEIR_H5_CHECK(write_strings(g, "interaction_fields", fields, (hsize_t)cfg->interaction.n_fields), rc, done, tmp, "interaction_fields");
+    AMEIR_H5_CHECK(write_attr(g, "fields_from_dataset", H5T_NATIVE_INT, &fds), rc, done, tmp, "fields_from_dataset");
 done:
     if (g >= 0)
         H5Gclose(g);
@@ -258,22 +251,22 @@ int ameir_checkpoint_write(const char *path, const ameir_search_config *cfg, con
     H5Pclose(fcpl);
     if (file < 0)
         return ameir_fail(AMEIR_EIO, "%s: cannot create the checkpoint (directory missing or not writable?)", tmp);
-    H5_TRY(write_attr(file, "format_version", H5T_NATIVE_INT, &version), "format_version");
-    H5_TRY(write_attr(file, "config_hash", H5T_NATIVE_UINT64, &cfg->hash), "config_hash");
-    H5_TRY(write_attr_str(file, "config_origin", cfg->origin), "config_origin");
-    H5_TRY(write_attr_str(file, "config_base_dir", cfg->base_dir), "config_base_dir");
-    H5_TRY(write_attr_str(file, "dataset", dataset), "dataset");
-    H5_TRY(write_attr_str(file, "data_dir", cfg->data_dir), "data_dir");
-    H5_TRY(write_attr(file, "n_trials", H5T_NATIVE_INT64, &n), "n_trials");
-    H5_TRY(write_string(file, "config", cfg->text), "/config");
+    AMEIR_H5_CHECK(write_attr(file, "format_version", H5T_NATIVE_INT, &version), rc, done, tmp, "format_version");
+    AMEIR_H5_CHECK(write_attr(file, "config_hash", H5T_NATIVE_UINT64, &cfg->hash), rc, done, tmp, "config_hash");
+    AMEIR_H5_CHECK(write_attr_str(file, "config_origin", cfg->origin), rc, done, tmp, "config_origin");
+    AMEIR_H5_CHECK(write_attr_str(file, "config_base_dir", cfg->base_dir), rc, done, tmp, "config_base_dir");
+    AMEIR_H5_CHECK(write_attr_str(file, "dataset", dataset), rc, done, tmp, "dataset");
+    AMEIR_H5_CHECK(write_attr_str(file, "data_dir", cfg->data_dir), rc, done, tmp, "data_dir");
+    AMEIR_H5_CHECK(write_attr(file, "n_trials", H5T_NATIVE_INT64, &n), rc, done, tmp, "n_trials");
+    AMEIR_H5_CHECK(write_string(file, "config", cfg->text), rc, done, tmp, "/config");
     rc = write_trials(file, tmp, ctl);
     if (rc < 0)
         goto done;
     rc = write_summary(file, tmp, cfg, ctl);
     if (rc < 0)
         goto done;
-    H5_TRY(write_attr(file, "complete", H5T_NATIVE_INT, &complete), "complete"); /* last: marks a whole file */
-    H5_TRY(H5Fclose(file), "(closing)");
+    AMEIR_H5_CHECK(write_attr(file, "complete", H5T_NATIVE_INT, &complete), rc, done, tmp, "complete"); /* last: marks a whole file */
+    AMEIR_H5_CHECK(H5Fclose(file), rc, done, tmp, "closing");
     file = H5I_INVALID_HID;
     if ((rc = ameir_seal_file(w.tmp)) < 0) /* the checksum in the user block */
         goto done;
