@@ -11,8 +11,8 @@ static int allgather(void *ctx, const void *send, size_t nsend, void *recv, size
     int R = dc->base.size;
     if (nsend > (size_t)INT32_MAX)
         return ameir_fail(AMEIR_EINVAL, "data-parallel step: %zu bytes of shards exceed MPI's count", nsend);
-    int n = (int)nsend;
-    AMEIR_MPI_CHECK(MPI_Allgather(&n, 1, MPI_INT, dc->counts, 1, MPI_INT, dc->comm));
+    int n = (int)nsend, rc = 0;
+    AMEIR_MPI_CHECK(MPI_Allgather(&n, 1, MPI_INT, dc->counts, 1, MPI_INT, dc->comm), rc, fail);
     size_t total = 0;
     for (int r = 0; r < R; r++) {
         dc->displs[r] = (int)total;
@@ -21,16 +21,18 @@ static int allgather(void *ctx, const void *send, size_t nsend, void *recv, size
             return ameir_fail(AMEIR_EINTERNAL, "data-parallel step: ranks sent %zu bytes of shards, room for %zu", total,
                               cap);
     }
-    AMEIR_MPI_CHECK(MPI_Allgatherv(send, n, MPI_BYTE, recv, dc->counts, dc->displs, MPI_BYTE, dc->comm));
+    AMEIR_MPI_CHECK(MPI_Allgatherv(send, n, MPI_BYTE, recv, dc->counts, dc->displs, MPI_BYTE, dc->comm), rc, fail);
     *nrecv = total;
     return 0;
+fail:
+    return rc;
 }
 
 int ameir_dp_comm_init(ameir_dp_comm *dc, MPI_Comm comm) {
-    int rank, size;
+    int rank, size, rc = 0;
     dc->counts = dc->displs = NULL;
-    AMEIR_MPI_CHECK(MPI_Comm_rank(comm, &rank));
-    AMEIR_MPI_CHECK(MPI_Comm_size(comm, &size));
+    AMEIR_MPI_CHECK(MPI_Comm_rank(comm, &rank), rc, fail);
+    AMEIR_MPI_CHECK(MPI_Comm_size(comm, &size), rc, fail);
     dc->comm = comm;
     dc->counts = malloc(sizeof *dc->counts * (size_t)size);
     dc->displs = malloc(sizeof *dc->displs * (size_t)size);
@@ -43,6 +45,8 @@ int ameir_dp_comm_init(ameir_dp_comm *dc, MPI_Comm comm) {
     dc->base.allgather = allgather;
     dc->base.ctx = dc;
     return 0;
+fail:
+    return rc;
 }
 
 void ameir_dp_comm_destroy(ameir_dp_comm *dc) {
