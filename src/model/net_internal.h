@@ -137,6 +137,10 @@ void ameir_net_forward_(ameir_net *net, const ameir_batch *b, int train, float p
 float ameir_net_forward_backward_scaled_(ameir_net *net, const ameir_batch *b, const ameir_train_opts *o, ameir_rng *rng,
                                          float *logits, float scale);
 
+/* net_io.c: ameir_net_save / ameir_net_load of any parameter table. */
+int ameir_params_save_(const ameir_params *p, hid_t group);
+int ameir_params_load_(ameir_params *p, hid_t group);
+
 /* One Adam option block from the training options. */
 ameir_adam_opts ameir_net_adam_opts_(const ameir_train_opts *o);
 

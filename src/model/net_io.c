@@ -38,8 +38,9 @@ done:
     return rc;
 }
 
-int ameir_net_save(const ameir_net *net, hid_t group) {
-    const ameir_params *p = &net->params;
+int ameir_net_save(const ameir_net *net, hid_t group) { return ameir_params_save_(&net->params, group); }
+
+int ameir_params_save_(const ameir_params *p, hid_t group) {
     int rc = 0;
     hid_t lcpl = H5I_INVALID_HID, space = H5I_INVALID_HID, attr = H5I_INVALID_HID;
     lcpl = H5Pcreate(H5P_LINK_CREATE);
@@ -145,7 +146,14 @@ static herr_t find_extra(hid_t g, const char *name, const H5L_info_t *info, void
 }
 
 int ameir_net_load(ameir_net *net, hid_t group) {
-    ameir_params *p = &net->params;
+    int rc = ameir_params_load_(&net->params, group);
+    /* the grad rows the last batch touched belong to another state now */
+    for (int f = 0; f < net->F; f++)
+        net->fields[f].nrows = 0;
+    return rc;
+}
+
+int ameir_params_load_(ameir_params *p, hid_t group) {
     char path[AMEIR_TENSOR_NAME_MAX + 16];
     for (int k = 0; k < 3; k++) {
         for (int i = 0; i < p->n; i++) {
@@ -177,9 +185,6 @@ int ameir_net_load(ameir_net *net, hid_t group) {
         p->step = step;
     H5E_BEGIN_TRY { H5Aclose(attr); }
     H5E_END_TRY;
-    /* the grad rows the last batch touched belong to another state now */
-    for (int f = 0; f < net->F; f++)
-        net->fields[f].nrows = 0;
     memset(p->grad, 0, p->total * sizeof(float));
     return rc;
 }

@@ -63,13 +63,49 @@ static int check_config(const ameir_train_config *c, const ameir_schema *s, int 
     return 0;
 }
 
+void ameir_feed_destroy_(ameir_feed *f) {
+    ameir_batch_destroy(&f->batch);
+    free(f->order);
+    f->order = NULL;
+}
+
+int ameir_feed_init_(ameir_feed *f, const ameir_schema *s, int max_batch, const ameir_split *sp, const ameir_train_config *c) {
+    memset(f, 0, sizeof *f);
+    f->epoch = -1;
+    f->task = s->task;
+    f->rows = ameir_split_rows(sp);
+    AMEIR_TRY(check_config(c, s, max_batch));
+    if (f->rows <= 0)
+        return ameir_fail(AMEIR_EDATA, "the training split has no rows");
+    f->spe = ameir_train_steps_per_epoch(f->rows, c->batch);
+    f->order = malloc(sizeof *f->order * (size_t)f->rows);
+    if (!f->order)
+        return ameir_fail(AMEIR_ENOMEM, "epoch order of %lld rows", (long long)f->rows);
+    int rc = ameir_batch_init(&f->batch, s, ameir_train_batch_rows(c, s));
+    if (rc < 0)
+        ameir_feed_destroy_(f);
+    return rc;
+}
+
+ameir_rng ameir_feed_fill_(ameir_feed *f, const ameir_split *sp, const ameir_train_config *c, int64_t s) {
+    int64_t e = s / f->spe, begin = (s % f->spe) * c->batch;
+    int n = (int)(f->rows - begin < c->batch ? f->rows - begin : c->batch);
+    if (e != f->epoch) {
+        ameir_split_epoch_order(sp, c->seed, e, f->order);
+        f->epoch = e;
+    }
+    ameir_rng r = ameir_rng_stream(c->seed, (uint64_t)s);
+    ameir_rng neg = ameir_rng_split(&r, STREAM_NEGATIVES);
+    if (f->task == AMEIR_TASK_SEQ)
+        ameir_split_fill_seq_train(sp, f->order + begin, n, c->n_neg, &neg, &f->batch);
+    else
+        ameir_split_fill(sp, f->order + begin, n, &f->batch);
+    return ameir_rng_split(&r, STREAM_DROPOUT);
+}
+
 /* What a run of steps needs, allocated once outside the steps. */
 typedef struct train_ws {
-    ameir_batch batch;
-    int64_t *order; /* the current epoch's permutation */
-    int64_t epoch;  /* epoch of order, -1 = none */
-    int64_t rows, spe;
-    int task;
+    ameir_feed feed;
     ameir_shard_ws *shards; /* NULL unless c->shards > 0 */
     /* progress */
     int verbose;
@@ -77,30 +113,18 @@ typedef struct train_ws {
 } train_ws;
 
 static void ws_destroy(train_ws *ws) {
-    ameir_batch_destroy(&ws->batch);
-    free(ws->order);
-    ws->order = NULL;
+    ameir_feed_destroy_(&ws->feed);
     ameir_shards_free_(ws->shards);
     ws->shards = NULL;
 }
 
 static int ws_init(train_ws *ws, ameir_net *net, const ameir_split *sp, const ameir_train_config *c) {
-    const ameir_schema *s = ameir_train_schema(net);
     memset(ws, 0, sizeof *ws);
-    ws->epoch = -1;
-    ws->task = s->task;
-    ws->rows = ameir_split_rows(sp);
-    AMEIR_TRY(check_config(c, s, ameir_net_max_batch(net)));
-    if (ws->rows <= 0)
-        return ameir_fail(AMEIR_EDATA, "the training split has no rows");
-    ws->spe = ameir_train_steps_per_epoch(ws->rows, c->batch);
-    ws->order = malloc(sizeof *ws->order * (size_t)ws->rows);
-    if (!ws->order)
-        return ameir_fail(AMEIR_ENOMEM, "epoch order of %lld rows", (long long)ws->rows);
-    int rc = ameir_batch_init(&ws->batch, s, ameir_train_batch_rows(c, s));
+    AMEIR_TRY(ameir_feed_init_(&ws->feed, ameir_train_schema(net), ameir_net_max_batch(net), sp, c));
+    int rc = 0;
     /* the net splits a step's rows over its own threads; BLAS threads inside them only
      * oversubscribe the cores (measured slower at 2 than at 1) */
-    if (rc >= 0 && (c->threads > 0 || c->shards > 0)) {
+    if (c->threads > 0 || c->shards > 0) {
         openblas_set_num_threads(1);
         /* a virtual shard is computed on one thread, so that its gradient is the same on
          * every rank whatever its thread count */
@@ -113,29 +137,27 @@ static int ws_init(train_ws *ws, ameir_net *net, const ameir_split *sp, const am
     return rc;
 }
 
+float ameir_net_step_grad_(ameir_net *net, ameir_shard_ws *shards, const ameir_batch *b, const ameir_train_opts *o,
+                           ameir_rng *drop, int *rc) {
+    float loss = 0.0f;
+    *rc = 0;
+    if (shards)
+        *rc = ameir_shards_step_(shards, net, b, o, drop, &loss);
+    else
+        loss = ameir_net_forward_backward(net, b, o, drop, NULL);
+    return loss;
+}
+
 /* Steps from the net's step count up to target. Adds each loss to *loss_sum. On a NaN or
  * infinite loss the Adam step is not taken, so the weights stay those of the last good step. */
 static int train_range(ameir_net *net, const ameir_split *sp, const ameir_train_config *c, int64_t target,
                        train_ws *ws, double *loss_sum, double *last_loss) {
     ameir_params *p = ameir_net_params(net);
     for (int64_t s = p->step; s < target; s++) {
-        int64_t e = s / ws->spe, begin = (s % ws->spe) * c->batch;
-        int n = (int)(ws->rows - begin < c->batch ? ws->rows - begin : c->batch);
-        if (e != ws->epoch) {
-            ameir_split_epoch_order(sp, c->seed, e, ws->order);
-            ws->epoch = e;
-        }
-        ameir_rng r = ameir_rng_stream(c->seed, (uint64_t)s);
-        ameir_rng neg = ameir_rng_split(&r, STREAM_NEGATIVES), drop = ameir_rng_split(&r, STREAM_DROPOUT);
-        if (ws->task == AMEIR_TASK_SEQ)
-            ameir_split_fill_seq_train(sp, ws->order + begin, n, c->n_neg, &neg, &ws->batch);
-        else
-            ameir_split_fill(sp, ws->order + begin, n, &ws->batch);
-        float loss;
-        if (ws->shards)
-            AMEIR_TRY(ameir_shards_step_(ws->shards, net, &ws->batch, &c->opt, &drop, &loss));
-        else
-            loss = ameir_net_forward_backward(net, &ws->batch, &c->opt, &drop, NULL);
+        ameir_rng drop = ameir_feed_fill_(&ws->feed, sp, c, s);
+        int rc;
+        float loss = ameir_net_step_grad_(net, ws->shards, &ws->feed.batch, &c->opt, &drop, &rc);
+        AMEIR_TRY(rc);
         if (last_loss)
             *last_loss = loss;
         if (!isfinite(loss))
@@ -213,14 +235,14 @@ int ameir_train_fit(ameir_net *net, const ameir_split *train, const ameir_split 
         goto done;
     int64_t start = p->step, limit = INT64_MAX;
     if (c->epochs > 0)
-        limit = start + (int64_t)c->epochs * ws.spe;
+        limit = start + (int64_t)c->epochs * ws.feed.spe;
     if (c->max_steps > 0 && start + c->max_steps < limit)
         limit = start + c->max_steps;
     if (limit == INT64_MAX) {
         rc = ameir_fail(AMEIR_EINVAL, "no training budget: give epochs or a step count");
         goto done;
     }
-    int64_t every = c->eval_every > 0 ? c->eval_every : ws.spe;
+    int64_t every = c->eval_every > 0 ? c->eval_every : ws.feed.spe;
     int patience = c->patience > 0 ? c->patience : 1;
     while (p->step < limit) {
         int64_t from = p->step, to = from + every < limit ? from + every : limit;
@@ -253,7 +275,7 @@ int ameir_train_fit(ameir_net *net, const ameir_split *train, const ameir_split 
             char eta[32];
             ameir_format_duration(eta, sizeof eta, per_step * (double)(limit - p->step));
             ameir_log(AMEIR_LOG_INFO, "step %lld/%lld epoch %.2f loss %.5f rows/s %.0f ETA %s | valid %s %.5f%s (best %.5f at step %lld)",
-                      (long long)p->step, (long long)limit, (double)p->step / (double)ws.spe, sum / (double)(to - from),
+                      (long long)p->step, (long long)limit, (double)p->step / (double)ws.feed.spe, sum / (double)(to - from),
                       rate, eta, pname, v, improved ? " *" : "", best_metric, (long long)best.step);
         }
         if (bad >= patience) {
@@ -269,7 +291,7 @@ int ameir_train_fit(ameir_net *net, const ameir_split *train, const ameir_split 
     } else {
         res->best_step = p->step; /* diverged before the first validation: the last good step */
     }
-    res->epochs = (double)(res->steps) / (double)ws.spe;
+    res->epochs = (double)(res->steps) / (double)ws.feed.spe;
     rc = res->diverged ? AMEIR_EDIVERGED : 0;
     if (res->diverged)
         ameir_fail(AMEIR_EDIVERGED, "training diverged (loss NaN or infinite) after %lld steps; kept the weights of step %lld (learning rate %g: try a smaller --lr)",

@@ -17,9 +17,29 @@ const ameir_schema *ameir_train_schema(const ameir_net *net);
  * its child s). Returns 0 or an error (AMEIR_EINTERNAL for a gathered buffer that does not
  * parse, an error of the transport). */
 typedef struct ameir_shard_ws ameir_shard_ws;
+#include "ameir/dataset.h"
 int ameir_shards_init_(ameir_shard_ws **out, ameir_net *net, const ameir_train_config *c);
 void ameir_shards_free_(ameir_shard_ws *w);
 int ameir_shards_step_(ameir_shard_ws *w, ameir_net *net, const ameir_batch *b, const ameir_train_opts *o,
                        const ameir_rng *drop, float *loss);
+
+/* train.c: the seeded data stream. Step s's batch is the slice s of the epoch orders of
+ * c->seed (negatives for seq data from its stream); the returned rng is step s's dropout
+ * stream. init checks the config against the schema and a net of max_batch rows. */
+typedef struct ameir_feed {
+    ameir_batch batch;
+    int64_t *order; /* the current epoch's permutation */
+    int64_t epoch;  /* epoch of order, -1 = none */
+    int64_t rows, spe;
+    int task;
+} ameir_feed;
+int ameir_feed_init_(ameir_feed *f, const ameir_schema *s, int max_batch, const ameir_split *sp, const ameir_train_config *c);
+void ameir_feed_destroy_(ameir_feed *f);
+ameir_rng ameir_feed_fill_(ameir_feed *f, const ameir_split *sp, const ameir_train_config *c, int64_t s);
+
+/* One step's gradient on a filled batch: plain, or over virtual shards when shards is not
+ * NULL (then *rc may carry the transport's error). Returns the loss; no Adam step. */
+float ameir_net_step_grad_(ameir_net *net, ameir_shard_ws *shards, const ameir_batch *b, const ameir_train_opts *o,
+                           ameir_rng *drop, int *rc);
 
 #endif
