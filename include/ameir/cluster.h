@@ -128,6 +128,11 @@ extern volatile sig_atomic_t ameir_signal_caught;
 /* Name of a signal number ("SIGTERM"...), "signal" otherwise. */
 const char *ameir_signal_name(int sig);
 
+/* A rank started by mpirun or srun dies (SIGKILL) as soon as its launcher does, so that no
+ * orphan keeps training or rewriting RUN.h5 (Linux: PR_SET_PDEATHSIG). Does nothing outside
+ * a launcher. Call before MPI_Init. */
+void ameir_die_with_launcher(void);
+
 /* Sleep about ms milliseconds (returns early when a signal arrives). */
 void ameir_sleep_ms(int ms);
 

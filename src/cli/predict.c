@@ -8,6 +8,7 @@
 
 #include "ameir/error.h"
 #include "ameir/fileio.h"
+#include "ameir/outdir.h"
 #include "ameir/train.h"
 #include "commands.h"
 #include "options.h"
@@ -165,6 +166,8 @@ int ameir_cmd_predict(int argc, char **argv) {
                                  "is the held-out item's, and rank is its rank among the row's candidates (1 = first).",
                                  required)) != 0)
         return rc > 0 ? 0 : ameir_report_error("predict", rc);
+    if ((rc = ameir_out_dir_check("--out", out)) < 0)
+        return ameir_report_error("predict", rc);
     if ((rc = ameir_session_open(&s, data, model, split, batch, threads)) < 0)
         return ameir_report_error("predict", rc);
     int64_t rows = ameir_split_rows(s.split);

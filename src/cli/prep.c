@@ -5,6 +5,7 @@
 
 #include "ameir/dataset.h"
 #include "ameir/error.h"
+#include "ameir/outdir.h"
 #include "commands.h"
 
 static void usage(FILE *f) {
@@ -70,7 +71,9 @@ int ameir_cmd_prep(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
-    int rc = ameir_prep(config, source, out, (int)shards, seed);
+    int rc = ameir_out_dir_check("--out", out);
+    if (rc == 0)
+        rc = ameir_prep(config, source, out, (int)shards, seed);
     if (rc < 0)
         return ameir_report_error("prep", rc);
     return 0;

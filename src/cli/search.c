@@ -14,6 +14,7 @@
 #include "ameir/fileio.h"
 #include "ameir/cluster.h"
 #include "ameir/log.h"
+#include "ameir/runlock.h"
 #include "commands.h"
 #include "options.h"
 #include "run_summary.h"
@@ -28,6 +29,7 @@ typedef struct search_setup {
     ameir_search_config *cfg;
     ameir_controller *ctl;
     char run_path[AMEIR_PATH_MAX];
+    ameir_run_lock *lock; /* one writer per run: held from before RUN.h5 is touched until exit */
     int resumed;
 } search_setup;
 
@@ -53,6 +55,7 @@ static int set_run_path(search_setup *s, const char *path, size_t strip) {
 static int setup_fresh(search_setup *s, const search_args *a) {
     ameir_dataset *ds = NULL;
     AMEIR_TRY(set_run_path(s, a->out, 0));
+    AMEIR_TRY(ameir_run_lock_take(&s->lock, s->run_path));
     if (file_exists(a->out))
         return ameir_fail(AMEIR_EEXIST, "%s exists: continue it with --resume %s, or choose another --out", a->out, a->out);
     AMEIR_TRY(ameir_search_config_load(&s->cfg, a->config));
@@ -69,6 +72,7 @@ static int setup_resume(search_setup *s, const search_args *a) {
      * damaged file is kept aside as RUN.h5.bad rather than rotated over the good one */
     int from_prev = ends_with(a->resume, ".prev");
     AMEIR_TRY(set_run_path(s, a->resume, from_prev ? strlen(".prev") : 0));
+    AMEIR_TRY(ameir_run_lock_take(&s->lock, s->run_path));
     AMEIR_TRY(ameir_checkpoint_read(a->resume, &s->cfg, &s->ctl));
     s->resumed = 1;
     if (a->config) {
@@ -232,6 +236,8 @@ static int search_main(MPI_Comm comm, int rank, int size, const search_args *a) 
             fprintf(stderr, "ameir search: %d worker(s) still busy in a final trial; ending the job with exit code %d\n",
                     st.unanswered, exit_code);
             fflush(stderr);
+            ameir_run_lock_release(s.lock);
+            s.lock = NULL;
             MPI_Abort(MPI_COMM_WORLD, exit_code);
         }
     } else if (rc < 0) {
@@ -239,6 +245,8 @@ static int search_main(MPI_Comm comm, int rank, int size, const search_args *a) 
         int code = ameir_report_error("search", rc);
         fprintf(stderr, "ameir search: rank %d stops the job; the last checkpoint is intact\n", rank);
         fflush(stderr);
+        ameir_run_lock_release(s.lock);
+        s.lock = NULL;
         MPI_Abort(MPI_COMM_WORLD, code);
         exit_code = code;
     } else if (rank == 0) {
@@ -246,6 +254,7 @@ static int search_main(MPI_Comm comm, int rank, int size, const search_args *a) 
         exit_code = rc < 0 ? ameir_report_error("search", rc) : 0;
     }
 done:
+    ameir_run_lock_release(s.lock);
     ameir_trial_data_close(&td);
     ameir_controller_free(s.ctl);
     ameir_search_config_free(s.cfg);
@@ -280,6 +289,7 @@ int ameir_cmd_search(int argc, char **argv) {
         }
         return ameir_report_error("search", rc);
     }
+    ameir_die_with_launcher();
     MPI_Initialized(&inited);
     if (!inited && MPI_Init(NULL, NULL) != MPI_SUCCESS) {
         fprintf(stderr, "ameir search: error: MPI_Init failed\n");

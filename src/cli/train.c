@@ -10,6 +10,7 @@
 #include "ameir/dataset.h"
 #include "ameir/error.h"
 #include "ameir/log.h"
+#include "ameir/outdir.h"
 #include "ameir/modelfile.h"
 #include "ameir/net.h"
 #include "ameir/train.h"
@@ -22,22 +23,6 @@ static double float_setting(float v) {
     char buf[32];
     snprintf(buf, sizeof buf, "%.7g", (double)v);
     return strtod(buf, NULL);
-}
-
-/* Fail before training, not after it, when --out cannot be written. */
-static int check_out_dir(const char *out) {
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", out);
-    char *slash = strrchr(dir, '/');
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == dir)
-        dir[1] = '\0';
-    else
-        *slash = '\0';
-    if (access(dir, W_OK) != 0)
-        return ameir_fail(AMEIR_EINVAL, "--out %s: directory %s does not exist or is not writable", out, dir);
-    return 0;
 }
 
 static cJSON *settings_json(const ameir_train_config *c, int d) {
@@ -129,7 +114,7 @@ int ameir_cmd_train(int argc, char **argv) {
     if (ameir_opts_find(opts, "steps")->seen && !ameir_opts_find(opts, "epochs")->seen)
         c.epochs = 0;
 
-    if ((out && (rc = check_out_dir(out)) < 0) || (rc = ameir_dataset_open(&ds, data)) < 0 || (rc = ameir_arch_load(&arch, arch_path)) < 0 ||
+    if ((out && (rc = ameir_out_dir_check("--out", out)) < 0) || (rc = ameir_dataset_open(&ds, data)) < 0 || (rc = ameir_arch_load(&arch, arch_path)) < 0 ||
         (rc = ameir_arch_check_schema(&arch, ameir_dataset_schema(ds), arch_path)) < 0)
         goto done;
     if ((rc = ameir_session_load_split(&train, ds, "train")) < 0 || (rc = ameir_session_load_split(&valid, ds, "valid")) < 0 ||

@@ -4,8 +4,13 @@
 #include "ameir/cluster.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 volatile sig_atomic_t ameir_signal_caught = 0;
 
@@ -59,4 +64,22 @@ const char *ameir_signal_name(int sig) {
 void ameir_sleep_ms(int ms) {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL); /* EINTR ends it early, which is what a poll loop wants */
+}
+
+/* Under a launcher (mpirun's ORTE, or srun's slurmstepd) a rank is the launcher's child; when
+ * the launcher is killed (kill -9, a node's daemon dying) nothing else tells the rank, which
+ * would go on training and rank 0 on rewriting RUN.h5 next to a resumed search. The kernel's
+ * parent-death signal ends it at once. Not under a launcher (ameir search started by hand,
+ * maybe with nohup) the parent is a shell whose end must not kill the search. */
+void ameir_die_with_launcher(void) {
+    if (!getenv("OMPI_COMM_WORLD_RANK") && !getenv("PMIX_RANK") && !getenv("SLURM_STEP_ID"))
+        return;
+#ifdef __linux__
+    pid_t parent = getppid();
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
+        return;
+    /* the launcher may have died just before the call: then we were re-parented already */
+    if (getppid() != parent)
+        _exit(1);
+#endif
 }
