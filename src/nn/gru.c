@@ -5,11 +5,18 @@
  *   n  = tanh(W_in x + b_in + r * (W_hn h + b_hn))
  *   h' = (1 - z) * n + z * h
  * At a padding step h carries over unchanged and out = 0.
- * act layout (each block (B, L, ...) row-major):
- *   HP (B,L,C) h before the step | R, Z, N (B,L,C) gates | HN (B,L,C) W_hn h + b_hn |
- *   GX (B,L,3C) input projections (backward: their gradients) |
- *   GH (B,L,3C) h W_hh^T without bias (backward: the gradients) |
- *   H (B,C) the final h (backward: dh). */
+ *
+ * Inside, everything is time-major, (L, B, ...): a step's values for the whole batch are
+ * one contiguous block, so the step's recurrent gemm and its gate loops stream through
+ * memory. Steps before the first one where any row is real change nothing (h stays 0,
+ * out 0) and are skipped; histories are padded at the front, so this is most padding.
+ * act layout, each block (L, B, ...):
+ *   X (L,B,C) the input, time-major | HP (L,B,C) h before the step |
+ *   R, Z, N (L,B,C) gates | HN (L,B,C) W_hn h + b_hn | DX (L,B,C) backward: d input |
+ *   GX (L,B,3C) input projections (backward: their gradients) |
+ *   GH (L,B,3C) h W_hh^T without bias (backward: the gradients) |
+ *   H (B,C) the final h (backward: dh) | start: the first step run (one real, as a count).
+ * Backward keeps the forward values, so it may run more than once after one forward. */
 #include <math.h>
 #include <string.h>
 
@@ -19,69 +26,86 @@
 
 size_t ameir_gru_act_size(int B, int L, int C) {
     size_t BLC = (size_t)B * L * C;
-    return 5 * BLC + 6 * BLC + (size_t)B * C;
+    return 7 * BLC + 6 * BLC + (size_t)B * C + 1;
 }
 
 typedef struct gru_act {
-    real *hp, *r, *z, *n, *hn, *gx, *gh, *h;
+    real *x, *hp, *r, *z, *n, *hn, *dx, *gx, *gh, *h, *start;
 } gru_act;
 
 static gru_act gru_split(real *act, int B, int L, int C) {
     size_t BLC = (size_t)B * L * C;
     gru_act a;
-    a.hp = act;
+    a.x = act;
+    a.hp = a.x + BLC;
     a.r = a.hp + BLC;
     a.z = a.r + BLC;
     a.n = a.z + BLC;
     a.hn = a.n + BLC;
-    a.gx = a.hn + BLC;
+    a.dx = a.hn + BLC;
+    a.gx = a.dx + BLC;
     a.gh = a.gx + 3 * BLC;
     a.h = a.gh + 3 * BLC;
+    a.start = a.h + (size_t)B * C;
     return a;
+}
+
+/* the first step at which some row is real (L if none) */
+static int first_real_step(const uint8_t *mask, int B, int L) {
+    int s = L;
+    for (int b = 0; b < B; b++)
+        for (int l = 0; l < s; l++)
+            if (mask[(size_t)b * L + l]) {
+                s = l;
+                break;
+            }
+    return s;
 }
 
 void ameir_gru_forward(real *out, real *act, const real *inp, const real *w_ih, const real *w_hh, const real *b_ih, const real *b_hh, const uint8_t *mask, int B, int L, int C) {
     AMEIR_ASSERT(B > 0 && L > 0 && C > 0);
     gru_act a = gru_split(act, B, L, C);
-    int C3 = 3 * C;
-    /* all input projections at once: GX (B*L, 3C) = inp W_ih^T + b_ih */
-    ameir_linear_forward(a.gx, inp, w_ih, b_ih, B * L, C, C3);
-    /* h before step l lives in HP[:, l]; the step writes its h into HP[:, l+1] (into H
-     * after the last step), so h is never copied except through padding steps */
+    int C3 = 3 * C, s = first_real_step(mask, B, L);
+    size_t BC = (size_t)B * C, BC3 = 3 * BC;
+    *a.start = (real)s;
     for (int b = 0; b < B; b++)
-        memset(a.hp + (size_t)b * L * C, 0, (size_t)C * sizeof(real));
-    for (int l = 0; l < L; l++) {
-        /* GH[:, l] = HP[:, l] W_hh^T, one gemm over the batch (b_hh is added below) */
-        AMEIR_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, B, C3, C, 1, a.hp + (size_t)l * C, L * C, w_hh, C, 0,
-                   a.gh + (size_t)l * C3, L * C3);
+        memset(out + (size_t)b * L * C, 0, (size_t)s * C * sizeof(real));
+    if (s == L)
+        return;
+    /* X[l] = inp[:, l]; then all input projections at once: GX = X W_ih^T + b_ih */
+    for (int l = s; l < L; l++)
+        for (int b = 0; b < B; b++)
+            memcpy(a.x + l * BC + (size_t)b * C, inp + ((size_t)b * L + l) * C, (size_t)C * sizeof(real));
+    ameir_linear_forward(a.gx + s * BC3, a.x + s * BC, w_ih, b_ih, B * (L - s), C, C3);
+    memset(a.hp + s * BC, 0, BC * sizeof(real));
+    for (int l = s; l < L; l++) {
+        const real *hp = a.hp + l * BC, *gx = a.gx + l * BC3;
+        real *gh = a.gh + l * BC3, *hnext = l + 1 < L ? a.hp + (l + 1) * BC : a.h;
+        real *r = a.r + l * BC, *z = a.z + l * BC, *n = a.n + l * BC, *hn = a.hn + l * BC;
+        /* GH[l] = HP[l] W_hh^T, one gemm over the batch (b_hh is added below) */
+        AMEIR_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, B, C3, C, 1, hp, C, w_hh, C, 0, gh, C3);
         for (int b = 0; b < B; b++) {
-            size_t row = (size_t)b * L + l;
-            const real *h = a.hp + row * C;
-            real *hnext = l + 1 < L ? a.hp + (row + 1) * C : a.h + (size_t)b * C;
-            real *o = out + row * C;
-            real *r = a.r + row * C, *z = a.z + row * C, *n = a.n + row * C, *hn = a.hn + row * C;
-            if (!mask[row]) {
-                memcpy(hnext, h, (size_t)C * sizeof(real));
-                memset(o, 0, (size_t)C * sizeof(real));
-                memset(r, 0, (size_t)C * sizeof(real));
-                memset(z, 0, (size_t)C * sizeof(real));
-                memset(n, 0, (size_t)C * sizeof(real));
-                memset(hn, 0, (size_t)C * sizeof(real));
-                continue;
+            size_t o = (size_t)b * C;
+            const real *gxb = gx + 3 * o, *ghb = gh + 3 * o, *h = hp + o;
+            real *rb = r + o, *zb = z + o, *nb = n + o, *hnb = hn + o, *hx = hnext + o;
+            real *ob = out + ((size_t)b * L + l) * C;
+            if (!mask[(size_t)b * L + l]) {
+                memcpy(hx, h, (size_t)C * sizeof(real));
+                memset(ob, 0, (size_t)C * sizeof(real));
+                continue; /* its gates are never read: backward skips padding steps */
             }
-            const real *gx = a.gx + row * C3, *gh = a.gh + row * C3;
             /* one simple loop per gate, so that each vectorises */
             for (int c = 0; c < C; c++)
-                r[c] = nn_sigmoid(gx[c] + (gh[c] + b_hh[c]));
+                rb[c] = nn_sigmoid(gxb[c] + (ghb[c] + b_hh[c]));
             for (int c = 0; c < C; c++)
-                z[c] = nn_sigmoid(gx[C + c] + (gh[C + c] + b_hh[C + c]));
+                zb[c] = nn_sigmoid(gxb[C + c] + (ghb[C + c] + b_hh[C + c]));
             for (int c = 0; c < C; c++)
-                hn[c] = gh[2 * C + c] + b_hh[2 * C + c];
+                hnb[c] = ghb[2 * C + c] + b_hh[2 * C + c];
             for (int c = 0; c < C; c++)
-                n[c] = nn_tanh(gx[2 * C + c] + r[c] * hn[c]);
+                nb[c] = nn_tanh(gxb[2 * C + c] + rb[c] * hnb[c]);
             for (int c = 0; c < C; c++)
-                hnext[c] = ((real)1 - z[c]) * n[c] + z[c] * h[c];
-            memcpy(o, hnext, (size_t)C * sizeof(real));
+                hx[c] = ((real)1 - zb[c]) * nb[c] + zb[c] * h[c];
+            memcpy(ob, hx, (size_t)C * sizeof(real));
         }
     }
 }
@@ -89,9 +113,12 @@ void ameir_gru_forward(real *out, real *act, const real *inp, const real *w_ih, 
 void ameir_gru_backward(real *dinp, real *dw_ih, real *dw_hh, real *db_ih, real *db_hh, const real *dout, real *act, const real *inp, const real *w_ih, const real *w_hh, const uint8_t *mask, int B, int L, int C) {
     AMEIR_ASSERT(B > 0 && L > 0 && C > 0);
     gru_act a = gru_split(act, B, L, C);
-    int C3 = 3 * C;
+    int C3 = 3 * C, s = (int)*a.start;
+    size_t BC = (size_t)B * C, BC3 = 3 * BC;
+    if (s == L)
+        return; /* no real step: the output was the constant 0 */
     real *dgx = a.gx, *dgh = a.gh, *dh = a.h; /* the forward values there are not needed */
-    memset(dh, 0, (size_t)B * C * sizeof(real));
+    memset(dh, 0, BC * sizeof(real));
     /* Backwards in time with dh = dLoss/dh after step l. At a real step, with
      * g = dh + dout[l] and h' = (1-z) n + z h:
      *   dn = g (1-z), dz = g (h - n), dh_prev = g z (+ the W_hh paths below)
@@ -101,19 +128,23 @@ void ameir_gru_backward(real *dinp, real *dw_ih, real *dw_hh, real *db_ih, real 
      *   z = sigmoid(gx_z + gh_z):        dgx_z = dgh_z = dz z (1-z)
      *   gh = h W_hh^T + b_hh:            dh_prev += dgh W_hh (one gemm over the batch)
      * At a padding step h' = h and out is the constant 0, so dh passes through and
-     * dgx = dgh = 0. The weight gradients are then single gemms over all (b, l). */
-    for (int l = L - 1; l >= 0; l--) {
+     * dgx = dgh = 0. The weight gradients and dinp are then single gemms over all steps
+     * from the first one run. */
+    for (int l = L - 1; l >= s; l--) {
+        real *gxl = dgx + l * BC3, *ghl = dgh + l * BC3;
         for (int b = 0; b < B; b++) {
+            size_t o = (size_t)b * C;
+            real *gxr = gxl + 3 * o, *ghr = ghl + 3 * o;
             size_t row = (size_t)b * L + l;
-            real *gxr = dgx + row * C3, *ghr = dgh + row * C3;
             if (!mask[row]) {
                 memset(gxr, 0, (size_t)C3 * sizeof(real));
                 memset(ghr, 0, (size_t)C3 * sizeof(real));
                 continue;
             }
-            const real *r = a.r + row * C, *z = a.z + row * C, *n = a.n + row * C;
-            const real *hn = a.hn + row * C, *hp = a.hp + row * C, *go = dout + row * C;
-            real *dhb = dh + (size_t)b * C;
+            size_t q = l * BC + o;
+            const real *r = a.r + q, *z = a.z + q, *n = a.n + q, *hn = a.hn + q, *hp = a.hp + q;
+            const real *go = dout + row * C;
+            real *dhb = dh + o;
             for (int c = 0; c < C; c++) {
                 real g = dhb[c] + go[c];
                 real dn = g * ((real)1 - z[c]);
@@ -131,10 +162,21 @@ void ameir_gru_backward(real *dinp, real *dw_ih, real *dw_hh, real *db_ih, real 
                 dhb[c] = g * z[c];
             }
         }
-        AMEIR_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, C, C3, 1, dgh + (size_t)l * C3, L * C3, w_hh, C,
-                   1, dh, C);
+        if (l > s) /* h before the first step run is the constant 0 */
+            AMEIR_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, C, C3, 1, ghl, C3, w_hh, C, 1, dh, C);
     }
-    int BL = B * L;
-    ameir_linear_backward(dinp, dw_ih, db_ih, dgx, inp, w_ih, BL, C, C3);
-    ameir_linear_backward(NULL, dw_hh, db_hh, dgh, a.hp, w_hh, BL, C, C3);
+    int n = B * (L - s);
+    real *dx = a.dx + s * BC;
+    ameir_linear_backward(NULL, dw_hh, db_hh, dgh + s * BC3, a.hp + s * BC, w_hh, n, C, C3);
+    memset(dx, 0, (size_t)n * C * sizeof(real));
+    ameir_linear_backward(dx, dw_ih, db_ih, dgx + s * BC3, a.x + s * BC, w_ih, n, C, C3);
+    if (dinp)
+        for (int l = s; l < L; l++)
+            for (int b = 0; b < B; b++) {
+                real *di = dinp + ((size_t)b * L + l) * C;
+                const real *d = a.dx + l * BC + (size_t)b * C;
+                for (int c = 0; c < C; c++)
+                    di[c] += d[c];
+            }
+    (void)inp;
 }

@@ -1,5 +1,7 @@
-/* Where a training step of the bench goes, layer by layer: each layer of the PRODUCT.md
- * example arch timed alone (forward, then backward) on the bench shapes, one thread.
+/* Where a training step of the bench goes, layer by layer: each layer of the bench arch
+ * (configs/archs/product-bench.json) timed alone (forward, then backward) on the bench
+ * shapes, one thread. Times are the thread's CPU time (best of three rounds), so other jobs
+ * on a shared machine inflate them less than wall-clock time would.
  * A tool for docs/performance.md, not a test. usage: layer_times [B L d] (256 50 16) */
 #include <cblas.h>
 #include <stdio.h>
@@ -11,7 +13,7 @@
 
 static double now(void) {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
@@ -93,8 +95,8 @@ int main(int argc, char **argv) {
     TIME(f, ameir_din_forward(o, dact, x, t, dw1, bias, bias, bias, mask, B, L, d));
     TIME(b, ameir_din_backward(gx, gt, gdw1, gb, gb2, gb2, o, dact, x, t, dw1, bias, mask, B, L, d));
     row("target attention (DIN)", f, b);
-    /* MLP: input 8 fields + behaviour + 2 interactions = 11 d, then 256 relu, 128 swish, 1 */
-    int D0 = 11 * d, U1 = 256, U2 = 128;
+    /* MLP: input 8 fields + behaviour + 4 interactions = 13 d, then 256 relu, 128 swish, 1 */
+    int D0 = 13 * d, U1 = 256, U2 = 128;
     float *z0 = buf((size_t)B * D0), *u1 = buf((size_t)B * U1), *u2 = buf((size_t)B * U2), *gz0 = buf((size_t)B * D0),
           *gu1 = buf((size_t)B * U1), *gu2 = buf((size_t)B * U2), *W1 = buf((size_t)U1 * D0), *W2 = buf((size_t)U2 * U1),
           *W3 = buf(U2), *G1 = buf((size_t)U1 * D0), *G2 = buf((size_t)U2 * U1), *G3 = buf(U2), *bb = buf(U1),

@@ -1,7 +1,7 @@
 /* Gradient checks: every layer's analytic backward against central finite differences,
  * in double (this file links ameir_nn64, the layers built with real = double).
  *
- * usage: test_gradcheck OP [OPTION [big]], e.g. `conv k=3`, `attention heads=4`, `act gelu`;
+ * usage: test_gradcheck OP [OPTION] [big] [lead], e.g. `conv k=3`, `attention heads=4`, `act gelu`;
  * `big` (conv and din) runs at the bench's L = 50, d = 16, past the stack-buffer chunks
  * those kernels work in, and checks about 200 evenly spaced elements per tensor.
  * The loss is a random linear functional of the output, loss = sum(out * R), so the
@@ -69,6 +69,10 @@ static real *zeros(size_t n) {
     return p;
 }
 
+/* with `lead`, every row's first two positions are padding too: the GRU then skips its
+ * first steps and attention works on the rows' real ranges */
+static int gc_lead = 0;
+
 /* B = 4 rows: left padding (as the bench schema), holes, all padding, all real */
 static uint8_t *make_mask(int B, int L) {
     uint8_t *m = calloc((size_t)B * L, 1);
@@ -82,7 +86,7 @@ static uint8_t *make_mask(int B, int L) {
             case 2: v = 0; break;
             default: v = 1;
             }
-            m[(size_t)b * L + l] = v;
+            m[(size_t)b * L + l] = v && (!gc_lead || l >= 2);
         }
     return m;
 }
@@ -489,14 +493,19 @@ int main(int argc, char **argv) {
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "big") == 0)
             big = 1;
+        else if (strcmp(argv[i], "lead") == 0)
+            gc_lead = 1;
         else
             opt = argv[i];
     }
     char label[64];
-    snprintf(label, sizeof label, "gradcheck %s%s%s%s", op, opt ? " " : "", opt ? opt : "", big ? " big" : "");
+    snprintf(label, sizeof label, "gradcheck %s%s%s%s%s", op, opt ? " " : "", opt ? opt : "", big ? " big" : "",
+             gc_lead ? " lead" : "");
     gc_rng = ameir_rng_stream(GC_SEED, ameir_hash_bytes(label, strlen(label)));
     static gc_state s;
-    if ((big && strcmp(op, "conv") != 0 && strcmp(op, "din") != 0) || gc_setup(&s, op, opt, big) < 0) {
+    int seq_op = !strcmp(op, "gru") || !strcmp(op, "attention") || !strcmp(op, "din");
+    if ((big && strcmp(op, "conv") != 0 && strcmp(op, "din") != 0) || (gc_lead && !seq_op) ||
+        gc_setup(&s, op, opt, big) < 0) {
         fprintf(stderr, "%s: unknown op or option\n", label);
         return 2;
     }
