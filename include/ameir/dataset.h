@@ -33,6 +33,9 @@ int64_t ameir_dataset_rows(const ameir_dataset *ds, const char *split);
 /* Load rows [begin, end) of a split (end < 0: to the end). Errors name the split/file. */
 int ameir_split_load(ameir_split **out, const ameir_dataset *ds, const char *split, int64_t begin, int64_t end);
 void ameir_split_free(ameir_split *sp);
+/* A new split holding rows[0..n) of sp (indices into sp, in that order), e.g. a fixed
+ * subsample of validation. Owned by the caller. Errors: AMEIR_EINVAL (row out of range), AMEIR_ENOMEM. */
+int ameir_split_subset(ameir_split **out, const ameir_split *sp, const int64_t *rows, int64_t n);
 int64_t ameir_split_rows(const ameir_split *sp);
 
 /* Fill b with the given rows (indices into the loaded split), n <= b->cap. For ctr data

@@ -17,6 +17,7 @@
 #ifndef AMEIR_SEARCH_H
 #define AMEIR_SEARCH_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ameir/arch.h"
@@ -45,6 +46,7 @@ typedef struct ameir_schedule {
     int eta;   /* reduction factor (>= 2) */
     int64_t r; /* smallest budget in training steps (>= 1) */
     int64_t R; /* largest budget (>= r) */
+    int64_t valid_rows; /* rungs below the stage's last score on this many validation rows (seeded subsample); 0 = all */
 } ameir_schedule;
 
 typedef struct ameir_op_choice {
@@ -73,6 +75,7 @@ typedef struct ameir_interaction_space {
     int max_order;                   /* 2..4 */
     int min_interactions;            /* >= 0 */
     int max_interactions;            /* 0..AMEIR_MAX_INTERACTIONS */
+    int generations;                 /* rung-0 sub-rounds: order-2 sets, then grown/mutated/recombined (>= 1) */
     int fields_from_dataset;         /* 1: "fields" absent in the config: all dataset fields */
     int n_fields;                    /* after ameir_search_config_resolve */
     char fields[AMEIR_MAX_FIELDS][AMEIR_FIELD_NAME_MAX];
@@ -107,6 +110,8 @@ typedef struct ameir_search_config {
     ameir_schedule schedule[AMEIR_N_STAGES];
     ameir_arch defaults;           /* parts of stages not searched yet */
     ameir_train_config final_train; /* final phase: epochs, max_steps, patience, eval_every */
+    int final_top;                 /* the final phase trains the best final_top archs of the last stage */
+    int seed_baselines;            /* rung 0 of a stage also trains each baseline's part that lies in its subspace */
     int n_baselines;
     char baseline_paths[AMEIR_MAX_BASELINES][AMEIR_PATH_MAX]; /* resolved paths */
     char baseline_names[AMEIR_MAX_BASELINES][64];             /* file base names ("din") */
@@ -152,6 +157,16 @@ int ameir_space_contains(const ameir_search_config *cfg, int stage, const ameir_
  * (empty subspace, or distinct candidates not found in 100000 + 1000 n draws). */
 int ameir_space_draw(const ameir_search_config *cfg, int stage, const ameir_arch *base, int n, ameir_arch *out, int *n_out);
 
+/* A later generation of the interaction stage (docs/config-search.md, "Interactions from
+ * low to high order"): up to n children, each = base with interactions made from one of the
+ * parents (best first) by growing a group by one field (to order at most 2 + generation),
+ * adding an order-2 group, dropping a group, changing one field of a group, or recombining
+ * with a second parent; each in the subspace and distinct from the others and from the
+ * n_seen archs in seen. Stream ameir_rng_stream(cfg->seed, 0x5EA4C500 + generation).
+ * *n_out < n when no more new children were found. 0 or AMEIR_EINVAL (unresolved config). */
+int ameir_space_evolve(const ameir_search_config *cfg, const ameir_arch *base, const ameir_arch *parents, int n_parents,
+                       const ameir_arch *seen, int n_seen, int generation, int n, ameir_arch *out, int *n_out);
+
 /* ------------------------------------------------------------ controller ---- */
 
 enum ameir_trial_kind { AMEIR_TRIAL_SEARCH = 0, AMEIR_TRIAL_FINAL_WINNER = 1, AMEIR_TRIAL_FINAL_BASELINE = 2 };
@@ -175,6 +190,7 @@ typedef struct ameir_search_task {
     int rung;       /* search: 0, 1, ...; finals: 0 */
     int baseline;   /* FINAL_BASELINE: index into cfg->baselines, else -1 */
     int64_t budget; /* search: train up to this many steps; finals: cfg->final_train.max_steps */
+    int64_t valid_rows; /* score on this many seeded validation rows; 0 = the whole split */
     int64_t parent; /* trial whose saved weights + Adam state to continue from, -1 = from scratch */
     uint64_t seed;  /* training seed; the same along a chain of promotions */
     ameir_arch arch;
@@ -192,10 +208,16 @@ typedef struct ameir_search_result {
     double seconds;
 } ameir_search_result;
 
+/* Search trials say in `baseline` what they are: a drawn candidate, the stage's incumbent
+ * (the part the stage keeps if nothing beats it), or baseline i's part (i >= 0). */
+#define AMEIR_ROLE_CANDIDATE (-1)
+#define AMEIR_ROLE_INCUMBENT (-2)
+
 /* One row of the trial table (the controller's state is the config + this table). */
 typedef struct ameir_trial {
     int64_t id;     /* 0, 1, ... in creation order */
-    int stage, kind, rung, baseline;
+    int stage, kind, rung;
+    int baseline;   /* finals: baseline index or -1 (a finalist); search: AMEIR_ROLE_* or baseline index */
     int candidate;  /* search: index of the rung-0 candidate of its chain; else -1 */
     int64_t budget, parent;
     uint64_t seed;
@@ -206,6 +228,9 @@ typedef struct ameir_trial {
     int worker;     /* -1 until run */
     double seconds;
     ameir_arch arch;
+    /* derived by the controller (not stored: replay recomputes them) */
+    int64_t valid_rows; /* validation rows it was scored on, 0 = all */
+    double score;       /* ranking metric: best metric along its chain at the same valid_rows; NaN if not ok */
 } ameir_trial;
 
 typedef struct ameir_controller ameir_controller;
@@ -253,7 +278,16 @@ int ameir_controller_stage(const ameir_controller *ctl);
  * default part). */
 int64_t ameir_controller_stage_winner(const ameir_controller *ctl, int stage);
 
-/* Best finished trial of a stage so far by metric (ties: lower id), -1 if none. */
+/* The final winner: the finalist with the best validation metric (ties: lower id), -1 while
+ * no finalist has finished. */
+int64_t ameir_controller_final_winner(const ameir_controller *ctl);
+
+/* What a trial is, for progress lines and reports: "candidate", "incumbent",
+ * "baseline:NAME" (a search trial holding that baseline's part, or a final baseline),
+ * "finalist". Returns out. */
+const char *ameir_controller_role(const ameir_controller *ctl, const ameir_trial *t, char *out, size_t cap);
+
+/* Best finished trial of a stage so far by score (ties: lower id), -1 if none. */
 int64_t ameir_controller_best_in_stage(const ameir_controller *ctl, int stage);
 
 /* The architecture composed of the winners of the finished stages and the defaults of

@@ -44,6 +44,9 @@ int ameir_trial_model_path(const ameir_trial_ctx *ctx, int64_t trial_id, char *o
 typedef struct ameir_trial_data {
     ameir_dataset *ds;
     ameir_split *train, *valid, *test;
+    ameir_split *valid_sub;  /* the seeded subsample of valid last asked for, or NULL */
+    int64_t valid_sub_rows;
+    uint64_t valid_sub_seed;
 } ameir_trial_data;
 
 /* Open the dataset and load train and valid. On failure everything is released.

@@ -185,37 +185,42 @@ static int64_t stage_ids(const ameir_controller *ctl, int stage, int64_t *ids) {
 }
 
 static void print_stage(const ameir_controller *ctl, int stage, const int64_t *ids, int64_t k, const char *metric) {
-    char summary[512];
+    char summary[512], role[96];
     int64_t w = ameir_controller_stage_winner(ctl, stage);
     printf("\n== stage %s: %lld trials", ameir_stage_name(stage), (long long)k);
     if (w >= 0)
         printf(", winner trial %lld", (long long)w);
-    printf(" ==\n%6s %4s %8s %9s %-9s %s\n", "trial", "rung", "budget", metric, "status", "architecture");
+    printf(" ==\n%6s %4s %8s %9s %-9s %-18s %s\n", "trial", "rung", "budget", metric, "status", "role", "architecture");
     for (int64_t j = 0; j < k; j++) {
         const ameir_trial *t = ameir_controller_trial(ctl, ids[j]);
         ameir_arch_summary(&t->arch, summary, sizeof summary);
+        ameir_controller_role(ctl, t, role, sizeof role);
         if (t->status == AMEIR_TRIAL_DONE)
-            printf("%6lld %4d %8lld %9.5f %-9s %s\n", (long long)t->id, t->rung, (long long)t->budget, t->metric,
-                   ameir_trial_status_name(t->status), summary);
+            printf("%6lld %4d %8lld %9.5f %-9s %-18s %s\n", (long long)t->id, t->rung, (long long)t->budget, t->metric,
+                   ameir_trial_status_name(t->status), role, summary);
         else
-            printf("%6lld %4d %8lld %9s %-9s %s\n", (long long)t->id, t->rung, (long long)t->budget, "-",
-                   ameir_trial_status_name(t->status), summary);
+            printf("%6lld %4d %8lld %9s %-9s %-18s %s\n", (long long)t->id, t->rung, (long long)t->budget, "-",
+                   ameir_trial_status_name(t->status), role, summary);
     }
 }
 
-static cJSON *trial_cjson(const ameir_trial *t) {
+static cJSON *trial_cjson(const ameir_controller *ctl, const ameir_trial *t) {
     cJSON *o = cJSON_CreateObject();
-    char *arch = ameir_arch_to_json(&t->arch);
+    char *arch = ameir_arch_to_json(&t->arch), role[96];
     cJSON_AddNumberToObject(o, "trial", (double)t->id);
     cJSON_AddStringToObject(o, "kind", ameir_trial_kind_name(t->kind));
+    cJSON_AddStringToObject(o, "role", ameir_controller_role(ctl, t, role, sizeof role));
     cJSON_AddNumberToObject(o, "rung", t->rung);
     cJSON_AddNumberToObject(o, "budget", (double)t->budget);
     cJSON_AddNumberToObject(o, "parent", (double)t->parent);
     cJSON_AddStringToObject(o, "status", ameir_trial_status_name(t->status));
-    if (t->status == AMEIR_TRIAL_DONE && isfinite(t->metric))
+    if (t->status == AMEIR_TRIAL_DONE && isfinite(t->metric)) {
         cJSON_AddNumberToObject(o, "metric", t->metric);
-    else
+        cJSON_AddNumberToObject(o, "score", t->score);
+    } else {
         cJSON_AddNullToObject(o, "metric");
+    }
+    cJSON_AddNumberToObject(o, "valid_rows", (double)t->valid_rows);
     cJSON_AddNumberToObject(o, "steps", (double)t->steps);
     cJSON_AddItemToObject(o, "arch", arch ? cJSON_Parse(arch) : cJSON_CreateNull());
     cJSON_AddNumberToObject(o, "worker", t->worker);
@@ -238,7 +243,7 @@ static int report_json(const char *run, const ameir_search_config *cfg, const am
         cJSON_AddStringToObject(st, "stage", ameir_stage_name(s));
         arr = cJSON_AddArrayToObject(st, "trials");
         for (int64_t j = 0; j < k; j++)
-            cJSON_AddItemToArray(arr, trial_cjson(ameir_controller_trial(ctl, ids[j])));
+            cJSON_AddItemToArray(arr, trial_cjson(ctl, ameir_controller_trial(ctl, ids[j])));
         cJSON_AddItemToArray(stages, st);
     }
     char *line = cJSON_PrintUnformatted(o);

@@ -55,7 +55,9 @@ void ameir_arch_summary(const ameir_arch *a, char *out, size_t cap) {
 }
 
 int64_t ameir_run_winner_trial(const ameir_controller *ctl) {
-    int64_t n = ameir_controller_n_trials(ctl);
+    int64_t w = ameir_controller_final_winner(ctl), n = ameir_controller_n_trials(ctl);
+    if (w >= 0)
+        return w;
     for (int64_t i = 0; i < n; i++)
         if (ameir_controller_trial(ctl, i)->kind == AMEIR_TRIAL_FINAL_WINNER)
             return i;
@@ -112,12 +114,15 @@ cJSON *ameir_run_outcome_json(const ameir_search_config *cfg, const ameir_contro
         cJSON_AddStringToObject(p, "status", "searching");
         cJSON_AddItemToObject(o, "winner", p);
     }
+    cJSON *fl = cJSON_AddArrayToObject(o, "finalists");
     cJSON *bl = cJSON_AddArrayToObject(o, "baselines");
     int64_t n = ameir_controller_n_trials(ctl);
     for (int64_t i = 0; i < n; i++) {
         const ameir_trial *t = ameir_controller_trial(ctl, i);
         if (t->kind == AMEIR_TRIAL_FINAL_BASELINE)
             cJSON_AddItemToArray(bl, final_cjson(cfg, t));
+        else if (t->kind == AMEIR_TRIAL_FINAL_WINNER)
+            cJSON_AddItemToArray(fl, final_cjson(cfg, t));
     }
     cJSON *sw = cJSON_AddArrayToObject(o, "stage_winners");
     for (int s = 0; s < AMEIR_N_STAGES; s++) {
@@ -166,6 +171,11 @@ void ameir_run_print_outcome(FILE *f, const ameir_search_config *cfg, const amei
     fprintf(f, "winner: %s\n", summary);
     print_row(f, "winner", t);
     int64_t n = ameir_controller_n_trials(ctl);
+    for (int64_t i = 0; i < n; i++) { /* the other finalists: the winner is the best of them on validation */
+        const ameir_trial *b = ameir_controller_trial(ctl, i);
+        if (b->kind == AMEIR_TRIAL_FINAL_WINNER && i != w)
+            print_row(f, "finalist", b);
+    }
     for (int64_t i = 0; i < n; i++) {
         const ameir_trial *b = ameir_controller_trial(ctl, i);
         if (b->kind == AMEIR_TRIAL_FINAL_BASELINE)

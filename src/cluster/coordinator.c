@@ -42,7 +42,7 @@ static void progress_line(coord *c, const ameir_trial *t) {
     double elapsed = ameir_now() - c->start;
     int64_t here = finished - c->finished_before;
     double eta = here > 0 ? elapsed / (double)here * (double)(planned - finished) : NAN;
-    char el[32], et[32], metric[64], best[96] = "";
+    char el[32], et[32], metric[64], best[96] = "", role[96];
     ameir_format_duration(el, sizeof el, elapsed);
     ameir_format_duration(et, sizeof et, eta);
     const char *mname = ameir_metrics_primary_name(t->valid.task);
@@ -60,7 +60,8 @@ static void progress_line(coord *c, const ameir_trial *t) {
         snprintf(best, sizeof best, "test %s %.5f", mname, ameir_metrics_primary(&t->test));
     }
     fprintf(c->o->out, "[%s rung %d] trial %lld %s budget %lld: %s  %s  %lld/%lld trials  elapsed %s  eta %s\n",
-            ameir_stage_name(t->stage), t->rung, (long long)t->id, ameir_trial_kind_name(t->kind), (long long)t->budget, metric,
+            ameir_stage_name(t->stage), t->rung, (long long)t->id, ameir_controller_role(c->ctl, t, role, sizeof role),
+            (long long)t->budget, metric,
             best, (long long)finished, (long long)planned, el, et);
     fflush(c->o->out);
 }

@@ -67,10 +67,14 @@ int ameir_trial_row_check(const ameir_search_config *cfg, const ameir_trial *t, 
             BAD("rung", "got %d, expected 0..62", t->rung);
         if (t->budget < s->r || t->budget > s->R)
             BAD("budget", "got %lld, expected the stage's r..R = %lld..%lld", (long long)t->budget, (long long)s->r, (long long)s->R);
-        if (t->candidate < 0 || t->candidate >= s->n)
-            BAD("candidate", "got %d, expected 0..%d", t->candidate, s->n - 1);
-        if (t->baseline != -1)
-            BAD("baseline", "got %d, expected -1 for a search trial", t->baseline);
+        /* rung 0: the incumbent, the seeded baseline parts, then n per generation */
+        int gens = t->stage == AMEIR_STAGE_INTERACTION ? cfg->interaction.generations : 1;
+        int max_cand = 1 + cfg->n_baselines + s->n * gens;
+        if (t->candidate < 0 || t->candidate >= max_cand)
+            BAD("candidate", "got %d, expected 0..%d", t->candidate, max_cand - 1);
+        if (t->baseline < AMEIR_ROLE_INCUMBENT || t->baseline >= cfg->n_baselines)
+            BAD("baseline", "got %d, expected a role: -2 incumbent, -1 candidate, or a baseline index < %d", t->baseline,
+                cfg->n_baselines);
         if (t->rung == 0 ? t->parent != -1 : t->parent < 0 || t->parent >= t->id)
             BAD("parent", "got %lld, expected %s", (long long)t->parent, t->rung == 0 ? "-1 at rung 0" : "an earlier trial");
     } else {
@@ -78,9 +82,9 @@ int ameir_trial_row_check(const ameir_search_config *cfg, const ameir_trial *t, 
             BAD("rung", "got %d, expected 0 for a final trial", t->rung);
         if (t->budget != cfg->final_train.max_steps)
             BAD("budget", "got %lld, expected final.max_steps = %lld", (long long)t->budget, (long long)cfg->final_train.max_steps);
-        if (t->candidate != -1)
-            BAD("candidate", "got %d, expected -1 for a final trial", t->candidate);
         int want_base = t->kind == AMEIR_TRIAL_FINAL_BASELINE;
+        if (want_base ? t->candidate != -1 : t->candidate < 0 || t->candidate >= cfg->final_top)
+            BAD("candidate", "got %d, expected %s", t->candidate, want_base ? "-1 for a final baseline" : "a finalist index below final_top");
         if (want_base ? t->baseline < 0 || t->baseline >= cfg->n_baselines : t->baseline != -1)
             BAD("baseline", "got %d, expected %s", t->baseline, want_base ? "an index into the config's baselines" : "-1");
         if (t->parent != -1)

@@ -86,7 +86,7 @@ static int parse_final(ameir_json_ctx *c, const cJSON *o, ameir_train_config *t)
 }
 
 static int parse_schedule(ameir_json_ctx *c, const cJSON *stage, const char *stage_path, ameir_schedule *s) {
-    static const char *const keys[] = {"n", "eta", "r", "R", NULL};
+    static const char *const keys[] = {"n", "eta", "r", "R", "valid_rows", NULL};
     static const char *const need[] = {"n", "eta", "r", "R", NULL};
     char path[64];
     const cJSON *o = cJSON_GetObjectItemCaseSensitive(stage, "schedule");
@@ -99,6 +99,8 @@ static int parse_schedule(ameir_json_ctx *c, const cJSON *stage, const char *sta
     AMEIR_TRY(ameir_json_int(c, o, path, "eta", 2, 1000, &s->eta));
     AMEIR_TRY(ameir_json_int64(c, o, path, "r", 1, INT64_C(1000000000000), &s->r));
     AMEIR_TRY(ameir_json_int64(c, o, path, "R", 1, INT64_C(1000000000000), &s->R));
+    s->valid_rows = 0;
+    AMEIR_TRY(ameir_json_int64(c, o, path, "valid_rows", 0, INT64_C(1000000000000), &s->valid_rows));
     if (s->R < s->r) {
         char got[64], expected[64];
         snprintf(got, sizeof got, "%lld", (long long)s->R);
@@ -204,12 +206,15 @@ static int parse_behavior(ameir_json_ctx *c, const cJSON *o, int d, ameir_behavi
 }
 
 static int parse_interaction(ameir_json_ctx *c, const cJSON *o, ameir_interaction_space *s) {
-    static const char *const keys[] = {"max_order", "min_interactions", "max_interactions", "fields", "schedule", NULL};
+    static const char *const keys[] = {"max_order", "min_interactions", "max_interactions", "generations", "fields",
+                                       "schedule", NULL};
     s->max_order = 2;
     s->min_interactions = 0;
     s->max_interactions = 4;
     AMEIR_TRY(ameir_json_object(c, o, "interaction", keys));
     AMEIR_TRY(ameir_json_int(c, o, "interaction", "max_order", 2, AMEIR_MAX_ORDER, &s->max_order));
+    s->generations = s->max_order; /* order 2, then one generation per higher order (at least one of mutation) */
+    AMEIR_TRY(ameir_json_int(c, o, "interaction", "generations", 1, 64, &s->generations));
     AMEIR_TRY(ameir_json_int_range(c, o, "interaction", "min_interactions", "max_interactions", 0,
                                    AMEIR_MAX_INTERACTIONS, &s->min_interactions, &s->max_interactions));
     s->fields_from_dataset = cJSON_GetObjectItemCaseSensitive(o, "fields") == NULL;
@@ -295,7 +300,8 @@ static void set_defaults(ameir_search_config *cfg) {
 
 static int parse_root(ameir_json_ctx *c, const cJSON *root, ameir_search_config *cfg) {
     static const char *const keys[] = {"name", "description", "data", "seed", "d", "train", "trial_time_limit", "behavior",
-                                       "interaction", "mlp", "defaults", "final", "baselines", NULL};
+                                       "interaction", "mlp", "defaults", "final", "final_top", "seed_baselines",
+                                       "baselines", NULL};
     static const char *const need[] = {"data", "behavior", "interaction", "mlp", NULL};
     const char *const stage_keys[AMEIR_N_STAGES] = {"behavior", "interaction", "mlp"};
     char data[AMEIR_PATH_MAX];
@@ -328,6 +334,10 @@ static int parse_root(ameir_json_ctx *c, const cJSON *root, ameir_search_config 
     cfg->final_train = cfg->train;
     AMEIR_TRY(parse_final(c, cJSON_GetObjectItemCaseSensitive(root, "final"), &cfg->final_train));
     AMEIR_TRY(parse_baselines(c, root, cfg));
+    cfg->final_top = 1;
+    AMEIR_TRY(ameir_json_int(c, root, NULL, "final_top", 1, 64, &cfg->final_top));
+    cfg->seed_baselines = 1;
+    AMEIR_TRY(ameir_json_bool(c, root, NULL, "seed_baselines", &cfg->seed_baselines));
 
     /* data: absolute as is; relative: $AMEIR_DATA_ROOT/<last component> when that is set
      * (prepared data moved to scratch space), else from the config's directory */

@@ -1,16 +1,23 @@
 /* The search controller: a state machine over the trial table, with no MPI and no clock.
  *
- * Stage by stage, random search with successive elimination: rung 0 holds the stage's
- * candidates at budget r; when every trial of a rung has a result, the best
- * ceil(size/eta) that finished with a finite metric (ties: lower id) continue, as new
- * trials with the old one as parent, at min(eta * budget, R). The stage ends when the
- * rung just finished was at R or at most one would go on; its winner is the best of
- * that rung. Rungs are synchronous and the ranking reads only (metric, id), so the trial
- * table is the same whatever order results arrive in. Then the final phase: the
- * composed winner and each baseline, from scratch, with the final budget. */
+ * Stage by stage, successive elimination: rung 0 holds the stage's incumbent (the part it
+ * keeps if nothing beats it), the parts of the baselines that lie in its subspace and the
+ * drawn candidates, at budget r; the interaction stage grows rung 0 in generations (order-2
+ * sets first, then children of the best: grown by one field, mutated, recombined). When every
+ * trial of a rung has a result, the best ceil(size/eta) by score (ties: lower id) continue,
+ * as new trials with the old one as parent, at min(eta * budget, R); the incumbent always
+ * continues too, so the last rung compares the stage's winner with it at equal budget and a
+ * stage cannot end below its incumbent. A trial's score is the best metric along its chain
+ * measured on the same validation rows (best-so-far, as early stopping would keep). The
+ * stage ends when the rung just finished was at R or at most one would go on; its winner is
+ * the best of that rung. Rungs are synchronous and the ranking reads only (score, id), so the
+ * trial table is the same whatever order results arrive in. Then the final phase: the best
+ * final_top archs of the last stage and each baseline, from scratch, with the final budget;
+ * the finalist best on validation is the winner. */
 #include "ameir/search.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,13 +29,18 @@ struct ameir_controller {
     int64_t n, cap;
     int stage;            /* enum ameir_stage */
     int rung;             /* within the stage */
+    int generation;       /* interaction stage, rung 0: sub-rounds made so far - 1 */
+    int enumerated;       /* the stage took its whole subspace: nothing left to evolve */
     int64_t rung_first;   /* id of the first trial of the current rung (or of the finals) */
     int64_t rung_size;
     int64_t rung_budget;
+    int64_t rung_valid_rows;
     int64_t winners[AMEIR_N_STAGES];
     ameir_arch base;      /* winners of finished stages + defaults of the others */
     int done;
+    int max_cand;         /* room in cand and order */
     ameir_arch *cand;     /* scratch for a stage's candidates */
+    ameir_arch *cand2;    /* scratch: parents and seen archs of a generation */
     int64_t *order;       /* scratch for ranking a rung */
 };
 
@@ -41,18 +53,33 @@ const char *ameir_trial_status_name(int status) { return status >= 0 && status <
 static int finished(int status) { return status >= AMEIR_TRIAL_DONE; }
 static int ok(const ameir_trial *t) { return t->status == AMEIR_TRIAL_DONE && isfinite(t->metric); }
 
-/* a before b: finished with a finite metric first, higher metric first, lower id first */
+/* a before b: finished with a finite metric first, higher score first, lower id first */
 static int better(const ameir_trial *a, const ameir_trial *b) {
     if (ok(a) != ok(b))
         return ok(a);
-    if (ok(a) && a->metric != b->metric)
-        return a->metric > b->metric;
+    if (ok(a) && a->score != b->score)
+        return a->score > b->score;
     return a->id < b->id;
 }
+
+static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 static int64_t stage_n(const ameir_search_config *cfg, int stage) {
     int64_t size = ameir_space_size(cfg, stage);
     return size < cfg->schedule[stage].n ? size : cfg->schedule[stage].n;
+}
+
+/* Generations of rung 0 of a stage (the interaction stage evolves; the others draw once). */
+static int stage_generations(const ameir_search_config *cfg, int stage) {
+    return stage == AMEIR_STAGE_INTERACTION ? cfg->interaction.generations : 1;
+}
+
+/* Validation rows of a rung of `size` trials at `budget`: the subsample below the planned
+ * last rung (budget R, or at most one would go on), the whole split at it. */
+static int64_t rung_valid_rows(const ameir_schedule *sch, int64_t budget, int64_t size) {
+    if (sch->valid_rows <= 0 || budget >= sch->R || ceil_div(size, sch->eta) <= 1)
+        return 0;
+    return sch->valid_rows;
 }
 
 static int add_trial(ameir_controller *ctl, ameir_trial **out) {
@@ -67,54 +94,132 @@ static int add_trial(ameir_controller *ctl, ameir_trial **out) {
     memset(t, 0, sizeof *t);
     t->id = ctl->n++;
     t->parent = -1, t->baseline = -1, t->candidate = -1, t->worker = -1;
-    t->metric = NAN;
+    t->metric = NAN, t->score = NAN;
     t->seed = ctl->cfg->seed; /* every trial the same seed: candidates see the same data order */
     t->status = AMEIR_TRIAL_PENDING;
     *out = t;
     return 0;
 }
 
-static int start_stage(ameir_controller *ctl, int stage);
+/* A rung-0 trial of the current stage. */
+static int add_candidate(ameir_controller *ctl, const ameir_arch *arch, int role) {
+    ameir_trial *t = NULL;
+    AMEIR_TRY(add_trial(ctl, &t));
+    t->stage = ctl->stage;
+    t->kind = AMEIR_TRIAL_SEARCH;
+    t->baseline = role;
+    t->candidate = (int)(t->id - ctl->rung_first);
+    t->budget = ctl->rung_budget;
+    t->arch = *arch;
+    t->valid_rows = ctl->rung_valid_rows;
+    ctl->rung_size++;
+    return 0;
+}
+
+/* The last stage's archs best first, one per chain (its deepest trial): deeper rung first,
+ * then by score. Writes up to max trial ids of ok trials into ids; returns how many. */
+static int best_chains(ameir_controller *ctl, int stage, int64_t *ids, int max) {
+    int n = 0;
+    for (int64_t id = 0; id < ctl->n; id++) {
+        const ameir_trial *t = &ctl->trials[id];
+        if (t->stage != stage || !ok(t))
+            continue;
+        int deepest = 1; /* no child of it finished well */
+        for (int64_t j = id + 1; j < ctl->n && deepest; j++)
+            deepest = !(ctl->trials[j].parent == id && ok(&ctl->trials[j]));
+        if (!deepest)
+            continue;
+        /* insert into the sorted list, keeping the first max */
+        int pos = n;
+        while (pos > 0) {
+            const ameir_trial *p = &ctl->trials[ids[pos - 1]];
+            if (p->rung > t->rung || (p->rung == t->rung && better(p, t)))
+                break;
+            pos--;
+        }
+        if (pos >= max)
+            continue;
+        if (n < max)
+            n++;
+        memmove(ids + pos + 1, ids + pos, (size_t)(n - 1 - pos) * sizeof *ids);
+        ids[pos] = id;
+    }
+    return n;
+}
 
 static int start_final(ameir_controller *ctl) {
     const ameir_search_config *cfg = ctl->cfg;
     ameir_trial *t = NULL;
+    int64_t ids[64];
+    int top = cfg->final_top < 64 ? cfg->final_top : 64;
+    int n_fin = best_chains(ctl, AMEIR_N_STAGES - 1, ids, top);
     ctl->stage = AMEIR_STAGE_FINAL;
     ctl->rung = 0;
     ctl->rung_first = ctl->n;
-    ctl->rung_size = 1 + cfg->n_baselines;
+    ctl->rung_size = (n_fin ? n_fin : 1) + cfg->n_baselines;
     ctl->rung_budget = cfg->final_train.max_steps;
-    for (int i = -1; i < cfg->n_baselines; i++) {
+    ctl->rung_valid_rows = 0;
+    for (int i = 0; i < (n_fin ? n_fin : 1); i++) {
+        ameir_arch a = ctl->base;
+        if (n_fin) /* the stage winner is the first: base already holds its part */
+            ameir_arch_set_part(&a, &ctl->trials[ids[i]].arch, AMEIR_N_STAGES - 1);
         AMEIR_TRY(add_trial(ctl, &t));
         t->stage = AMEIR_STAGE_FINAL;
-        t->kind = i < 0 ? AMEIR_TRIAL_FINAL_WINNER : AMEIR_TRIAL_FINAL_BASELINE;
+        t->kind = AMEIR_TRIAL_FINAL_WINNER;
+        t->candidate = i;
+        t->budget = cfg->final_train.max_steps;
+        t->arch = a;
+    }
+    for (int i = 0; i < cfg->n_baselines; i++) {
+        AMEIR_TRY(add_trial(ctl, &t));
+        t->stage = AMEIR_STAGE_FINAL;
+        t->kind = AMEIR_TRIAL_FINAL_BASELINE;
         t->baseline = i;
         t->budget = cfg->final_train.max_steps;
-        t->arch = i < 0 ? ctl->base : cfg->baselines[i];
+        t->arch = cfg->baselines[i];
     }
+    return 0;
+}
+
+static int seeded(const ameir_arch *seeds, int n, const ameir_arch *a) {
+    for (int i = 0; i < n; i++)
+        if (ameir_arch_equal(&seeds[i], a))
+            return 1;
     return 0;
 }
 
 static int start_stage(ameir_controller *ctl, int stage) {
     const ameir_search_config *cfg = ctl->cfg;
-    int n_cand = 0;
+    ameir_arch seeds[1 + AMEIR_MAX_BASELINES];
+    int roles[1 + AMEIR_MAX_BASELINES], n_seed = 0, n_cand = 0;
     if (stage >= AMEIR_N_STAGES)
         return start_final(ctl);
-    AMEIR_TRY(ameir_space_draw(cfg, stage, &ctl->base, cfg->schedule[stage].n, ctl->cand, &n_cand));
+    /* the incumbent, then each baseline's part for this stage when it lies in the subspace */
+    seeds[n_seed] = ctl->base, roles[n_seed++] = AMEIR_ROLE_INCUMBENT;
+    for (int i = 0; cfg->seed_baselines && i < cfg->n_baselines; i++) {
+        ameir_arch a = ctl->base;
+        ameir_arch_set_part(&a, &cfg->baselines[i], stage);
+        if (ameir_space_contains(cfg, stage, &a) && !seeded(seeds, n_seed, &a))
+            seeds[n_seed] = a, roles[n_seed++] = i;
+    }
+    /* draw n more than needed and drop those seeded: the draws stay distinct from them */
+    AMEIR_TRY(ameir_space_draw(cfg, stage, &ctl->base, cfg->schedule[stage].n + n_seed, ctl->cand, &n_cand));
+    ctl->enumerated = ameir_space_size(cfg, stage) <= cfg->schedule[stage].n + n_seed;
     ctl->stage = stage;
     ctl->rung = 0;
+    ctl->generation = 0;
     ctl->rung_first = ctl->n;
-    ctl->rung_size = n_cand;
+    ctl->rung_size = 0;
     ctl->rung_budget = cfg->schedule[stage].r;
-    for (int i = 0; i < n_cand; i++) {
-        ameir_trial *t = NULL;
-        AMEIR_TRY(add_trial(ctl, &t));
-        t->stage = stage;
-        t->kind = AMEIR_TRIAL_SEARCH;
-        t->candidate = i;
-        t->budget = ctl->rung_budget;
-        t->arch = ctl->cand[i];
-    }
+    int planned = n_seed + cfg->schedule[stage].n * (ctl->enumerated ? 1 : stage_generations(cfg, stage));
+    ctl->rung_valid_rows = rung_valid_rows(&cfg->schedule[stage], ctl->rung_budget, planned);
+    for (int i = 0; i < n_seed; i++)
+        AMEIR_TRY(add_candidate(ctl, &seeds[i], roles[i]));
+    for (int i = 0, k = 0; i < n_cand && k < cfg->schedule[stage].n; i++)
+        if (!seeded(seeds, n_seed, &ctl->cand[i])) {
+            AMEIR_TRY(add_candidate(ctl, &ctl->cand[i], AMEIR_ROLE_CANDIDATE));
+            k++;
+        }
     return 0;
 }
 
@@ -152,15 +257,51 @@ static int end_stage(ameir_controller *ctl) {
     return start_stage(ctl, s + 1);
 }
 
+/* The next generation of rung 0 (interaction stage): children of the best so far. Returns
+ * how many trials it added (0: nothing new could be made, rung 0 is complete). */
+static int next_generation(ameir_controller *ctl, int64_t *added) {
+    const ameir_search_config *cfg = ctl->cfg;
+    const ameir_schedule *sch = &cfg->schedule[ctl->stage];
+    int n_par = 0, n_seen = 0, n_out = 0;
+    *added = 0;
+    rank_rung(ctl);
+    int64_t want = ceil_div(ctl->rung_size, sch->eta);
+    for (int64_t i = 0; i < ctl->rung_size; i++) {
+        const ameir_trial *t = &ctl->trials[ctl->order[i]];
+        if (ok(t) && n_par < want && n_par < ctl->max_cand)
+            ctl->cand2[n_par++] = t->arch;
+    }
+    if (n_par == 0)
+        return 0;
+    ameir_arch *seen = ctl->cand2 + n_par;
+    for (int64_t i = 0; i < ctl->rung_size && n_par + n_seen < 2 * ctl->max_cand; i++)
+        seen[n_seen++] = ctl->trials[ctl->rung_first + i].arch;
+    ctl->generation++;
+    AMEIR_TRY(ameir_space_evolve(cfg, &ctl->base, ctl->cand2, n_par, seen, n_seen, ctl->generation, sch->n, ctl->cand, &n_out));
+    for (int i = 0; i < n_out; i++)
+        AMEIR_TRY(add_candidate(ctl, &ctl->cand[i], AMEIR_ROLE_CANDIDATE));
+    *added = n_out;
+    return 0;
+}
+
 /* Called when every trial of the current rung has a result. */
 static int rung_complete(ameir_controller *ctl) {
     const ameir_schedule *sch = &ctl->cfg->schedule[ctl->stage];
     if (ctl->stage == AMEIR_STAGE_FINAL) {
+        int64_t w = ameir_controller_final_winner(ctl);
+        if (w >= 0)
+            ctl->base = ctl->trials[w].arch;
         ctl->done = 1;
         return 0;
     }
+    if (ctl->rung == 0 && !ctl->enumerated && ctl->generation + 1 < stage_generations(ctl->cfg, ctl->stage)) {
+        int64_t added = 0;
+        AMEIR_TRY(next_generation(ctl, &added));
+        if (added)
+            return 0;
+    }
     rank_rung(ctl);
-    int64_t keep = (ctl->rung_size + sch->eta - 1) / sch->eta, n_ok = 0;
+    int64_t keep = ceil_div(ctl->rung_size, sch->eta), n_ok = 0;
     for (int64_t i = 0; i < ctl->rung_size; i++)
         n_ok += ok(&ctl->trials[ctl->order[i]]);
     if (keep > n_ok)
@@ -170,8 +311,19 @@ static int rung_complete(ameir_controller *ctl) {
     int64_t budget = ctl->rung_budget > sch->R / sch->eta ? sch->R : ctl->rung_budget * sch->eta;
     if (budget > sch->R)
         budget = sch->R;
+    /* the top keep, and the incumbent wherever it ranked (if it finished well) */
+    int64_t next = keep;
+    for (int64_t i = keep; i < ctl->rung_size; i++) {
+        const ameir_trial *t = &ctl->trials[ctl->order[i]];
+        if (t->baseline == AMEIR_ROLE_INCUMBENT && ok(t)) {
+            memmove(ctl->order + keep + 1, ctl->order + keep, (size_t)(i - keep) * sizeof *ctl->order);
+            ctl->order[keep] = t->id;
+            next = keep + 1;
+            break;
+        }
+    }
     int64_t first = ctl->n;
-    for (int64_t i = 0; i < keep; i++) {
+    for (int64_t i = 0; i < next; i++) {
         ameir_trial *t = NULL;
         int64_t pid = ctl->order[i];
         AMEIR_TRY(add_trial(ctl, &t));
@@ -179,6 +331,7 @@ static int rung_complete(ameir_controller *ctl) {
         t->stage = p->stage;
         t->kind = AMEIR_TRIAL_SEARCH;
         t->rung = p->rung + 1;
+        t->baseline = p->baseline;
         t->candidate = p->candidate;
         t->budget = budget;
         t->parent = pid;
@@ -187,8 +340,11 @@ static int rung_complete(ameir_controller *ctl) {
     }
     ctl->rung++;
     ctl->rung_first = first;
-    ctl->rung_size = keep;
+    ctl->rung_size = next;
     ctl->rung_budget = budget;
+    ctl->rung_valid_rows = rung_valid_rows(sch, budget, next);
+    for (int64_t i = first; i < ctl->n; i++)
+        ctl->trials[i].valid_rows = ctl->rung_valid_rows;
     return 0;
 }
 
@@ -198,18 +354,23 @@ int ameir_controller_create(ameir_controller **out, const ameir_search_config *c
     *out = NULL;
     if (!cfg->resolved)
         return ameir_fail(AMEIR_EINVAL, "%s: search config not resolved against the dataset", cfg->origin);
-    for (int s = 0; s < AMEIR_N_STAGES; s++)
-        if (cfg->schedule[s].n > max_n)
-            max_n = cfg->schedule[s].n;
-    if (1 + cfg->n_baselines > max_n)
-        max_n = 1 + cfg->n_baselines;
+    /* a rung 0 holds the seeds and every generation's draws */
+    for (int s = 0; s < AMEIR_N_STAGES; s++) {
+        int k = 1 + cfg->n_baselines + cfg->schedule[s].n * stage_generations(cfg, s);
+        if (k > max_n)
+            max_n = k;
+    }
+    if (cfg->final_top + cfg->n_baselines > max_n)
+        max_n = cfg->final_top + cfg->n_baselines;
     ctl = calloc(1, sizeof *ctl);
     if (!ctl)
         return ameir_fail(AMEIR_ENOMEM, "search controller: out of memory");
     ctl->cfg = cfg;
+    ctl->max_cand = max_n;
     ctl->cand = malloc((size_t)max_n * sizeof *ctl->cand);
+    ctl->cand2 = malloc((size_t)max_n * 2 * sizeof *ctl->cand2);
     ctl->order = malloc((size_t)max_n * sizeof *ctl->order);
-    if (!ctl->cand || !ctl->order) {
+    if (!ctl->cand || !ctl->cand2 || !ctl->order) {
         rc = ameir_fail(AMEIR_ENOMEM, "search controller: out of memory");
         goto fail;
     }
@@ -231,6 +392,7 @@ void ameir_controller_free(ameir_controller *ctl) {
         return;
     free(ctl->trials);
     free(ctl->cand);
+    free(ctl->cand2);
     free(ctl->order);
     free(ctl);
 }
@@ -250,6 +412,7 @@ int ameir_controller_next(ameir_controller *ctl, ameir_search_task *task) {
         task->rung = t->rung;
         task->baseline = t->baseline;
         task->budget = t->budget;
+        task->valid_rows = t->valid_rows;
         task->parent = t->parent;
         task->seed = t->seed;
         task->arch = t->arch;
@@ -276,6 +439,12 @@ int ameir_controller_report(ameir_controller *ctl, const ameir_search_result *r)
     t->steps = r->steps;
     t->worker = r->worker;
     t->seconds = r->seconds;
+    t->score = ok(t) ? t->metric : NAN;
+    if (ok(t) && t->parent >= 0) { /* best so far along the chain, on the same validation rows */
+        const ameir_trial *p = &ctl->trials[t->parent];
+        if (ok(p) && p->valid_rows == t->valid_rows && p->score > t->score)
+            t->score = p->score;
+    }
     for (int64_t i = 0; i < ctl->rung_size; i++)
         if (!finished(ctl->trials[ctl->rung_first + i].status))
             return 0;
@@ -364,18 +533,42 @@ void ameir_controller_best_arch(const ameir_controller *ctl, ameir_arch *out) { 
 
 int64_t ameir_controller_planned_trials(const ameir_controller *ctl) {
     const ameir_search_config *cfg = ctl->cfg;
-    int64_t total = 1 + cfg->n_baselines;
+    int64_t total = cfg->final_top + cfg->n_baselines;
     for (int s = 0; s < AMEIR_N_STAGES; s++) {
         const ameir_schedule *sch = &cfg->schedule[s];
-        int64_t k = stage_n(cfg, s), budget = sch->r;
+        int64_t seeds = 1 + (cfg->seed_baselines ? cfg->n_baselines : 0);
+        int64_t k = stage_n(cfg, s) * (stage_n(cfg, s) < sch->n ? 1 : stage_generations(cfg, s)) + seeds, budget = sch->r;
         total += k;
-        while (budget < sch->R && (k + sch->eta - 1) / sch->eta > 1) {
-            k = (k + sch->eta - 1) / sch->eta;
+        while (budget < sch->R && ceil_div(k, sch->eta) > 1) {
+            k = ceil_div(k, sch->eta);
             budget = budget > sch->R / sch->eta ? sch->R : budget * sch->eta;
             total += k;
         }
     }
     return total;
+}
+
+int64_t ameir_controller_final_winner(const ameir_controller *ctl) {
+    int64_t best = -1;
+    for (int64_t id = ctl->rung_first; ctl->stage == AMEIR_STAGE_FINAL && id < ctl->n; id++) {
+        const ameir_trial *t = &ctl->trials[id];
+        if (t->kind == AMEIR_TRIAL_FINAL_WINNER && ok(t) && (best < 0 || t->metric > ctl->trials[best].metric))
+            best = id;
+    }
+    return best;
+}
+
+const char *ameir_controller_role(const ameir_controller *ctl, const ameir_trial *t, char *out, size_t cap) {
+    const ameir_search_config *cfg = ctl->cfg;
+    if (t->kind == AMEIR_TRIAL_FINAL_WINNER)
+        snprintf(out, cap, "finalist");
+    else if (t->baseline >= 0 && t->baseline < cfg->n_baselines)
+        snprintf(out, cap, "baseline:%s", cfg->baseline_names[t->baseline]);
+    else if (t->baseline == AMEIR_ROLE_INCUMBENT)
+        snprintf(out, cap, "incumbent");
+    else
+        snprintf(out, cap, "candidate");
+    return out;
 }
 
 void ameir_controller_counts(const ameir_controller *ctl, int64_t counts[5]) {

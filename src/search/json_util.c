@@ -328,3 +328,13 @@ int ameir_json_bools(const ameir_json_ctx *c, const cJSON *o, const char *path, 
     *n = i;
     return 0;
 }
+
+int ameir_json_bool(const ameir_json_ctx *c, const cJSON *o, const char *path, const char *key, int *out) {
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!it)
+        return 0;
+    if (!cJSON_IsBool(it))
+        return ameir_json_bad(c, path, key, ameir_json_type(it), "true or false");
+    *out = cJSON_IsTrue(it);
+    return 0;
+}

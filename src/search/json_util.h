@@ -59,6 +59,9 @@ int ameir_json_names(const ameir_json_ctx *c, const cJSON *o, const char *path, 
 int ameir_json_ints(const ameir_json_ctx *c, const cJSON *o, const char *path, const char *key, const int *allowed,
                     int n_allowed, const char *expected, int *out, int max_n, int *n);
 
+/* A boolean as 0/1; absent: *out unchanged. */
+int ameir_json_bool(const ameir_json_ctx *c, const cJSON *o, const char *path, const char *key, int *out);
+
 /* An array of distinct booleans ([false], [true] or [false, true]) as 0/1. */
 int ameir_json_bools(const ameir_json_ctx *c, const cJSON *o, const char *path, const char *key, int out[2], int *n);
 

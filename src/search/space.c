@@ -12,6 +12,7 @@
 
 #include "ameir/error.h"
 #include "ameir/rng.h"
+#include "space_internal.h"
 
 #define SAT INT64_MAX
 
@@ -191,13 +192,7 @@ static int behavior_contains(const ameir_behavior_space *b, const ameir_arch *a)
 
 /* ---- interactions ---- */
 
-/* A group as sorted indices into the candidate field list. */
-typedef struct group {
-    int order;
-    int f[AMEIR_MAX_ORDER];
-} group;
-
-static int group_cmp(const group *x, const group *y) {
+int ameir_group_cmp(const ameir_group *x, const ameir_group *y) {
     if (x->order != y->order)
         return x->order - y->order;
     for (int i = 0; i < x->order; i++)
@@ -206,7 +201,7 @@ static int group_cmp(const group *x, const group *y) {
     return 0;
 }
 
-static int group_qcmp(const void *a, const void *b) { return group_cmp(a, b); }
+static int group_qcmp(const void *a, const void *b) { return ameir_group_cmp(a, b); }
 
 static int max_order_of(const ameir_interaction_space *s) {
     return s->max_order < s->n_fields ? s->max_order : s->n_fields;
@@ -241,7 +236,7 @@ static void unrank_combination(int64_t n, int k, int64_t idx, int64_t *out) {
 }
 
 /* Group number gi in (order, lexicographic) order. */
-static void group_unrank(const ameir_interaction_space *s, int64_t gi, group *g) {
+static void group_unrank(const ameir_interaction_space *s, int64_t gi, ameir_group *g) {
     int64_t tmp[AMEIR_MAX_ORDER];
     for (int k = 2; k <= max_order_of(s); k++) {
         int64_t cnt = binom(s->n_fields, k);
@@ -258,7 +253,7 @@ static void group_unrank(const ameir_interaction_space *s, int64_t gi, group *g)
     AMEIR_ASSERT(!"group index out of range");
 }
 
-static void groups_to_arch(const ameir_interaction_space *s, group *g, int k, ameir_arch *a) {
+void ameir_groups_to_arch(const ameir_interaction_space *s, ameir_group *g, int k, ameir_arch *a) {
     qsort(g, (size_t)k, sizeof *g, group_qcmp);
     a->n_interactions = k;
     for (int i = 0; i < k; i++) {
@@ -271,7 +266,7 @@ static void groups_to_arch(const ameir_interaction_space *s, group *g, int k, am
 
 static void interaction_unrank(const ameir_interaction_space *s, int64_t idx, ameir_arch *a) {
     int64_t gn = n_groups(s), sel[AMEIR_MAX_INTERACTIONS];
-    group g[AMEIR_MAX_INTERACTIONS];
+    ameir_group g[AMEIR_MAX_INTERACTIONS];
     for (int k = s->min_interactions; k <= s->max_interactions && k <= gn; k++) {
         int64_t cnt = binom(gn, k);
         if (idx >= cnt) {
@@ -281,7 +276,7 @@ static void interaction_unrank(const ameir_interaction_space *s, int64_t idx, am
         unrank_combination(gn, k, idx, sel);
         for (int i = 0; i < k; i++)
             group_unrank(s, sel[i], &g[i]);
-        groups_to_arch(s, g, k, a);
+        ameir_groups_to_arch(s, g, k, a);
         return;
     }
     AMEIR_ASSERT(!"interaction index out of range");
@@ -294,9 +289,9 @@ static void interaction_random(const ameir_interaction_space *s, ameir_rng *rng,
     int hi = s->max_interactions < gn ? s->max_interactions : (int)gn;
     int k = s->min_interactions + (int)ameir_rng_below(rng, (uint64_t)(hi - s->min_interactions + 1));
     int perm[AMEIR_MAX_FIELDS];
-    group g[AMEIR_MAX_INTERACTIONS];
+    ameir_group g[AMEIR_MAX_INTERACTIONS];
     for (int i = 0; i < k;) {
-        group *x = &g[i];
+        ameir_group *x = &g[i];
         x->order = 2 + (int)ameir_rng_below(rng, (uint64_t)(max_order_of(s) - 1));
         for (int f = 0; f < s->n_fields; f++)
             perm[f] = f;
@@ -309,13 +304,13 @@ static void interaction_random(const ameir_interaction_space *s, ameir_rng *rng,
         qsort(x->f, (size_t)x->order, sizeof x->f[0], int_cmp);
         int dup = 0;
         for (int j = 0; j < i && !dup; j++)
-            dup = !group_cmp(&g[j], x);
+            dup = !ameir_group_cmp(&g[j], x);
         i += !dup; /* terminates: at least k groups exist and every group has a positive chance */
     }
-    groups_to_arch(s, g, k, a);
+    ameir_groups_to_arch(s, g, k, a);
 }
 
-static int field_index(const ameir_interaction_space *s, const char *name) {
+int ameir_field_index(const ameir_interaction_space *s, const char *name) {
     for (int f = 0; f < s->n_fields; f++)
         if (!strcmp(s->fields[f], name))
             return f;
@@ -323,7 +318,7 @@ static int field_index(const ameir_interaction_space *s, const char *name) {
 }
 
 static int interaction_contains(const ameir_interaction_space *s, const ameir_arch *a) {
-    group prev = {0, {0}}, cur;
+    ameir_group prev = {0, {0}}, cur;
     if (a->n_interactions < s->min_interactions || a->n_interactions > s->max_interactions)
         return 0;
     for (int i = 0; i < a->n_interactions; i++) {
@@ -332,11 +327,11 @@ static int interaction_contains(const ameir_interaction_space *s, const ameir_ar
             return 0;
         cur.order = it->order;
         for (int j = 0; j < it->order; j++) {
-            cur.f[j] = field_index(s, it->fields[j]);
+            cur.f[j] = ameir_field_index(s, it->fields[j]);
             if (cur.f[j] < 0 || (j && cur.f[j] <= cur.f[j - 1]))
                 return 0;
         }
-        if (i && group_cmp(&prev, &cur) >= 0)
+        if (i && ameir_group_cmp(&prev, &cur) >= 0)
             return 0;
         prev = cur;
     }
@@ -429,20 +424,20 @@ int ameir_space_contains(const ameir_search_config *cfg, int stage, const ameir_
     return 0;
 }
 
-static void draw_one(const ameir_search_config *cfg, int stage, ameir_rng *rng, ameir_arch *a) {
+static void draw_one(const ameir_search_config *cfg, const ameir_interaction_space *isp, int stage, ameir_rng *rng, ameir_arch *a) {
     if (stage == AMEIR_STAGE_BEHAVIOR)
         behavior_random(&cfg->behavior, rng, a);
     else if (stage == AMEIR_STAGE_INTERACTION)
-        interaction_random(&cfg->interaction, rng, a);
+        interaction_random(isp, rng, a);
     else
         mlp_random(&cfg->mlp, rng, a);
 }
 
-static void unrank(const ameir_search_config *cfg, int stage, int64_t idx, ameir_arch *a) {
+static void unrank(const ameir_search_config *cfg, const ameir_interaction_space *isp, int stage, int64_t idx, ameir_arch *a) {
     if (stage == AMEIR_STAGE_BEHAVIOR)
         behavior_unrank(&cfg->behavior, idx, a);
     else if (stage == AMEIR_STAGE_INTERACTION)
-        interaction_unrank(&cfg->interaction, idx, a);
+        interaction_unrank(isp, idx, a);
     else
         mlp_unrank(&cfg->mlp, idx, a);
 }
@@ -451,7 +446,11 @@ int ameir_space_draw(const ameir_search_config *cfg, int stage, const ameir_arch
     AMEIR_ASSERT(stage >= 0 && stage < AMEIR_N_STAGES && n >= 0);
     if (stage == AMEIR_STAGE_INTERACTION && !cfg->resolved)
         return ameir_fail(AMEIR_EINVAL, "%s: interaction fields not resolved against the dataset yet", cfg->origin);
-    int64_t size = ameir_space_size(cfg, stage);
+    /* interactions searched in generations start from order-2 groups only */
+    ameir_interaction_space isp = cfg->interaction;
+    if (isp.generations > 1)
+        isp.max_order = 2;
+    int64_t size = stage == AMEIR_STAGE_INTERACTION ? interaction_size(&isp) : ameir_space_size(cfg, stage);
     *n_out = 0;
     if (size == 0)
         return ameir_fail(AMEIR_ECONFIG, "%s: %s: the subspace is empty (e.g. min_interactions above the groups the fields allow)",
@@ -459,7 +458,7 @@ int ameir_space_draw(const ameir_search_config *cfg, int stage, const ameir_arch
     if (size <= n) { /* take them all, in enumeration order */
         for (int64_t i = 0; i < size; i++) {
             out[i] = *base;
-            unrank(cfg, stage, i, &out[i]);
+            unrank(cfg, &isp, stage, i, &out[i]);
         }
         *n_out = (int)size;
         return 0;
@@ -472,7 +471,7 @@ int ameir_space_draw(const ameir_search_config *cfg, int stage, const ameir_arch
             return ameir_fail(AMEIR_ECONFIG, "%s: %s: found only %d distinct candidates of %d in %lld draws", cfg->origin,
                               ameir_stage_name(stage), k, n, (long long)limit);
         out[k] = *base;
-        draw_one(cfg, stage, &rng, &out[k]);
+        draw_one(cfg, &isp, stage, &rng, &out[k]);
         int dup = 0;
         for (int j = 0; j < k && !dup; j++)
             dup = ameir_arch_equal(&out[j], &out[k]);

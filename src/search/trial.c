@@ -16,6 +16,7 @@
 #include "ameir/log.h"
 #include "ameir/modelfile.h"
 #include "ameir/net.h"
+#include "ameir/rng.h"
 
 /* Chunks of training last about this long, so stop requests and time limits are seen
  * promptly without calling the trainer for every single step. */
@@ -97,6 +98,7 @@ void ameir_trial_data_close(ameir_trial_data *td) {
     ameir_split_free(td->train);
     ameir_split_free(td->valid);
     ameir_split_free(td->test);
+    ameir_split_free(td->valid_sub);
     ameir_dataset_free(td->ds);
     memset(td, 0, sizeof *td);
 }
@@ -223,6 +225,48 @@ static int train_search(const ameir_trial_ctx *ctx, ameir_trial_data *td, const 
     return 0;
 }
 
+/* The validation rows a search trial is scored on: all of them, or `rows` drawn without
+ * replacement by a stream of the search seed (the same subsample for every trial and rank),
+ * kept in ascending order. */
+static int scoring_split(ameir_trial_data *td, int64_t rows, uint64_t seed, const ameir_split **out) {
+    int64_t total = ameir_split_rows(td->valid);
+    *out = td->valid;
+    if (rows <= 0 || rows >= total)
+        return 0;
+    if (td->valid_sub && td->valid_sub_rows == rows && td->valid_sub_seed == seed) {
+        *out = td->valid_sub;
+        return 0;
+    }
+    ameir_split_free(td->valid_sub);
+    td->valid_sub = NULL;
+    int64_t *idx = malloc((size_t)total * sizeof *idx);
+    char *pick = calloc((size_t)total, 1);
+    if (!idx || !pick) {
+        free(idx), free(pick);
+        return ameir_fail(AMEIR_ENOMEM, "no memory for a validation subsample of %lld rows", (long long)rows);
+    }
+    for (int64_t i = 0; i < total; i++)
+        idx[i] = i;
+    ameir_rng rng = ameir_rng_stream(seed, UINT64_C(0x5A11D000));
+    for (int64_t i = 0; i < rows; i++) { /* partial Fisher-Yates */
+        int64_t j = i + (int64_t)ameir_rng_below(&rng, (uint64_t)(total - i));
+        int64_t t = idx[i];
+        idx[i] = idx[j], idx[j] = t;
+        pick[idx[i]] = 1;
+    }
+    int64_t k = 0;
+    for (int64_t i = 0; i < total; i++)
+        if (pick[i])
+            idx[k++] = i;
+    free(pick);
+    int rc = ameir_split_subset(&td->valid_sub, td->valid, idx, rows);
+    free(idx);
+    AMEIR_TRY(rc);
+    td->valid_sub_rows = rows, td->valid_sub_seed = seed;
+    *out = td->valid_sub;
+    return 0;
+}
+
 static int run_search(const ameir_trial_ctx *ctx, ameir_trial_data *td, const ameir_search_task *task, ameir_trial_stop_fn stop,
                       void *stop_arg, double start, ameir_search_result *res) {
     const ameir_schema *schema = ameir_dataset_schema(td->ds);
@@ -239,7 +283,8 @@ static int run_search(const ameir_trial_ctx *ctx, ameir_trial_data *td, const am
         goto done;
     if (res->status != AMEIR_TRIAL_DONE)
         goto done; /* diverged or timed out: ranks last, never promoted, nothing to keep */
-    if ((rc = ameir_evaluate(net, td->valid, &res->valid)) < 0)
+    const ameir_split *valid = NULL;
+    if ((rc = scoring_split(td, task->valid_rows, task->seed, &valid)) < 0 || (rc = ameir_evaluate(net, valid, &res->valid)) < 0)
         goto done;
     res->metric = ameir_metrics_primary(&res->valid);
     if ((rc = ameir_trial_weights_path(ctx, task->trial_id, path, sizeof path)) < 0)

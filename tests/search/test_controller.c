@@ -25,21 +25,13 @@ static ameir_schema schema4(void) {
     return s;
 }
 
-/* A resolved config whose behaviour schedule is (n, eta, r, R); the other stages small. */
-static ameir_search_config *make_config(int n, int eta, long r, long R, int n_baselines) {
-    char text[2048];
+/* A resolved config from text (relative baselines from tests/search). */
+static ameir_search_config *parse_config(const char *text) {
     ameir_search_config *cfg = NULL;
-    snprintf(text, sizeof text,
-             "{\"data\": \"data/x\", \"seed\": 7,"
-             " \"behavior\": {\"schedule\": {\"n\": %d, \"eta\": %d, \"r\": %ld, \"R\": %ld}},"
-             " \"interaction\": {\"max_interactions\": 2, \"schedule\": {\"n\": 4, \"eta\": 2, \"r\": 5, \"R\": 10}},"
-             " \"mlp\": {\"widths\": [8, 16], \"schedule\": {\"n\": 3, \"eta\": 3, \"r\": 5, \"R\": 5}}%s}",
-             n, eta, r, R, n_baselines ? ", \"baselines\": [\"../../configs/archs/din.json\"]" : "");
     const char *root = getenv("AMEIR_SOURCE_ROOT");
     char base[1024];
     snprintf(base, sizeof base, "%s/tests/search", root ? root : ".");
-    int rc = ameir_search_config_parse(&cfg, text, "test.json", base);
-    if (rc < 0) {
+    if (ameir_search_config_parse(&cfg, text, "test.json", base) < 0) {
         fprintf(stderr, "config: %s\n", ameir_last_error());
         exit(1);
     }
@@ -51,9 +43,26 @@ static ameir_search_config *make_config(int n, int eta, long r, long R, int n_ba
     return cfg;
 }
 
+/* A resolved config whose behaviour schedule is (n, eta, r, R); the other stages small. */
+static ameir_search_config *make_config(int n, int eta, long r, long R, int n_baselines) {
+    char text[2048];
+    snprintf(text, sizeof text,
+             "{\"data\": \"data/x\", \"seed\": 7,"
+             " \"behavior\": {\"schedule\": {\"n\": %d, \"eta\": %d, \"r\": %ld, \"R\": %ld}},"
+             " \"interaction\": {\"max_interactions\": 2, \"schedule\": {\"n\": 4, \"eta\": 2, \"r\": 5, \"R\": 10}},"
+             " \"mlp\": {\"widths\": [8, 16], \"schedule\": {\"n\": 3, \"eta\": 3, \"r\": 5, \"R\": 5}}%s}",
+             n, eta, r, R, n_baselines ? ", \"baselines\": [\"../../configs/archs/din.json\"]" : "");
+    return parse_config(text);
+}
+
+/* The incumbent's fake metric when not NaN (check_rungs makes it the best: no extra chain). */
+static double incumbent_metric = NAN;
+
 /* A fake validation metric: a function of the trial alone (its arch and budget). */
 static double fake_metric(const ameir_search_task *t) {
     uint64_t h = ameir_arch_hash(&t->arch);
+    if (t->baseline == AMEIR_ROLE_INCUMBENT && !isnan(incumbent_metric))
+        return incumbent_metric + 0.01 * log((double)t->budget + 1.0);
     return 0.5 + 0.3 * (double)(h % 1000) / 1000.0 + 0.01 * log((double)t->budget + 1.0);
 }
 
@@ -100,7 +109,9 @@ static void check_rungs(int n, int eta, long r, long R, const int *sizes, const 
     ameir_search_config *cfg = make_config(n, eta, r, R, 0);
     ameir_controller *ctl = NULL;
     CHECK_EQ_INT(ameir_controller_create(&ctl, cfg), 0);
+    incumbent_metric = 0.99;
     run(ctl, 3, 0, all_done, -1);
+    incumbent_metric = NAN;
     int counts[16] = {0};
     long seen_budget[16] = {0};
     int max_rung = -1;
@@ -138,29 +149,34 @@ static void check_rungs(int n, int eta, long r, long R, const int *sizes, const 
     ameir_search_config_free(cfg);
 }
 
-/* Promotion keeps the best ceil(k/eta) by metric: check on one rung by hand. */
+/* Promotion keeps the best ceil(k/eta) by metric, and the incumbent: check on one rung by hand. */
 static void check_promotion_by_metric(void) {
     ameir_search_config *cfg = make_config(6, 2, 50, 200, 0);
     ameir_controller *ctl = NULL;
-    ameir_search_task t[6];
+    ameir_search_task t[7];
     CHECK_EQ_INT(ameir_controller_create(&ctl, cfg), 0);
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < 7; i++) /* the incumbent (trial 0) and 6 candidates */
         CHECK_EQ_INT(ameir_controller_next(ctl, &t[i]), AMEIR_NEXT_TASK);
+    CHECK_EQ_INT(t[0].baseline, AMEIR_ROLE_INCUMBENT);
+    CHECK(ameir_arch_equal(&t[0].arch, &cfg->defaults));
+    for (int i = 1; i < 7; i++)
+        CHECK_EQ_INT(t[i].baseline, AMEIR_ROLE_CANDIDATE);
     ameir_search_task extra;
     CHECK_EQ_INT(ameir_controller_next(ctl, &extra), AMEIR_NEXT_WAIT); /* rung 1 waits for all of rung 0 */
-    const double metric[6] = {0.6, 0.9, 0.7, 0.9, 0.5, 0.8}; /* 1 and 3 tie: lower id first */
-    for (int i = 0; i < 6; i++) {
+    const double metric[7] = {0.55, 0.6, 0.9, 0.7, 0.9, 0.5, 0.8}; /* 2 and 4 tie: lower id first */
+    for (int i = 0; i < 7; i++) {
         ameir_search_result r = {.trial_id = t[i].trial_id, .status = AMEIR_TRIAL_DONE, .metric = metric[i]};
         CHECK_EQ_INT(ameir_controller_report(ctl, &r), 0);
     }
-    CHECK_EQ_INT(ameir_controller_n_trials(ctl), 9);
-    const int64_t parents[3] = {1, 3, 5};
-    for (int i = 0; i < 3; i++) {
-        const ameir_trial *p = ameir_controller_trial(ctl, 6 + i);
+    CHECK_EQ_INT(ameir_controller_n_trials(ctl), 12); /* top ceil(7/2) = 4, then the incumbent */
+    const int64_t parents[5] = {2, 4, 6, 3, 0};
+    for (int i = 0; i < 5; i++) {
+        const ameir_trial *p = ameir_controller_trial(ctl, 7 + i);
         CHECK_EQ_INT(p->parent, parents[i]);
         CHECK_EQ_INT(p->budget, 100);
         CHECK_EQ_INT(p->rung, 1);
         CHECK_EQ_INT(p->seed, ameir_controller_trial(ctl, parents[i])->seed);
+        CHECK_EQ_INT(p->baseline, i == 4 ? AMEIR_ROLE_INCUMBENT : AMEIR_ROLE_CANDIDATE);
     }
     ameir_controller_free(ctl);
     ameir_search_config_free(cfg);
@@ -176,12 +192,16 @@ static void check_ties(void) {
         ameir_search_result r = {.trial_id = t.trial_id, .status = AMEIR_TRIAL_DONE, .metric = 0.75};
         CHECK_EQ_INT(ameir_controller_report(ctl, &r), 0);
     }
-    /* 8 @10 (ids 0-7), 4 @20 (8-11, parents 0-3), 2 @40 (12-13, parents 8-9), winner 12 */
-    for (int i = 0; i < 4; i++)
-        CHECK_EQ_INT(ameir_controller_trial(ctl, 8 + i)->parent, i);
-    CHECK_EQ_INT(ameir_controller_trial(ctl, 12)->parent, 8);
-    CHECK_EQ_INT(ameir_controller_trial(ctl, 13)->parent, 9);
-    CHECK_EQ_INT(ameir_controller_stage_winner(ctl, AMEIR_STAGE_BEHAVIOR), 12);
+    /* incumbent + 8 @10 (ids 0-8), 5 @20 (9-13, parents 0-4), 3 @40 (14-16, parents 9-11),
+     * 2 @80 (17-18, parents 14-15), winner 17 */
+    for (int i = 0; i < 5; i++)
+        CHECK_EQ_INT(ameir_controller_trial(ctl, 9 + i)->parent, i);
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ_INT(ameir_controller_trial(ctl, 14 + i)->parent, 9 + i);
+    CHECK_EQ_INT(ameir_controller_trial(ctl, 17)->parent, 14);
+    CHECK_EQ_INT(ameir_controller_trial(ctl, 18)->parent, 15);
+    CHECK_EQ_INT(ameir_controller_trial(ctl, 19)->stage, AMEIR_STAGE_INTERACTION);
+    CHECK_EQ_INT(ameir_controller_stage_winner(ctl, AMEIR_STAGE_BEHAVIOR), 17);
     ameir_controller_free(ctl);
     ameir_search_config_free(cfg);
 }
@@ -357,27 +377,228 @@ static void check_bad_reports(void) {
     ameir_search_config_free(cfg);
 }
 
+/* The incumbent of a stage (the part it would keep) competes in every rung, so the stage's
+ * winner scores at least as well as the incumbent at the same budget; with the incumbent
+ * the worst at rung 0 it is carried along and still loses; with it the best it wins. */
+static void check_no_regression(void) {
+    ameir_search_config *cfg = make_config(9, 3, 10, 90, 1);
+    const double inc[3] = {0.0, 0.7, 5.0};
+    for (int k = 0; k < 3; k++) {
+        ameir_controller *ctl = NULL;
+        CHECK_EQ_INT(ameir_controller_create(&ctl, cfg), 0);
+        incumbent_metric = inc[k];
+        run(ctl, 3, 4, all_done, -1);
+        incumbent_metric = NAN;
+        for (int s = 0; s < AMEIR_N_STAGES; s++) {
+            const ameir_trial *w = ameir_controller_trial(ctl, ameir_controller_stage_winner(ctl, s));
+            int found = 0;
+            for (int64_t id = 0; id < ameir_controller_n_trials(ctl); id++) {
+                const ameir_trial *t = ameir_controller_trial(ctl, id);
+                if (t->stage != s || t->baseline != AMEIR_ROLE_INCUMBENT || t->rung != w->rung)
+                    continue;
+                found = 1;
+                CHECK(w->score >= t->score);
+                if (k == 2)
+                    CHECK_EQ_INT(w->id, t->id);
+            }
+            CHECK(found); /* the last rung holds the incumbent */
+        }
+        ameir_controller_free(ctl);
+    }
+    ameir_search_config_free(cfg);
+}
+
+/* Rung 0 trains each baseline's part that lies in the stage's subspace (once, not when it
+ * equals the incumbent's); "seed_baselines": false turns that off. */
+static void check_seeded_baselines(void) {
+    const char *fmt = "{\"data\": \"x\", \"seed\": 3, %s"
+                      " \"behavior\": {\"schedule\": {\"n\": 3, \"eta\": 2, \"r\": 5, \"R\": 10}},"
+                      " \"interaction\": {\"max_interactions\": 2, \"schedule\": {\"n\": 3, \"eta\": 2, \"r\": 5, \"R\": 10}},"
+                      " \"mlp\": {\"widths\": [80, 200], \"acts\": [\"relu\"], \"schedule\": {\"n\": 3, \"eta\": 2, \"r\": 5, \"R\": 10}},"
+                      " \"baselines\": [\"../../configs/archs/din.json\", \"../../configs/archs/dnn.json\"]}";
+    char text[2048];
+    for (int off = 0; off < 2; off++) {
+        snprintf(text, sizeof text, fmt, off ? "\"seed_baselines\": false," : "");
+        ameir_search_config *cfg = parse_config(text);
+        ameir_controller *ctl = NULL;
+        CHECK_EQ_INT(cfg->seed_baselines, !off);
+        CHECK_EQ_INT(ameir_controller_create(&ctl, cfg), 0);
+        run(ctl, 2, 3, all_done, -1);
+        int roles[AMEIR_N_STAGES][4] = {{0}}; /* incumbent, din, dnn, candidates at rung 0 */
+        for (int64_t id = 0; id < ameir_controller_n_trials(ctl); id++) {
+            const ameir_trial *t = ameir_controller_trial(ctl, id);
+            if (t->kind != AMEIR_TRIAL_SEARCH || t->rung)
+                continue;
+            roles[t->stage][t->baseline == AMEIR_ROLE_INCUMBENT ? 0 : t->baseline == AMEIR_ROLE_CANDIDATE ? 3 : 1 + t->baseline]++;
+            if (t->baseline >= 0) { /* the baseline's part on the incumbent's other parts */
+                ameir_arch a = t->arch;
+                ameir_arch_set_part(&a, &cfg->baselines[t->baseline], t->stage);
+                CHECK(ameir_arch_equal(&a, &t->arch));
+                char role[96];
+                CHECK_STR_CONTAINS(ameir_controller_role(ctl, t, role, sizeof role), t->baseline ? "baseline:dnn" : "baseline:din");
+            }
+        }
+        for (int s = 0; s < AMEIR_N_STAGES; s++) {
+            CHECK_EQ_INT(roles[s][0], 1);
+            CHECK_EQ_INT(roles[s][3], s == AMEIR_STAGE_INTERACTION ? 6 : 3); /* two generations (max_order 2) */
+        }
+        /* behaviour: din (target attention) and dnn (mean = the default) -> din only;
+         * interactions: both empty = the incumbent; mlp: both 200-80 relu, once */
+        CHECK_EQ_INT(roles[AMEIR_STAGE_BEHAVIOR][1], !off);
+        CHECK_EQ_INT(roles[AMEIR_STAGE_BEHAVIOR][2], 0);
+        CHECK_EQ_INT(roles[AMEIR_STAGE_INTERACTION][1] + roles[AMEIR_STAGE_INTERACTION][2], 0);
+        CHECK_EQ_INT(roles[AMEIR_STAGE_MLP][1], !off);
+        CHECK_EQ_INT(roles[AMEIR_STAGE_MLP][2], 0);
+        ameir_controller_free(ctl);
+        ameir_search_config_free(cfg);
+    }
+}
+
+/* valid_rows: rungs below a stage's planned last score on the subsample, the last rung and
+ * the finals on the whole split; a chain's score is its best metric on the same rows. */
+static void check_valid_rows(void) {
+    ameir_search_config *cfg = parse_config(
+        "{\"data\": \"x\", \"seed\": 5,"
+        " \"behavior\": {\"schedule\": {\"n\": 8, \"eta\": 2, \"r\": 5, \"R\": 40, \"valid_rows\": 300}},"
+        " \"interaction\": {\"max_interactions\": 2, \"schedule\": {\"n\": 3, \"eta\": 2, \"r\": 5, \"R\": 10}},"
+        " \"mlp\": {\"widths\": [8], \"schedule\": {\"n\": 3, \"eta\": 3, \"r\": 5, \"R\": 5, \"valid_rows\": 100}}}");
+    ameir_controller *ctl = NULL;
+    ameir_search_task t;
+    CHECK_EQ_INT(ameir_controller_create(&ctl, cfg), 0);
+    CHECK_EQ_INT(ameir_controller_next(ctl, &t), AMEIR_NEXT_TASK);
+    CHECK_EQ_INT(t.valid_rows, 300);
+    CHECK_EQ_INT(ameir_controller_requeue(ctl, t.trial_id), 0);
+    run(ctl, 2, 7, all_done, -1);
+    int last_rung = ameir_controller_trial(ctl, ameir_controller_stage_winner(ctl, AMEIR_STAGE_BEHAVIOR))->rung;
+    CHECK_EQ_INT(last_rung, 3); /* 9 @5, 5 @10, 3 @20, 2 @40 */
+    for (int64_t id = 0; id < ameir_controller_n_trials(ctl); id++) {
+        const ameir_trial *tr = ameir_controller_trial(ctl, id);
+        if (tr->stage == AMEIR_STAGE_BEHAVIOR)
+            CHECK_EQ_INT(tr->valid_rows, tr->rung == last_rung ? 0 : 300);
+        else
+            CHECK_EQ_INT(tr->valid_rows, 0); /* mlp: r = R, its only rung is the last */
+        if (tr->parent >= 0) {
+            const ameir_trial *p = ameir_controller_trial(ctl, tr->parent);
+            CHECK(tr->score == (p->valid_rows == tr->valid_rows && p->score > tr->metric ? p->score : tr->metric));
+        }
+    }
+    ameir_controller_free(ctl);
+    ameir_search_config_free(cfg);
+}
+
+/* Interactions in generations: order-2 sets first, then children of the best with orders
+ * growing by one per generation, all new and inside the subspace; same table for any order
+ * of results (covered with the default generations by check_order_independence). */
+static void check_generations(void) {
+    ameir_search_config *cfg = parse_config(
+        "{\"data\": \"x\", \"seed\": 9,"
+        " \"behavior\": {\"max_blocks\": 0, \"aggregates\": [\"mean\"], \"positions\": [false], \"schedule\": {\"n\": 1, \"eta\": 2, \"r\": 1, \"R\": 1}},"
+        " \"interaction\": {\"max_order\": 4, \"max_interactions\": 4, \"generations\": 3,"
+        "   \"schedule\": {\"n\": 6, \"eta\": 3, \"r\": 5, \"R\": 45}},"
+        " \"mlp\": {\"widths\": [8], \"schedule\": {\"n\": 1, \"eta\": 2, \"r\": 5, \"R\": 5}}}");
+    ameir_controller *ctl = NULL, *other = NULL;
+    CHECK_EQ_INT(ameir_controller_create(&ctl, cfg), 0);
+    run(ctl, 3, 2, all_done, -1);
+    int per_gen[3] = {0}, max_order[3] = {0};
+    int64_t first = -1;
+    for (int64_t id = 0; id < ameir_controller_n_trials(ctl); id++) {
+        const ameir_trial *t = ameir_controller_trial(ctl, id);
+        if (t->stage != AMEIR_STAGE_INTERACTION || t->rung)
+            continue;
+        if (first < 0)
+            first = id;
+        CHECK(ameir_space_contains(cfg, AMEIR_STAGE_INTERACTION, &t->arch));
+        for (int64_t j = first; j < id; j++)
+            CHECK(!ameir_arch_equal(&ameir_controller_trial(ctl, j)->arch, &t->arch));
+        if (t->baseline != AMEIR_ROLE_CANDIDATE)
+            continue;
+        int g = (t->candidate - 1) / 6; /* after the incumbent, 6 per generation */
+        CHECK(g >= 0 && g < 3);
+        per_gen[g]++;
+        for (int i = 0; i < t->arch.n_interactions; i++)
+            if (t->arch.interactions[i].order > max_order[g])
+                max_order[g] = t->arch.interactions[i].order;
+    }
+    for (int g = 0; g < 3; g++) {
+        CHECK_EQ_INT(per_gen[g], 6);
+        CHECK(max_order[g] <= 2 + g);
+    }
+    CHECK_EQ_INT(max_order[0], 2);
+    CHECK(max_order[2] >= 3);
+    /* the same table with one worker, results in order */
+    CHECK_EQ_INT(ameir_controller_create(&other, cfg), 0);
+    run(other, 1, 0, all_done, -1);
+    CHECK(same_table(ctl, other, 1));
+    ameir_controller_free(other);
+    ameir_controller_free(ctl);
+    ameir_search_config_free(cfg);
+}
+
+/* final_top: the best few of the last stage are trained in the final phase, deepest rung
+ * first; the winner is the finalist best on validation and becomes the best arch. */
+static void check_final_top(void) {
+    ameir_search_config *cfg = parse_config(
+        "{\"data\": \"x\", \"seed\": 11, \"final_top\": 3,"
+        " \"behavior\": {\"schedule\": {\"n\": 2, \"eta\": 2, \"r\": 5, \"R\": 5}},"
+        " \"interaction\": {\"max_interactions\": 1, \"schedule\": {\"n\": 2, \"eta\": 2, \"r\": 5, \"R\": 5}},"
+        " \"mlp\": {\"widths\": [8, 16, 32], \"schedule\": {\"n\": 8, \"eta\": 2, \"r\": 5, \"R\": 10}},"
+        " \"baselines\": [\"../../configs/archs/dnn.json\"]}");
+    ameir_controller *ctl = NULL;
+    CHECK_EQ_INT(ameir_controller_create(&ctl, cfg), 0);
+    run(ctl, 2, 1, all_done, -1);
+    int64_t n = ameir_controller_n_trials(ctl), fin[3], k = 0, w = ameir_controller_final_winner(ctl);
+    for (int64_t id = 0; id < n; id++)
+        if (ameir_controller_trial(ctl, id)->kind == AMEIR_TRIAL_FINAL_WINNER)
+            fin[k++] = id;
+    CHECK_EQ_INT(k, 3);
+    CHECK_EQ_INT(ameir_controller_trial(ctl, n - 1)->kind, AMEIR_TRIAL_FINAL_BASELINE);
+    /* finalist 0 is the composed stage winner; the others are distinct */
+    ameir_arch composed = cfg->defaults;
+    for (int s = 0; s < AMEIR_N_STAGES; s++)
+        ameir_arch_set_part(&composed, &ameir_controller_trial(ctl, ameir_controller_stage_winner(ctl, s))->arch, s);
+    CHECK(ameir_arch_equal(&composed, &ameir_controller_trial(ctl, fin[0])->arch));
+    CHECK(!ameir_arch_equal(&ameir_controller_trial(ctl, fin[1])->arch, &ameir_controller_trial(ctl, fin[0])->arch));
+    CHECK(!ameir_arch_equal(&ameir_controller_trial(ctl, fin[2])->arch, &ameir_controller_trial(ctl, fin[1])->arch));
+    CHECK(w >= 0);
+    for (int i = 0; i < 3; i++)
+        CHECK(ameir_controller_trial(ctl, fin[i])->metric <= ameir_controller_trial(ctl, w)->metric);
+    ameir_arch best;
+    ameir_controller_best_arch(ctl, &best);
+    CHECK(ameir_arch_equal(&best, &ameir_controller_trial(ctl, w)->arch));
+    char role[96];
+    CHECK_STR_CONTAINS(ameir_controller_role(ctl, ameir_controller_trial(ctl, fin[1]), role, sizeof role), "finalist");
+    CHECK_STR_CONTAINS(ameir_controller_role(ctl, ameir_controller_trial(ctl, n - 1), role, sizeof role), "baseline:dnn");
+    ameir_controller_free(ctl);
+    ameir_search_config_free(cfg);
+}
+
 int main(void) {
-    static const int s1[] = {6, 3, 2};
+    /* rung 0 = the incumbent + n candidates */
+    static const int s1[] = {7, 4, 2};
     static const long b1[] = {50, 100, 200};
     check_rungs(6, 2, 50, 200, s1, b1, 3);
-    static const int s2[] = {1};
+    static const int s2[] = {2};
     static const long b2[] = {10};
-    check_rungs(1, 2, 10, 100, s2, b2, 1); /* n = 1: one rung */
-    static const int s3[] = {5, 3, 2};
+    check_rungs(1, 2, 10, 100, s2, b2, 1); /* n = 1: the incumbent and one candidate, one rung */
+    static const int s3[] = {6, 3, 2};
     static const long b3[] = {1, 2, 4};
-    check_rungs(5, 2, 1, 1000, s3, b3, 3); /* n not divisible by eta; stops when one would be left */
-    static const int s4[] = {27, 9};
+    check_rungs(5, 2, 1, 1000, s3, b3, 3); /* stops when one would be left */
+    static const int s4[] = {28, 10};
     static const long b4[] = {10, 30};
     check_rungs(27, 3, 10, 30, s4, b4, 2); /* R reached before one is left */
-    static const int s5[] = {10, 4, 2};
+    static const int s5[] = {11, 4, 2};
     static const long b5[] = {3, 9, 20};
     check_rungs(10, 3, 3, 20, s5, b5, 3); /* budget capped at R */
-    static const int s6[] = {4};
+    static const int s6[] = {5};
     static const long b6[] = {10};
     check_rungs(4, 2, 10, 10, s6, b6, 1); /* r = R */
     check_promotion_by_metric();
     check_ties();
+    check_no_regression();
+    check_seeded_baselines();
+    check_valid_rows();
+    check_generations();
+    check_final_top();
     check_diverged();
     check_order_independence();
     check_replay();

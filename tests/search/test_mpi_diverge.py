@@ -24,7 +24,7 @@ def test():
         finally:
             del os.environ["AMEIR_TEST_DIVERGE_TRIAL"]
         check(p.returncode == 0, "search with a diverging trial: expected exit 0: " + describe(p))
-        check(any("trial %d search" % DIVERGE in l and "diverged" in l for l in p.stdout.splitlines()),
+        check(any("trial %d candidate" % DIVERGE in l and "diverged" in l for l in p.stdout.splitlines()),
               "the progress line of trial %d should say diverged:\n%s" % (DIVERGE, p.stdout[:3000]))
         res = last_json(p)
         check(res["trials"]["diverged"] == 1 and res["trials"]["done"] == res["trials"]["total"] - 1,

@@ -28,6 +28,26 @@ def test():
               % (wv, win["test"]["auc"], dv, base[0]["test"]["auc"]))
         check(wv > dv, "the winner's valid AUC %.5f should beat the default architecture's %.5f" % (wv, dv))
 
+        # no stage ends below its incumbent: the incumbent competes up to the stage's last rung,
+        # where the stage winner scores at least as well at the same budget on the same rows
+        check(any(" incumbent budget " in l for l in progress), "progress lines should mark the incumbent")
+        rep = report(rh5)
+        trials = {t["trial"]: t for st in rep["stages"] for t in st["trials"]}
+        for sw in rep["stage_winners"]:
+            w = trials[sw["trial"]]
+            inc = [t for t in trials.values() if t["role"] == "incumbent" and t["rung"] == w["rung"]
+                   and t["budget"] == w["budget"] and t["arch"] and t["status"] == "done"]
+            inc = [t for t in inc if any(x["trial"] == t["trial"] for x in next(s["trials"] for s in rep["stages"] if s["stage"] == sw["stage"]))]
+            check(len(inc) == 1, "stage %s: the last rung should hold the incumbent: %r" % (sw["stage"], inc))
+            print("stage %s: winner trial %d score %.5f, incumbent trial %d score %.5f (budget %d, valid rows %s)"
+                  % (sw["stage"], w["trial"], w["score"], inc[0]["trial"], inc[0]["score"], w["budget"], w["valid_rows"] or "all"))
+            check(w["score"] >= inc[0]["score"], "stage %s ended below its incumbent" % sw["stage"])
+            check(w["valid_rows"] == 0, "a stage's last rung scores on the whole validation split")
+        behavior = next(s["trials"] for s in rep["stages"] if s["stage"] == "behavior")
+        check(any(t["valid_rows"] == 1500 for t in behavior), "lower behaviour rungs should score on 1500 rows")
+        check(len(res["finalists"]) == 2 and all(f["valid"]["auc"] <= win["valid"]["auc"] for f in res["finalists"]),
+              "the winner is the best of the 2 finalists on validation: %r" % res["finalists"])
+
         # best files beside RUN.h5: the arch is the winner's, the model evaluates to its test metric
         with open(os.path.join(out, "best_arch.json")) as f:
             check(json.load(f) == win["arch"], "best_arch.json differs from the winner's arch")
@@ -40,7 +60,6 @@ def test():
               "ameir eval gives test auc %r, the search recorded %r" % (auc, win["test"]["auc"]))
 
         # report: the same winner, a leaderboard per stage, and a plot with the three stages
-        rep = report(rh5)
         check(rep["winner"] == win, "report's winner differs from the search's")
         svg = os.path.join(out, "search.svg")
         r = run([EXE, "report", rh5, "--svg", svg])

@@ -1,6 +1,7 @@
 /* The search config: defaults, canonical text and hash, path resolution, each kind of bad
  * input with its code and message, resolution against a schema, and the shipped configs.
  * argv[1]: the source root (for configs/search and configs/archs). */
+#include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -256,6 +257,69 @@ static void check_shipped(void) {
     CHECK_STR_CONTAINS(ameir_last_error(), "/nonexistent/search.json: cannot open");
 }
 
+/* Field names of a shipped dataset: "fields"[].name of configs/datasets/NAME.json; the
+ * synthetic generator's fields (src/data/synth.c) are not in its config. */
+static int dataset_fields(const char *name, ameir_schema *s) {
+    static const char *const synthetic[] = {"user", "age", "gender", "city", "device", "hour", "item", "category"};
+    char path[1024], *text = NULL;
+    memset(s, 0, sizeof *s);
+    s->task = AMEIR_TASK_CTR;
+    s->item_field = -1;
+    if (!strcmp(name, "synthetic")) {
+        for (int f = 0; f < 8; f++)
+            snprintf(s->fields[s->n_fields++].name, AMEIR_FIELD_NAME_MAX, "%s", synthetic[f]);
+        return 0;
+    }
+    snprintf(path, sizeof path, "%s/configs/datasets/%s.json", root, name);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    text = calloc(1, 1 << 20);
+    size_t n = fread(text, 1, (1 << 20) - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    cJSON *o = cJSON_Parse(text), *fl = cJSON_GetObjectItemCaseSensitive(o, "fields"), *it;
+    free(text);
+    cJSON_ArrayForEach(it, fl) {
+        const cJSON *nm = cJSON_GetObjectItemCaseSensitive(it, "name");
+        if (cJSON_IsString(nm) && s->n_fields < AMEIR_MAX_FIELDS)
+            snprintf(s->fields[s->n_fields++].name, AMEIR_FIELD_NAME_MAX, "%s", nm->valuestring);
+    }
+    cJSON_Delete(o);
+    return s->n_fields > 0 ? 0 : -1;
+}
+
+/* Every shipped baseline's part for each stage lies in that stage's subspace of its dataset's
+ * shipped search config, so the search can at least find what it is compared with. */
+static void check_shipped_baselines_in_space(void) {
+    static const char *const names[] = {"synthetic", "ml100k-ctr", "beauty-seq", "frappe-ctr", "taobao-ctr"};
+    for (int i = 0; i < 5; i++) {
+        char path[1024];
+        ameir_search_config *cfg = NULL;
+        ameir_schema s;
+        snprintf(path, sizeof path, "%s/configs/search/%s.json", root, names[i]);
+        CHECK_EQ_INT(dataset_fields(names[i], &s), 0);
+        if (ameir_search_config_load(&cfg, path) < 0 || ameir_search_config_resolve(cfg, &s) < 0) {
+            fprintf(stderr, "  %s: %s\n", names[i], ameir_last_error());
+            CHECK(0);
+            ameir_search_config_free(cfg);
+            continue;
+        }
+        CHECK(cfg->seed_baselines);
+        for (int b = 0; b < cfg->n_baselines; b++)
+            for (int st = 0; st < AMEIR_N_STAGES; st++) {
+                ameir_arch a = cfg->defaults;
+                ameir_arch_set_part(&a, &cfg->baselines[b], st);
+                int in = ameir_space_contains(cfg, st, &a);
+                if (!in)
+                    fprintf(stderr, "  %s: baseline %s: its %s part is outside the subspace\n", names[i], cfg->baseline_names[b],
+                            ameir_stage_name(st));
+                CHECK(in);
+            }
+        ameir_search_config_free(cfg);
+    }
+}
+
 int main(int argc, char **argv) {
     if (argc > 1)
         root = argv[1];
@@ -265,5 +329,6 @@ int main(int argc, char **argv) {
     check_bad();
     check_resolve();
     check_shipped();
+    check_shipped_baselines_in_space();
     return check_finish("test_search_config");
 }

@@ -115,13 +115,13 @@ static void check_interactions(void) {
     CHECK_EQ_INT(draw_check(cfg, AMEIR_STAGE_INTERACTION, 25, out), 21);
     ameir_search_config_free(cfg);
     /* order up to 3: 6 + 4 = 10 groups; 0..2 of them: 1 + 10 + 45 = 56 */
-    cfg = make("", "\"max_order\": 3, \"max_interactions\": 2", "", 1, 4);
+    cfg = make("", "\"max_order\": 3, \"max_interactions\": 2, \"generations\": 1", "", 1, 4);
     CHECK_EQ_INT(ameir_space_size(cfg, AMEIR_STAGE_INTERACTION), 56);
     CHECK_EQ_INT(draw_check(cfg, AMEIR_STAGE_INTERACTION, 56, out), 56);
     CHECK_EQ_INT(draw_check(cfg, AMEIR_STAGE_INTERACTION, 50, out), 50);
     ameir_search_config_free(cfg);
     /* named candidate fields only; 6 fields in the dataset, 3 named, order 2..4: 3 + 1 = 4 groups */
-    cfg = make("", "\"max_order\": 4, \"min_interactions\": 1, \"max_interactions\": 3, "
+    cfg = make("", "\"max_order\": 4, \"min_interactions\": 1, \"max_interactions\": 3, \"generations\": 1, "
                    "\"fields\": [\"genre\", \"user\", \"city\"]",
                "", 1, 6);
     CHECK_EQ_INT(ameir_space_size(cfg, AMEIR_STAGE_INTERACTION), 4 + 6 + 4);
@@ -135,7 +135,7 @@ static void check_interactions(void) {
             }
     ameir_search_config_free(cfg);
     /* large space: random path; fields from the dataset (6), up to 8 groups of order <= 4 */
-    cfg = make("", "\"max_order\": 4, \"max_interactions\": 8", "", 3, 6);
+    cfg = make("", "\"max_order\": 4, \"max_interactions\": 8, \"generations\": 1", "", 3, 6);
     CHECK_EQ_INT(cfg->interaction.n_fields, 6);
     CHECK_EQ_INT(draw_check(cfg, AMEIR_STAGE_INTERACTION, 64, out), 64);
     int high = 0;
@@ -143,6 +143,41 @@ static void check_interactions(void) {
         for (int g = 0; g < out[i].n_interactions; g++)
             high += out[i].interactions[g].order > 2;
     CHECK(high > 0);
+    ameir_search_config_free(cfg);
+    /* in generations (the default: max_order of them) the first draws have order-2 groups only */
+    cfg = make("", "\"max_order\": 4, \"max_interactions\": 8", "", 3, 6);
+    CHECK_EQ_INT(cfg->interaction.generations, 4);
+    CHECK_EQ_INT(draw_check(cfg, AMEIR_STAGE_INTERACTION, 64, out), 64);
+    for (int i = 0; i < 64; i++)
+        for (int g = 0; g < out[i].n_interactions; g++)
+            CHECK_EQ_INT(out[i].interactions[g].order, 2);
+    /* children: new, inside, orders at most 2 + generation, and some grown */
+    ameir_arch *kids = malloc(64 * sizeof *kids);
+    for (int gen = 1; gen <= 2; gen++) {
+        int got_k = -1, grown = 0;
+        CHECK_EQ_INT(ameir_space_evolve(cfg, &cfg->defaults, out, 4, out, 64, gen, 32, kids, &got_k), 0);
+        CHECK_EQ_INT(got_k, 32);
+        for (int i = 0; i < got_k; i++) {
+            CHECK(ameir_space_contains(cfg, AMEIR_STAGE_INTERACTION, &kids[i]));
+            for (int j = 0; j < 64; j++)
+                CHECK(!ameir_arch_equal(&kids[i], &out[j]));
+            for (int j = 0; j < i; j++)
+                CHECK(!ameir_arch_equal(&kids[i], &kids[j]));
+            for (int g = 0; g < kids[i].n_interactions; g++) {
+                CHECK(kids[i].interactions[g].order <= 2 + gen);
+                grown += kids[i].interactions[g].order > 2;
+            }
+        }
+        CHECK(grown > 0);
+        /* deterministic: the same call gives the same children */
+        ameir_arch again[32];
+        int got2 = -1;
+        CHECK_EQ_INT(ameir_space_evolve(cfg, &cfg->defaults, out, 4, out, 64, gen, 32, again, &got2), 0);
+        CHECK_EQ_INT(got2, got_k);
+        for (int i = 0; i < got2; i++)
+            CHECK(ameir_arch_equal(&again[i], &kids[i]));
+    }
+    free(kids);
     free(out);
     ameir_search_config_free(cfg);
 }

@@ -1,0 +1,151 @@
+/* The interaction stage's later generations (AMEIR's progressive search of low- then
+ * high-order interactions): children of the best sets so far. Each child takes one parent
+ * (uniformly among the best) and applies one operator: grow a group by one field (order k
+ * -> k+1, at most 2 + generation), add an order-2 group, drop a group, change one field of
+ * a group, or recombine with a second parent (each group of the two parents' union kept
+ * with probability 1/2). Children must lie in the subspace and be new. Everything comes from
+ * one seeded stream and the parents' order, so a generation is a pure function of the
+ * config and the results before it. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ameir/error.h"
+#include "ameir/rng.h"
+#include "ameir/search.h"
+#include "space_internal.h"
+
+#define TRIES_PER_CHILD 64
+
+static int int_cmp(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
+
+/* The groups of a's interactions over the candidate fields (groups naming other fields are
+ * left out: such an arch, e.g. an incumbent from the defaults, can still be a parent). */
+static int load_groups(const ameir_interaction_space *s, const ameir_arch *a, ameir_group *g) {
+    int k = 0;
+    for (int i = 0; i < a->n_interactions; i++) {
+        ameir_group x = {a->interactions[i].order, {0}};
+        int good = 1;
+        for (int j = 0; j < x.order && good; j++)
+            good = (x.f[j] = ameir_field_index(s, a->interactions[i].fields[j])) >= 0;
+        if (!good)
+            continue;
+        qsort(x.f, (size_t)x.order, sizeof x.f[0], int_cmp);
+        g[k++] = x;
+    }
+    return k;
+}
+
+static int has_group(const ameir_group *g, int k, const ameir_group *x, int skip) {
+    for (int i = 0; i < k; i++)
+        if (i != skip && !ameir_group_cmp(&g[i], x))
+            return 1;
+    return 0;
+}
+
+/* A field not in x, uniformly; -1 if x holds them all. */
+static int other_field(const ameir_interaction_space *s, ameir_rng *rng, const ameir_group *x) {
+    int free_f[AMEIR_MAX_FIELDS], n = 0;
+    for (int f = 0; f < s->n_fields; f++) {
+        int in = 0;
+        for (int j = 0; j < x->order; j++)
+            in |= x->f[j] == f;
+        if (!in)
+            free_f[n++] = f;
+    }
+    return n ? free_f[ameir_rng_below(rng, (uint64_t)n)] : -1;
+}
+
+/* One child's groups into c; returns their count, or -1 when the operator does not apply. */
+static int make_child(const ameir_interaction_space *s, ameir_rng *rng, const ameir_arch *parents, int n_parents,
+                      int max_order, ameir_group *c) {
+    ameir_group q[AMEIR_MAX_INTERACTIONS];
+    int pi = (int)ameir_rng_below(rng, (uint64_t)n_parents);
+    int k = load_groups(s, &parents[pi], c), op = (int)ameir_rng_below(rng, n_parents > 1 ? 5 : 4);
+    int i = k ? (int)ameir_rng_below(rng, (uint64_t)k) : -1, f;
+    ameir_group x;
+    switch (op) {
+    case 0: /* grow: the same group with one more field, beside it (or instead when full) */
+        if (i < 0 || c[i].order >= max_order || (f = other_field(s, rng, &c[i])) < 0)
+            return -1;
+        x = c[i];
+        x.f[x.order++] = f;
+        qsort(x.f, (size_t)x.order, sizeof x.f[0], int_cmp);
+        if (has_group(c, k, &x, -1))
+            return -1;
+        if (k < s->max_interactions)
+            c[k++] = x;
+        else
+            c[i] = x;
+        return k;
+    case 1: /* add an order-2 group */
+        if (k >= s->max_interactions || s->n_fields < 2)
+            return -1;
+        x.order = 2;
+        x.f[0] = (int)ameir_rng_below(rng, (uint64_t)s->n_fields);
+        x.f[1] = other_field(s, rng, &(ameir_group){1, {x.f[0]}});
+        qsort(x.f, 2, sizeof x.f[0], int_cmp);
+        if (has_group(c, k, &x, -1))
+            return -1;
+        c[k++] = x;
+        return k;
+    case 2: /* drop a group */
+        if (i < 0 || k <= s->min_interactions)
+            return -1;
+        c[i] = c[--k];
+        return k;
+    case 3: /* change one field of a group */
+        if (i < 0 || (f = other_field(s, rng, &c[i])) < 0)
+            return -1;
+        x = c[i];
+        x.f[ameir_rng_below(rng, (uint64_t)x.order)] = f;
+        qsort(x.f, (size_t)x.order, sizeof x.f[0], int_cmp);
+        if (has_group(c, k, &x, i))
+            return -1;
+        c[i] = x;
+        return k;
+    default: { /* recombine with another parent */
+        int qi = (int)ameir_rng_below(rng, (uint64_t)(n_parents - 1));
+        qi += qi >= pi;
+        int kq = load_groups(s, &parents[qi], q), n = 0;
+        ameir_group u[2 * AMEIR_MAX_INTERACTIONS];
+        for (int j = 0; j < k; j++)
+            u[n++] = c[j];
+        for (int j = 0; j < kq; j++)
+            if (!has_group(u, n, &q[j], -1))
+                u[n++] = q[j];
+        k = 0;
+        for (int j = 0; j < n; j++)
+            if (ameir_rng_below(rng, 2) && k < AMEIR_MAX_INTERACTIONS)
+                c[k++] = u[j];
+        return k >= s->min_interactions && k <= s->max_interactions ? k : -1;
+    }
+    }
+}
+
+int ameir_space_evolve(const ameir_search_config *cfg, const ameir_arch *base, const ameir_arch *parents, int n_parents,
+                       const ameir_arch *seen, int n_seen, int generation, int n, ameir_arch *out, int *n_out) {
+    const ameir_interaction_space *s = &cfg->interaction;
+    ameir_rng rng = ameir_rng_stream(cfg->seed, UINT64_C(0x5EA4C500) + (uint64_t)generation);
+    int max_order = 2 + generation;
+    ameir_group c[AMEIR_MAX_INTERACTIONS];
+    *n_out = 0;
+    if (!cfg->resolved)
+        return ameir_fail(AMEIR_EINVAL, "%s: interaction fields not resolved against the dataset yet", cfg->origin);
+    if (max_order > s->max_order)
+        max_order = s->max_order;
+    for (int64_t tries = 0; n_parents > 0 && *n_out < n && tries < (int64_t)TRIES_PER_CHILD * n; tries++) {
+        int k = make_child(s, &rng, parents, n_parents, max_order, c);
+        if (k < 0)
+            continue;
+        ameir_arch a = *base;
+        ameir_groups_to_arch(s, c, k, &a);
+        int dup = !ameir_space_contains(cfg, AMEIR_STAGE_INTERACTION, &a);
+        for (int j = 0; j < n_seen && !dup; j++)
+            dup = ameir_arch_equal(&seen[j], &a);
+        for (int j = 0; j < *n_out && !dup; j++)
+            dup = ameir_arch_equal(&out[j], &a);
+        if (!dup)
+            out[(*n_out)++] = a;
+    }
+    return 0;
+}
