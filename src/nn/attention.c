@@ -8,7 +8,10 @@
  * A query row with no real key (cannot happen for a real query, which is its own key)
  * would give ctx = 0.
  * Per (row, head) the products are small gemms straight on the strided q, k, v columns
- * (ld 3C), so no copies are made; the mask is applied to the probabilities.
+ * (ld 3C), so no copies are made; the mask is applied to the probabilities. They run over
+ * the row's real range only, from its first real position to its last (padding before
+ * and after it gives nothing and gets nothing): histories are padded at the front, so
+ * the L x L products shrink to n x n with n the real length. A row's A is n x n (ld n).
  * act layout: QKV (B*L, 3C) | A (B, H, L, L) | CTX (B*L, C) |
  *             backward scratch: DQKV (B*L, 3C) | DCTX (B*L, C) | DA (L, L). */
 #include <math.h>
@@ -37,6 +40,17 @@ static att_act att_split(real *act, int B, int L, int C, int H) {
     a.dctx = a.dqkv + BL * 3 * C;
     a.da = a.dctx + BL * C;
     return a;
+}
+
+/* [*lo, *hi): from the first real position of m (L) to the last; empty if none */
+static void real_range(const uint8_t *m, int L, int *lo, int *hi) {
+    int a = 0, b = L;
+    while (a < L && !m[a])
+        a++;
+    while (b > a && !m[b - 1])
+        b--;
+    *lo = a;
+    *hi = b;
 }
 
 /* A (L, L) holds scores on entry; softmax over the real keys of each real query row,
@@ -100,16 +114,22 @@ void ameir_attention_forward(real *out, real *act, const real *inp, const real *
     real scale = (real)1 / AMEIR_SQRT((real)hd);
     ameir_linear_forward(a.qkv, inp, w_in, b_in, B * L, C, C3);
     for (int b = 0; b < B; b++) {
-        const uint8_t *m = mask + (size_t)b * L;
-        const real *qkv = a.qkv + (size_t)b * L * C3;
+        int lo, hi;
+        real_range(mask + (size_t)b * L, L, &lo, &hi);
+        int n = hi - lo;
+        const uint8_t *m = mask + (size_t)b * L + lo;
+        const real *qkv = a.qkv + ((size_t)b * L + lo) * C3;
         real *ctx = a.ctx + (size_t)b * L * C;
-        for (int h = 0; h < H; h++) {
+        memset(ctx, 0, (size_t)lo * C * sizeof(real));
+        memset(ctx + (size_t)hi * C, 0, (size_t)(L - hi) * C * sizeof(real));
+        ctx += (size_t)lo * C;
+        for (int h = 0; h < H && n > 0; h++) {
             real *A = a.att + ((size_t)b * H + h) * L * L;
             const real *q = qkv + h * hd, *k = qkv + C + h * hd, *v = qkv + 2 * C + h * hd;
-            /* S = scale q k^T (L, L); A = masked softmax of S; ctx_h = A v (L, hd) */
-            AMEIR_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, hd, scale, q, C3, k, C3, 0, A, L);
-            masked_softmax(A, m, L);
-            AMEIR_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, hd, L, 1, A, L, v, C3, 0, ctx + h * hd, C);
+            /* S = scale q k^T (n, n); A = masked softmax of S; ctx_h = A v (n, hd) */
+            AMEIR_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, hd, scale, q, C3, k, C3, 0, A, n);
+            masked_softmax(A, m, n);
+            AMEIR_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hd, n, 1, A, n, v, C3, 0, ctx + h * hd, C);
         }
     }
     ameir_linear_forward(out, a.ctx, w_out, b_out, B * L, C, C);
@@ -142,37 +162,40 @@ void ameir_attention_backward(real *dinp, real *dw_in, real *db_in, real *dw_out
      *   dq += scale dS k,  dk += scale dS^T q.
      * Padding keys and padding queries have A = 0, hence dS = 0 and no gradient. */
     for (int b = 0; b < B; b++) {
-        const uint8_t *m = mask + (size_t)b * L;
-        const real *qkv = a.qkv + (size_t)b * L * C3;
-        real *dqkv = a.dqkv + (size_t)b * L * C3;
-        const real *dctx = a.dctx + (size_t)b * L * C;
-        for (int h = 0; h < H; h++) {
+        int lo, hi;
+        real_range(mask + (size_t)b * L, L, &lo, &hi);
+        int n = hi - lo;
+        const uint8_t *m = mask + (size_t)b * L + lo;
+        const real *qkv = a.qkv + ((size_t)b * L + lo) * C3;
+        real *dqkv = a.dqkv + ((size_t)b * L + lo) * C3;
+        const real *dctx = a.dctx + ((size_t)b * L + lo) * C;
+        for (int h = 0; h < H && n > 0; h++) {
             const real *A = a.att + ((size_t)b * H + h) * L * L;
             const real *q = qkv + h * hd, *k = qkv + C + h * hd, *v = qkv + 2 * C + h * hd;
             real *dq = dqkv + h * hd, *dk = dqkv + C + h * hd, *dv = dqkv + 2 * C + h * hd;
             real *dS = a.da;
-            AMEIR_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, hd, 1, dctx + h * hd, C, v, C3, 0, dS, L);
-            AMEIR_GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, L, hd, L, 1, A, L, dctx + h * hd, C, 1, dv, C3);
-            for (int i = 0; i < L; i++) {
-                real *ds = dS + (size_t)i * L;
-                const real *ai = A + (size_t)i * L;
+            AMEIR_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, hd, 1, dctx + h * hd, C, v, C3, 0, dS, n);
+            AMEIR_GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, n, hd, n, 1, A, n, dctx + h * hd, C, 1, dv, C3);
+            for (int i = 0; i < n; i++) {
+                real *ds = dS + (size_t)i * n;
+                const real *ai = A + (size_t)i * n;
                 if (!m[i]) {
-                    memset(ds, 0, (size_t)L * sizeof(real));
+                    memset(ds, 0, (size_t)n * sizeof(real));
                     continue;
                 }
                 real acc[4] = {0, 0, 0, 0}; /* four chains, as in the forward sums */
                 int j = 0;
-                for (; j + 4 <= L; j += 4)
+                for (; j + 4 <= n; j += 4)
                     for (int u = 0; u < 4; u++)
                         acc[u] += ai[j + u] * ds[j + u];
-                for (; j < L; j++)
+                for (; j < n; j++)
                     acc[0] += ai[j] * ds[j];
                 real dot = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-                for (j = 0; j < L; j++)
+                for (j = 0; j < n; j++)
                     ds[j] = ai[j] * (ds[j] - dot) * scale;
             }
-            AMEIR_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, hd, L, 1, dS, L, k, C3, 1, dq, C3);
-            AMEIR_GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, L, hd, L, 1, dS, L, q, C3, 1, dk, C3);
+            AMEIR_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hd, n, 1, dS, n, k, C3, 1, dq, C3);
+            AMEIR_GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, n, hd, n, 1, dS, n, q, C3, 1, dk, C3);
         }
     }
     ameir_linear_backward(dinp, dw_in, db_in, a.dqkv, inp, w_in, (int)BL, C, C3);
