@@ -105,7 +105,12 @@ void ameir_layernorm_backward(real *dinp, real *dw, real *db, const real *dout, 
  * w2 (1, 36), b2 (1). */
 size_t ameir_din_act_size(int B, int L, int C);
 void ameir_din_forward(real *out, real *act, const real *h, const real *t, const real *w1, const real *b1, const real *w2, const real *b2, const uint8_t *mask, int B, int L, int C);
-void ameir_din_backward(real *dh, real *dt, real *dw1, real *db1, real *dw2, real *db2, const real *dout, const real *act, const real *h, const real *t, const real *w1, const real *w2, const uint8_t *mask, int B, int L, int C);
+/* act holds what backward needs and backward's scratch (backward may run again) */
+void ameir_din_backward(real *dh, real *dt, real *dw1, real *db1, real *dw2, real *db2, const real *dout, real *act, const real *h, const real *t, const real *w1, const real *w2, const uint8_t *mask, int B, int L, int C);
+/* the direct form in plain loops, the reference the split form is tested against;
+ * S (B*L*37 reals) holds the sigmoid outputs and the weights a; every gradient is needed */
+void ameir_din_forward_naive(real *out, real *S, const real *h, const real *t, const real *w1, const real *b1, const real *w2, const real *b2, const uint8_t *mask, int B, int L, int C);
+void ameir_din_backward_naive(real *dh, real *dt, real *dw1, real *db1, real *dw2, real *db2, const real *dout, const real *S, const real *h, const real *t, const real *w1, const real *w2, const uint8_t *mask, int B, int L, int C);
 void ameir_masked_mean_forward(real *out, const real *h, const uint8_t *mask, int B, int L, int C);
 void ameir_masked_mean_backward(real *dh, const real *dout, const uint8_t *mask, int B, int L, int C);
 /* the last real position of each row (zeros if none) */

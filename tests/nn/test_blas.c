@@ -1,6 +1,7 @@
 /* The BLAS kernels against plain loops (dav1d's checkasm idea), in the float build:
  * linear against ameir_linear_*_naive, conv1d (im2col + gemm in chunks) against a
- * direct convolution written here, on random shapes large enough to cross the conv
+ * direct convolution written here, the DIN unit's split first layer against its direct
+ * form (ameir_din_*_naive), on random shapes large enough to cross the conv and DIN
  * chunk boundaries. Backward is checked with non-zero initial gradients, so the
  * accumulation (+=) is compared too. */
 #include <stdlib.h>
@@ -125,6 +126,43 @@ static void test_conv(int B, int L, int C, int K) {
     free(dx1), free(dw1), free(db1), free(dx2), free(dw2), free(db2);
 }
 
+/* left padding of random length per row (one row empty, one full), holes */
+static uint8_t *seq_mask(int B, int L) {
+    uint8_t *m = malloc((size_t)B * L);
+    AMEIR_ASSERT(m);
+    for (int b = 0; b < B; b++) {
+        int lead = b == 0 ? L : b == 1 ? 0 : (int)ameir_rng_below(&rng, (uint64_t)L);
+        for (int l = 0; l < L; l++)
+            m[(size_t)b * L + l] = l >= lead && ameir_rng_uniform(&rng) < 0.9;
+    }
+    return m;
+}
+
+static void test_din(int B, int L, int C) {
+    size_t n = (size_t)B * L * C, nw = (size_t)AMEIR_DIN_HIDDEN * 4 * C, H = AMEIR_DIN_HIDDEN;
+    uint8_t *m = seq_mask(B, L);
+    real *h = rnd(n), *t = rnd((size_t)B * C), *w1 = rnd(nw), *b1 = rnd(H), *w2 = rnd(H), *b2 = rnd(1);
+    real *act = rnd(ameir_din_act_size(B, L, C)), *S = rnd((size_t)B * L * (H + 1));
+    real *y1 = rnd((size_t)B * C), *y2 = rnd((size_t)B * C), *g = rnd((size_t)B * C);
+    ameir_din_forward(y1, act, h, t, w1, b1, w2, b2, m, B, L, C);
+    ameir_din_forward_naive(y2, S, h, t, w1, b1, w2, b2, m, B, L, C);
+    CHECK_NEAR(worst_diff(y1, y2, (size_t)B * C), 0, 1e-6 * L * C);
+    real *dh1 = rnd(n), *dt1 = rnd((size_t)B * C), *dw11 = rnd(nw), *db11 = rnd(H), *dw21 = rnd(H), *db21 = rnd(1);
+    real *dh2 = dup(dh1, n), *dt2 = dup(dt1, (size_t)B * C), *dw12 = dup(dw11, nw), *db12 = dup(db11, H),
+         *dw22 = dup(dw21, H), *db22 = dup(db21, 1);
+    ameir_din_backward(dh1, dt1, dw11, db11, dw21, db21, g, act, h, t, w1, w2, m, B, L, C);
+    ameir_din_backward_naive(dh2, dt2, dw12, db12, dw22, db22, g, S, h, t, w1, w2, m, B, L, C);
+    CHECK_NEAR(worst_diff(dh1, dh2, n), 0, 1e-6 * C * H);
+    CHECK_NEAR(worst_diff(dt1, dt2, (size_t)B * C), 0, 1e-6 * L * C * H);
+    CHECK_NEAR(worst_diff(dw11, dw12, nw), 0, 1e-6 * B * L);
+    CHECK_NEAR(worst_diff(db11, db12, H), 0, 1e-6 * B * L);
+    CHECK_NEAR(worst_diff(dw21, dw22, H), 0, 1e-6 * B * L);
+    CHECK_NEAR(worst_diff(db21, db22, 1), 0, 1e-6 * B * L);
+    free(m), free(h), free(t), free(w1), free(b1), free(w2), free(b2), free(act), free(S), free(y1), free(y2), free(g);
+    free(dh1), free(dt1), free(dw11), free(db11), free(dw21), free(db21);
+    free(dh2), free(dt2), free(dw12), free(db12), free(dw22), free(db22);
+}
+
 int main(void) {
     rng = ameir_rng_stream(11, 3);
     /* shapes from 1 x 1 to the bench MLP's, odd sizes on purpose */
@@ -142,5 +180,9 @@ int main(void) {
     test_conv(4, 9, 64, 7);
     /* the largest d ameir_nn_check_conv accepts: one position per chunk */
     test_conv(2, 4, AMEIR_CONV_MAX_C(7), 7); /* row 0 is empty, row 1 random */
+    /* the DIN unit: small, the bench's shape (past one backward chunk) and a wide d */
+    test_din(3, 5, 2);
+    test_din(32, 50, 16);
+    test_din(5, 20, 64);
     return check_finish("blas vs naive");
 }
