@@ -200,8 +200,8 @@ static int parse_files(dcfg *c, const cJSON *obj, const char *base, dcfg_source 
 }
 
 static int parse_source(dcfg *c, const cJSON *obj, const char *base, dcfg_source *s, int is_join) {
-    static const char *const main_keys[] = {"files", "format", "sep", "header", "columns", "encoding", "position", NULL};
-    static const char *const join_keys[] = {"file", "format", "sep", "header", "columns", "encoding", "key", "value", NULL};
+    static const char *const main_keys[] = {"files", "format", "sep", "quote", "header", "columns", "encoding", "position", NULL};
+    static const char *const join_keys[] = {"file", "format", "sep", "quote", "header", "columns", "encoding", "key", "value", NULL};
     static const char *const formats[] = {"delimited", "libfm", "sequence", "json_map", NULL};
     static const char *const encodings[] = {"utf-8", "latin-1", NULL};
     char k[KEY_MAX];
@@ -219,6 +219,10 @@ static int parse_source(dcfg *c, const cJSON *obj, const char *base, dcfg_source
         s->sep = ' ';
     AMEIR_TRY(get_sep(c, obj, base, "sep", &s->sep));
     AMEIR_TRY(get_enum(c, obj, base, "encoding", encodings, &s->latin1, 0));
+    AMEIR_TRY(get_bool(c, obj, base, "quote", &s->quote));
+    subkey(k, base, "quote");
+    if (s->quote && s->format != DSRC_DELIMITED)
+        return bad(c, k, "only a \"delimited\" source has quoted cells");
     AMEIR_TRY(get_names(c, obj, base, "columns", s->columns, DCFG_MAX_COLS, &s->n_columns));
     if (is_join) {
         s->n_files = 1;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
+#include <zlib.h>
 
 #include "ameir/schema.h"
 
@@ -45,6 +46,7 @@ typedef struct dcfg_source {
     int n_files;
     dcfg_file files[DCFG_MAX_FILES];
     char sep;
+    int quote; /* delimited: RFC 4180 quoted cells */
     int latin1;
     int n_columns; /* 0 = from the header line */
     char columns[DCFG_MAX_COLS][DCFG_NAME];
@@ -135,6 +137,29 @@ int64_t *strmap_get(const strmap *m, const char *key);
 /* Insert key with val unless present; returns a pointer to its value (NULL: out of memory).
  * *added says whether it was new. */
 int64_t *strmap_put(strmap *m, const char *key, int64_t val, int *added);
+
+/* A raw file read record by record: plain or gzip, lines or RFC 4180 records. */
+typedef struct rec_reader {
+    char path[DCFG_PATH];
+    gzFile gz;
+    char *buf; /* bytes [pos, len) not yet returned */
+    size_t cap, len, pos, scan;
+    int eof;
+    char sep;
+    int quote, latin1;
+    int64_t line;       /* physical lines consumed */
+    int64_t first_line; /* 1-based line where the last record started */
+    char *conv;         /* latin-1 -> UTF-8 copy of the last record */
+    size_t conv_cap;
+} rec_reader;
+int rec_open(rec_reader *r, const char *path, char sep, int quote, int latin1);
+/* Next record (a line, or with quote a whole RFC 4180 record) as a NUL-terminated string that
+ * lives until the next call; '\r\n' ends count as '\n'. 1 = a record, 0 = end, < 0 = error. */
+int rec_next_line(rec_reader *r, char **text, size_t *n);
+/* Split a record at the separator in place (quotes removed if quote is on); returns the number
+ * of cells (tok gets the first max) or < 0 for a malformed quoted cell (file and line named). */
+int rec_split(rec_reader *r, char *s, char **tok, int max);
+void rec_close(rec_reader *r);
 
 /* Raw rows as string cells. */
 typedef struct rawtable {

@@ -1,5 +1,6 @@
 /* Raw files -> rows of string cells: delimited text, libFM lines, one sequence per line,
- * and JSON maps (key -> list). Cells point into the file buffers (tokenised in place). */
+ * and JSON maps (key -> list). Text is read record by record (records.c: gzip, RFC 4180
+ * quotes); cells are copied into the table's arena. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,40 +67,6 @@ static int add_row(rawtable *t) {
     return 0;
 }
 
-/* Split s in place at sep; returns the number of tokens (up to max stored in tok). */
-static int tokenize(char *s, char sep, char **tok, int max) {
-    int n = 0;
-    for (;;) {
-        char *e = strchr(s, sep);
-        if (n < max)
-            tok[n] = s;
-        n++;
-        if (!e)
-            break;
-        *e = '\0';
-        s = e + 1;
-    }
-    return n;
-}
-
-/* Next line of buf at *pos, '\n' and a trailing '\r' replaced by '\0'; NULL at the end. */
-static char *next_line(char *buf, size_t len, size_t *pos) {
-    if (*pos >= len)
-        return NULL;
-    char *s = buf + *pos;
-    char *e = memchr(s, '\n', len - *pos);
-    if (e) {
-        *e = '\0';
-        *pos = (size_t)(e - buf) + 1;
-    } else {
-        *pos = len;
-        e = buf + len;
-    }
-    if (e > s && e[-1] == '\r')
-        e[-1] = '\0';
-    return s;
-}
-
 static int set_columns(rawtable *t, const dcfg_source *src, char **tok, int n_tok) {
     int n = src->n_columns ? src->n_columns : n_tok;
     t->names = calloc((size_t)n, sizeof *t->names);
@@ -111,92 +78,131 @@ static int set_columns(rawtable *t, const dcfg_source *src, char **tok, int n_to
     return 0;
 }
 
-static int read_text(rawtable *t, const dcfg_source *src, int fi, char *buf, size_t len) {
+static const char *keep(rawtable *t, const char *s) {
+    return arena_strdup(&t->arena, s, strlen(s));
+}
+
+/* key item item ...: one event per item, its position in the line as time */
+static int add_sequence(rawtable *t, const dcfg_source *src, int fi, char *s, int64_t line) {
+    const char *path = t->paths[fi];
+    char *p = strchr(s, src->sep);
+    if (!p || !p[1] || p == s)
+        return ameir_fail(AMEIR_EDATA, "%s:%lld: expected a key and at least one item", path, (long long)line);
+    *p++ = '\0';
+    const char *key = keep(t, s);
+    if (!key)
+        return ameir_fail(AMEIR_ENOMEM, "out of memory");
+    int64_t posn = 0;
+    while (p) {
+        char *item = p, *e = strchr(p, src->sep);
+        p = NULL;
+        if (e) {
+            *e = '\0';
+            p = e[1] ? e + 1 : NULL; /* a trailing separator ends the line */
+        }
+        if (!item[0])
+            return ameir_fail(AMEIR_EDATA, "%s:%lld: empty item (doubled separator)", path, (long long)line);
+        char num[24];
+        snprintf(num, sizeof num, "%lld", (long long)posn++);
+        AMEIR_TRY(add_row(t));
+        int64_t r = t->n_rows - 1;
+        const char *it = keep(t, item), *pc = keep(t, num);
+        if (!it || !pc)
+            return ameir_fail(AMEIR_ENOMEM, "out of memory");
+        t->cells[r * 3] = key;
+        t->cells[r * 3 + 1] = it;
+        t->cells[r * 3 + 2] = pc;
+        t->file[r] = fi;
+        t->line[r] = line;
+    }
+    return 0;
+}
+
+static int read_text(rawtable *t, const dcfg_source *src, int fi) {
     char *tok[DCFG_MAX_COLS + 1];
     const char *path = t->paths[fi];
-    size_t pos = 0;
-    int64_t line = 0;
+    rec_reader rr;
+    AMEIR_TRY(rec_open(&rr, path, src->sep, src->quote && src->format == DSRC_DELIMITED, src->latin1));
+    int rc = 0;
     char *s;
-    while ((s = next_line(buf, len, &pos))) {
-        line++;
+    size_t len;
+    while ((rc = rec_next_line(&rr, &s, &len)) > 0) {
+        int64_t line = rr.first_line;
         if (!s[0])
             continue; /* blank lines carry nothing */
         if (line == 1 && src->files[fi].header) {
-            int n = tokenize(s, src->sep, tok, DCFG_MAX_COLS);
-            if (n > DCFG_MAX_COLS)
-                return ameir_fail(AMEIR_EDATA, "%s:1: more than %d columns", path, DCFG_MAX_COLS);
-            if (!t->n_cols)
-                AMEIR_TRY(set_columns(t, src, tok, n));
-            if (n != t->n_cols)
-                return ameir_fail(AMEIR_EDATA, "%s:1: header has %d columns, expected %d", path, n, t->n_cols);
+            int n = rec_split(&rr, s, tok, DCFG_MAX_COLS);
+            if (n < 0) {
+                rc = n;
+                break;
+            }
+            if (n > DCFG_MAX_COLS) {
+                rc = ameir_fail(AMEIR_EDATA, "%s:1: more than %d columns", path, DCFG_MAX_COLS);
+                break;
+            }
+            if (!t->n_cols && (rc = set_columns(t, src, tok, n)) < 0)
+                break;
+            if (n != t->n_cols) {
+                rc = ameir_fail(AMEIR_EDATA, "%s:1: header has %d columns, expected %d", path, n, t->n_cols);
+                break;
+            }
             continue;
         }
         if (src->format == DSRC_SEQUENCE) {
-            /* key item item ...: one event per item, its position in the line as time */
-            char *key = s, *p = strchr(s, src->sep);
-            if (!p || !p[1] || p == s)
-                return ameir_fail(AMEIR_EDATA, "%s:%lld: expected a key and at least one item", path, (long long)line);
-            *p++ = '\0';
-            int64_t posn = 0;
-            while (p) {
-                char *item = p, *e = strchr(p, src->sep);
-                p = NULL;
-                if (e) {
-                    *e = '\0';
-                    p = e[1] ? e + 1 : NULL; /* a trailing separator ends the line */
-                }
-                if (!item[0])
-                    return ameir_fail(AMEIR_EDATA, "%s:%lld: empty item (doubled separator)", path, (long long)line);
-                char num[24];
-                int nl = snprintf(num, sizeof num, "%lld", (long long)posn++);
-                AMEIR_TRY(add_row(t));
-                int64_t r = t->n_rows - 1;
-                const char *pc = arena_strdup(&t->arena, num, (size_t)nl);
-                if (!pc)
-                    return ameir_fail(AMEIR_ENOMEM, "out of memory");
-                t->cells[r * 3] = key;
-                t->cells[r * 3 + 1] = item;
-                t->cells[r * 3 + 2] = pc;
-                t->file[r] = fi;
-                t->line[r] = line;
-            }
+            if ((rc = add_sequence(t, src, fi, s, line)) < 0)
+                break;
             continue;
         }
+        int n = rec_split(&rr, s, tok, DCFG_MAX_COLS + 1);
+        if (n < 0) {
+            rc = n;
+            break;
+        }
         if (src->format == DSRC_LIBFM) {
-            int n = tokenize(s, src->sep, tok, DCFG_MAX_COLS + 1);
             while (n > 0 && !tok[n - 1][0])
                 n--; /* trailing separator */
-            if (!t->n_cols)
-                AMEIR_TRY(set_columns(t, src, tok, n));
-            if (n != t->n_cols)
-                return ameir_fail(AMEIR_EDATA, "%s:%lld: %d columns (label and features), expected %d", path,
-                                  (long long)line, n, t->n_cols);
-            for (int i = 1; i < n; i++) {
+            if (!t->n_cols && (rc = set_columns(t, src, tok, n)) < 0)
+                break;
+            if (n != t->n_cols) {
+                rc = ameir_fail(AMEIR_EDATA, "%s:%lld: %d columns (label and features), expected %d", path,
+                                (long long)line, n, t->n_cols);
+                break;
+            }
+            for (int i = 1; i < n && rc >= 0; i++) {
                 char *colon = strchr(tok[i], ':');
                 if (!colon || colon == tok[i])
-                    return ameir_fail(AMEIR_EDATA, "%s:%lld: column %d: expected index:value, found \"%s\"", path,
-                                      (long long)line, i + 1, tok[i]);
-                *colon = '\0';
+                    rc = ameir_fail(AMEIR_EDATA, "%s:%lld: column %d: expected index:value, found \"%s\"", path,
+                                    (long long)line, i + 1, tok[i]);
+                else
+                    *colon = '\0';
             }
+            if (rc < 0)
+                break;
         } else {
-            int n = tokenize(s, src->sep, tok, DCFG_MAX_COLS + 1);
-            if (!t->n_cols)
-                AMEIR_TRY(set_columns(t, src, tok, n));
-            if (n != t->n_cols)
-                return ameir_fail(AMEIR_EDATA, "%s:%lld: %d columns, expected %d", path, (long long)line, n,
-                                  t->n_cols);
+            if (!t->n_cols && (rc = set_columns(t, src, tok, n)) < 0)
+                break;
+            if (n != t->n_cols) {
+                rc = ameir_fail(AMEIR_EDATA, "%s:%lld: %d columns, expected %d", path, (long long)line, n, t->n_cols);
+                break;
+            }
         }
-        AMEIR_TRY(add_row(t));
+        if ((rc = add_row(t)) < 0)
+            break;
         int64_t r = t->n_rows - 1;
         for (int i = 0; i < t->n_cols; i++)
-            t->cells[r * t->n_cols + i] = tok[i];
+            if (!(t->cells[r * t->n_cols + i] = keep(t, tok[i]))) {
+                rc = ameir_fail(AMEIR_ENOMEM, "out of memory");
+                break;
+            }
         t->file[r] = fi;
         t->line[r] = line;
         if ((line & 0xffff) == 0)
             prep_progress(path, line, 0);
     }
-    prep_progress(path, line, 1);
-    return 0;
+    if (rc >= 0)
+        prep_progress(path, rr.line, 1);
+    rec_close(&rr);
+    return rc;
 }
 
 /* key -> [values] object: two columns, the key and its values joined by PREP_LIST_SEP. */
@@ -289,13 +295,14 @@ int rawtable_read(rawtable *t, const dcfg_source *src, const char *dir) {
         if (strlen(dir) > 255 || strlen(src->files[i].path) > 254)
             return ameir_fail(AMEIR_EINVAL, "%s/%s: path too long", dir, src->files[i].path);
         snprintf(t->paths[i], DCFG_PATH, "%.255s/%.254s", dir, src->files[i].path);
-        size_t len = 0;
-        AMEIR_TRY(slurp(t->paths[i], src->latin1, &t->bufs[i], &len));
-        t->n_bufs = i + 1;
-        if (src->format == DSRC_JSON_MAP)
+        if (src->format == DSRC_JSON_MAP) {
+            size_t len = 0;
+            AMEIR_TRY(slurp(t->paths[i], src->latin1, &t->bufs[i], &len));
+            t->n_bufs = i + 1;
             AMEIR_TRY(read_json_map(t, src, t->bufs[i]));
-        else
-            AMEIR_TRY(read_text(t, src, i, t->bufs[i], len));
+        } else {
+            AMEIR_TRY(read_text(t, src, i));
+        }
     }
     if (!t->n_rows)
         return ameir_fail(AMEIR_EDATA, "%s: no rows", t->paths[0]);

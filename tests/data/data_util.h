@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 #include <sys/stat.h>
 
 static inline int du_rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw) {
@@ -37,6 +38,15 @@ static inline void du_write(const char *dir, const char *name, const char *text)
 }
 
 /* Whole file into a malloc'd buffer; NULL if missing. */
+/* dir/name gzip-compressed (zlib), as gzip(1) would write it. */
+static inline void du_write_gz(const char *dir, const char *name, const char *text) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    gzFile g = gzopen(path, "wb");
+    if (!g || gzwrite(g, text, (unsigned)strlen(text)) != (int)strlen(text) || gzclose(g) != Z_OK)
+        fprintf(stderr, "cannot write %s\n", path);
+}
+
 static inline char *du_read(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (!f)

@@ -92,6 +92,19 @@ static void test_data(void) {
     expect_fail(AMEIR_EDATA, "data.tsv:2:", "label column rating: expected a number, found \"good\"");
     du_write(src, "data.tsv", "u1\ti1\t5\t100\t20\nu1\ti2\t9223372036854775807\t200\t20\n");
     expect_fail(AMEIR_EDATA, "data.tsv:2:", "label column rating: 9223372036854775807 is out of range");
+    /* quoted cells (RFC 4180): errors name the line where the record starts */
+    du_write(dir, "cfg.json",
+             "{\"name\": \"tiny\", \"task\": \"ctr\",\n"
+             " \"source\": {\"files\": [\"data.tsv\"], \"format\": \"delimited\", \"sep\": \",\", \"quote\": true,\n"
+             "            \"columns\": [\"item\", \"rating\"]},\n"
+             " \"label\": {\"column\": \"rating\", \"op\": \">=\", \"value\": 4},\n"
+             " \"fields\": [{\"name\": \"item\"}], \"split\": {\"method\": \"random\", \"fractions\": [0.6, 0.2, 0.2]}}\n");
+    du_write(src, "data.tsv", "\"a\nb\",5\n\"c\"d,4\n");
+    expect_fail(AMEIR_EDATA, "data.tsv:3:", "cell 1: expected a separator after the closing quote, found 'd'");
+    du_write(src, "data.tsv", "a,5\n\"b,\"\"4\nc,1\n");
+    expect_fail(AMEIR_EDATA, "data.tsv:2:", "a quoted cell is not closed before the end of the file");
+    du_write(src, "data.tsv", "a,5\n\"b\nx\",4,3\n");
+    expect_fail(AMEIR_EDATA, "data.tsv:2:", "3 columns, expected 2");
     /* a label rule no row meets: every split has one class; a split with no rows */
     du_write(src, "data.tsv", GOOD_DATA);
     write_cfg("", "{\"column\": \"rating\", \"op\": \">=\", \"value\": 6}", GOOD_AGE);

@@ -252,6 +252,43 @@ static void test_latin1_in(void) {
     ameir_dataset_free(ds);
 }
 
+/* RFC 4180 CSV: quoted cells with the separator, doubled quotes and a newline inside; the
+ * train file gzip-compressed; a header on each file */
+static void test_quoted_gzip(void) {
+    du_write_gz(dir, "q-train.csv.gz",
+                "id,name,click\r\n1,\"a,b\",1\r\n2,\"say \"\"hi\"\"\",0\r\n3,\"two\nlines\",1\r\n4,plain,0\r\n");
+    du_write(dir, "q-valid.csv", "id,name,click\n5,\"a,b\",0\n6,plain,1\n");
+    du_write(dir, "q-test.csv", "id,name,click\n7,\"two\nlines\",1\n8,new,0\n");
+    ameir_dataset *ds = prep_open(
+        "{\"name\": \"sem-quoted\", \"task\": \"ctr\",\n"
+        " \"source\": {\"files\": [{\"path\": \"q-train.csv.gz\", \"split\": \"train\", \"header\": true},\n"
+        "                        {\"path\": \"q-valid.csv\", \"split\": \"valid\", \"header\": true},\n"
+        "                        {\"path\": \"q-test.csv\", \"split\": \"test\", \"header\": true}],\n"
+        "            \"format\": \"delimited\", \"sep\": \",\", \"quote\": true},\n"
+        " \"label\": {\"column\": \"click\", \"map\": {\"0\": 0, \"1\": 1}}, \"fields\": [{\"name\": \"name\"}],\n"
+        " \"split\": {\"method\": \"files\"}}\n",
+        "quoted");
+    if (!ds)
+        return;
+    CHECK_EQ_INT(ameir_dataset_rows(ds, "train"), 4);
+    CHECK_EQ_INT(ameir_dataset_rows(ds, "valid"), 2);
+    CHECK_EQ_INT(ameir_dataset_rows(ds, "test"), 2);
+    check_vocab(ds, "\"name\":[\"<pad>\",\"<oov>\",\"a,b\",\"say \\\"hi\\\"\",\"two\\nlines\",\"plain\"]", "");
+    ameir_split *te = NULL;
+    CHECK_EQ_INT(ameir_split_load(&te, ds, "test", 0, -1), 0);
+    if (te) {
+        ameir_batch b;
+        ameir_batch_init(&b, ameir_dataset_schema(ds), 2);
+        int64_t idx[2] = {0, 1};
+        ameir_split_fill(te, idx, 2, &b);
+        CHECK_EQ_INT(b.x[0], 4); /* "two\nlines" */
+        CHECK_EQ_INT(b.x[1], 1); /* unseen: OOV */
+        ameir_batch_destroy(&b);
+        ameir_split_free(te);
+    }
+    ameir_dataset_free(ds);
+}
+
 int main(void) {
     ameir_log_set_level(AMEIR_LOG_WARN);
     if (du_tempdir(dir, sizeof dir, "sem")) {
@@ -261,6 +298,7 @@ int main(void) {
     test_ctr();
     test_seq();
     test_latin1_in();
+    test_quoted_gzip();
     du_rm_rf(dir);
     return check_finish("test_semantics");
 }

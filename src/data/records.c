@@ -1,0 +1,217 @@
+/* Streaming record reader for raw files: plain or gzip (zlib reads both), lines or
+ * RFC 4180 records (quoted cells with separators, doubled quotes and newlines inside),
+ * latin-1 converted to UTF-8. Memory: one buffer that holds the longest record. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ameir/error.h"
+#include "prep_internal.h"
+
+#define REC_CHUNK ((size_t)4 << 20)
+
+int rec_open(rec_reader *r, const char *path, char sep, int quote, int latin1) {
+    memset(r, 0, sizeof *r);
+    snprintf(r->path, sizeof r->path, "%s", path);
+    r->sep = sep;
+    r->quote = quote;
+    r->latin1 = latin1;
+    FILE *probe = fopen(path, "rb");
+    if (!probe)
+        return ameir_fail(AMEIR_ENOENT, "%s: missing source file (%s)", path, strerror(errno));
+    fclose(probe);
+    r->gz = gzopen(path, "rb");
+    r->cap = REC_CHUNK;
+    r->buf = malloc(r->cap + 1);
+    if (!r->gz || !r->buf) {
+        rec_close(r);
+        return ameir_fail(AMEIR_ENOMEM, "%s: cannot open (out of memory)", path);
+    }
+    gzbuffer(r->gz, 1 << 18);
+    return 0;
+}
+
+void rec_close(rec_reader *r) {
+    if (r->gz)
+        gzclose(r->gz);
+    free(r->buf);
+    free(r->conv);
+    memset(r, 0, sizeof *r);
+}
+
+/* Keep bytes [pos, len), read more behind them; 0 at the end of the file. */
+static int refill(rec_reader *r) {
+    if (r->eof)
+        return 0;
+    if (r->pos > 0) {
+        memmove(r->buf, r->buf + r->pos, r->len - r->pos);
+        r->len -= r->pos;
+        r->scan -= r->pos;
+        r->pos = 0;
+    }
+    if (r->len == r->cap) {
+        char *b = realloc(r->buf, 2 * r->cap + 1);
+        if (!b)
+            return ameir_fail(AMEIR_ENOMEM, "%s: out of memory for a record of %zu bytes", r->path, r->len);
+        r->buf = b;
+        r->cap *= 2;
+    }
+    int got = gzread(r->gz, r->buf + r->len, (unsigned)(r->cap - r->len > (1u << 30) ? 1u << 30 : r->cap - r->len));
+    if (got < 0) {
+        int err = 0;
+        const char *msg = gzerror(r->gz, &err);
+        return ameir_fail(AMEIR_EDATA, "%s:%lld: cannot read (%s)", r->path, (long long)(r->line + 1),
+                          err == Z_ERRNO ? strerror(errno) : msg);
+    }
+    if (got == 0) {
+        r->eof = 1;
+        return 0;
+    }
+    r->len += (size_t)got;
+    return 1;
+}
+
+/* The next record's bytes [pos, end) (without its '\n'); *nl = newlines inside it. 0 at the end. */
+static int find_record(rec_reader *r, size_t *end, int64_t *nl) {
+    r->scan = r->pos;
+    int in_quote = 0;
+    *nl = 0;
+    for (;;) {
+        char *s = r->buf + r->scan, *e = memchr(s, '\n', r->len - r->scan);
+        size_t stop = e ? (size_t)(e - r->buf) : r->len;
+        if (r->quote)
+            for (const char *q = memchr(s, '"', stop - r->scan); q; q = memchr(q + 1, '"', (size_t)(r->buf + stop - q - 1)))
+                in_quote = !in_quote;
+        if (e && !in_quote) {
+            *end = stop;
+            return 1;
+        }
+        if (e) { /* a newline inside a quoted cell */
+            (*nl)++;
+            r->scan = stop + 1;
+            continue;
+        }
+        r->scan = stop;
+        size_t scanned = r->scan - r->pos;
+        int more = refill(r);
+        if (more < 0)
+            return more;
+        if (!more) {
+            if (in_quote)
+                return ameir_fail(AMEIR_EDATA, "%s:%lld: a quoted cell is not closed before the end of the file",
+                                  r->path, (long long)(r->line + 1));
+            if (r->len == r->pos)
+                return 0;
+            *end = r->len; /* last line without '\n' */
+            return 1;
+        }
+        /* quotes seen so far are counted: rescan only the new bytes */
+        r->scan = r->pos + scanned;
+    }
+}
+
+static int convert_latin1(rec_reader *r, char *s, size_t n, char **out) {
+    size_t high = 0;
+    for (size_t i = 0; i < n; i++)
+        high += (unsigned char)s[i] >= 0x80;
+    if (!high) {
+        *out = s;
+        return 0;
+    }
+    if (n + high + 1 > r->conv_cap) {
+        char *c = realloc(r->conv, 2 * (n + high + 1));
+        if (!c)
+            return ameir_fail(AMEIR_ENOMEM, "%s: out of memory", r->path);
+        r->conv = c;
+        r->conv_cap = 2 * (n + high + 1);
+    }
+    unsigned char *q = (unsigned char *)r->conv;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char b = (unsigned char)s[i];
+        if (b >= 0x80) {
+            *q++ = (unsigned char)(0xc0 | (b >> 6));
+            *q++ = (unsigned char)(0x80 | (b & 0x3f));
+        } else {
+            *q++ = b;
+        }
+    }
+    *q = '\0';
+    *out = r->conv;
+    return 0;
+}
+
+int rec_next_line(rec_reader *r, char **text, size_t *n) {
+    size_t end = 0;
+    int64_t nl = 0;
+    int got = find_record(r, &end, &nl);
+    if (got <= 0)
+        return got;
+    char *s = r->buf + r->pos;
+    size_t len = end - r->pos;
+    r->pos = end < r->len ? end + 1 : end;
+    r->line += 1 + nl;
+    r->first_line = r->line - nl;
+    if (len && s[len - 1] == '\r')
+        len--;
+    s[len] = '\0';
+    if (r->latin1)
+        AMEIR_TRY(convert_latin1(r, s, len, &s));
+    *text = s;
+    *n = strlen(s);
+    return 1;
+}
+
+int rec_split(rec_reader *r, char *s, char **tok, int max) {
+    char sep = r->sep;
+    int n = 0;
+    if (!r->quote || !strchr(s, '"')) {
+        for (;;) {
+            char *e = strchr(s, sep);
+            if (n < max)
+                tok[n] = s;
+            n++;
+            if (!e)
+                break;
+            *e = '\0';
+            s = e + 1;
+        }
+        return n;
+    }
+    /* RFC 4180: a cell that starts with '"' runs to the matching '"'; "" inside is one '"' */
+    char *w = s;
+    for (;;) {
+        char *cell = w;
+        if (*s == '"') {
+            s++;
+            for (;;) {
+                if (*s == '\0')
+                    return ameir_fail(AMEIR_EDATA, "%s:%lld: cell %d: a quoted cell is not closed", r->path,
+                                      (long long)r->first_line, n + 1);
+                if (*s == '"' && s[1] == '"') {
+                    *w++ = '"';
+                    s += 2;
+                } else if (*s == '"') {
+                    s++;
+                    break;
+                } else {
+                    *w++ = *s++;
+                }
+            }
+            if (*s && *s != sep)
+                return ameir_fail(AMEIR_EDATA, "%s:%lld: cell %d: expected a separator after the closing quote, found '%c'",
+                                  r->path, (long long)r->first_line, n + 1, *s);
+        } else {
+            while (*s && *s != sep)
+                *w++ = *s++;
+        }
+        int last = *s == '\0';
+        *w++ = '\0';
+        s++;
+        if (n < max)
+            tok[n] = cell;
+        n++;
+        if (last)
+            break;
+    }
+    return n;
+}
