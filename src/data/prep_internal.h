@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
+#include <hdf5.h>
 #include <zlib.h>
 
 #include "ameir/schema.h"
@@ -209,6 +210,49 @@ int prep_encode(prep_out *o, const dcfg *c, const char *source_dir);
 int synth_generate(prep_out *o, const dcfg *c);
 /* Write o to out_dir (through a temporary directory renamed at the end). */
 int prep_write(const prep_out *o, const dcfg *c, const char *out_dir);
+
+/* The output directory: written as OUT.tmp-PID, renamed over OUT by prep_dir_finish. */
+typedef struct prep_dir {
+    char out[DCFG_PATH * 2 - 32], tmp[DCFG_PATH * 2], old[DCFG_PATH * 2];
+    int exists, made;
+} prep_dir;
+
+/* What meta.json, vocab.json and items.h5 hold besides the shards. */
+typedef struct prep_summary {
+    const ameir_schema *schema;
+    int64_t rows[3], positives[3];
+    const int32_t *items; /* (n_items, item_width) or NULL */
+    int64_t n_items, n_users;
+    const char *const *const *vocab; /* [field][id] */
+    const cJSON *truth;
+} prep_summary;
+
+/* Rows side by side, as a shard holds them (hist, cand NULL when absent). */
+typedef struct prep_rows {
+    const int32_t *x, *hist;
+    const float *label;
+    const int64_t *user;
+    const int32_t *cand;
+} prep_rows;
+
+/* The shards of one split, written as rows arrive: `total` rows known in advance, cut into
+ * c->shards parts; the bytes equal those of the split written at once. */
+typedef struct prep_split_writer {
+    char dir[DCFG_PATH * 2], path[DCFG_PATH * 2 + 32];
+    const ameir_schema *schema;
+    int split, shards, shard, has_cand;
+    int64_t total, first, end, done;
+    hid_t file, ds[5];
+} prep_split_writer;
+
+int prep_dir_begin(prep_dir *d, const dcfg *c, const char *out_dir);
+int prep_dir_finish(prep_dir *d, const prep_summary *o, const dcfg *c);
+void prep_dir_abort(prep_dir *d);
+int prep_split_writer_open(prep_split_writer *w, const prep_dir *d, const ameir_schema *s, const dcfg *c, int split,
+                           int64_t total);
+int prep_split_writer_append(prep_split_writer *w, const prep_rows *r, int64_t n);
+int prep_split_writer_close(prep_split_writer *w);
+void prep_split_writer_abort(prep_split_writer *w);
 
 /* Refuse a split with no rows, or (ctr) with one class only; names the config and files. */
 int prep_check_splits(const dcfg *c, const int64_t rows[3], const int64_t positives[3]);

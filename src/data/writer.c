@@ -66,46 +66,185 @@ static hid_t create_file(const char *path) {
     return f;
 }
 
-static int write_shard(const prep_out *o, const char *path, int sp, int64_t b, int64_t e, int shard) {
-    const ameir_schema *s = &o->schema;
-    const prep_split *ps = &o->split[sp];
-    int64_t n = e - b;
+/* The datasets of a shard, in the order they are created and first written: the file
+ * layout depends on it, so a streamed shard has the bytes of one written at once. */
+enum { SW_X, SW_HIST, SW_LABEL, SW_USER, SW_CAND, SW_N };
+
+static void sw_dims(const prep_split_writer *w, int d, int64_t n, int *rank, hsize_t *dims, hid_t *type, int *on) {
+    const ameir_schema *s = w->schema;
+    dims[0] = (hsize_t)n;
+    *rank = 2;
+    *type = H5T_NATIVE_INT32;
+    *on = 1;
+    switch (d) {
+    case SW_X: dims[1] = (hsize_t)s->x_width; break;
+    case SW_HIST: dims[1] = (hsize_t)s->seq_len; *on = s->seq_len > 0; break;
+    case SW_LABEL: *rank = 1; *type = H5T_NATIVE_FLOAT; break;
+    case SW_USER: *rank = 1; *type = H5T_NATIVE_INT64; break;
+    default: dims[1] = (hsize_t)s->n_candidates; *on = w->has_cand; break;
+    }
+}
+
+static const char *const sw_names[SW_N] = {"x", "hist", "label", "user", "cand"};
+
+static int sw_write(prep_split_writer *w, const prep_rows *r, int64_t n);
+
+static int sw_close_shard(prep_split_writer *w) {
+    const char *path = w->path;
     int rc = 0;
-    hid_t f = create_file(path);
-    if (f < 0)
-        return ameir_fail(AMEIR_EHDF5, "%s: cannot create", path);
-    hsize_t d2[2] = {(hsize_t)n, (hsize_t)s->x_width};
-    if ((rc = write_ds(f, path, "x", H5T_NATIVE_INT32, 2, d2, ps->x + b * s->x_width)) < 0)
-        goto done;
-    if (s->seq_len) {
-        hsize_t dh[2] = {(hsize_t)n, (hsize_t)s->seq_len};
-        if ((rc = write_ds(f, path, "hist", H5T_NATIVE_INT32, 2, dh, ps->hist + b * s->seq_len)) < 0)
-            goto done;
+    if (w->file < 0)
+        return 0;
+    if ((rc = write_attr_i64(w->file, path, "first_row", w->first)) >= 0 &&
+        (rc = write_attr_i64(w->file, path, "shard", w->shard)) >= 0)
+        rc = write_attr_i64(w->file, path, "schema_version", AMEIR_DATA_SCHEMA_VERSION);
+    H5E_BEGIN_TRY {
+        for (int d = 0; d < SW_N; d++)
+            if (w->ds[d] >= 0)
+                H5Dclose(w->ds[d]);
     }
-    hsize_t d1[1] = {(hsize_t)n};
-    if ((rc = write_ds(f, path, "label", H5T_NATIVE_FLOAT, 1, d1, ps->label + b)) < 0 ||
-        (rc = write_ds(f, path, "user", H5T_NATIVE_INT64, 1, d1, ps->user + b)) < 0)
-        goto done;
-    if (ps->cand) {
-        hsize_t dc[2] = {(hsize_t)n, (hsize_t)s->n_candidates};
-        if ((rc = write_ds(f, path, "cand", H5T_NATIVE_INT32, 2, dc, ps->cand + b * s->n_candidates)) < 0)
-            goto done;
-    }
-    if ((rc = write_attr_i64(f, path, "first_row", b)) < 0 || (rc = write_attr_i64(f, path, "shard", shard)) < 0 ||
-        (rc = write_attr_i64(f, path, "schema_version", AMEIR_DATA_SCHEMA_VERSION)) < 0)
-        goto done;
-done:
-    if (H5Fclose(f) < 0 && rc >= 0)
+    H5E_END_TRY;
+    if (H5Fclose(w->file) < 0 && rc >= 0)
         rc = ameir_fail(AMEIR_EHDF5, "%s: cannot close", path);
+    w->file = H5I_INVALID_HID;
     return rc;
 }
 
-static int write_items(const prep_out *o, const char *path) {
+/* Open shard k (rows first.. of the split); a shard without rows is written whole here. */
+static int sw_open_shard(prep_split_writer *w, int k) {
+    int rc = 0;
+    const char *path = w->path;
+    snprintf(w->path, sizeof w->path, "%s/%s/shard-%03d.h5", w->dir, dconfig_split_name(w->split), k);
+    w->shard = k;
+    w->first = w->total * k / w->shards;
+    w->end = w->total * (k + 1) / w->shards;
+    w->done = w->first;
+    for (int d = 0; d < SW_N; d++)
+        w->ds[d] = H5I_INVALID_HID;
+    w->file = create_file(path);
+    if (w->file < 0)
+        return ameir_fail(AMEIR_EHDF5, "%s: cannot create", path);
+    if (w->end == w->first)
+        rc = sw_write(w, NULL, 0);
+    return rc;
+}
+
+static int sw_write(prep_split_writer *w, const prep_rows *r, int64_t n) {
+    const char *path = w->path;
+    int rc = 0;
+    hid_t space = H5I_INVALID_HID, dcpl = H5I_INVALID_HID, fs = H5I_INVALID_HID, ms = H5I_INVALID_HID;
+    int64_t off = w->done - w->first;
+    for (int d = 0; d < SW_N && rc >= 0; d++) {
+        int rank, on;
+        hsize_t dims[2], start[2] = {(hsize_t)off, 0}, count[2];
+        hid_t type;
+        sw_dims(w, d, w->end - w->first, &rank, dims, &type, &on);
+        if (!on)
+            continue;
+        const void *src = !r                ? NULL
+                          : d == SW_X       ? (const void *)r->x
+                          : d == SW_HIST    ? (const void *)r->hist
+                          : d == SW_LABEL   ? (const void *)r->label
+                          : d == SW_USER    ? (const void *)r->user
+                                            : (const void *)r->cand;
+        if (w->ds[d] < 0) {
+            H5TRY(space = H5Screate_simple(rank, dims, NULL), sw_names[d]);
+            H5TRY(dcpl = H5Pcreate(H5P_DATASET_CREATE), sw_names[d]);
+            H5TRY(H5Pset_obj_track_times(dcpl, 0), sw_names[d]);
+            H5TRY(w->ds[d] = H5Dcreate2(w->file, sw_names[d], type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
+                  sw_names[d]);
+            H5Sclose(space);
+            H5Pclose(dcpl);
+            space = dcpl = H5I_INVALID_HID;
+        }
+        if (n == 0)
+            continue;
+        count[0] = (hsize_t)n;
+        count[1] = dims[1];
+        if (n == w->end - w->first) {
+            H5TRY(H5Dwrite(w->ds[d], type, H5S_ALL, H5S_ALL, H5P_DEFAULT, src), sw_names[d]);
+            continue;
+        }
+        H5TRY(fs = H5Dget_space(w->ds[d]), sw_names[d]);
+        H5TRY(H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL), sw_names[d]);
+        H5TRY(ms = H5Screate_simple(rank, count, NULL), sw_names[d]);
+        H5TRY(H5Dwrite(w->ds[d], type, ms, fs, H5P_DEFAULT, src), sw_names[d]);
+        H5Sclose(ms);
+        H5Sclose(fs);
+        ms = fs = H5I_INVALID_HID;
+    }
+    w->done += n;
+done:
+    H5E_BEGIN_TRY {
+        H5Sclose(ms);
+        H5Sclose(fs);
+        H5Pclose(dcpl);
+        H5Sclose(space);
+    }
+    H5E_END_TRY;
+    return rc;
+}
+
+int prep_split_writer_open(prep_split_writer *w, const prep_dir *d, const ameir_schema *s, const dcfg *c, int split,
+                           int64_t total) {
+    memset(w, 0, sizeof *w);
+    snprintf(w->dir, sizeof w->dir, "%s", d->tmp);
+    w->schema = s;
+    w->split = split;
+    w->shards = c->shards;
+    w->total = total;
+    w->has_cand = s->task == AMEIR_TASK_SEQ && split > 0;
+    w->file = H5I_INVALID_HID;
+    AMEIR_TRY(sw_open_shard(w, 0));
+    /* shards before the first row-holding one are empty: written and closed now */
+    while (w->shard + 1 < w->shards && w->done == w->end) {
+        AMEIR_TRY(sw_close_shard(w));
+        AMEIR_TRY(sw_open_shard(w, w->shard + 1));
+    }
+    return 0;
+}
+
+int prep_split_writer_append(prep_split_writer *w, const prep_rows *r, int64_t n) {
+    const ameir_schema *s = w->schema;
+    int64_t at = 0;
+    while (at < n) {
+        if (w->done == w->end)
+            return ameir_fail(AMEIR_EINVAL, "%s: more rows than counted for the %s split", w->dir,
+                              dconfig_split_name(w->split));
+        int64_t k = n - at < w->end - w->done ? n - at : w->end - w->done;
+        prep_rows part = {r->x + at * s->x_width, r->hist ? r->hist + at * s->seq_len : NULL, r->label + at,
+                          r->user + at, r->cand ? r->cand + at * s->n_candidates : NULL};
+        AMEIR_TRY(sw_write(w, &part, k));
+        at += k;
+        while (w->done == w->end && w->shard + 1 < w->shards) {
+            AMEIR_TRY(sw_close_shard(w));
+            AMEIR_TRY(sw_open_shard(w, w->shard + 1));
+        }
+    }
+    return 0;
+}
+
+int prep_split_writer_close(prep_split_writer *w) {
+    if (w->file >= 0 && w->done != w->end) {
+        sw_close_shard(w);
+        return ameir_fail(AMEIR_EINVAL, "%s: %lld rows of the %s split counted, %lld written", w->dir,
+                          (long long)w->total, dconfig_split_name(w->split), (long long)w->done);
+    }
+    return sw_close_shard(w);
+}
+
+void prep_split_writer_abort(prep_split_writer *w) {
+    if (w->file >= 0) {
+        H5E_BEGIN_TRY { sw_close_shard(w); }
+        H5E_END_TRY;
+    }
+}
+
+static int write_items(const prep_summary *o, const char *path) {
     int rc = 0;
     hid_t f = create_file(path);
     if (f < 0)
         return ameir_fail(AMEIR_EHDF5, "%s: cannot create", path);
-    hsize_t d[2] = {(hsize_t)o->n_items, (hsize_t)o->schema.item_width};
+    hsize_t d[2] = {(hsize_t)o->n_items, (hsize_t)o->schema->item_width};
     rc = write_ds(f, path, "items", H5T_NATIVE_INT32, 2, d, o->items);
     if (H5Fclose(f) < 0 && rc >= 0)
         rc = ameir_fail(AMEIR_EHDF5, "%s: cannot close", path);
@@ -120,15 +259,12 @@ static int write_text(const char *path, const char *text) {
     return ameir_atomic_commit(&w, NULL);
 }
 
-static double positive_rate(const prep_split *ps) {
-    double p = 0;
-    for (int64_t i = 0; i < ps->n; i++)
-        p += ps->label[i];
-    return ps->n ? round(p / (double)ps->n * 1e6) / 1e6 : 0;
+static double positive_rate(int64_t positives, int64_t rows) {
+    return rows ? round((double)positives / (double)rows * 1e6) / 1e6 : 0;
 }
 
-static cJSON *meta_json(const prep_out *o, const dcfg *c) {
-    const ameir_schema *s = &o->schema;
+static cJSON *meta_json(const prep_summary *o, const dcfg *c) {
+    const ameir_schema *s = o->schema;
     cJSON *m = cJSON_CreateObject();
     cJSON_AddStringToObject(m, "format", "ameir-dataset");
     cJSON_AddNumberToObject(m, "schema_version", AMEIR_DATA_SCHEMA_VERSION);
@@ -159,14 +295,13 @@ static cJSON *meta_json(const prep_out *o, const dcfg *c) {
     cJSON_AddNumberToObject(m, "n_candidates", s->n_candidates);
     cJSON *sj = cJSON_AddObjectToObject(m, "splits");
     for (int sp = 0; sp < 3; sp++) {
-        const prep_split *ps = &o->split[sp];
         cJSON *so = cJSON_AddObjectToObject(sj, dconfig_split_name(sp));
-        cJSON_AddNumberToObject(so, "rows", (double)ps->n);
-        cJSON_AddNumberToObject(so, "positive_rate", positive_rate(ps));
+        cJSON_AddNumberToObject(so, "rows", (double)o->rows[sp]);
+        cJSON_AddNumberToObject(so, "positive_rate", positive_rate(o->positives[sp], o->rows[sp]));
         cJSON *sh = cJSON_AddArrayToObject(so, "shards");
         for (int k = 0; k < c->shards; k++) {
             char name[64];
-            int64_t b = ps->n * k / c->shards, e = ps->n * (k + 1) / c->shards;
+            int64_t b = o->rows[sp] * k / c->shards, e = o->rows[sp] * (k + 1) / c->shards;
             snprintf(name, sizeof name, "%s/shard-%03d.h5", dconfig_split_name(sp), k);
             cJSON *one = cJSON_CreateObject();
             cJSON_AddStringToObject(one, "file", name);
@@ -239,80 +374,146 @@ static int check_out(const char *out, const char *name, int *exists) {
     return rc;
 }
 
-int prep_write(const prep_out *o, const dcfg *c, const char *out_arg) {
-    char out[DCFG_PATH * 2 - 32], tmp[DCFG_PATH * 2], old[DCFG_PATH * 2], path[DCFG_PATH * 3];
-    int exists = 0, rc = 0;
-    char *text = NULL;
-    cJSON *meta = NULL, *vocab = NULL;
+int prep_dir_begin(prep_dir *d, const dcfg *c, const char *out_arg) {
+    char path[sizeof d->tmp + 16];
+    memset(d, 0, sizeof *d);
     /* "out/" must not put the temporary directory inside out */
-    snprintf(out, sizeof out, "%s", out_arg);
-    for (size_t n = strlen(out); n > 1 && out[n - 1] == '/'; n--)
-        out[n - 1] = '\0';
-    AMEIR_TRY(check_out(out, c->name, &exists));
-    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", out, (long)getpid());
-    snprintf(old, sizeof old, "%s.old-%ld", out, (long)getpid());
-    rm_rf(tmp);
-    if (mkdir_p(tmp))
-        return ameir_fail(AMEIR_EIO, "%s: cannot create (%s)", tmp, strerror(errno));
+    snprintf(d->out, sizeof d->out, "%s", out_arg);
+    for (size_t n = strlen(d->out); n > 1 && d->out[n - 1] == '/'; n--)
+        d->out[n - 1] = '\0';
+    AMEIR_TRY(check_out(d->out, c->name, &d->exists));
+    snprintf(d->tmp, sizeof d->tmp, "%s.tmp-%ld", d->out, (long)getpid());
+    snprintf(d->old, sizeof d->old, "%s.old-%ld", d->out, (long)getpid());
+    rm_rf(d->tmp);
+    if (mkdir_p(d->tmp))
+        return ameir_fail(AMEIR_EIO, "%s: cannot create (%s)", d->tmp, strerror(errno));
+    d->made = 1;
     for (int sp = 0; sp < 3; sp++) {
-        const prep_split *ps = &o->split[sp];
-        snprintf(path, sizeof path, "%s/%s", tmp, dconfig_split_name(sp));
+        snprintf(path, sizeof path, "%s/%s", d->tmp, dconfig_split_name(sp));
         if (mkdir(path, 0755)) {
-            rc = ameir_fail(AMEIR_EIO, "%s: cannot create (%s)", path, strerror(errno));
-            goto done;
-        }
-        for (int k = 0; k < c->shards; k++) {
-            snprintf(path, sizeof path, "%s/%s/shard-%03d.h5", tmp, dconfig_split_name(sp), k);
-            if ((rc = write_shard(o, path, sp, ps->n * k / c->shards, ps->n * (k + 1) / c->shards, k)) < 0)
-                goto done;
+            int rc = ameir_fail(AMEIR_EIO, "%s: cannot create (%s)", path, strerror(errno));
+            prep_dir_abort(d);
+            return rc;
         }
     }
-    if (o->schema.item_field >= 0) {
-        snprintf(path, sizeof path, "%s/items.h5", tmp);
+    return 0;
+}
+
+void prep_dir_abort(prep_dir *d) {
+    if (d->made)
+        rm_rf(d->tmp);
+    d->made = 0;
+}
+
+/* A JSON string as cJSON prints it (so vocab.json keeps its bytes): '"', '\\', the short
+ * escapes, other control bytes as \u00XX, everything else as is. */
+static void put_json_string(FILE *f, const char *s) {
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '"': fputs("\\\"", f); break;
+        case '\\': fputs("\\\\", f); break;
+        case '\b': fputs("\\b", f); break;
+        case '\f': fputs("\\f", f); break;
+        case '\n': fputs("\\n", f); break;
+        case '\r': fputs("\\r", f); break;
+        case '\t': fputs("\\t", f); break;
+        default:
+            if (*p < 32)
+                fprintf(f, "\\u%04x", *p);
+            else
+                fputc(*p, f);
+        }
+    }
+    fputc('"', f);
+}
+
+/* vocab.json written value by value: a vocabulary of millions never becomes a cJSON tree. */
+static int write_vocab(const char *path, const ameir_schema *s, const char *const *const *vocab) {
+    ameir_atomic_file w;
+    AMEIR_TRY(ameir_atomic_fopen(&w, path));
+    fputc('{', w.f);
+    for (int i = 0; i < s->n_fields; i++) {
+        if (i)
+            fputc(',', w.f);
+        put_json_string(w.f, s->fields[i].name);
+        fputs(":[", w.f);
+        for (int v = 0; v < s->fields[i].vocab; v++) {
+            if (v)
+                fputc(',', w.f);
+            put_json_string(w.f, vocab[i][v]);
+        }
+        fputc(']', w.f);
+    }
+    fputs("}\n", w.f);
+    return ameir_atomic_commit(&w, NULL);
+}
+
+int prep_dir_finish(prep_dir *d, const prep_summary *o, const dcfg *c) {
+    char path[sizeof d->tmp + 16];
+    int rc = 0;
+    char *text = NULL;
+    cJSON *meta = NULL;
+    if (o->schema->item_field >= 0) {
+        snprintf(path, sizeof path, "%s/items.h5", d->tmp);
         if ((rc = write_items(o, path)) < 0)
             goto done;
     }
-    vocab = cJSON_CreateObject();
-    for (int i = 0; i < o->schema.n_fields; i++) {
-        cJSON *a = cJSON_AddArrayToObject(vocab, o->schema.fields[i].name);
-        for (int v = 0; v < o->schema.fields[i].vocab; v++)
-            cJSON_AddItemToArray(a, cJSON_CreateString(o->vocab[i][v]));
-    }
-    text = cJSON_PrintUnformatted(vocab);
-    snprintf(path, sizeof path, "%s/vocab.json", tmp);
-    if (!text) {
-        rc = ameir_fail(AMEIR_ENOMEM, "out of memory");
+    snprintf(path, sizeof path, "%s/vocab.json", d->tmp);
+    if ((rc = write_vocab(path, o->schema, o->vocab)) < 0)
         goto done;
-    }
-    if ((rc = write_text(path, text)) < 0)
-        goto done;
-    free(text);
     meta = meta_json(o, c);
     text = cJSON_Print(meta);
-    snprintf(path, sizeof path, "%s/meta.json", tmp);
+    snprintf(path, sizeof path, "%s/meta.json", d->tmp);
     if (!text) {
         rc = ameir_fail(AMEIR_ENOMEM, "out of memory");
         goto done;
     }
     if ((rc = write_text(path, text)) < 0) /* meta.json last: its presence marks a complete dataset */
         goto done;
-    if (exists && rename(out, old)) {
-        rc = ameir_fail(AMEIR_EIO, "%s: cannot move the old dataset aside (%s)", out, strerror(errno));
+    if (d->exists && rename(d->out, d->old)) {
+        rc = ameir_fail(AMEIR_EIO, "%s: cannot move the old dataset aside (%s)", d->out, strerror(errno));
         goto done;
     }
-    if (rename(tmp, out)) {
-        rc = ameir_fail(AMEIR_EIO, "%s: cannot rename %s into place (%s)", out, tmp, strerror(errno));
-        if (exists)
-            rename(old, out);
+    if (rename(d->tmp, d->out)) {
+        rc = ameir_fail(AMEIR_EIO, "%s: cannot rename %s into place (%s)", d->out, d->tmp, strerror(errno));
+        if (d->exists)
+            rename(d->old, d->out);
         goto done;
     }
-    if (exists)
-        rm_rf(old);
+    d->made = 0;
+    if (d->exists)
+        rm_rf(d->old);
 done:
     free(text);
     cJSON_Delete(meta);
-    cJSON_Delete(vocab);
     if (rc < 0)
-        rm_rf(tmp);
+        prep_dir_abort(d);
+    return rc;
+}
+
+int prep_write(const prep_out *o, const dcfg *c, const char *out_dir) {
+    prep_dir d;
+    prep_summary sum = {&o->schema, {0, 0, 0}, {0, 0, 0}, o->items, o->n_items, o->n_users,
+                        (const char *const *const *)o->vocab, o->truth};
+    AMEIR_TRY(prep_dir_begin(&d, c, out_dir));
+    int rc = 0;
+    for (int sp = 0; sp < 3 && rc >= 0; sp++) {
+        const prep_split *ps = &o->split[sp];
+        prep_split_writer w;
+        sum.rows[sp] = ps->n;
+        for (int64_t i = 0; i < ps->n; i++)
+            sum.positives[sp] += ps->label[i] > 0.5f;
+        prep_rows rows = {ps->x, ps->hist, ps->label, ps->user, ps->cand};
+        if ((rc = prep_split_writer_open(&w, &d, &o->schema, c, sp, ps->n)) >= 0 &&
+            (rc = prep_split_writer_append(&w, &rows, ps->n)) >= 0)
+            rc = prep_split_writer_close(&w);
+        else
+            prep_split_writer_abort(&w);
+    }
+    if (rc >= 0)
+        rc = prep_dir_finish(&d, &sum, c);
+    else
+        prep_dir_abort(&d);
     return rc;
 }
