@@ -66,6 +66,30 @@ static void where(const enc *e, int64_t r, colref cr, char *out, size_t n) {
     snprintf(out, n, "%s:%lld", t->paths[t->file[r]], (long long)t->line[r]);
 }
 
+/* Error locations for values.c: one cell, or a field's column / flag columns. */
+typedef struct cell_at {
+    const enc *e;
+    int64_t r;
+    const colref *cr;
+} cell_at;
+
+static void where_cb(const void *ctx, int which, char *out, size_t n) {
+    const cell_at *ca = ctx;
+    (void)which;
+    where(ca->e, ca->r, *ca->cr, out, n);
+}
+
+typedef struct field_at {
+    const enc *e;
+    int64_t r;
+    const field_vals *fv;
+} field_at;
+
+static void field_where(const void *ctx, int which, char *out, size_t n) {
+    const field_at *fa = ctx;
+    where(fa->e, fa->r, which < 0 ? fa->fv->col : fa->fv->flags[which], out, n);
+}
+
 static int resolve(const enc *e, const char *name, const char *key, colref *out) {
     int col = rawtable_col(&e->main, name);
     if (col >= 0) {
@@ -172,43 +196,12 @@ static int read_events(enc *e) {
     if (c->user_column[0] && (rc = resolve(e, c->user_column, "user", &uc)) < 0)
         goto done;
     for (int64_t r = 0; r < e->n; r++) {
-        char at[DCFG_PATH + 32], what[DCFG_NAME + 32];
-        if (c->label_kind == DLABEL_CMP) {
-            double v;
-            snprintf(what, sizeof what, "label column %s", c->label_column);
-            if ((rc = read_number(e, r, lc, what, &v)) < 0)
+        char what[DCFG_NAME + 32];
+        if (c->label_kind != DLABEL_IMPLICIT) {
+            cell_at ca = {e, r, &lc};
+            prep_cells pc = {cell(e, r, lc), NULL, where_cb, &ca};
+            if ((rc = prep_label(c, &pc, &e->label[r])) < 0)
                 goto done;
-            if (fabs(v) > PREP_LABEL_MAX) {
-                where(e, r, lc, at, sizeof at);
-                rc = ameir_fail(AMEIR_EDATA, "%s: %s: %s is out of range (expected [-2^53, 2^53])", at, what,
-                                cell(e, r, lc));
-                goto done;
-            }
-            int y = 0;
-            switch (c->label_op) {
-            case DCMP_GE: y = v >= c->label_value; break;
-            case DCMP_GT: y = v > c->label_value; break;
-            case DCMP_LE: y = v <= c->label_value; break;
-            case DCMP_LT: y = v < c->label_value; break;
-            case DCMP_EQ: y = v == c->label_value; break;
-            default: y = v != c->label_value; break;
-            }
-            e->label[r] = (float)y;
-        } else if (c->label_kind == DLABEL_MAP) {
-            const char *s = cell(e, r, lc);
-            int k = 0;
-            while (k < c->n_map && strcmp(c->map_keys[k], s))
-                k++;
-            if (k == c->n_map && c->map_open) {
-                e->label[r] = 0;
-            } else if (k == c->n_map) {
-                where(e, r, lc, at, sizeof at);
-                rc = ameir_fail(AMEIR_EDATA, "%s: label column %s: value \"%s\" is not in label.map", at,
-                                c->label_column, s);
-                goto done;
-            } else {
-                e->label[r] = c->map_values[k];
-            }
         } else {
             e->label[r] = 1;
         }
@@ -307,87 +300,15 @@ static int field_values(const enc *e, int fi, int64_t r, const char **vals, int 
                         int *n_out) {
     const dcfg_field *f = &e->c->fields[fi];
     const field_vals *fv = &e->fv[fi];
-    char at[DCFG_PATH + 32];
-    int n = 0;
-    if (f->n_flags) {
-        for (int i = 0; i < f->n_flags; i++) {
-            const char *s = cell(e, r, fv->flags[i]);
-            if (!strcmp(s, "1")) {
-                if (n < max)
-                    vals[n++] = f->flags[i];
-            } else if (strcmp(s, "0") && s[0]) {
-                where(e, r, fv->flags[i], at, sizeof at);
-                return ameir_fail(AMEIR_EDATA, "%s: flag column %s: expected 0 or 1, found \"%s\"", at, f->flags[i], s);
-            }
-        }
-        *n_out = n;
-        return 0;
-    }
-    const char *s = cell(e, r, fv->col);
-    if (f->kind == DF_MULTI) {
-        snprintf(buf, nbuf, "%s", s);
-        char sep = f->split ? f->split : PREP_LIST_SEP;
-        char *p = buf;
-        while (*p && n < max) {
-            char *q = strchr(p, sep);
-            if (q)
-                *q = '\0';
-            if (*p)
-                vals[n++] = p;
-            if (!q)
-                break;
-            p = q + 1;
-        }
-        *n_out = n;
-        return 0;
-    }
-    vals[0] = s;
-    *n_out = 1;
-    if (!s[0])
-        return 0; /* empty stays its own value (missing) */
-    if (f->parse[0]) {
-        struct tm tm;
-        memset(&tm, 0, sizeof tm);
-        const char *end = strptime(s, f->parse, &tm);
-        if (!end || *end) {
-            where(e, r, fv->col, at, sizeof at);
-            return ameir_fail(AMEIR_EDATA, "%s: column %s: \"%s\" does not match the format \"%s\"", at, f->column, s,
-                              f->parse);
-        }
-        time_t t = timegm(&tm); /* fills the weekday */
-        (void)t;
-        if (!strftime(buf, nbuf, f->format, &tm))
-            buf[0] = '\0';
-        vals[0] = buf;
-        s = buf;
-    }
-    if (f->kind == DF_NUMERIC) {
-        char *end = NULL;
-        double v = strtod(s, &end);
-        if (*end || !isfinite(v)) {
-            where(e, r, fv->col, at, sizeof at);
-            return ameir_fail(AMEIR_EDATA, "%s: column %s: expected a number, found \"%s\"", at, f->column, s);
-        }
-        if (f->binning == DBIN_LOG) {
-            /* Criteo winners' rule: small values keep their integer, larger ones share a bin */
-            if (v > 2)
-                snprintf(buf, nbuf, "log:%d", (int)floor(log(v) * log(v)));
-            else
-                snprintf(buf, nbuf, "%lld", (long long)floor(v));
-        } else {
-            int b = 0;
-            while (b < f->n_edges && v >= f->edges[b])
-                b++;
-            if (b == 0)
-                snprintf(buf, nbuf, "<%g", f->edges[0]);
-            else if (b == f->n_edges)
-                snprintf(buf, nbuf, ">=%g", f->edges[b - 1]);
-            else
-                snprintf(buf, nbuf, "[%g,%g)", f->edges[b - 1], f->edges[b]);
-        }
-        vals[0] = buf;
-    }
-    return 0;
+    const char *flags[DCFG_MAX_COLS];
+    field_at fa = {e, r, fv};
+    prep_cells pc = {NULL, flags, field_where, &fa};
+    if (f->n_flags)
+        for (int i = 0; i < f->n_flags; i++)
+            flags[i] = cell(e, r, fv->flags[i]);
+    else
+        pc.cell = cell(e, r, fv->col);
+    return prep_field_values(f, &pc, vals, max, buf, nbuf, n_out);
 }
 
 static int push_entry(field_vals *fv, int32_t ent) {

@@ -162,6 +162,43 @@ int rec_next_line(rec_reader *r, char **text, size_t *n);
 int rec_split(rec_reader *r, char *s, char **tok, int max);
 void rec_close(rec_reader *r);
 
+/* The data rows of one source file: header checked, cells split, libfm's index:value cut
+ * to the index; sequence lines come whole in tok[0]. Column names are set from the config
+ * or the first header (names, *n_names shared by all files of the source). */
+typedef struct row_reader {
+    rec_reader rec;
+    const dcfg_source *src;
+    int fi, n;
+    char (*names)[DCFG_NAME];
+    int *n_names;
+    char *tok[DCFG_MAX_COLS + 1];
+    int64_t line; /* line of the current row */
+} row_reader;
+int row_open(row_reader *rr, const dcfg_source *src, int fi, const char *path, char (*names)[DCFG_NAME],
+             int *n_names);
+/* 1 = a row in tok[0..n), 0 = end of the file, < 0 = error naming file and line. */
+int row_next(row_reader *rr);
+void row_close(row_reader *rr);
+
+/* The raw cells a value or label comes from, and how to name their file and line on error
+ * (which: -1 the column, i the flag column i). */
+typedef struct prep_cells {
+    const char *cell;
+    const char *const *flags;
+    void (*where)(const void *ctx, int which, char *out, size_t n);
+    const void *ctx;
+} prep_cells;
+/* The label of a row under the config's rule (cell = the label column). */
+int prep_label(const dcfg *c, const prep_cells *pc, float *out);
+/* The value strings of field f (pointers into buf or the cells); *n_out values. */
+int prep_field_values(const dcfg_field *f, const prep_cells *pc, const char **vals, int max, char *buf, size_t nbuf,
+                      int *n_out);
+
+/* Streaming prep (stream.c): flat ctr tables, memory bounded by the vocabularies. */
+int prep_can_stream(const dcfg *c);
+/* Rows per split into rows, the schema into *schema. */
+int prep_stream(const dcfg *c, const char *source_dir, const char *out_dir, int64_t rows[3], ameir_schema *schema);
+
 /* Raw rows as string cells. */
 typedef struct rawtable {
     int n_cols;

@@ -1,5 +1,6 @@
 /* ameir_prep: config -> encoded rows (from raw files or the generator) -> files. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
@@ -65,7 +66,8 @@ int ameir_prep(const char *config_path, const char *source_dir, const char *out_
     memset(&o, 0, sizeof o);
     double t0 = ameir_now();
     AMEIR_TRY(dconfig_load(&c, config_path));
-    int rc = 0;
+    int rc = 0, streamed = 0;
+    int64_t rows[3] = {0, 0, 0};
     if (shards > 0)
         c->shards = shards;
     if (seed >= 0)
@@ -74,18 +76,23 @@ int ameir_prep(const char *config_path, const char *source_dir, const char *out_
         rc = synth_generate(&o, c);
     } else if (!source_dir) {
         rc = ameir_fail(AMEIR_EINVAL, "%s: dataset \"%s\" reads raw files: give --source DIR", config_path, c->name);
+    } else if (prep_can_stream(c) && !getenv("AMEIR_PREP_IN_MEMORY")) { /* the variable: for the identity test */
+        rc = prep_stream(c, source_dir, out_dir, rows, &o.schema);
+        streamed = 1;
     } else {
         rc = prep_encode(&o, c, source_dir);
     }
-    if (rc >= 0)
+    if (rc >= 0 && !streamed)
         rc = check_encoded(&o, c);
-    if (rc >= 0)
+    if (rc >= 0 && !streamed)
         rc = prep_write(&o, c, out_dir);
+    for (int sp = 0; sp < 3 && !streamed; sp++)
+        rows[sp] = o.split[sp].n;
     if (rc >= 0) {
         const ameir_schema *s = &o.schema;
         ameir_log(AMEIR_LOG_INFO, "prep %s: %lld train, %lld valid, %lld test rows; %d fields (x width %d), L %d; %.2f s, "
                   "peak memory %.0f MB",
-                  c->name, (long long)o.split[0].n, (long long)o.split[1].n, (long long)o.split[2].n, s->n_fields,
+                  c->name, (long long)rows[0], (long long)rows[1], (long long)rows[2], s->n_fields,
                   s->x_width, s->seq_len, ameir_now() - t0, prep_peak_mb());
         for (int i = 0; i < s->n_fields; i++)
             ameir_log(AMEIR_LOG_DEBUG, "  field %-16s vocab %7d width %3d%s", s->fields[i].name, s->fields[i].vocab,

@@ -67,17 +67,6 @@ static int add_row(rawtable *t) {
     return 0;
 }
 
-static int set_columns(rawtable *t, const dcfg_source *src, char **tok, int n_tok) {
-    int n = src->n_columns ? src->n_columns : n_tok;
-    t->names = calloc((size_t)n, sizeof *t->names);
-    if (!t->names)
-        return ameir_fail(AMEIR_ENOMEM, "out of memory");
-    for (int i = 0; i < n; i++)
-        snprintf(t->names[i], DCFG_NAME, "%s", src->n_columns ? src->columns[i] : tok[i]);
-    t->n_cols = n;
-    return 0;
-}
-
 static const char *keep(rawtable *t, const char *s) {
     return arena_strdup(&t->arena, s, strlen(s));
 }
@@ -119,89 +108,43 @@ static int add_sequence(rawtable *t, const dcfg_source *src, int fi, char *s, in
 }
 
 static int read_text(rawtable *t, const dcfg_source *src, int fi) {
-    char *tok[DCFG_MAX_COLS + 1];
-    const char *path = t->paths[fi];
-    rec_reader rr;
-    AMEIR_TRY(rec_open(&rr, path, src->sep, src->quote && src->format == DSRC_DELIMITED, src->latin1));
-    int rc = 0;
-    char *s;
-    size_t len;
-    while ((rc = rec_next_line(&rr, &s, &len)) > 0) {
-        int64_t line = rr.first_line;
-        if (!s[0])
-            continue; /* blank lines carry nothing */
-        if (line == 1 && src->files[fi].header) {
-            int n = rec_split(&rr, s, tok, DCFG_MAX_COLS);
-            if (n < 0) {
-                rc = n;
-                break;
-            }
-            if (n > DCFG_MAX_COLS) {
-                rc = ameir_fail(AMEIR_EDATA, "%s:1: more than %d columns", path, DCFG_MAX_COLS);
-                break;
-            }
-            if (!t->n_cols && (rc = set_columns(t, src, tok, n)) < 0)
-                break;
-            if (n != t->n_cols) {
-                rc = ameir_fail(AMEIR_EDATA, "%s:1: header has %d columns, expected %d", path, n, t->n_cols);
-                break;
-            }
-            continue;
+    row_reader rr;
+    char (*names)[DCFG_NAME] = calloc(DCFG_MAX_COLS, sizeof *names);
+    int n_names = t->n_cols, rc = 0;
+    if (!names)
+        return ameir_fail(AMEIR_ENOMEM, "out of memory");
+    for (int i = 0; i < t->n_cols; i++)
+        memcpy(names[i], t->names[i], DCFG_NAME);
+    if ((rc = row_open(&rr, src, fi, t->paths[fi], names, &n_names)) < 0) {
+        free(names);
+        return rc;
+    }
+    while ((rc = row_next(&rr)) > 0) {
+        if (!t->names) {
+            t->names = names;
+            t->n_cols = n_names;
+            names = NULL;
         }
         if (src->format == DSRC_SEQUENCE) {
-            if ((rc = add_sequence(t, src, fi, s, line)) < 0)
+            if ((rc = add_sequence(t, src, fi, rr.tok[0], rr.line)) < 0)
                 break;
             continue;
-        }
-        int n = rec_split(&rr, s, tok, DCFG_MAX_COLS + 1);
-        if (n < 0) {
-            rc = n;
-            break;
-        }
-        if (src->format == DSRC_LIBFM) {
-            while (n > 0 && !tok[n - 1][0])
-                n--; /* trailing separator */
-            if (!t->n_cols && (rc = set_columns(t, src, tok, n)) < 0)
-                break;
-            if (n != t->n_cols) {
-                rc = ameir_fail(AMEIR_EDATA, "%s:%lld: %d columns (label and features), expected %d", path,
-                                (long long)line, n, t->n_cols);
-                break;
-            }
-            for (int i = 1; i < n && rc >= 0; i++) {
-                char *colon = strchr(tok[i], ':');
-                if (!colon || colon == tok[i])
-                    rc = ameir_fail(AMEIR_EDATA, "%s:%lld: column %d: expected index:value, found \"%s\"", path,
-                                    (long long)line, i + 1, tok[i]);
-                else
-                    *colon = '\0';
-            }
-            if (rc < 0)
-                break;
-        } else {
-            if (!t->n_cols && (rc = set_columns(t, src, tok, n)) < 0)
-                break;
-            if (n != t->n_cols) {
-                rc = ameir_fail(AMEIR_EDATA, "%s:%lld: %d columns, expected %d", path, (long long)line, n, t->n_cols);
-                break;
-            }
         }
         if ((rc = add_row(t)) < 0)
             break;
         int64_t r = t->n_rows - 1;
-        for (int i = 0; i < t->n_cols; i++)
-            if (!(t->cells[r * t->n_cols + i] = keep(t, tok[i]))) {
+        for (int i = 0; i < t->n_cols && rc >= 0; i++)
+            if (!(t->cells[r * t->n_cols + i] = keep(t, rr.tok[i])))
                 rc = ameir_fail(AMEIR_ENOMEM, "out of memory");
-                break;
-            }
         t->file[r] = fi;
-        t->line[r] = line;
-        if ((line & 0xffff) == 0)
-            prep_progress(path, line, 0);
+        t->line[r] = rr.line;
+        if ((rr.line & 0xffff) == 0)
+            prep_progress(t->paths[fi], rr.line, 0);
     }
     if (rc >= 0)
-        prep_progress(path, rr.line, 1);
-    rec_close(&rr);
+        prep_progress(t->paths[fi], rr.rec.line, 1);
+    row_close(&rr);
+    free(names);
     return rc;
 }
 

@@ -215,3 +215,83 @@ int rec_split(rec_reader *r, char *s, char **tok, int max) {
     }
     return n;
 }
+
+static int set_names(row_reader *rr, char **tok, int n) {
+    const dcfg_source *src = rr->src;
+    *rr->n_names = src->n_columns ? src->n_columns : n;
+    for (int i = 0; i < *rr->n_names; i++)
+        snprintf(rr->names[i], DCFG_NAME, "%s", src->n_columns ? src->columns[i] : tok[i]);
+    return 0;
+}
+
+int row_open(row_reader *rr, const dcfg_source *src, int fi, const char *path, char (*names)[DCFG_NAME],
+             int *n_names) {
+    memset(rr, 0, sizeof *rr);
+    rr->src = src;
+    rr->fi = fi;
+    rr->names = names;
+    rr->n_names = n_names;
+    if (!*n_names && src->n_columns && src->format != DSRC_SEQUENCE)
+        set_names(rr, NULL, 0);
+    return rec_open(&rr->rec, path, src->sep, src->quote && src->format == DSRC_DELIMITED, src->latin1);
+}
+
+void row_close(row_reader *rr) { rec_close(&rr->rec); }
+
+int row_next(row_reader *rr) {
+    const dcfg_source *src = rr->src;
+    const char *path = rr->rec.path;
+    char *s;
+    size_t len;
+    int got;
+    while ((got = rec_next_line(&rr->rec, &s, &len)) > 0) {
+        int64_t line = rr->line = rr->rec.first_line;
+        if (!s[0])
+            continue; /* blank lines carry nothing */
+        if (line == 1 && src->files[rr->fi].header) {
+            int n = rec_split(&rr->rec, s, rr->tok, DCFG_MAX_COLS);
+            if (n < 0)
+                return n;
+            if (n > DCFG_MAX_COLS)
+                return ameir_fail(AMEIR_EDATA, "%s:1: more than %d columns", path, DCFG_MAX_COLS);
+            if (!*rr->n_names)
+                set_names(rr, rr->tok, n);
+            if (n != *rr->n_names)
+                return ameir_fail(AMEIR_EDATA, "%s:1: header has %d columns, expected %d", path, n, *rr->n_names);
+            continue;
+        }
+        if (src->format == DSRC_SEQUENCE) {
+            rr->tok[0] = s;
+            rr->n = 1;
+            return 1;
+        }
+        int n = rec_split(&rr->rec, s, rr->tok, DCFG_MAX_COLS + 1);
+        if (n < 0)
+            return n;
+        if (src->format == DSRC_LIBFM) {
+            while (n > 0 && !rr->tok[n - 1][0])
+                n--; /* trailing separator */
+            if (!*rr->n_names)
+                set_names(rr, rr->tok, n);
+            if (n != *rr->n_names)
+                return ameir_fail(AMEIR_EDATA, "%s:%lld: %d columns (label and features), expected %d", path,
+                                  (long long)line, n, *rr->n_names);
+            for (int i = 1; i < n; i++) {
+                char *colon = strchr(rr->tok[i], ':');
+                if (!colon || colon == rr->tok[i])
+                    return ameir_fail(AMEIR_EDATA, "%s:%lld: column %d: expected index:value, found \"%s\"", path,
+                                      (long long)line, i + 1, rr->tok[i]);
+                *colon = '\0';
+            }
+        } else {
+            if (!*rr->n_names)
+                set_names(rr, rr->tok, n);
+            if (n != *rr->n_names)
+                return ameir_fail(AMEIR_EDATA, "%s:%lld: %d columns, expected %d", path, (long long)line, n,
+                                  *rr->n_names);
+        }
+        rr->n = n;
+        return 1;
+    }
+    return got;
+}

@@ -64,7 +64,8 @@ void strmap_destroy(strmap *m) {
 }
 
 static size_t slot_of(const strmap *m, const char *key) {
-    size_t i = (size_t)ameir_hash_bytes(key, strlen(key)) & (m->cap - 1);
+    /* FNV-1a low bits depend only on low input bits: mixed, the probe chains stay short */
+    size_t i = (size_t)ameir_mix64(ameir_hash_bytes(key, strlen(key))) & (m->cap - 1);
     while (m->keys[i] && strcmp(m->keys[i], key))
         i = (i + 1) & (m->cap - 1);
     return i;

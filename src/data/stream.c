@@ -1,0 +1,427 @@
+/* Streaming prep of flat ctr tables (no behaviour sequence, no joins; split by files or at
+ * random): memory holds the vocabularies, not the rows. Pass 1 reads every row, checks it,
+ * counts values per field (on the vocabulary rows) and labels per split; ids follow; pass 2
+ * reads the rows again and writes them through the split writers. A random split needs the
+ * row count first (pass 0) and keeps one byte per row: the split of row i is a fixed
+ * function of the seed, the row count and i (the same shuffle as the in-memory prep). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ameir/error.h"
+#include "ameir/log.h"
+#include "ameir/rng.h"
+#include "prep_internal.h"
+
+#define STREAM_BATCH 8192
+#define MAX_VALUES 1024
+
+typedef struct svocab {
+    strmap map; /* value -> entry */
+    const char **str;
+    int64_t *count;
+    int32_t *id;
+    int64_t n, cap;
+    int width; /* most values in one row */
+    int col, flags[DCFG_MAX_COLS];
+} svocab;
+
+typedef struct stream {
+    const dcfg *c;
+    char paths[DCFG_MAX_FILES][DCFG_PATH];
+    char names[DCFG_MAX_COLS][DCFG_NAME];
+    int n_names;
+    int label_col, user_col, resolved;
+    svocab fv[AMEIR_MAX_FIELDS];
+    strmap users;
+    str_arena arena;
+    int8_t *split; /* random split: per row */
+    int64_t rows[3], positives[3], n_rows;
+    ameir_schema schema;
+    const char **vocab[AMEIR_MAX_FIELDS];
+    int32_t *items;
+    int64_t n_items;
+    /* error context of the row being read */
+    const row_reader *rr;
+    /* pass 2: rows of each split waiting to be written */
+    prep_split_writer w[3];
+    int32_t *bx[3];
+    float *blabel[3];
+    int64_t *buser[3];
+    int nb[3];
+} stream;
+
+int prep_can_stream(const dcfg *c) {
+    return c->has_source && c->task == AMEIR_TASK_CTR && c->seq_len == 0 && c->n_joins == 0 &&
+           (c->split == DSPLIT_FILES || c->split == DSPLIT_RANDOM) &&
+           (c->main.format == DSRC_DELIMITED || c->main.format == DSRC_LIBFM);
+}
+
+static void where_row(const void *ctx, int which, char *out, size_t n) {
+    (void)which;
+    const row_reader *rr = ctx;
+    snprintf(out, n, "%s:%lld", rr->rec.path, (long long)rr->line);
+}
+
+static int col_of(const stream *st, const char *name, const char *key) {
+    for (int i = 0; i < st->n_names; i++)
+        if (!strcmp(st->names[i], name))
+            return i;
+    return ameir_fail(AMEIR_ECONFIG, "%s: key %s: no column \"%s\" in the source or its joins", st->c->path, key, name);
+}
+
+/* Column indexes of the label, user and every field, once the names are known. */
+static int resolve_columns(stream *st) {
+    const dcfg *c = st->c;
+    char key[DCFG_NAME + 32];
+    st->label_col = st->user_col = -1;
+    if (c->label_kind != DLABEL_IMPLICIT)
+        AMEIR_TRY(st->label_col = col_of(st, c->label_column, "label.column"));
+    if (c->user_column[0])
+        AMEIR_TRY(st->user_col = col_of(st, c->user_column, "user"));
+    for (int fi = 0; fi < c->n_fields; fi++) {
+        const dcfg_field *f = &c->fields[fi];
+        if (f->n_flags) {
+            for (int i = 0; i < f->n_flags; i++) {
+                snprintf(key, sizeof key, "fields[%d].flags[%d]", fi, i);
+                AMEIR_TRY(st->fv[fi].flags[i] = col_of(st, f->flags[i], key));
+            }
+        } else {
+            snprintf(key, sizeof key, "fields[%d].column", fi);
+            AMEIR_TRY(st->fv[fi].col = col_of(st, f->column, key));
+        }
+    }
+    return 0;
+}
+
+/* The values of field fi in the current row. */
+static int row_values(stream *st, int fi, char **tok, const char **vals, char *buf, size_t nbuf, int *n) {
+    const dcfg_field *f = &st->c->fields[fi];
+    const char *flags[DCFG_MAX_COLS];
+    prep_cells pc = {NULL, flags, where_row, st->rr};
+    if (f->n_flags)
+        for (int i = 0; i < f->n_flags; i++)
+            flags[i] = tok[st->fv[fi].flags[i]];
+    else
+        pc.cell = tok[st->fv[fi].col];
+    return prep_field_values(f, &pc, vals, MAX_VALUES, buf, nbuf, n);
+}
+
+static int intern(stream *st, svocab *v, const char *s, int counted) {
+    int64_t *e = strmap_get(&v->map, s);
+    if (!e) {
+        if (v->n == v->cap) {
+            int64_t cap = v->cap ? 2 * v->cap : 1024;
+            const char **ns = realloc(v->str, (size_t)cap * sizeof *ns);
+            if (ns)
+                v->str = ns;
+            int64_t *nc = realloc(v->count, (size_t)cap * sizeof *nc);
+            if (nc)
+                v->count = nc;
+            if (!ns || !nc)
+                return ameir_fail(AMEIR_ENOMEM, "out of memory for %lld values", (long long)cap);
+            v->cap = cap;
+        }
+        const char *k = arena_strdup(&st->arena, s, strlen(s));
+        int added;
+        if (!k || !(e = strmap_put(&v->map, k, v->n, &added)))
+            return ameir_fail(AMEIR_ENOMEM, "out of memory");
+        v->str[v->n] = k;
+        v->count[v->n++] = 0;
+    }
+    v->count[*e] += counted;
+    return 0;
+}
+
+typedef int (*row_fn)(stream *st, char **tok, int split, float label);
+
+/* Every data row of every file, in file order, with its split and label. */
+static int for_each_row(stream *st, row_fn fn, const char *what) {
+    const dcfg *c = st->c;
+    int64_t gi = 0;
+    for (int fi = 0; fi < c->main.n_files; fi++) {
+        row_reader rr;
+        int rc = row_open(&rr, &c->main, fi, st->paths[fi], st->names, &st->n_names);
+        st->rr = &rr;
+        while (rc >= 0 && (rc = row_next(&rr)) > 0) {
+            if (!st->resolved && (rc = resolve_columns(st)) < 0)
+                break;
+            st->resolved = 1;
+            float label = 1;
+            if (st->label_col >= 0) {
+                prep_cells pc = {rr.tok[st->label_col], NULL, where_row, &rr};
+                if ((rc = prep_label(c, &pc, &label)) < 0)
+                    break;
+            }
+            int split = c->split == DSPLIT_FILES ? c->main.files[fi].split : st->split[gi];
+            if ((rc = fn(st, rr.tok, split, label)) < 0)
+                break;
+            gi++;
+            if ((gi & 0xfffff) == 0)
+                prep_progress(what, gi, 0);
+        }
+        row_close(&rr);
+        st->rr = NULL;
+        if (rc < 0)
+            return rc;
+    }
+    prep_progress(what, gi, 1);
+    st->n_rows = gi;
+    return 0;
+}
+
+/* Random split: rows counted (pass 0), then the in-memory prep's shuffle (the same draws) on
+ * 32-bit indexes; one byte per row is kept. */
+static int random_split(stream *st) {
+    const dcfg *c = st->c;
+    int64_t n = 0;
+    for (int fi = 0; fi < c->main.n_files; fi++) {
+        rec_reader r;
+        AMEIR_TRY(rec_open(&r, st->paths[fi], c->main.sep, c->main.quote && c->main.format == DSRC_DELIMITED, 0));
+        char *s;
+        size_t len;
+        int got;
+        while ((got = rec_next_line(&r, &s, &len)) > 0)
+            n += s[0] && !(r.first_line == 1 && c->main.files[fi].header);
+        rec_close(&r);
+        AMEIR_TRY(got);
+    }
+    if (n >= ((int64_t)1 << 32))
+        return ameir_fail(AMEIR_EINVAL, "%s: %lld rows: a random split streams at most 2^32 rows", c->path,
+                          (long long)n);
+    uint32_t *order = malloc((size_t)(n ? n : 1) * sizeof *order);
+    st->split = malloc((size_t)(n ? n : 1));
+    if (!order || !st->split) {
+        free(order);
+        return ameir_fail(AMEIR_ENOMEM, "out of memory for the split of %lld rows", (long long)n);
+    }
+    for (int64_t r = 0; r < n; r++)
+        order[r] = (uint32_t)r;
+    ameir_rng rng = ameir_rng_stream(c->seed, 0x5b1170);
+    for (size_t i = (size_t)n; i > 1; i--) { /* ameir_rng_shuffle_i64's draws */
+        size_t j = (size_t)ameir_rng_below(&rng, i);
+        uint32_t t = order[i - 1];
+        order[i - 1] = order[j];
+        order[j] = t;
+    }
+    int64_t n0 = (int64_t)floor(c->fractions[0] * (double)n);
+    int64_t n1 = (int64_t)floor(c->fractions[1] * (double)n);
+    for (int64_t i = 0; i < n; i++)
+        st->split[order[i]] = (int8_t)(i < n0 ? 0 : i < n0 + n1 ? 1 : 2);
+    free(order);
+    return 0;
+}
+
+static int count_row(stream *st, char **tok, int split, float label) {
+    const dcfg *c = st->c;
+    const char *vals[MAX_VALUES];
+    char buf[8192];
+    int counted = c->vocab_all || split == 0;
+    st->rows[split]++;
+    st->positives[split] += label > 0.5f;
+    for (int fi = 0; fi < c->n_fields; fi++) {
+        svocab *v = &st->fv[fi];
+        int n = 0;
+        AMEIR_TRY(row_values(st, fi, tok, vals, buf, sizeof buf, &n));
+        if (n > v->width)
+            v->width = n;
+        for (int i = 0; i < n; i++)
+            AMEIR_TRY(intern(st, v, vals[i], counted));
+    }
+    if (st->user_col >= 0) {
+        const char *u = tok[st->user_col];
+        if (!strmap_get(&st->users, u)) {
+            const char *k = arena_strdup(&st->arena, u, strlen(u));
+            int added;
+            if (!k || !strmap_put(&st->users, k, (int64_t)st->users.n, &added))
+                return ameir_fail(AMEIR_ENOMEM, "out of memory");
+        }
+    }
+    return 0;
+}
+
+/* Ids in order of first appearance among values seen min_freq times (the in-memory rule). */
+static int assign_ids(stream *st) {
+    const dcfg *c = st->c;
+    ameir_schema *s = &st->schema;
+    s->task = c->task;
+    s->n_fields = c->n_fields;
+    s->item_field = -1;
+    for (int fi = 0; fi < c->n_fields; fi++) {
+        svocab *v = &st->fv[fi];
+        ameir_field *f = &s->fields[fi];
+        snprintf(f->name, sizeof f->name, "%s", c->fields[fi].name);
+        v->id = malloc(((size_t)v->n + 1) * sizeof *v->id);
+        st->vocab[fi] = malloc(((size_t)v->n + 2) * sizeof *st->vocab[fi]);
+        if (!v->id || !st->vocab[fi])
+            return ameir_fail(AMEIR_ENOMEM, "out of memory");
+        st->vocab[fi][0] = "<pad>";
+        st->vocab[fi][1] = "<oov>";
+        int32_t next = 2;
+        for (int64_t i = 0; i < v->n; i++) {
+            if (v->count[i] >= c->min_freq && v->count[i] > 0) {
+                v->id[i] = next;
+                st->vocab[fi][next++] = v->str[i];
+            } else {
+                v->id[i] = 1;
+            }
+        }
+        f->vocab = next;
+        int w = v->width > 1 ? v->width : 1;
+        if (c->fields[fi].max_width && w > c->fields[fi].max_width)
+            w = c->fields[fi].max_width;
+        f->width = c->fields[fi].kind == DF_MULTI ? w : 1;
+        f->offset = s->x_width;
+        s->x_width += f->width;
+        f->is_item = c->fields[fi].is_item;
+        f->item_offset = f->is_item ? s->item_width : 0;
+        s->item_width += f->is_item ? f->width : 0;
+        if (c->item_field[0] && !strcmp(c->item_field, f->name))
+            s->item_field = fi;
+    }
+    if (s->item_field >= 0) {
+        st->n_items = s->fields[s->item_field].vocab;
+        st->items = calloc((size_t)st->n_items * (size_t)s->item_width, sizeof *st->items);
+        if (!st->items)
+            return ameir_fail(AMEIR_ENOMEM, "out of memory for the item table");
+        st->items[s->item_width + s->fields[s->item_field].item_offset] = 1; /* OOV: only the id is known */
+    }
+    return 0;
+}
+
+static int flush(stream *st, int sp) {
+    prep_rows r = {st->bx[sp], NULL, st->blabel[sp], st->buser[sp], NULL};
+    int rc = prep_split_writer_append(&st->w[sp], &r, st->nb[sp]);
+    st->nb[sp] = 0;
+    return rc;
+}
+
+static int write_row(stream *st, char **tok, int split, float label) {
+    const dcfg *c = st->c;
+    const ameir_schema *s = &st->schema;
+    const char *vals[MAX_VALUES];
+    char buf[8192];
+    int k = st->nb[split];
+    int32_t *x = st->bx[split] + (int64_t)k * s->x_width;
+    memset(x, 0, (size_t)s->x_width * sizeof *x);
+    for (int fi = 0; fi < c->n_fields; fi++) {
+        const svocab *v = &st->fv[fi];
+        const ameir_field *f = &s->fields[fi];
+        int n = 0;
+        AMEIR_TRY(row_values(st, fi, tok, vals, buf, sizeof buf, &n));
+        for (int i = 0; i < n && i < f->width; i++) {
+            const int64_t *e = strmap_get(&v->map, vals[i]);
+            if (!e)
+                return ameir_fail(AMEIR_EIO, "%s:%lld: the file changed between the two passes (\"%s\" is new)",
+                                  st->rr->rec.path, (long long)st->rr->line, vals[i]);
+            x[f->offset + i] = v->id[*e];
+        }
+    }
+    if (s->item_field >= 0) {
+        const ameir_field *itf = &s->fields[s->item_field];
+        int32_t id = x[itf->offset];
+        int32_t *row = st->items + (int64_t)id * s->item_width;
+        if (id >= 2 && !row[itf->item_offset])
+            for (int fi = 0; fi < s->n_fields; fi++) {
+                const ameir_field *f = &s->fields[fi];
+                if (f->is_item)
+                    memcpy(row + f->item_offset, x + f->offset, (size_t)f->width * sizeof *row);
+            }
+    }
+    st->blabel[split][k] = label;
+    st->buser[split][k] = -1;
+    if (st->user_col >= 0) {
+        const int64_t *u = strmap_get(&st->users, tok[st->user_col]);
+        st->buser[split][k] = u ? *u : -1;
+    }
+    if (++st->nb[split] == STREAM_BATCH)
+        return flush(st, split);
+    return 0;
+}
+
+static void stream_free(stream *st) {
+    for (int fi = 0; fi < AMEIR_MAX_FIELDS; fi++) {
+        svocab *v = &st->fv[fi];
+        strmap_destroy(&v->map);
+        free(v->str);
+        free(v->count);
+        free(v->id);
+        free(st->vocab[fi]);
+    }
+    for (int sp = 0; sp < 3; sp++) {
+        free(st->bx[sp]);
+        free(st->blabel[sp]);
+        free(st->buser[sp]);
+    }
+    strmap_destroy(&st->users);
+    arena_free(&st->arena);
+    free(st->split);
+    free(st->items);
+}
+
+static int stream_run(stream *st, const char *source_dir, const char *out_dir) {
+    const dcfg *c = st->c;
+    for (int i = 0; i < c->main.n_files; i++) {
+        if (strlen(source_dir) > 255 || strlen(c->main.files[i].path) > 254)
+            return ameir_fail(AMEIR_EINVAL, "%s/%s: path too long", source_dir, c->main.files[i].path);
+        snprintf(st->paths[i], DCFG_PATH, "%.255s/%.254s", source_dir, c->main.files[i].path);
+    }
+    for (int fi = 0; fi < c->n_fields; fi++)
+        if (strmap_init(&st->fv[fi].map, 1024))
+            return ameir_fail(AMEIR_ENOMEM, "out of memory");
+    if (strmap_init(&st->users, 1024))
+        return ameir_fail(AMEIR_ENOMEM, "out of memory");
+    if (c->split == DSPLIT_RANDOM)
+        AMEIR_TRY(random_split(st));
+    AMEIR_TRY(for_each_row(st, count_row, "prep pass 1 (vocabularies)"));
+    if (!st->n_rows)
+        return ameir_fail(AMEIR_EDATA, "%s: no rows", st->paths[0]);
+    AMEIR_TRY(prep_check_splits(c, st->rows, st->positives));
+    AMEIR_TRY(assign_ids(st));
+    const ameir_schema *s = &st->schema;
+    prep_dir d;
+    AMEIR_TRY(prep_dir_begin(&d, c, out_dir));
+    int rc = 0, open = 0;
+    for (int sp = 0; sp < 3 && rc >= 0; sp++) {
+        st->bx[sp] = malloc((size_t)STREAM_BATCH * (size_t)s->x_width * sizeof *st->bx[sp]);
+        st->blabel[sp] = malloc(STREAM_BATCH * sizeof *st->blabel[sp]);
+        st->buser[sp] = malloc(STREAM_BATCH * sizeof *st->buser[sp]);
+        if (!st->bx[sp] || !st->blabel[sp] || !st->buser[sp])
+            rc = ameir_fail(AMEIR_ENOMEM, "out of memory");
+        else if ((rc = prep_split_writer_open(&st->w[sp], &d, s, c, sp, st->rows[sp])) >= 0)
+            open = sp + 1;
+    }
+    if (rc >= 0)
+        rc = for_each_row(st, write_row, "prep pass 2 (rows)");
+    for (int sp = 0; sp < 3 && rc >= 0; sp++)
+        if ((rc = flush(st, sp)) >= 0)
+            rc = prep_split_writer_close(&st->w[sp]);
+    if (rc < 0) {
+        for (int sp = 0; sp < open; sp++)
+            prep_split_writer_abort(&st->w[sp]);
+        prep_dir_abort(&d);
+        return rc;
+    }
+    prep_summary sum = {s, {st->rows[0], st->rows[1], st->rows[2]},
+                        {st->positives[0], st->positives[1], st->positives[2]}, st->items, st->n_items,
+                        c->user_column[0] ? (int64_t)st->users.n : 0, (const char *const *const *)st->vocab, NULL};
+    return prep_dir_finish(&d, &sum, c);
+}
+
+int prep_stream(const dcfg *c, const char *source_dir, const char *out_dir, int64_t rows[3], ameir_schema *schema) {
+    stream *st = calloc(1, sizeof *st);
+    if (!st)
+        return ameir_fail(AMEIR_ENOMEM, "out of memory");
+    st->c = c;
+    int rc = stream_run(st, source_dir, out_dir);
+    if (rc >= 0) {
+        memcpy(rows, st->rows, sizeof st->rows);
+        *schema = st->schema;
+        ameir_log(AMEIR_LOG_INFO, "prep %s: streamed %lld rows in two passes%s", c->name, (long long)st->n_rows,
+                  c->split == DSPLIT_RANDOM ? " (after counting them)" : "");
+    }
+    stream_free(st);
+    free(st);
+    return rc;
+}

@@ -1,0 +1,146 @@
+/* From raw cells to value strings and labels, the same for the in-memory and the streaming
+ * prep: label rules, multi-valued cells, flag columns, date transforms, numeric bins. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "ameir/error.h"
+#include "prep_internal.h"
+
+static void at_of(const prep_cells *pc, int which, char *out, size_t n) {
+    if (pc->where)
+        pc->where(pc->ctx, which, out, n);
+    else
+        snprintf(out, n, "?");
+}
+
+int prep_label(const dcfg *c, const prep_cells *pc, float *out) {
+    const char *s = pc->cell;
+    char at[DCFG_PATH + 32];
+    if (c->label_kind == DLABEL_CMP) {
+        char *end = NULL;
+        double v = strtod(s, &end);
+        if (!s[0] || *end || !isfinite(v)) {
+            at_of(pc, -1, at, sizeof at);
+            return ameir_fail(AMEIR_EDATA, "%s: label column %s: expected a number, found \"%s\"", at, c->label_column,
+                              s);
+        }
+        if (fabs(v) > PREP_LABEL_MAX) {
+            at_of(pc, -1, at, sizeof at);
+            return ameir_fail(AMEIR_EDATA, "%s: label column %s: %s is out of range (expected [-2^53, 2^53])", at,
+                              c->label_column, s);
+        }
+        int y = 0;
+        switch (c->label_op) {
+        case DCMP_GE: y = v >= c->label_value; break;
+        case DCMP_GT: y = v > c->label_value; break;
+        case DCMP_LE: y = v <= c->label_value; break;
+        case DCMP_LT: y = v < c->label_value; break;
+        case DCMP_EQ: y = v == c->label_value; break;
+        default: y = v != c->label_value; break;
+        }
+        *out = (float)y;
+    } else if (c->label_kind == DLABEL_MAP) {
+        int k = 0;
+        while (k < c->n_map && strcmp(c->map_keys[k], s))
+            k++;
+        if (k == c->n_map && c->map_open) {
+            *out = 0;
+        } else if (k == c->n_map) {
+            at_of(pc, -1, at, sizeof at);
+            return ameir_fail(AMEIR_EDATA, "%s: label column %s: value \"%s\" is not in label.map", at,
+                              c->label_column, s);
+        } else {
+            *out = c->map_values[k];
+        }
+    } else {
+        *out = 1;
+    }
+    return 0;
+}
+
+int prep_field_values(const dcfg_field *f, const prep_cells *pc, const char **vals, int max, char *buf, size_t nbuf,
+                      int *n_out) {
+    char at[DCFG_PATH + 32];
+    int n = 0;
+    if (f->n_flags) {
+        for (int i = 0; i < f->n_flags; i++) {
+            const char *s = pc->flags[i];
+            if (!strcmp(s, "1")) {
+                if (n < max)
+                    vals[n++] = f->flags[i];
+            } else if (strcmp(s, "0") && s[0]) {
+                at_of(pc, i, at, sizeof at);
+                return ameir_fail(AMEIR_EDATA, "%s: flag column %s: expected 0 or 1, found \"%s\"", at, f->flags[i], s);
+            }
+        }
+        *n_out = n;
+        return 0;
+    }
+    const char *s = pc->cell;
+    if (f->kind == DF_MULTI) {
+        snprintf(buf, nbuf, "%s", s);
+        char sep = f->split ? f->split : PREP_LIST_SEP;
+        char *p = buf;
+        while (*p && n < max) {
+            char *q = strchr(p, sep);
+            if (q)
+                *q = '\0';
+            if (*p)
+                vals[n++] = p;
+            if (!q)
+                break;
+            p = q + 1;
+        }
+        *n_out = n;
+        return 0;
+    }
+    vals[0] = s;
+    *n_out = 1;
+    if (!s[0])
+        return 0; /* empty stays its own value (missing) */
+    if (f->parse[0]) {
+        struct tm tm;
+        memset(&tm, 0, sizeof tm);
+        const char *end = strptime(s, f->parse, &tm);
+        if (!end || *end) {
+            at_of(pc, -1, at, sizeof at);
+            return ameir_fail(AMEIR_EDATA, "%s: column %s: \"%s\" does not match the format \"%s\"", at, f->column, s,
+                              f->parse);
+        }
+        time_t t = timegm(&tm); /* fills the weekday */
+        (void)t;
+        if (!strftime(buf, nbuf, f->format, &tm))
+            buf[0] = '\0';
+        vals[0] = buf;
+        s = buf;
+    }
+    if (f->kind == DF_NUMERIC) {
+        char *end = NULL;
+        double v = strtod(s, &end);
+        if (*end || !isfinite(v)) {
+            at_of(pc, -1, at, sizeof at);
+            return ameir_fail(AMEIR_EDATA, "%s: column %s: expected a number, found \"%s\"", at, f->column, s);
+        }
+        if (f->binning == DBIN_LOG) {
+            /* Criteo winners' rule: small values keep their integer, larger ones share a bin */
+            if (v > 2)
+                snprintf(buf, nbuf, "log:%d", (int)floor(log(v) * log(v)));
+            else
+                snprintf(buf, nbuf, "%lld", (long long)floor(v));
+        } else {
+            int b = 0;
+            while (b < f->n_edges && v >= f->edges[b])
+                b++;
+            if (b == 0)
+                snprintf(buf, nbuf, "<%g", f->edges[0]);
+            else if (b == f->n_edges)
+                snprintf(buf, nbuf, ">=%g", f->edges[b - 1]);
+            else
+                snprintf(buf, nbuf, "[%g,%g)", f->edges[b - 1], f->edges[b]);
+        }
+        vals[0] = buf;
+    }
+    return 0;
+}
