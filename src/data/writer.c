@@ -147,11 +147,11 @@ static int sw_write(prep_split_writer *w, const prep_rows *r, int64_t n) {
                           : d == SW_USER    ? (const void *)r->user
                                             : (const void *)r->cand;
         if (w->ds[d] < 0) {
-            H5TRY(space = H5Screate_simple(rank, dims, NULL), sw_names[d]);
-            H5TRY(dcpl = H5Pcreate(H5P_DATASET_CREATE), sw_names[d]);
-            H5TRY(H5Pset_obj_track_times(dcpl, 0), sw_names[d]);
-            H5TRY(w->ds[d] = H5Dcreate2(w->file, sw_names[d], type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
-                  sw_names[d]);
+            AMEIR_H5_CHECK(space = H5Screate_simple(rank, dims, NULL), rc, done, path, sw_names[d]);
+            AMEIR_H5_CHECK(dcpl = H5Pcreate(H5P_DATASET_CREATE), rc, done, path, sw_names[d]);
+            AMEIR_H5_CHECK(H5Pset_obj_track_times(dcpl, 0), rc, done, path, sw_names[d]);
+            AMEIR_H5_CHECK(w->ds[d] = H5Dcreate2(w->file, sw_names[d], type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
+                           rc, done, path, sw_names[d]);
             H5Sclose(space);
             H5Pclose(dcpl);
             space = dcpl = H5I_INVALID_HID;
@@ -161,13 +161,15 @@ static int sw_write(prep_split_writer *w, const prep_rows *r, int64_t n) {
         count[0] = (hsize_t)n;
         count[1] = dims[1];
         if (n == w->end - w->first) {
-            H5TRY(H5Dwrite(w->ds[d], type, H5S_ALL, H5S_ALL, H5P_DEFAULT, src), sw_names[d]);
+            AMEIR_H5_CHECK(H5Dwrite(w->ds[d], type, H5S_ALL, H5S_ALL, H5P_DEFAULT, src), rc, done, path,
+                           sw_names[d]);
             continue;
         }
-        H5TRY(fs = H5Dget_space(w->ds[d]), sw_names[d]);
-        H5TRY(H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL), sw_names[d]);
-        H5TRY(ms = H5Screate_simple(rank, count, NULL), sw_names[d]);
-        H5TRY(H5Dwrite(w->ds[d], type, ms, fs, H5P_DEFAULT, src), sw_names[d]);
+        AMEIR_H5_CHECK(fs = H5Dget_space(w->ds[d]), rc, done, path, sw_names[d]);
+        AMEIR_H5_CHECK(H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL), rc, done, path,
+                       sw_names[d]);
+        AMEIR_H5_CHECK(ms = H5Screate_simple(rank, count, NULL), rc, done, path, sw_names[d]);
+        AMEIR_H5_CHECK(H5Dwrite(w->ds[d], type, ms, fs, H5P_DEFAULT, src), rc, done, path, sw_names[d]);
         H5Sclose(ms);
         H5Sclose(fs);
         ms = fs = H5I_INVALID_HID;
