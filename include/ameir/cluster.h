@@ -172,6 +172,7 @@ typedef struct ameir_cluster_stats {
     int signal;          /* signal that stopped the search (0 if none) */
     int signal_rank;     /* the rank that caught it first */
     int unanswered;      /* workers that did not leave within the grace period after a signal */
+    int stalled_rank;    /* first worker the watchdog gave up on (-1: none) */
 } ameir_cluster_stats;
 
 /* How rank 0 reports: progress lines go to out (stdout), one per finished trial. */
@@ -183,7 +184,9 @@ typedef struct ameir_cluster_opts {
 /* Rank 0 with workers on ranks 1..size-1: hands tasks of ctl to the workers that ask,
  * records every result and rewrites the checkpoint after each. Returns 0 when the
  * controller is done (workers stopped with exit code 0), AMEIR_EINTERRUPTED after a
- * signal on any rank (checkpoint written, workers stopped with code 3; workers still busy
+ * signal on any rank or when the watchdog finds a worker busy in a search trial silent past the
+ * trial time limit plus AMEIR_WATCHDOG_GRACE seconds (default 60; st->stalled_rank names it)
+ * (checkpoint written, workers stopped with code 3; workers still busy
  * after AMEIR_STOP_GRACE seconds, default 30, are counted in st->unanswered and the caller
  * ends the job with MPI_Abort), or an error (the caller aborts the job; the last
  * checkpoint stays intact). */

@@ -172,9 +172,14 @@ static int finish(const search_setup *s, const ameir_trial_ctx *ctx, const searc
 }
 
 static void interrupted_message(const search_setup *s, const ameir_cluster_stats *st) {
-    fprintf(stderr, "ameir search: interrupted by %s on rank %d after %lld results; checkpoint %s is up to date; continue "
+    char why[64];
+    if (st->signal)
+        snprintf(why, sizeof why, "%s on rank %d", ameir_signal_name(st->signal), st->signal_rank);
+    else
+        snprintf(why, sizeof why, "the watchdog (rank %d stalled)", st->stalled_rank);
+    fprintf(stderr, "ameir search: interrupted by %s after %lld results; checkpoint %s is up to date; continue "
                     "with: mpirun -np N ameir search --resume %s\n",
-            ameir_signal_name(st->signal), st->signal_rank, (long long)st->results, s->run_path, s->run_path);
+            why, (long long)st->results, s->run_path, s->run_path);
     if (st->workers > 0 && st->worker_time > 0)
         fprintf(stderr, "ameir search: workers waited %.1f%% of their time for rank 0\n", 100.0 * st->worker_wait / st->worker_time);
 }
@@ -233,7 +238,7 @@ static int search_main(MPI_Comm comm, int rank, int size, const search_args *a) 
         if (st.unanswered > 0) {
             /* a final trial's training cannot stop half-way; the checkpoint is written, so
              * end the job now rather than run into the scheduler's kill */
-            fprintf(stderr, "ameir search: %d worker(s) still busy in a final trial; ending the job with exit code %d\n",
+            fprintf(stderr, "ameir search: %d worker(s) still busy (in a final trial, or stalled); ending the job with exit code %d\n",
                     st.unanswered, exit_code);
             fflush(stderr);
             ameir_run_lock_release(s.lock);

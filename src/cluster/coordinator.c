@@ -21,6 +21,7 @@ static void coord_init(coord *c, const ameir_search_config *cfg, ameir_controlle
                        ameir_cluster_stats *st) {
     memset(st, 0, sizeof *st);
     st->signal_rank = -1;
+    st->stalled_rank = -1;
     c->cfg = cfg;
     c->ctl = ctl;
     c->o = o;
@@ -131,6 +132,10 @@ typedef struct worker_slot {
     int busy;    /* was sent a task and has not answered yet */
     int stopped; /* was sent stop */
     int bye;     /* said bye */
+    int gone;    /* silent past the watchdog's limit: given up on, never waited for */
+    double sent; /* when its current task was sent (watchdog) */
+    int64_t trial;
+    int watched; /* its current task has a time limit, so silence past it means a stall */
 } worker_slot;
 
 typedef struct cluster {
@@ -199,8 +204,43 @@ static int dispatch(cluster *k, int *done) {
         AMEIR_TRY(ameir_msg_send(k->comm, r, AMEIR_MSG_TASK, k->pack.data, k->pack.len));
         k->w[r].waiting = 0;
         k->w[r].busy = 1;
+        k->w[r].sent = ameir_now();
+        k->w[r].trial = k->task->trial_id;
+        k->w[r].watched = k->task->kind == AMEIR_TRIAL_SEARCH && k->c.cfg->trial_time_limit > 0;
     }
     return 0;
+}
+
+/* Seconds past the trial time limit a worker may stay silent (AMEIR_WATCHDOG_GRACE, default
+ * 60): the limit is checked between chunks of training, then the trial is evaluated on the
+ * validation split and its weights written, which the grace covers. */
+static double watchdog_grace(void) {
+    const char *s = getenv("AMEIR_WATCHDOG_GRACE");
+    char *end = NULL;
+    double g = s && s[0] ? strtod(s, &end) : 60.0;
+    return end && (*end || !(g >= 0)) ? 60.0 : g;
+}
+
+/* A worker busy in a search trial and silent past the trial time limit plus the grace is
+ * stalled (stopped, swapping, a hung file system): report it and give up on it. Returns
+ * 1 when one was found (the caller stops the search, resumable), else 0. */
+static int watchdog(cluster *k, double grace) {
+    double limit = k->c.cfg->trial_time_limit + grace, now = ameir_now();
+    int found = 0;
+    for (int r = 1; r < k->size; r++) {
+        worker_slot *w = &k->w[r];
+        if (!w->busy || !w->watched || w->gone || now - w->sent <= limit)
+            continue;
+        ameir_log(AMEIR_LOG_WARN,
+                  "ameir search: watchdog: rank %d has been silent for %.0f s in trial %lld, longer than the trial time limit "
+                  "(%g s) plus the grace (%g s, AMEIR_WATCHDOG_GRACE); the search checkpoints and stops (exit 3, resumable)",
+                  r, now - w->sent, (long long)w->trial, k->c.cfg->trial_time_limit, grace);
+        w->gone = 1;
+        if (k->c.st->stalled_rank < 0)
+            k->c.st->stalled_rank = r;
+        found = 1;
+    }
+    return found;
 }
 
 /* Stop every worker with exit_code and collect their byes; results that arrive meanwhile
@@ -215,13 +255,18 @@ static int stop_all(cluster *k, int exit_code, double grace) {
             AMEIR_TRY(send_stop(k, r, exit_code));
     for (;;) {
         int left = 0;
-        for (int r = 1; r < k->size; r++)
-            left += !k->w[r].bye;
-        if (!left)
+        int gone = 0;
+        for (int r = 1; r < k->size; r++) {
+            left += !k->w[r].bye && !k->w[r].gone;
+            gone += k->w[r].gone;
+        }
+        if (!left) {
+            k->c.st->unanswered = gone; /* never answers: the caller ends the job */
             return rc;
+        }
         double wait = grace < 0 ? -1 : deadline - ameir_now();
         if (grace >= 0 && wait <= 0) {
-            k->c.st->unanswered = left;
+            k->c.st->unanswered = left + gone;
             return rc;
         }
         AMEIR_TRY(ameir_msg_wait(k->comm, MPI_ANY_SOURCE, &k->msg, &got, NULL, wait));
@@ -276,6 +321,7 @@ int ameir_coordinator_run(MPI_Comm comm, const ameir_search_config *cfg, ameir_c
     coord_init(&k.c, cfg, ctl, o, st);
     k.comm = comm;
     int rc = 0, done = 0;
+    double grace = watchdog_grace();
     if ((rc = MPI_Comm_size(comm, &k.size)) != MPI_SUCCESS)
         return ameir_mpi_fail(rc, __FILE__, __LINE__, "MPI_Comm_size");
     st->workers = k.size - 1;
@@ -292,7 +338,7 @@ int ameir_coordinator_run(MPI_Comm comm, const ameir_search_config *cfg, ameir_c
             st->signal = ameir_signal_caught;
             st->signal_rank = 0;
         }
-        if (st->signal)
+        if (st->signal || st->stalled_rank >= 0)
             break;
         int got = 0;
         /* the flag ends the wait at once; the 50 ms bound only keeps the loop honest */
@@ -302,13 +348,18 @@ int ameir_coordinator_run(MPI_Comm comm, const ameir_search_config *cfg, ameir_c
             goto done;
         if (!st->signal && (rc = dispatch(&k, &done)) < 0)
             goto done;
+        watchdog(&k, grace);
     }
-    if (st->signal) {
+    if (st->signal || st->stalled_rank >= 0) {
         /* in-flight trials stay running in the file, i.e. pending when it is read again */
         if ((rc = ameir_checkpoint_write(o->run_path, cfg, ctl)) < 0)
             goto done;
-        ameir_log(AMEIR_LOG_WARN, "ameir search: %s on rank %d: checkpoint %s written, stopping the workers",
-                  ameir_signal_name(st->signal), st->signal_rank, o->run_path);
+        if (st->signal)
+            ameir_log(AMEIR_LOG_WARN, "ameir search: %s on rank %d: checkpoint %s written, stopping the workers",
+                      ameir_signal_name(st->signal), st->signal_rank, o->run_path);
+        else
+            ameir_log(AMEIR_LOG_WARN, "ameir search: rank %d stalled: checkpoint %s written, stopping the workers", st->stalled_rank,
+                      o->run_path);
         rc = stop_all(&k, ameir_exit_code(AMEIR_EINTERRUPTED), stop_grace());
         if (rc == 0)
             rc = AMEIR_EINTERRUPTED;
