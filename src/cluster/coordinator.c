@@ -134,6 +134,7 @@ typedef struct worker_slot {
     int bye;     /* said bye */
     int gone;    /* silent past the watchdog's limit: given up on, never waited for */
     double sent; /* when its current task was sent (watchdog) */
+    double last; /* when it last sent a message, or was sent a task or stop */
     int64_t trial;
     int watched; /* its current task has a time limit, so silence past it means a stall */
 } worker_slot;
@@ -153,6 +154,7 @@ static int send_stop(cluster *k, int rank, int exit_code) {
     ameir_pack_i64(&k->pack, exit_code);
     k->w[rank].stopped = 1;
     k->w[rank].waiting = 0;
+    k->w[rank].last = ameir_now();
     return ameir_msg_send(k->comm, rank, AMEIR_MSG_STOP, k->pack.data, k->pack.len);
 }
 
@@ -204,7 +206,7 @@ static int dispatch(cluster *k, int *done) {
         AMEIR_TRY(ameir_msg_send(k->comm, r, AMEIR_MSG_TASK, k->pack.data, k->pack.len));
         k->w[r].waiting = 0;
         k->w[r].busy = 1;
-        k->w[r].sent = ameir_now();
+        k->w[r].sent = k->w[r].last = ameir_now();
         k->w[r].trial = k->task->trial_id;
         k->w[r].watched = k->task->kind == AMEIR_TRIAL_SEARCH && k->c.cfg->trial_time_limit > 0;
     }
@@ -221,20 +223,30 @@ static double watchdog_grace(void) {
     return end && (*end || !(g >= 0)) ? 60.0 : g;
 }
 
-/* A worker busy in a search trial and silent past the trial time limit plus the grace is
- * stalled (stopped, swapping, a hung file system): report it and give up on it. Returns
- * 1 when one was found (the caller stops the search, resumable), else 0. */
+/* A worker is stalled (stopped, swapping, stuck on a hung file system) when it is busy in a
+ * search trial and silent past the trial time limit plus the grace, or when it owes rank 0 a
+ * message at once (a request after its result, a bye after a stop) and has sent nothing for
+ * the grace. Report it and give up on it. Returns 1 when one was found (the caller stops the
+ * search, resumable), else 0. */
 static int watchdog(cluster *k, double grace) {
     double limit = k->c.cfg->trial_time_limit + grace, now = ameir_now();
     int found = 0;
     for (int r = 1; r < k->size; r++) {
         worker_slot *w = &k->w[r];
-        if (!w->busy || !w->watched || w->gone || now - w->sent <= limit)
+        if (w->gone || w->bye || w->waiting)
             continue;
-        ameir_log(AMEIR_LOG_WARN,
-                  "ameir search: watchdog: rank %d has been silent for %.0f s in trial %lld, longer than the trial time limit "
-                  "(%g s) plus the grace (%g s, AMEIR_WATCHDOG_GRACE); the search checkpoints and stops (exit 3, resumable)",
-                  r, now - w->sent, (long long)w->trial, k->c.cfg->trial_time_limit, grace);
+        if (w->busy && w->watched && now - w->sent > limit)
+            ameir_log(AMEIR_LOG_WARN,
+                      "ameir search: watchdog: rank %d has been silent for %.0f s in trial %lld, longer than the trial time limit "
+                      "(%g s) plus the grace (%g s, AMEIR_WATCHDOG_GRACE); the search checkpoints and stops (exit 3, resumable)",
+                      r, now - w->sent, (long long)w->trial, k->c.cfg->trial_time_limit, grace);
+        else if (!w->busy && now - w->last > grace)
+            ameir_log(AMEIR_LOG_WARN,
+                      "ameir search: watchdog: rank %d has been silent for %.0f s since its last message, when it owed an answer at "
+                      "once (grace %g s, AMEIR_WATCHDOG_GRACE); the search checkpoints and stops (exit 3, resumable)",
+                      r, now - w->last, grace);
+        else
+            continue;
         w->gone = 1;
         if (k->c.st->stalled_rank < 0)
             k->c.st->stalled_rank = r;
@@ -264,14 +276,17 @@ static int stop_all(cluster *k, int exit_code, double grace) {
             k->c.st->unanswered = gone; /* never answers: the caller ends the job */
             return rc;
         }
-        double wait = grace < 0 ? -1 : deadline - ameir_now();
+        double wait = grace < 0 ? 0.05 : deadline - ameir_now();
         if (grace >= 0 && wait <= 0) {
             k->c.st->unanswered = left + gone;
             return rc;
         }
         AMEIR_TRY(ameir_msg_wait(k->comm, MPI_ANY_SOURCE, &k->msg, &got, NULL, wait));
+        if (grace < 0) /* the normal end: every worker owes a bye at once */
+            watchdog(k, watchdog_grace());
         if (!got)
             continue;
+        k->w[k->msg.source].last = ameir_now();
         if (k->msg.type == AMEIR_MSG_RESULT)
             rc = on_result(k);
         else if (k->msg.type == AMEIR_MSG_BYE)
@@ -291,6 +306,7 @@ static double stop_grace(void) {
 }
 
 static int handle(cluster *k) {
+    k->w[k->msg.source].last = ameir_now();
     switch (k->msg.type) {
     case AMEIR_MSG_REQUEST:
         k->w[k->msg.source].waiting = 1;
@@ -333,6 +349,8 @@ int ameir_coordinator_run(MPI_Comm comm, const ameir_search_config *cfg, ameir_c
         rc = ameir_fail(AMEIR_ENOMEM, "no memory for %d worker slots", k.size);
         goto done;
     }
+    for (int r = 1; r < k.size; r++)
+        k.w[r].last = ameir_now();
     while (!done) {
         if (ameir_signal_caught && !st->signal) {
             st->signal = ameir_signal_caught;
@@ -365,6 +383,8 @@ int ameir_coordinator_run(MPI_Comm comm, const ameir_search_config *cfg, ameir_c
             rc = AMEIR_EINTERRUPTED;
     } else {
         rc = stop_all(&k, 0, -1);
+        if (rc == 0 && st->stalled_rank >= 0)
+            rc = AMEIR_EINTERRUPTED; /* all results are in the checkpoint; a resume finishes */
     }
 done:
     st->seconds = ameir_now() - k.c.start;
