@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(meson ninja-build pkg-config gcc libopenmpi-dev openmpi-bin libopenblas-dev
-          libhdf5-openmpi-dev libcjson-dev zlib1g-dev python3-torch python3-h5py python3-sklearn python3-numpy)
+          libhdf5-openmpi-dev libcjson-dev zlib1g-dev python3-torch python3-h5py python3-sklearn python3-numpy
+          slurm-wlm munge)  # the last two: the real one-node SLURM of tests/reliability/test_slurm.py
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
