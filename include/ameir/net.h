@@ -50,6 +50,13 @@ int ameir_net_max_batch(const ameir_net *net);
 /* Forward only, for evaluation: logits (b->n) (no dropout). */
 void ameir_net_predict(ameir_net *net, const ameir_batch *b, float *logits);
 
+/* ameir_net_predict for a batch of groups of n_cand rows whose rows share one history (and
+ * differ only in x), as ameir_split_fill_candidates writes them side by side: each group's
+ * history is encoded once (the aggregate too unless it is target attention), the rest runs
+ * per row. Only row 0 of each group's history is read. The logits equal ameir_net_predict's
+ * bit for bit (tests/train/test_eval_seq.c). b->n must be a multiple of n_cand. */
+void ameir_net_predict_candidates(ameir_net *net, const ameir_batch *b, int n_cand, float *logits);
+
 /* Forward and backward on a batch with training behaviour (dropout masks from rng):
  * zeroes gradients, accumulates them, returns the mean BCE loss (+ the L2 term).
  * logits (b->n) may be NULL. */

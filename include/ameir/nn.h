@@ -56,6 +56,12 @@ void ameir_embedding_backward(real *dtable, const real *dout, const int32_t *ids
  * returns how many. seen (V bytes) must be zero on entry and is zero again on return. */
 int ameir_embedding_touched_rows(int32_t *rows, uint8_t *seen, const int32_t *ids, size_t n, int V);
 
+/* ---- the row-batched product: out (N, O; row stride ldo) = alpha inp (N, In; stride ldi) w^T
+ * + beta out, w (O, In), with each row's result independent of N (src/nn/gemm_rows.c: pads
+ * the calls that OpenBLAS would give its small-matrix kernel). Forward passes use it, so a
+ * history gives the same bits alone as among other rows. ---- */
+void ameir_gemm_rows(real *out, int ldo, const real *inp, int ldi, const real *w, int N, int In, int O, real alpha, real beta);
+
 /* ---- linear: out (N, O) = inp (N, In) w^T (w is (O, In)) + b (O); b may be NULL.
  * (In, not I: cblas.h includes complex.h, whose I is a macro.) ---- */
 void ameir_linear_forward(real *out, const real *inp, const real *w, const real *b, int N, int In, int O);

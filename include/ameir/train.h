@@ -58,6 +58,11 @@ const char *ameir_metrics_primary_name(int task);
 /* Evaluate on a loaded split. Returns 0 or a negative error. */
 int ameir_evaluate(ameir_net *net, const ameir_split *split, ameir_metrics *out);
 
+/* ameir_evaluate with each seq candidate row run through the whole network on its own copy
+ * of the history (ameir_net_predict): the reference that ameir_evaluate's one encoding per
+ * history is tested against, bit for bit. Same for ctr data. */
+int ameir_evaluate_reference(ameir_net *net, const ameir_split *split, ameir_metrics *out);
+
 /* Train from the net's current step (its Adam step count) up to target_steps.
  * Returns 0, or AMEIR_EDIVERGED (loss NaN/inf; *last_loss holds it). */
 int ameir_train_steps(ameir_net *net, const ameir_split *train, const ameir_train_config *c, int64_t target_steps, double *last_loss);

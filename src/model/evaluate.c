@@ -65,8 +65,9 @@ done:
 }
 
 /* Logits (users, n_candidates) of every row's candidates of a seq split; several rows'
- * candidate sets go side by side through one forward pass. */
-static int score_seq(ameir_net *net, const ameir_split *sp, const ameir_schema *s, float *score) {
+ * candidate sets go side by side through one forward pass, which encodes each history once
+ * (or, for the reference, once per candidate row). */
+static int score_seq(ameir_net *net, const ameir_split *sp, const ameir_schema *s, float *score, int reference) {
     int64_t users = ameir_split_rows(sp);
     int n_cand = s->n_candidates, per = ameir_net_max_batch(net) / n_cand, rc;
     ameir_batch b = {0};
@@ -81,7 +82,10 @@ static int score_seq(ameir_net *net, const ameir_split *sp, const ameir_schema *
             AMEIR_ASSERT(view.n == n_cand);
         }
         b.n = k * n_cand;
-        ameir_net_predict(net, &b, score + u0 * n_cand);
+        if (reference)
+            ameir_net_predict(net, &b, score + u0 * n_cand);
+        else
+            ameir_net_predict_candidates(net, &b, n_cand, score + u0 * n_cand);
     }
     ameir_batch_destroy(&b);
     return 0;
@@ -116,14 +120,14 @@ static int evaluate_ctr(ameir_net *net, const ameir_split *sp, const ameir_schem
     return rc;
 }
 
-static int evaluate_seq(ameir_net *net, const ameir_split *sp, const ameir_schema *s, ameir_metrics *out) {
+static int evaluate_seq(ameir_net *net, const ameir_split *sp, const ameir_schema *s, ameir_metrics *out, int reference) {
     int64_t users = ameir_split_rows(sp);
     int rc;
     AMEIR_TRY(check_seq(net, s));
     float *score = malloc(sizeof *score * (size_t)users * (size_t)s->n_candidates);
     if (!score)
         return ameir_fail(AMEIR_ENOMEM, "evaluation scores for %lld rows", (long long)users);
-    if ((rc = score_seq(net, sp, s, score)) == 0) {
+    if ((rc = score_seq(net, sp, s, score, reference)) == 0) {
         ameir_rank_metrics rm;
         ameir_metric_ranking(score, users, s->n_candidates, &rm);
         out->rows = users;
@@ -138,12 +142,18 @@ static int evaluate_seq(ameir_net *net, const ameir_split *sp, const ameir_schem
     return rc;
 }
 
-int ameir_evaluate(ameir_net *net, const ameir_split *split, ameir_metrics *out) {
+static int evaluate(ameir_net *net, const ameir_split *split, ameir_metrics *out, int reference) {
     const ameir_schema *s = ameir_train_schema(net);
     metrics_init(out, s->task);
     if (ameir_split_rows(split) <= 0)
         return ameir_fail(AMEIR_EDATA, "cannot evaluate on an empty split");
-    return s->task == AMEIR_TASK_SEQ ? evaluate_seq(net, split, s, out) : evaluate_ctr(net, split, s, out);
+    return s->task == AMEIR_TASK_SEQ ? evaluate_seq(net, split, s, out, reference) : evaluate_ctr(net, split, s, out);
+}
+
+int ameir_evaluate(ameir_net *net, const ameir_split *split, ameir_metrics *out) { return evaluate(net, split, out, 0); }
+
+int ameir_evaluate_reference(ameir_net *net, const ameir_split *split, ameir_metrics *out) {
+    return evaluate(net, split, out, 1);
 }
 
 int ameir_predict_scores(ameir_net *net, const ameir_split *split, float *logit, int64_t *rank) {
@@ -160,7 +170,7 @@ int ameir_predict_scores(ameir_net *net, const ameir_split *split, float *logit,
     float *score = malloc(sizeof *score * (size_t)(rows > 0 ? rows : 1) * (size_t)nc);
     if (!score)
         return ameir_fail(AMEIR_ENOMEM, "prediction scores for %lld rows", (long long)rows);
-    if ((rc = score_seq(net, split, s, score)) == 0) {
+    if ((rc = score_seq(net, split, s, score, 0)) == 0) {
         for (int64_t r = 0; r < rows; r++) {
             const float *sc = score + r * nc;
             int64_t above = 0;

@@ -15,10 +15,13 @@
 #define T(net, i) ameir_params_data(&(net)->params, (i))
 
 /* Copy each field's ids out of the batch so they are contiguous: (n, w) from x, then for
- * item fields (n, L, w) from the history; and the history mask. */
-void ameir_net_gather_(ameir_net *net, const ameir_batch *b) {
+ * item fields the histories (n / stride, L, w), history j from batch row j * stride; and
+ * the histories' mask (n / stride, L). stride 1 is every row's own history; stride
+ * n_cand keeps one history per group of candidate rows that share it. */
+static void gather_rows(ameir_net *net, const ameir_batch *b, int stride) {
     const ameir_schema *s = &net->schema;
-    int n = b->n, L = net->L;
+    int n = b->n, L = net->L, users = n / stride;
+    size_t hw = (size_t)L * s->item_width;
     for (int f = 0; f < net->F; f++) {
         net_field *nf = &net->fields[f];
         int w = nf->width;
@@ -28,39 +31,60 @@ void ameir_net_gather_(ameir_net *net, const ameir_batch *b) {
         if (!nf->is_item)
             continue;
         int32_t *hid = ids + (size_t)n * w;
-        size_t np = (size_t)n * L;
-        for (size_t q = 0; q < np; q++)
-            memcpy(hid + q * w, b->hist + q * s->item_width + nf->item_offset, (size_t)w * sizeof *ids);
+        for (int j = 0; j < users; j++) {
+            const int32_t *h = b->hist + (size_t)j * stride * hw;
+            for (int l = 0; l < L; l++)
+                memcpy(hid + ((size_t)j * L + l) * w, h + (size_t)l * s->item_width + nf->item_offset,
+                       (size_t)w * sizeof *ids);
+        }
     }
     if (net->has_seq) {
         int key = s->fields[s->item_field].item_offset;
-        size_t np = (size_t)n * L;
-        for (size_t q = 0; q < np; q++)
-            net->mask[q] = b->hist[q * s->item_width + key] != 0;
+        for (int j = 0; j < users; j++) {
+            const int32_t *h = b->hist + (size_t)j * stride * hw;
+            for (int l = 0; l < L; l++)
+                net->mask[(size_t)j * L + l] = h[(size_t)l * s->item_width + key] != 0;
+        }
     }
 }
 
-/* Rows [r0, r0+nr) of the embeddings; thread k's scratch holds one field's lookups. */
-static void embed_rows(ameir_net *net, int n, int r0, int nr, int k) {
-    int F = net->F, d = net->d, L = net->L;
+void ameir_net_gather_(ameir_net *net, const ameir_batch *b) { gather_rows(net, b, 1); }
+
+/* Rows [r0, r0+nr) of the field embeddings fe and the target (the sum of the item fields);
+ * thread k's scratch holds one field's lookups. */
+static void embed_fields_rows(ameir_net *net, int r0, int nr, int k) {
+    int F = net->F, d = net->d;
     float *tmp = ameir_net_scratch_(net, k);
     float *tgt = net->target + (size_t)r0 * d;
-    float *h0 = net->xs + (size_t)r0 * L * d;
-    size_t nd = (size_t)nr * d, m = (size_t)nr * L * d;
-    int first_item = 1;
+    size_t nd = (size_t)nr * d;
     memset(tgt, 0, nd * sizeof(float));
     for (int f = 0; f < F; f++) {
         net_field *nf = &net->fields[f];
-        const float *table = T(net, nf->tensor);
         int w = nf->width;
-        ameir_embedding_forward(tmp, nf->ids + (size_t)r0 * w, table, nr, w, nf->vocab, d);
+        ameir_embedding_forward(tmp, nf->ids + (size_t)r0 * w, T(net, nf->tensor), nr, w, nf->vocab, d);
         for (int r = 0; r < nr; r++)
             memcpy(net->fe + ((size_t)(r0 + r) * F + f) * d, tmp + (size_t)r * d, (size_t)d * sizeof(float));
+        if (nf->is_item)
+            for (size_t i = 0; i < nd; i++)
+                tgt[i] += tmp[i];
+    }
+}
+
+/* Histories [r0, r0+nr) into h0 (the ids of history j follow the n rows of x, see
+ * gather_rows); thread k's scratch holds one field's lookups. */
+static void embed_hist_rows(ameir_net *net, int n, int r0, int nr, int k) {
+    int F = net->F, d = net->d, L = net->L;
+    float *tmp = ameir_net_scratch_(net, k);
+    float *h0 = net->xs + (size_t)r0 * L * d;
+    size_t m = (size_t)nr * L * d;
+    int first_item = 1;
+    for (int f = 0; f < F; f++) {
+        net_field *nf = &net->fields[f];
         if (!nf->is_item)
             continue;
-        for (size_t i = 0; i < nd; i++)
-            tgt[i] += tmp[i];
         /* a history position: sum of its item fields, looked up in the same tables */
+        const float *table = T(net, nf->tensor);
+        int w = nf->width;
         const int32_t *hid = nf->ids + (size_t)n * w + (size_t)r0 * L * w;
         if (first_item) {
             ameir_embedding_forward(h0, hid, table, nr * L, w, nf->vocab, d);
@@ -71,8 +95,6 @@ static void embed_rows(ameir_net *net, int n, int r0, int nr, int k) {
                 h0[i] += tmp[i];
         }
     }
-    if (!net->has_seq)
-        return;
     /* padding positions are zero whatever their other item fields say; real positions get
      * the position embedding counted back from the most recent event (L-1 -> row 0) */
     const float *pos = net->pos_emb >= 0 ? T(net, net->pos_emb) : NULL;
@@ -212,8 +234,11 @@ static void run_stages(void *arg, int k) {
     if (nr == 0)
         return;
     for (int s = t->s0; s < t->s1; s++) {
-        if (s == 0)
-            embed_rows(net, t->n, r0, nr, k);
+        if (s == 0) {
+            embed_fields_rows(net, r0, nr, k);
+            if (net->has_seq)
+                embed_hist_rows(net, t->n, r0, nr, k);
+        }
         else if (s <= nb)
             block_rows(net, s - 1, r0, nr, k);
         else if (s == nb + 1) {
@@ -268,5 +293,84 @@ void ameir_net_forward_(ameir_net *net, const ameir_batch *b, int train, float p
 void ameir_net_predict(ameir_net *net, const ameir_batch *b, float *logits) {
     ameir_net_gather_(net, b);
     ameir_net_forward_(net, b, 0, 0.0f, NULL);
+    memcpy(logits, net->logits, (size_t)b->n * sizeof(float));
+}
+
+/* ---- candidates sharing a history (seq evaluation) ----
+ * The rows of a group differ only in their x, so the history is embedded, run through the
+ * blocks and (unless the aggregate looks at the target) aggregated once per group, then
+ * copied to the group's rows; everything per row runs on the same rows, split over the
+ * same threads, as ameir_net_forward_ would, so every logit is the same bit for bit. */
+typedef struct cand_task {
+    ameir_net *net;
+    int n, groups;
+} cand_task;
+
+static int agg_needs_target(const ameir_net *net) { return net->arch.aggregate == AMEIR_AGG_TARGET_ATTENTION; }
+
+/* per group: history embedding, blocks, aggregate; per row: the field embeddings */
+static void run_groups(void *arg, int k) {
+    cand_task *t = arg;
+    ameir_net *net = t->net;
+    int r0, nr;
+    ameir_net_rows_(net, t->groups, k, &r0, &nr);
+    if (nr > 0) {
+        embed_hist_rows(net, t->n, r0, nr, k);
+        for (int i = 0; i < net->n_blocks; i++)
+            block_rows(net, i, r0, nr, k);
+        if (!agg_needs_target(net))
+            aggregate_rows(net, r0, nr, k);
+    }
+    ameir_net_rows_(net, t->n, k, &r0, &nr);
+    if (nr > 0)
+        embed_fields_rows(net, r0, nr, k);
+}
+
+/* per row: target attention, MLP input, hidden layers, output */
+static void run_candidate_rows(void *arg, int k) {
+    cand_task *t = arg;
+    ameir_net *net = t->net;
+    int r0, nr;
+    ameir_net_rows_(net, t->n, k, &r0, &nr);
+    if (nr == 0)
+        return;
+    if (agg_needs_target(net))
+        aggregate_rows(net, r0, nr, k);
+    mlp_input_rows(net, r0, nr, k);
+    for (int j = 0; j < net->n_mlp; j++)
+        mlp_layer_rows(net, j, r0, nr, k);
+    ameir_linear_forward(net->logits + r0, net->z[net->n_mlp] + (size_t)r0 * net->width[net->n_mlp],
+                         T(net, net->out_w), T(net, net->out_b), nr, net->width[net->n_mlp], 1);
+}
+
+/* Spread `groups` items of `size` bytes, item j at j, to rows j*per .. j*per+per-1 of the
+ * same buffer; from the last group down, so no item is overwritten before it is read
+ * (j < j*per for j >= 1, and group 0 stays in place). */
+static void spread(void *buf, size_t size, int groups, int per) {
+    char *p = buf;
+    for (int j = groups - 1; j >= 0; j--)
+        for (int c = per - 1; c >= 0; c--) {
+            size_t to = (size_t)j * per + c;
+            if (to != (size_t)j)
+                memcpy(p + to * size, p + (size_t)j * size, size);
+        }
+}
+
+void ameir_net_predict_candidates(ameir_net *net, const ameir_batch *b, int n_cand, float *logits) {
+    AMEIR_ASSERT(b->n > 0 && b->n <= net->B && n_cand > 0 && b->n % n_cand == 0);
+    if (!net->has_seq) {
+        ameir_net_predict(net, b, logits);
+        return;
+    }
+    int L = net->L, d = net->d;
+    cand_task t = {net, b->n, b->n / n_cand};
+    gather_rows(net, b, n_cand);
+    ameir_net_pool_run_(net->pool, run_groups, &t);
+    if (agg_needs_target(net)) {
+        spread(net->xs + (size_t)net->n_blocks * net->B * L * d, (size_t)L * d * sizeof(float), t.groups, n_cand);
+        spread(net->mask, (size_t)L, t.groups, n_cand);
+    } else
+        spread(net->beh, (size_t)d * sizeof(float), t.groups, n_cand);
+    ameir_net_pool_run_(net->pool, run_candidate_rows, &t);
     memcpy(logits, net->logits, (size_t)b->n * sizeof(float));
 }

@@ -57,7 +57,7 @@ void ameir_conv1d_forward(real *out, const real *inp, const real *w, const real 
             pos[n++] = (int)r;
         }
         if (n == R || (r == BL && n > 0)) {
-            AMEIR_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, n, C, CK, 1, col, CK, w, CK, 0, och, C);
+            ameir_gemm_rows(och, C, col, CK, w, n, CK, C, 1, 0);
             for (int j = 0; j < n; j++) {
                 real *o = out + (size_t)pos[j] * C;
                 const real *s = och + (size_t)j * C;

@@ -83,7 +83,7 @@ void ameir_gru_forward(real *out, real *act, const real *inp, const real *w_ih, 
         real *gh = a.gh + l * BC3, *hnext = l + 1 < L ? a.hp + (l + 1) * BC : a.h;
         real *r = a.r + l * BC, *z = a.z + l * BC, *n = a.n + l * BC, *hn = a.hn + l * BC;
         /* GH[l] = HP[l] W_hh^T, one gemm over the batch (b_hh is added below) */
-        AMEIR_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, B, C3, C, 1, hp, C, w_hh, C, 0, gh, C3);
+        ameir_gemm_rows(gh, C3, hp, C, w_hh, B, C, C3, 1, 0);
         for (int b = 0; b < B; b++) {
             size_t o = (size_t)b * C;
             const real *gxb = gx + 3 * o, *ghb = gh + 3 * o, *h = hp + o;

@@ -17,7 +17,7 @@ void ameir_linear_forward(real *out, const real *inp, const real *w, const real 
             memcpy(out + (size_t)n * O, b, (size_t)O * sizeof(real));
         beta = 1;
     }
-    AMEIR_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, N, O, In, 1, inp, In, w, In, beta, out, O);
+    ameir_gemm_rows(out, O, inp, In, w, N, In, O, 1, beta);
 }
 
 void ameir_linear_backward(real *dinp, real *dw, real *db, const real *dout, const real *inp, const real *w, int N, int In, int O) {

@@ -3,7 +3,10 @@
  * direct convolution written here, the DIN unit's split first layer against its direct
  * form (ameir_din_*_naive), on random shapes large enough to cross the conv and DIN
  * chunk boundaries. Backward is checked with non-zero initial gradients, so the
- * accumulation (+=) is compared too. */
+ * accumulation (+=) is compared too. ameir_gemm_rows: a row's result does not depend on
+ * how many rows share the call (so one history encoded alone gives the bits it gets among
+ * 100 candidate rows); without the padding of src/nn/gemm_rows.c OpenBLAS's small-matrix
+ * kernel fails this on SkylakeX/Cooperlake machines. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -163,6 +166,51 @@ static void test_din(int B, int L, int C) {
     free(dh2), free(dt2), free(dw12), free(db12), free(dw22), free(db22);
 }
 
+#define BIG 2000 /* rows of the reference call: far past any small-matrix range */
+
+/* In -> O as used by: conv (C*K -> C), gru and attention (C -> 3C), attention out (C -> C),
+ * target attention (4C -> 36), at C in {8, 16, 32, 64} */
+static void test_gemm_rows(int In, int O, int stride_pad, real beta) {
+    int ldi = In + stride_pad, ldo = O + stride_pad;
+    real *x = rnd((size_t)BIG * ldi), *w = rnd((size_t)O * In), *init = rnd((size_t)BIG * ldo);
+    real *ref = malloc(sizeof *ref * (size_t)BIG * ldo), *out = malloc(sizeof *out * (size_t)BIG * ldo);
+    AMEIR_ASSERT(ref && out);
+    memcpy(ref, init, sizeof *ref * (size_t)BIG * ldo);
+    ameir_gemm_rows(ref, ldo, x, ldi, w, BIG, In, O, 1, beta);
+    int bad_n = -1;
+    for (int n = 1; n <= 80 && bad_n < 0; n += n < 40 ? 1 : 7) {
+        for (int start = 0; start < 3 && bad_n < 0; start++) { /* the same rows at other offsets in the call */
+            const real *xs = x + (size_t)start * 17 * ldi;
+            memcpy(out, init + (size_t)start * 17 * ldo, sizeof *out * (size_t)n * ldo);
+            ameir_gemm_rows(out, ldo, xs, ldi, w, n, In, O, 1, beta);
+            for (int r = 0; r < n && bad_n < 0; r++)
+                if (memcmp(out + (size_t)r * ldo, ref + ((size_t)start * 17 + r) * ldo, sizeof *out * (size_t)O))
+                    bad_n = n;
+        }
+    }
+    if (bad_n >= 0)
+        fprintf(stderr, "In %d, O %d, ld +%d, beta %g: a call of %d rows differs from the %d-row call\n", In, O,
+                stride_pad, (double)beta, bad_n, BIG);
+    CHECK_EQ_INT(bad_n, -1);
+    /* against plain loops on the first rows */
+    double worst = 0;
+    for (int r = 0; r < 50; r++)
+        for (int o = 0; o < O; o++) {
+            double acc = beta != 0 ? (double)init[(size_t)r * ldo + o] : 0;
+            for (int i = 0; i < In; i++)
+                acc += (double)x[(size_t)r * ldi + i] * (double)w[(size_t)o * In + i];
+            double dv = fabs(acc - (double)ref[(size_t)r * ldo + o]);
+            if (dv > worst)
+                worst = dv;
+        }
+    CHECK_NEAR(worst, 0, 1e-4 * In);
+    free(x);
+    free(w);
+    free(init);
+    free(ref);
+    free(out);
+}
+
 int main(void) {
     rng = ameir_rng_stream(11, 3);
     /* shapes from 1 x 1 to the bench MLP's, odd sizes on purpose */
@@ -184,5 +232,17 @@ int main(void) {
     test_din(3, 5, 2);
     test_din(32, 50, 16);
     test_din(5, 20, 64);
+    /* In -> O as used by conv (C*K -> C), gru and attention (C -> 3C; gru's hidden step with
+     * rows L*C apart), attention out (C -> C), target attention (4C -> 36) */
+    static const int Cs[] = {8, 16, 32, 64};
+    for (int ci = 0; ci < 4; ci++) {
+        int C = Cs[ci];
+        test_gemm_rows(C, 3 * C, 0, 0);
+        test_gemm_rows(C, 3 * C, 5, 0);
+        test_gemm_rows(C, C, 0, 1);
+        test_gemm_rows(3 * C, C, 0, 0);
+        test_gemm_rows(7 * C, C, 0, 0);
+        test_gemm_rows(4 * C, AMEIR_DIN_HIDDEN, 0, 1);
+    }
     return check_finish("blas vs naive");
 }
