@@ -123,6 +123,18 @@ void ameir_masked_mean_backward(real *dh, const real *dout, const uint8_t *mask,
 void ameir_last_forward(real *out, const real *h, const uint8_t *mask, int B, int L, int C);
 void ameir_last_backward(real *dh, const real *dout, const uint8_t *mask, int B, int L, int C);
 
+/* ---- squeeze-and-excitation over the S segments of d values of each row (the MLP input's
+ * fields; the "se" shortcut) ----
+ * s = the mean of each segment, e = sigmoid(w2 relu(w1 s + b1) + b2), out = inp with segment i
+ * scaled by e_i. inp/out (N, S*d); w1 (R, S), b1 (R), w2 (S, R), b2 (S); the bottleneck
+ * R = ameir_se_hidden(S) = max(1, S / AMEIR_SE_REDUCTION). act (ameir_se_act_size reals)
+ * holds s, the relu output and e for backward. */
+#define AMEIR_SE_REDUCTION 4
+int ameir_se_hidden(int S);
+size_t ameir_se_act_size(int N, int S, int R);
+void ameir_se_forward(real *out, real *act, const real *inp, const real *w1, const real *b1, const real *w2, const real *b2, int N, int S, int d, int R);
+void ameir_se_backward(real *dinp, real *dw1, real *db1, real *dw2, real *db2, const real *dout, const real *act, const real *inp, const real *w1, const real *w2, int N, int S, int d, int R);
+
 /* ---- Hadamard product of k (2..4) field embeddings ----
  * emb (B, F, C); fields (k) distinct indices into F; out (B, C). */
 void ameir_hadamard_forward(real *out, const real *emb, const int *fields, int k, int B, int F, int C);

@@ -2,8 +2,8 @@
  * in double (this file links ameir_nn64, the layers built with real = double).
  *
  * usage: test_gradcheck OP [OPTION] [big] [lead], e.g. `conv k=3`, `attention heads=4`, `act gelu`;
- * `big` (conv and din) runs at the bench's L = 50, d = 16, past the stack-buffer chunks
- * those kernels work in, and checks about 200 evenly spaced elements per tensor.
+ * `big` (conv and din) runs at the bench's L = 50, d = 16 (se: 130 segments of 16), past the
+ * stack-buffer chunks those kernels work in, and checks about 200 evenly spaced elements per tensor.
  * The loss is a random linear functional of the output, loss = sum(out * R), so the
  * backward pass runs with dout = R. Inputs are random, masks hold left padding,
  * holes and a fully empty history row, and the values at padding positions are
@@ -226,6 +226,14 @@ static void b_din(gc_state *s) {
                        s->mask, s->B, s->L, s->C);
 }
 
+static void f_se(gc_state *s) {
+    ameir_se_forward(s->out, s->act_buf, s->x, s->w1, s->b1, s->w2, s->b2, s->B, s->F, s->C, s->k);
+}
+static void b_se(gc_state *s) {
+    ameir_se_backward(s->dx, s->dw1, s->db1, s->dw2, s->db2, s->R, s->act_buf, s->x, s->w1, s->w2, s->B, s->F, s->C,
+                      s->k);
+}
+
 static void f_mean(gc_state *s) { ameir_masked_mean_forward(s->out, s->x, s->mask, s->B, s->L, s->C); }
 static void b_mean(gc_state *s) { ameir_masked_mean_backward(s->dx, s->R, s->mask, s->B, s->L, s->C); }
 static void f_last(gc_state *s) { ameir_last_forward(s->out, s->x, s->mask, s->B, s->L, s->C); }
@@ -416,6 +424,27 @@ static int gc_setup(gc_state *s, const char *op, const char *opt, int big) {
         add_tensor(s, "b1", s->b1, s->db1, AMEIR_DIN_HIDDEN);
         add_tensor(s, "w2", s->w2, s->dw2, AMEIR_DIN_HIDDEN);
         add_tensor(s, "b2", s->b2, s->db2, 1);
+    } else if (strcmp(op, "se") == 0) {
+        /* S = 9 segments of 3 (bottleneck 2), or `big`: 130 of 16 (the widest MLP input, 32
+         * units), past the backward's stack-buffer chunks */
+        s->tol = 1e-6;
+        s->B = big ? 150 : 5, s->F = big ? 130 : 9, s->C = big ? 16 : 3;
+        s->k = ameir_se_hidden(s->F);
+        n = (size_t)s->B * s->F * s->C;
+        s->x = rnd(n, 1.5), s->dx = zeros(n);
+        s->w1 = rnd((size_t)s->k * s->F, 1.0), s->dw1 = zeros((size_t)s->k * s->F);
+        s->b1 = rnd((size_t)s->k, 0.5), s->db1 = zeros((size_t)s->k);
+        s->w2 = rnd((size_t)s->F * s->k, 1.0), s->dw2 = zeros((size_t)s->F * s->k);
+        s->b2 = rnd((size_t)s->F, 0.5), s->db2 = zeros((size_t)s->F);
+        s->act_buf = zeros(ameir_se_act_size(s->B, s->F, s->k));
+        s->nout = n;
+        s->fwd = f_se;
+        s->bwd = b_se;
+        add_tensor(s, "inp", s->x, s->dx, n);
+        add_tensor(s, "w1", s->w1, s->dw1, (size_t)s->k * s->F);
+        add_tensor(s, "b1", s->b1, s->db1, (size_t)s->k);
+        add_tensor(s, "w2", s->w2, s->dw2, (size_t)s->F * s->k);
+        add_tensor(s, "b2", s->b2, s->db2, (size_t)s->F);
     } else if (strcmp(op, "mean") == 0 || strcmp(op, "last") == 0) {
         seq_input(s, 4, 6, 3);
         s->nout = (size_t)s->B * s->C;
@@ -504,7 +533,7 @@ int main(int argc, char **argv) {
     gc_rng = ameir_rng_stream(GC_SEED, ameir_hash_bytes(label, strlen(label)));
     static gc_state s;
     int seq_op = !strcmp(op, "gru") || !strcmp(op, "attention") || !strcmp(op, "din");
-    if ((big && strcmp(op, "conv") != 0 && strcmp(op, "din") != 0) || (gc_lead && !seq_op) ||
+    if ((big && strcmp(op, "conv") != 0 && strcmp(op, "din") != 0 && strcmp(op, "se") != 0) || (gc_lead && !seq_op) ||
         gc_setup(&s, op, opt, big) < 0) {
         fprintf(stderr, "%s: unknown op or option\n", label);
         return 2;
