@@ -20,6 +20,10 @@
 enum ameir_op { AMEIR_OP_ZERO = 0, AMEIR_OP_CONV, AMEIR_OP_GRU, AMEIR_OP_AVGPOOL, AMEIR_OP_MAXPOOL, AMEIR_OP_ATTENTION, AMEIR_OP_COUNT };
 enum ameir_norm { AMEIR_NORM_NONE = 0, AMEIR_NORM_LAYERNORM, AMEIR_NORM_COUNT };
 enum ameir_aggregate { AMEIR_AGG_TARGET_ATTENTION = 0, AMEIR_AGG_MEAN, AMEIR_AGG_LAST, AMEIR_AGG_COUNT };
+/* mlp.shortcut: false, true (a linear projection of the MLP input onto the last hidden
+ * layer) or "se" (the same projection of the input re-weighted per segment by
+ * squeeze-and-excitation) */
+enum ameir_shortcut { AMEIR_SHORTCUT_NONE = 0, AMEIR_SHORTCUT_LINEAR, AMEIR_SHORTCUT_SE, AMEIR_SHORTCUT_COUNT };
 
 typedef struct ameir_block {
     int norm;   /* enum ameir_norm */
@@ -47,7 +51,7 @@ typedef struct ameir_arch {
     ameir_interaction interactions[AMEIR_MAX_INTERACTIONS];
     int n_mlp;
     ameir_mlp_layer mlp[AMEIR_MAX_MLP];
-    int shortcut;
+    int shortcut; /* enum ameir_shortcut */
 } ameir_arch;
 
 /* Names of the enum values as written in JSON ("conv", "layernorm", "target_attention");

@@ -88,7 +88,7 @@ typedef struct ameir_mlp_space {
     int n_acts;
     int acts[8]; /* enum ameir_act, sigmoid allowed */
     int n_shortcut;
-    int shortcut[2]; /* {0}, {1} or {0, 1}; a shortcut needs >= 1 layer */
+    int shortcut[AMEIR_SHORTCUT_COUNT]; /* distinct enum ameir_shortcut values; a shortcut needs >= 1 layer */
 } ameir_mlp_space;
 
 /* A parsed, validated search config. Plain data apart from `text`. Owned by the caller;

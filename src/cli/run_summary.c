@@ -51,7 +51,7 @@ void ameir_arch_summary(const ameir_arch *a, char *out, size_t cap) {
     for (int i = 0; i < a->n_mlp; i++)
         appendf(out, cap, &len, " %d%s", a->mlp[i].units, ameir_act_name(a->mlp[i].act));
     if (a->shortcut)
-        appendf(out, cap, &len, " +shortcut");
+        appendf(out, cap, &len, a->shortcut == AMEIR_SHORTCUT_SE ? " +se shortcut" : " +shortcut");
 }
 
 int64_t ameir_run_winner_trial(const ameir_controller *ctl) {

@@ -178,12 +178,12 @@ static int validate_mlp(const ameir_arch *a, const char *origin) {
             return bad_value(origin, path, act_got(l->act, got, sizeof got), ameir_arch_acts_expected(1));
         }
     }
-    if (a->shortcut != 0 && a->shortcut != 1) {
+    if (a->shortcut < 0 || a->shortcut >= AMEIR_SHORTCUT_COUNT) {
         snprintf(got, sizeof got, "%d", a->shortcut);
-        return bad_value(origin, "mlp.shortcut", got, "true or false");
+        return bad_value(origin, "mlp.shortcut", got, "false, true or \"se\"");
     }
     if (a->shortcut && a->n_mlp == 0)
-        return bad_value(origin, "mlp.shortcut", "true",
+        return bad_value(origin, "mlp.shortcut", a->shortcut == AMEIR_SHORTCUT_SE ? "\"se\"" : "true",
                          "false when mlp.layers is empty (the shortcut joins the last hidden layer)");
     return 0;
 }
@@ -322,7 +322,8 @@ static cJSON *mlp_json(const ameir_arch *a) {
             !cJSON_AddStringToObject(o, "act", ameir_act_name(a->mlp[i].act)))
             goto fail;
     }
-    if (!cJSON_AddBoolToObject(mlp, "shortcut", a->shortcut))
+    if (!(a->shortcut == AMEIR_SHORTCUT_SE ? cJSON_AddStringToObject(mlp, "shortcut", "se")
+                                           : cJSON_AddBoolToObject(mlp, "shortcut", a->shortcut)))
         goto fail;
     return mlp;
 fail:

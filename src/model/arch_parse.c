@@ -137,6 +137,20 @@ static int get_bool(const cJSON *obj, const char *path, const char *key, int *ou
     return 0;
 }
 
+/* mlp.shortcut: false, true or "se" */
+static int get_shortcut(const cJSON *obj, int *out, const char *origin) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, "shortcut");
+    if (!v)
+        return 0;
+    if (cJSON_IsBool(v))
+        *out = cJSON_IsTrue(v) ? AMEIR_SHORTCUT_LINEAR : AMEIR_SHORTCUT_NONE;
+    else if (cJSON_IsString(v) && !strcmp(v->valuestring, "se"))
+        *out = AMEIR_SHORTCUT_SE;
+    else
+        return bad(origin, "mlp.shortcut", v, "false, true or \"se\"");
+    return 0;
+}
+
 static const char *const block_keys[] = {"norm", "op", "kernel", "heads", "act", NULL};
 static const char *const behavior_keys[] = {"blocks", "aggregate", "positions", NULL};
 static const char *const layer_keys[] = {"units", "act", NULL};
@@ -243,7 +257,7 @@ static int parse_mlp(const cJSON *o, ameir_arch *a, const char *origin) {
             AMEIR_TRY(get_act(l, path, 1, &a->mlp[i].act, origin));
         }
     }
-    return get_bool(o, "mlp", "shortcut", &a->shortcut, origin);
+    return get_shortcut(o, &a->shortcut, origin);
 }
 
 static int parse_root(const cJSON *root, ameir_arch *a, const char *origin) {

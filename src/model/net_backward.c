@@ -51,7 +51,16 @@ static void mlp_backward_rows(ameir_net *net, int r0, int nr, int k, float p) {
             ameir_dropout_backward(gd, gout, net->mdrop[j] + (size_t)r0 * out, m, p);
             gout = gd;
         }
-        if (j == last - 1 && net->sc_w >= 0)
+        if (j == last - 1 && net->se[0] >= 0) {
+            /* shortcut = W se(z0) + b: the projection's input gradient (scratch), then se's */
+            float *gx = ameir_net_scratch_(net, k);
+            zero(gx, (size_t)nr * net->D0);
+            ameir_linear_backward(gx, GK(net, net->sc_w, k), GK(net, net->sc_b, k), gout,
+                                  net->se_x + (size_t)r0 * net->D0, T(net, net->sc_w), nr, net->D0, out);
+            ameir_se_backward(gz0, GK(net, net->se[0], k), GK(net, net->se[1], k), GK(net, net->se[2], k),
+                              GK(net, net->se[3], k), gx, net->se_act + (size_t)r0 * (2 * net->se_S + net->se_R), z0,
+                              T(net, net->se[0]), T(net, net->se[2]), nr, net->se_S, net->d, net->se_R);
+        } else if (j == last - 1 && net->sc_w >= 0)
             ameir_linear_backward(gz0, GK(net, net->sc_w, k), GK(net, net->sc_b, k), gout, z0, T(net, net->sc_w), nr,
                                   net->D0, out);
         float *gu = net->gu + (size_t)r0 * out;

@@ -147,8 +147,16 @@ static int build_table(ameir_net *net) {
         AMEIR_TRY(add_linear(p, prefix, net->width[j + 1], net->width[j], &net->mlp_w[j], &net->mlp_b[j]));
     }
     net->sc_w = net->sc_b = -1;
+    for (int k = 0; k < 4; k++)
+        net->se[k] = -1;
     if (a->shortcut && net->n_mlp > 0)
         AMEIR_TRY(add_linear(p, "mlp/shortcut", net->width[net->n_mlp], net->D0, &net->sc_w, &net->sc_b));
+    if (a->shortcut == AMEIR_SHORTCUT_SE && net->n_mlp > 0) {
+        net->se_S = net->D0 / d;
+        net->se_R = ameir_se_hidden(net->se_S);
+        AMEIR_TRY(add_linear(p, "mlp/se/fc1", net->se_R, net->se_S, &net->se[0], &net->se[1]));
+        AMEIR_TRY(add_linear(p, "mlp/se/fc2", net->se_S, net->se_R, &net->se[2], &net->se[3]));
+    }
     AMEIR_TRY(add_linear(p, "out", 1, net->width[net->n_mlp], &net->out_w, &net->out_b));
     net->dense_begin = first_dense < p->n ? p->tensors[first_dense].offset : p->total;
     return 0;
@@ -223,6 +231,12 @@ static void init_params(ameir_net *net, uint64_t seed) {
     if (net->sc_w >= 0) {
         init_tensor(net, net->sc_w, 1.0 / sqrt((double)net->D0), &rng);
         init_tensor(net, net->sc_b, 1.0 / sqrt((double)net->D0), &rng);
+    }
+    if (net->se[0] >= 0) { /* Linear's uniform(+-1/sqrt(fan_in)) */
+        init_tensor(net, net->se[0], 1.0 / sqrt((double)net->se_S), &rng);
+        init_tensor(net, net->se[1], 1.0 / sqrt((double)net->se_S), &rng);
+        init_tensor(net, net->se[2], 1.0 / sqrt((double)net->se_R), &rng);
+        init_tensor(net, net->se[3], 1.0 / sqrt((double)net->se_R), &rng);
     }
     double b = 1.0 / sqrt((double)net->width[net->n_mlp]);
     init_tensor(net, net->out_w, b, &rng);
@@ -331,6 +345,10 @@ static void carve(ameir_net *net, carver *c) {
     for (int j = 0; j < net->n_mlp; j++) {
         net->u[j] = take_f(c, B * (size_t)net->width[j + 1]);
         net->mdrop[j] = take_b(c, B * (size_t)net->width[j + 1]);
+    }
+    if (net->se[0] >= 0) {
+        net->se_x = take_f(c, B * (size_t)net->D0);
+        net->se_act = take_f(c, ameir_se_act_size(net->B, net->se_S, net->se_R));
     }
     net->gu = take_f(c, B * wmax);
     net->gdrop = take_f(c, max_z(B * wmax, BLd));

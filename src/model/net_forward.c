@@ -207,10 +207,18 @@ static void mlp_layer_rows(ameir_net *net, int j, int r0, int nr, int k) {
     ameir_linear_forward(u, net->z[j] + (size_t)r0 * in, T(net, net->mlp_w[j]), T(net, net->mlp_b[j]), nr, in, out);
     ameir_act_forward(z, u, m, net->arch.mlp[j].act);
     if (j == net->n_mlp - 1 && net->sc_w >= 0) {
-        /* the shortcut joins after the last hidden activation (and before its dropout) */
+        /* the shortcut joins after the last hidden activation (and before its dropout); "se"
+         * first re-weights each d-wide segment of the input */
         float *tmp = ameir_net_scratch_(net, k);
-        ameir_linear_forward(tmp, net->z[0] + (size_t)r0 * net->D0, T(net, net->sc_w), T(net, net->sc_b), nr,
-                             net->D0, out);
+        const float *x = net->z[0] + (size_t)r0 * net->D0;
+        if (net->se[0] >= 0) {
+            float *sx = net->se_x + (size_t)r0 * net->D0;
+            ameir_se_forward(sx, net->se_act + (size_t)r0 * (2 * net->se_S + net->se_R), x, T(net, net->se[0]),
+                             T(net, net->se[1]), T(net, net->se[2]), T(net, net->se[3]), nr, net->se_S, net->d,
+                             net->se_R);
+            x = sx;
+        }
+        ameir_linear_forward(tmp, x, T(net, net->sc_w), T(net, net->sc_b), nr, net->D0, out);
         for (size_t q = 0; q < m; q++)
             z[q] += tmp[q];
     }

@@ -85,6 +85,10 @@ struct ameir_net {
     int width[AMEIR_MAX_MLP + 1];   /* width[0] = D0, width[j+1] = units of layer j */
     int mlp_w[AMEIR_MAX_MLP], mlp_b[AMEIR_MAX_MLP];
     int sc_w, sc_b;     /* shortcut, -1 if none */
+    int se[4];          /* "se" shortcut: fc1 w (R, S), b, fc2 w (S, R), b; -1 otherwise */
+    int se_S, se_R;     /* segments of the MLP input (D0 / d) and bottleneck units */
+    float *se_x;        /* (B, D0) the re-weighted MLP input the shortcut projects */
+    float *se_act;      /* (B, 2 S + R) saved for backward, rows of a thread side by side */
     int out_w, out_b;
     float *z[AMEIR_MAX_MLP + 1];
     float *u[AMEIR_MAX_MLP];        /* pre-activations */

@@ -243,13 +243,18 @@ static int parse_mlp(ameir_json_ctx *c, const cJSON *o, ameir_mlp_space *m) {
                                AMEIR_SPACE_MAX_WIDTHS, &m->n_widths));
     AMEIR_TRY(ameir_json_names(c, o, "mlp", "acts", mlp_act_from_name, "one of identity, relu, gelu, swish, sigmoid",
                                m->acts, AMEIR_ACT_COUNT, &m->n_acts));
-    AMEIR_TRY(ameir_json_bools(c, o, "mlp", "shortcut", m->shortcut, &m->n_shortcut));
+    AMEIR_TRY(ameir_json_bools_or(c, o, "mlp", "shortcut", "se", "false, true or \"se\"", m->shortcut, &m->n_shortcut));
     if (m->max_layers > 0 && (m->n_widths == 0 || m->n_acts == 0))
         return ameir_json_bad(c, "mlp", m->n_widths == 0 ? "widths" : "acts", "[]", "at least one value when max_layers > 0");
     if (m->n_shortcut == 0)
         return ameir_json_bad(c, "mlp", "shortcut", "[]", "at least one value");
-    if (m->max_layers == 0 && m->n_shortcut == 1 && m->shortcut[0] == 1)
-        return ameir_json_bad(c, "mlp", "shortcut", "[true]", "[false] or [false, true] when max_layers = 0 (a shortcut needs a layer)");
+    int no_shortcut = 0;
+    for (int i = 0; i < m->n_shortcut; i++)
+        no_shortcut |= m->shortcut[i] == AMEIR_SHORTCUT_NONE;
+    if (m->max_layers == 0 && !no_shortcut)
+        return ameir_json_bad(c, "mlp", "shortcut",
+                              m->n_shortcut > 1 ? "[true, \"se\"]" : m->shortcut[0] == AMEIR_SHORTCUT_SE ? "[\"se\"]" : "[true]",
+                              "false among the values when max_layers = 0 (a shortcut needs a layer)");
     return 0;
 }
 

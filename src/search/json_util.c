@@ -312,21 +312,27 @@ int ameir_json_ints(const ameir_json_ctx *c, const cJSON *o, const char *path, c
     return 0;
 }
 
-int ameir_json_bools(const ameir_json_ctx *c, const cJSON *o, const char *path, const char *key, int out[2], int *n) {
+int ameir_json_bools_or(const ameir_json_ctx *c, const cJSON *o, const char *path, const char *key, const char *word,
+                        const char *expected, int *out, int *n) {
     int rc, i = 0;
-    const cJSON *a = get_array(c, o, path, key, 2, &rc), *el;
+    const cJSON *a = get_array(c, o, path, key, word ? 3 : 2, &rc), *el;
     if (!a)
         return rc;
     cJSON_ArrayForEach(el, a) {
-        if (!cJSON_IsBool(el))
-            return bad_elem(c, path, key, i, el, "true or false");
-        int v = cJSON_IsTrue(el);
-        if (i && out[0] == v)
-            return twice(c, path, key, i, el);
+        int v = cJSON_IsBool(el) ? cJSON_IsTrue(el) : word && cJSON_IsString(el) && !strcmp(el->valuestring, word) ? 2 : -1;
+        if (v < 0)
+            return bad_elem(c, path, key, i, el, expected);
+        for (int j = 0; j < i; j++)
+            if (out[j] == v)
+                return twice(c, path, key, i, el);
         out[i++] = v;
     }
     *n = i;
     return 0;
+}
+
+int ameir_json_bools(const ameir_json_ctx *c, const cJSON *o, const char *path, const char *key, int out[2], int *n) {
+    return ameir_json_bools_or(c, o, path, key, NULL, "true or false", out, n);
 }
 
 int ameir_json_bool(const ameir_json_ctx *c, const cJSON *o, const char *path, const char *key, int *out) {

@@ -64,5 +64,8 @@ int ameir_json_bool(const ameir_json_ctx *c, const cJSON *o, const char *path, c
 
 /* An array of distinct booleans ([false], [true] or [false, true]) as 0/1. */
 int ameir_json_bools(const ameir_json_ctx *c, const cJSON *o, const char *path, const char *key, int out[2], int *n);
+/* The same with one more value allowed, the string `word`, as 2 (so up to 3 values). */
+int ameir_json_bools_or(const ameir_json_ctx *c, const cJSON *o, const char *path, const char *key, const char *word,
+                        const char *expected, int *out, int *n);
 
 #endif

@@ -373,8 +373,8 @@ static void mlp_unrank(const ameir_mlp_space *m, int64_t idx, ameir_arch *a) {
 }
 
 static void mlp_random(const ameir_mlp_space *m, ameir_rng *rng, ameir_arch *a) {
-    int only_shortcut = m->n_shortcut == 1 && m->shortcut[0] == 1;
-    do /* a shortcut needs a layer: with shortcut [true] only, depth 0 is redrawn */
+    int only_shortcut = !in_list(m->shortcut, m->n_shortcut, AMEIR_SHORTCUT_NONE);
+    do /* a shortcut needs a layer: without false among the shortcuts, depth 0 is redrawn */
         a->n_mlp = m->min_layers + (int)ameir_rng_below(rng, (uint64_t)(m->max_layers - m->min_layers + 1));
     while (a->n_mlp == 0 && only_shortcut);
     for (int i = 0; i < a->n_mlp; i++) {

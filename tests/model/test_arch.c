@@ -105,7 +105,7 @@ static void test_differences(void) {
     ameir_arch base, v;
     CHECK_EQ_INT(ameir_arch_parse(&base, product_example, "example"), 0);
     uint64_t h0 = ameir_arch_hash(&base);
-    for (int change = 0; change < 9; change++) {
+    for (int change = 0; change < 10; change++) {
         v = base;
         switch (change) {
         case 0: v.blocks[1].option = 5; break;
@@ -117,6 +117,7 @@ static void test_differences(void) {
         case 6: v.mlp[1].units = 129; break;
         case 7: v.shortcut = 1; break;
         case 8: v.n_mlp = 1; break;
+        case 9: v.shortcut = AMEIR_SHORTCUT_SE; break;
         }
         CHECK_EQ_INT(ameir_arch_validate(&v, "variant"), 0);
         CHECK(!ameir_arch_equal(&base, &v));

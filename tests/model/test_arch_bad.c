@@ -60,7 +60,11 @@ static const bad_case cases[] = {
     {"positions a string", "{\"behavior\":{\"positions\":\"yes\"}}", AMEIR_ECONFIG,
      "a.json: behavior.positions: got \"yes\", expected true or false"},
     {"shortcut a number", "{\"mlp\":{\"layers\":[{\"units\":4}],\"shortcut\":1}}", AMEIR_ECONFIG,
-     "a.json: mlp.shortcut: got 1, expected true or false"},
+     "a.json: mlp.shortcut: got 1, expected false, true or \"se\""},
+    {"shortcut another string", "{\"mlp\":{\"layers\":[{\"units\":4}],\"shortcut\":\"SE\"}}", AMEIR_ECONFIG,
+     "a.json: mlp.shortcut: got \"SE\", expected false, true or \"se\""},
+    {"se shortcut without layers", "{\"mlp\":{\"shortcut\":\"se\"}}", AMEIR_ECONFIG,
+     "a.json: mlp.shortcut: got \"se\", expected false when mlp.layers is empty"},
     {"act a number", BLOCK("{\"op\":\"zero\",\"act\":1}"), AMEIR_ECONFIG,
      "a.json: behavior.blocks[0].act: got 1, expected one of identity, relu, gelu, swish"},
     {"interactions an object", "{\"interactions\":{}}", AMEIR_ECONFIG,
@@ -200,7 +204,7 @@ static void test_validate(void) {
     a.mlp[0].units = 8;
     a.shortcut = 3;
     CHECK_EQ_INT(ameir_arch_validate(&a, "built"), AMEIR_ECONFIG);
-    CHECK_STR_CONTAINS(ameir_last_error(), "built: mlp.shortcut: got 3, expected true or false");
+    CHECK_STR_CONTAINS(ameir_last_error(), "built: mlp.shortcut: got 3, expected false, true or \"se\"");
     a.shortcut = 1;
     CHECK_EQ_INT(ameir_arch_validate(&a, "built"), 0);
 }

@@ -21,6 +21,7 @@ ACTS = {
     "swish": F.silu,
 }
 DIN_HIDDEN = 36
+SE_REDUCTION = 4  # the SE shortcut's bottleneck: max(1, segments // 4) units (AMEIR_SE_REDUCTION)
 
 
 class Schema:
@@ -55,7 +56,8 @@ class AmeirNet(torch.nn.Module):
         self.inter = [[schema.find(n) for n in g] for g in arch.get("interactions", [])]
         mlp = arch.get("mlp", {})
         self.layers = mlp.get("layers", [])
-        self.shortcut = mlp.get("shortcut", False) and len(self.layers) > 0
+        # False, True (linear) or "se" (the input re-weighted per d-wide segment first)
+        self.shortcut = mlp.get("shortcut", False) if len(self.layers) > 0 else False
         L, nf = schema.seq_len, len(schema.fields)
 
         def add(name, *shape):
@@ -102,6 +104,13 @@ class AmeirNet(torch.nn.Module):
         if self.shortcut:
             add("mlp/shortcut/weight", width, self.D0)
             add("mlp/shortcut/bias", width)
+        if self.shortcut == "se":  # bottleneck of max(1, S // 4) units over the S segments
+            S = self.D0 // d
+            R = max(1, S // SE_REDUCTION)
+            add("mlp/se/fc1/weight", R, S)
+            add("mlp/se/fc1/bias", R)
+            add("mlp/se/fc2/weight", S, R)
+            add("mlp/se/fc2/bias", S)
         add("out/weight", 1, width)
         add("out/bias", 1)
 
@@ -266,10 +275,19 @@ class AmeirNet(torch.nn.Module):
         for j, layer in enumerate(self.layers):
             z = ACTS[layer["act"]](z @ self.p(f"mlp/{j}/weight").t() + self.p(f"mlp/{j}/bias"))
             if j == len(self.layers) - 1 and self.shortcut:  # after the last activation, before dropout
-                z = z + z0 @ self.p("mlp/shortcut/weight").t() + self.p("mlp/shortcut/bias")
+                z = z + self.shortcut_input(z0) @ self.p("mlp/shortcut/weight").t() + self.p("mlp/shortcut/bias")
             if dropout > 0:
                 z = F.dropout(z, dropout, True)
         return (z @ self.p("out/weight").t() + self.p("out/bias")).squeeze(1)
+
+    def shortcut_input(self, z0):
+        """z0, or for "se" z0 with each d-wide segment scaled by its squeeze-and-excitation weight"""
+        if self.shortcut != "se":
+            return z0
+        seg = z0.view(z0.shape[0], -1, self.d)
+        h = torch.relu(seg.mean(2) @ self.p("mlp/se/fc1/weight").t() + self.p("mlp/se/fc1/bias"))
+        e = torch.sigmoid(h @ self.p("mlp/se/fc2/weight").t() + self.p("mlp/se/fc2/bias"))
+        return (seg * e.unsqueeze(2)).reshape(z0.shape[0], -1)
 
     def touched_rows(self, x, hist):
         """field name -> distinct non-zero ids of the batch (target and history)"""

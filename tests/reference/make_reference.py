@@ -2,7 +2,7 @@
 """Golden files for tests/reference/test_reference.c: the AMEIR network in PyTorch (float64),
 on a small fixed schema and batch, for several architectures that together cover every op,
 conv kernel, head count, norm, activation, aggregate, positions on/off, interactions of
-order 2..4 and the shortcut on/off.
+order 2..4 and the shortcut off, linear and "se".
 
 Each file ref_NAME.h5 holds: attrs arch (JSON), lr, l2, beta1, beta2, eps; schema/{names,
 vocab, width, is_item} and attr seq_len, item_field; the batch x, hist, label; init/NAME
@@ -70,6 +70,12 @@ ARCHS = {
         "aggregate": "target_attention", "positions": False},
         "interactions": [["item", "genre"], ["user", "gender", "age", "genre"]],
         "mlp": {"layers": [{"units": 8, "act": "gelu"}], "shortcut": False}},
+    # the "se" shortcut: 8 segments (5 fields, behaviour, 2 interactions), bottleneck 2
+    "f": {"behavior": {"blocks": [
+        {"norm": "layernorm", "op": "conv", "kernel": 3, "act": "relu"}],
+        "aggregate": "last", "positions": True},
+        "interactions": [["user", "item"], ["age", "genre"]],
+        "mlp": {"layers": [{"units": 16, "act": "relu"}, {"units": 8, "act": "gelu"}], "shortcut": "se"}},
 }
 
 # real events per row: full, 2 padding, empty history, 5 padding, one event, 3 padding

@@ -201,7 +201,13 @@ static void check_bad(void) {
         AMEIR_ECONFIG, "mlp.widths[1]: got 5000, expected an integer from 1 to 4096");
     bad("{\"data\": \"x\", \"behavior\": {" SCHED "}, \"interaction\": {" SCHED "}, \"mlp\": {\"min_layers\": 0, "
         "\"max_layers\": 0, \"shortcut\": [true], " SCHED "}}",
-        AMEIR_ECONFIG, "mlp.shortcut: got [true], expected [false] or [false, true] when max_layers = 0");
+        AMEIR_ECONFIG, "mlp.shortcut: got [true], expected false among the values when max_layers = 0");
+    bad("{\"data\": \"x\", \"behavior\": {" SCHED "}, \"interaction\": {" SCHED "}, \"mlp\": {\"shortcut\": [false, \"SE\"], " SCHED
+        "}}",
+        AMEIR_ECONFIG, "mlp.shortcut[1]: got \"SE\", expected false, true or \"se\"");
+    bad("{\"data\": \"x\", \"behavior\": {" SCHED "}, \"interaction\": {" SCHED "}, \"mlp\": {\"shortcut\": [\"se\", true, \"se\"], " SCHED
+        "}}",
+        AMEIR_ECONFIG, "mlp.shortcut[2]: got \"se\" twice, expected distinct values");
 }
 
 static void check_resolve(void) {

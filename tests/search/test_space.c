@@ -198,6 +198,23 @@ static void check_mlp(void) {
     for (int i = 0; i < 2; i++)
         CHECK(out[i].n_mlp == 1 && out[i].shortcut == 1);
     ameir_search_config_free(cfg);
+    /* false, true and "se": depth 0 once, depth 1: 2 widths x 3 shortcuts => 7, each shortcut drawn */
+    cfg = make("", "", "\"min_layers\": 0, \"max_layers\": 1, \"widths\": [8, 16], \"acts\": [\"relu\"], \"shortcut\": [false, true, \"se\"]", 1, 4);
+    CHECK_EQ_INT(ameir_space_size(cfg, AMEIR_STAGE_MLP), 7);
+    CHECK_EQ_INT(draw_check(cfg, AMEIR_STAGE_MLP, 16, out), 7);
+    int seen[AMEIR_SHORTCUT_COUNT] = {0};
+    for (int i = 0; i < 7; i++) {
+        CHECK(!(out[i].n_mlp == 0 && out[i].shortcut));
+        seen[out[i].shortcut]++;
+    }
+    CHECK_EQ_INT(seen[AMEIR_SHORTCUT_SE], 2);
+    ameir_search_config_free(cfg);
+    /* "se" only: depth 0 is not a member */
+    cfg = make("", "", "\"min_layers\": 0, \"max_layers\": 1, \"widths\": [8], \"acts\": [\"relu\"], \"shortcut\": [\"se\"]", 1, 4);
+    CHECK_EQ_INT(ameir_space_size(cfg, AMEIR_STAGE_MLP), 1);
+    CHECK_EQ_INT(draw_check(cfg, AMEIR_STAGE_MLP, 4, out), 1);
+    CHECK(out[0].n_mlp == 1 && out[0].shortcut == AMEIR_SHORTCUT_SE);
+    ameir_search_config_free(cfg);
 }
 
 static int same_draws(const ameir_arch *a, const ameir_arch *b, int n) {

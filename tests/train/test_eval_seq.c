@@ -2,7 +2,7 @@
  * against the reference that runs every candidate row through the whole network
  * (ameir_evaluate_reference, ameir_net_predict): every logit and every metric bit for bit,
  * for each aggregate with positions on and off, every block op, interactions with fields
- * that are not the item, the shortcut, no hidden layer, at d 16 and 32, 1 and 2 threads, and
+ * that are not the item, the linear and the se shortcut, no hidden layer, at d 16 and 32, 1 and 2 threads, and
  * a last batch that is not full. Data: ml-100k as next-item data with the user attributes
  * (tests/train/ml100k-seq-user.json), prepared here; argv[1] the config, argv[2] the
  * MovieLens directory, argv[3] a scratch directory. Skips (77) without the data. */
@@ -32,6 +32,7 @@ static const char *const aggregates[] = {"target_attention", "mean", "last"};
 static const char *const mlps[] = {
     "{\"layers\":[{\"units\":64,\"act\":\"relu\"},{\"units\":24,\"act\":\"swish\"}],\"shortcut\":true}",
     "{\"layers\":[],\"shortcut\":false}",
+    "{\"layers\":[{\"units\":32,\"act\":\"gelu\"}],\"shortcut\":\"se\"}",
 };
 
 static int same_metrics(const ameir_metrics *a, const ameir_metrics *b) {

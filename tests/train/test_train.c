@@ -18,14 +18,15 @@
 #include "ameir/train.h"
 
 /* Every trained part at once: attention and gru blocks, positions, DIN aggregation, an
- * interaction (the first two fields of the dataset), two hidden layers and the shortcut. */
+ * interaction (the first two fields of the dataset), two hidden layers and the se shortcut
+ * (which holds the linear one's projection). */
 static const char *arch_text(const ameir_schema *s, char *buf, size_t n) {
     const char *a = s->fields[0].name, *b = s->fields[s->n_fields > 1 ? 1 : 0].name;
     snprintf(buf, n,
              "{\"behavior\":{\"blocks\":[{\"norm\":\"layernorm\",\"op\":\"attention\",\"heads\":2,\"act\":\"gelu\"},"
              "{\"norm\":\"none\",\"op\":\"gru\",\"act\":\"identity\"}],\"aggregate\":\"target_attention\",\"positions\":true},"
              "\"interactions\":[[\"%s\",\"%s\"]],\"mlp\":{\"layers\":[{\"units\":32,\"act\":\"relu\"},{\"units\":16,\"act\":\"swish\"}],"
-             "\"shortcut\":true}}",
+             "\"shortcut\":\"se\"}}",
              a, b);
     return buf;
 }
