@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+"""Run the shipped search of each dataset for several seeds and tabulate, for
+docs/search-results.md, the wall time, the trials, the winner's test metric against each
+baseline (trained in the same final phase, same budget and seed) and the ratio of a search's
+wall time to one baseline's training.
+
+usage: /usr/bin/python3 tests/bench/run_searches.py run --datasets ml100k-ctr,frappe-ctr [--seeds 1,2,3]
+           [--ameir build/src/cli/ameir] [--np 3] [--nice 5] [--out runs/searches]
+       /usr/bin/python3 tests/bench/run_searches.py table [--out runs/searches]
+
+`run` expects the data prepared by `ameir prep` in runs/data/NAME (see each config's
+description). Per dataset and seed it writes OUT/NAME/seedS/search.json (the shipped config
+with "seed" S and absolute paths), runs `nice -n N mpirun -np K --oversubscribe ameir search
+--config ... --out OUT/NAME/seedS/RUN.h5 --json`, samples the load average every 30 s, and
+appends one JSON line to OUT/results.jsonl. `table` prints the markdown tables."""
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def config_for(name, seed, out_dir):
+    path = os.path.join(ROOT, "configs", "search", name + ".json")
+    with open(path) as f:
+        cfg = json.load(f)
+    cfg["seed"] = seed
+    cfg["data"] = os.path.join(ROOT, "runs", "data", name)
+    here = os.path.dirname(path)
+    cfg["baselines"] = [os.path.normpath(os.path.join(here, b)) for b in cfg.get("baselines", [])]
+    os.makedirs(out_dir, exist_ok=True)
+    dst = os.path.join(out_dir, "search.json")
+    with open(dst, "w") as f:
+        json.dump(cfg, f, indent=1)
+    return dst
+
+
+def env():
+    e = dict(os.environ)
+    e.setdefault("OMPI_ALLOW_RUN_AS_ROOT", "1")
+    e.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+    return e
+
+
+def primary(task):
+    return "ndcg10" if task == "seq" else "auc"
+
+
+def run_one(a, name, seed):
+    out_dir = os.path.join(a.out, name, "seed%d" % seed)
+    rh5 = os.path.join(out_dir, "RUN.h5")
+    if os.path.exists(rh5):
+        print("%s seed %d: %s exists, skipped" % (name, seed, rh5), file=sys.stderr)
+        return None
+    cfg = config_for(name, seed, out_dir)
+    cmd = ["nice", "-n", str(a.nice), "mpirun", "-np", str(a.np), "--oversubscribe", a.ameir, "search", "--config", cfg,
+           "--out", rh5, "--json"]
+    loads, stop = [], threading.Event()
+
+    def sample():
+        while True:
+            loads.append(os.getloadavg()[0])
+            if stop.wait(30):
+                return
+
+    th = threading.Thread(target=sample, daemon=True)
+    th.start()
+    t0 = time.time()
+    with open(os.path.join(out_dir, "search.log"), "w") as log:
+        print("+ " + " ".join(cmd), file=log, flush=True)
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=log, text=True, env=env())
+        log.write(p.stdout)
+    wall = time.time() - t0
+    stop.set()
+    th.join()
+    rep = subprocess.run([a.ameir, "report", rh5, "--json"], stdout=subprocess.PIPE, text=True, env=env())
+    line = {"dataset": name, "seed": seed, "command": " ".join(cmd), "exit": p.returncode, "wall_s": wall,
+            "load_mean": statistics.mean(loads) if loads else None, "load_max": max(loads) if loads else None}
+    try:
+        r = json.loads(rep.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        r = None
+    if r:
+        m = r["metric"]
+        finals = [t for st in r["stages"] if st["stage"] == "final" for t in st["trials"]]
+        secs = {t["trial"]: t["seconds"] for t in finals}
+        line.update(trials=r["trials"], metric=m, stage_winners=r["stage_winners"])
+        line["winner"] = {"trial": r["winner"].get("trial"), "arch": r["winner"].get("arch"),
+                          "valid": r["winner"].get("valid"), "test": r["winner"].get("test"), "steps": r["winner"].get("steps"),
+                          "seconds": secs.get(r["winner"].get("trial"))}
+        line["finalists"] = [{"trial": f["trial"], "valid": f.get("valid"), "test": f.get("test"), "steps": f["steps"]}
+                             for f in r.get("finalists", [])]
+        line["baselines"] = [{"name": b["name"], "trial": b["trial"], "valid": b.get("valid"), "test": b.get("test"),
+                              "steps": b["steps"], "seconds": secs.get(b["trial"])} for b in r["baselines"]]
+        search = [t for st in r["stages"] if st["stage"] != "final" for t in st["trials"]]
+        line["search_trials"] = len(search)
+        line["search_seconds"] = sum(t["seconds"] for t in search)
+    with open(os.path.join(a.out, "results.jsonl"), "a") as f:
+        f.write(json.dumps(line) + "\n")
+    return line
+
+
+def cmd_run(a):
+    os.makedirs(a.out, exist_ok=True)
+    for name in a.datasets.split(","):
+        for seed in [int(s) for s in a.seeds.split(",")]:
+            line = run_one(a, name, seed)
+            if line:
+                w = line.get("winner", {})
+                m = line.get("metric", "auc")
+                print("%s seed %d: exit %d, %.0f s, load %.1f, winner test %s %s" % (
+                    name, seed, line["exit"], line["wall_s"], line["load_mean"] or -1, m,
+                    (w.get("test") or {}).get(m)), flush=True)
+
+
+def ms(v):
+    v = [x for x in v if x is not None]
+    if not v:
+        return "-"
+    if len(v) == 1:
+        return "%.4f" % v[0]
+    return "%.4f ± %.4f" % (statistics.mean(v), statistics.stdev(v))
+
+
+def cmd_table(a):
+    rows = {}
+    with open(os.path.join(a.out, "results.jsonl")) as f:
+        for l in f:
+            r = json.loads(l)
+            rows.setdefault(r["dataset"], {})[r["seed"]] = r  # the last run of a seed counts
+    for name, by_seed in rows.items():
+        runs = [by_seed[s] for s in sorted(by_seed) if by_seed[s].get("winner")]
+        if not runs:
+            continue
+        m = runs[0]["metric"]
+        print("\n### %s (test %s; seeds %s)\n" % (name, m, ", ".join(str(r["seed"]) for r in runs)))
+        print("| seed | wall | trials (search + final) | load avg (mean, max) | winner valid | winner test | best baseline (test) | search wall / mean baseline fit |")
+        print("|---|---|---|---|---|---|---|---|")
+        for r in runs:
+            bl = [b for b in r["baselines"] if b.get("test")]
+            best = max(bl, key=lambda b: b["test"][m]) if bl else None
+            fit = statistics.mean(b["seconds"] for b in bl) if bl else float("nan")
+            print("| %d | %dm%02ds | %d (%d + %d) | %.1f, %.1f | %.4f | %.4f | %s %.4f | %.1f |" % (
+                r["seed"], r["wall_s"] // 60, r["wall_s"] % 60, r["trials"]["total"], r["search_trials"],
+                r["trials"]["total"] - r["search_trials"], r["load_mean"], r["load_max"], r["winner"]["valid"][m],
+                r["winner"]["test"][m], best["name"] if best else "-", best["test"][m] if best else float("nan"),
+                r["wall_s"] / fit))
+        print("\n| arch | test %s (mean ± sd) | valid %s | steps | fit seconds |" % (m, m))
+        print("|---|---|---|---|---|")
+        print("| **search winner** | %s | %s | %s | %s |" % (
+            ms([r["winner"]["test"][m] for r in runs]), ms([r["winner"]["valid"][m] for r in runs]),
+            "/".join(str(r["winner"]["steps"]) for r in runs), "/".join("%.0f" % (r["winner"]["seconds"] or 0) for r in runs)))
+        names = [b["name"] for b in runs[0]["baselines"]]
+        for n in names:
+            bs = [next((b for b in r["baselines"] if b["name"] == n), None) for r in runs]
+            bs = [b for b in bs if b and b.get("test")]
+            print("| %s | %s | %s | %s | %s |" % (n, ms([b["test"][m] for b in bs]), ms([b["valid"][m] for b in bs]),
+                                              "/".join(str(b["steps"]) for b in bs), "/".join("%.0f" % b["seconds"] for b in bs)))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("what", choices=["run", "table"])
+    ap.add_argument("--datasets", default="ml100k-ctr,frappe-ctr,taobao-ctr,beauty-seq")
+    ap.add_argument("--seeds", default="1,2,3")
+    ap.add_argument("--ameir", default=os.path.join(ROOT, "build", "src", "cli", "ameir"))
+    ap.add_argument("--np", type=int, default=3)
+    ap.add_argument("--nice", type=int, default=5)
+    ap.add_argument("--out", default=os.path.join(ROOT, "runs", "searches"))
+    a = ap.parse_args()
+    cmd_run(a) if a.what == "run" else cmd_table(a)
+
+
+if __name__ == "__main__":
+    main()
