@@ -12,7 +12,8 @@ usage: /usr/bin/python3 tests/bench/run_searches.py run --datasets ml100k-ctr,fr
 description). Per dataset and seed it writes OUT/NAME/seedS/search.json (the shipped config
 with "seed" S and absolute paths), runs `nice -n N mpirun -np K --oversubscribe ameir search
 --config ... --out OUT/NAME/seedS/RUN.h5 --json`, samples the load average every 30 s, and
-appends one JSON line to OUT/results.jsonl. `table` prints the markdown tables."""
+appends one JSON line to OUT/results.jsonl; an unfinished RUN.h5 is resumed (`--resume`), a
+finished one skipped. `table` prints the markdown tables (wall = the last session's)."""
 import argparse
 import json
 import math
@@ -55,12 +56,19 @@ def primary(task):
 def run_one(a, name, seed):
     out_dir = os.path.join(a.out, name, "seed%d" % seed)
     rh5 = os.path.join(out_dir, "RUN.h5")
-    if os.path.exists(rh5):
-        print("%s seed %d: %s exists, skipped" % (name, seed, rh5), file=sys.stderr)
-        return None
-    cfg = config_for(name, seed, out_dir)
-    cmd = ["nice", "-n", str(a.nice), "mpirun", "-np", str(a.np), "--oversubscribe", a.ameir, "search", "--config", cfg,
-           "--out", rh5, "--json"]
+    resume = os.path.exists(rh5)
+    if resume:  # an interrupted search continues from its checkpoint; a finished one is skipped
+        rep = subprocess.run([a.ameir, "report", rh5, "--json"], stdout=subprocess.PIPE, text=True, env=env())
+        try:
+            done = json.loads(rep.stdout.strip().splitlines()[-1])["winner"].get("status") == "done"
+        except (ValueError, IndexError, KeyError):
+            done = False
+        if done:
+            print("%s seed %d: %s is finished, skipped" % (name, seed, rh5), file=sys.stderr)
+            return None
+    cfg = config_for(name, seed, out_dir) if not resume else None
+    run_args = ["--resume", rh5] if resume else ["--config", cfg, "--out", rh5]
+    cmd = ["nice", "-n", str(a.nice), "mpirun", "-np", str(a.np), "--oversubscribe", a.ameir, "search"] + run_args + ["--json"]
     loads, stop = [], threading.Event()
 
     def sample():
@@ -72,7 +80,7 @@ def run_one(a, name, seed):
     th = threading.Thread(target=sample, daemon=True)
     th.start()
     t0 = time.time()
-    with open(os.path.join(out_dir, "search.log"), "w") as log:
+    with open(os.path.join(out_dir, "search.log"), "a") as log:
         print("+ " + " ".join(cmd), file=log, flush=True)
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=log, text=True, env=env())
         log.write(p.stdout)
@@ -80,7 +88,7 @@ def run_one(a, name, seed):
     stop.set()
     th.join()
     rep = subprocess.run([a.ameir, "report", rh5, "--json"], stdout=subprocess.PIPE, text=True, env=env())
-    line = {"dataset": name, "seed": seed, "command": " ".join(cmd), "exit": p.returncode, "wall_s": wall,
+    line = {"dataset": name, "seed": seed, "command": " ".join(cmd), "exit": p.returncode, "wall_s": wall, "resumed": resume,
             "load_mean": statistics.mean(loads) if loads else None, "load_max": max(loads) if loads else None}
     try:
         r = json.loads(rep.stdout.strip().splitlines()[-1])
