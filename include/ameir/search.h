@@ -47,6 +47,7 @@ typedef struct ameir_schedule {
     int64_t r; /* smallest budget in training steps (>= 1) */
     int64_t R; /* largest budget (>= r) */
     int64_t valid_rows; /* rungs below the stage's last score on this many validation rows (seeded subsample); 0 = all */
+    int64_t eval_every; /* trials also validate every this many steps and report their best; 0 = at the end only */
 } ameir_schedule;
 
 typedef struct ameir_op_choice {
@@ -191,6 +192,7 @@ typedef struct ameir_search_task {
     int baseline;   /* FINAL_BASELINE: index into cfg->baselines, else -1 */
     int64_t budget; /* search: train up to this many steps; finals: cfg->final_train.max_steps */
     int64_t valid_rows; /* score on this many seeded validation rows; 0 = the whole split */
+    int64_t eval_every; /* search: validate every this many (global) steps too and report the best; 0 = at the end */
     int64_t parent; /* trial whose saved weights + Adam state to continue from, -1 = from scratch */
     uint64_t seed;  /* training seed; the same along a chain of promotions */
     ameir_arch arch;

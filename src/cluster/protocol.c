@@ -260,6 +260,7 @@ void ameir_pack_task(ameir_pack *p, const ameir_search_task *t) {
     ameir_pack_i64(p, t->baseline);
     ameir_pack_i64(p, t->budget);
     ameir_pack_i64(p, t->valid_rows);
+    ameir_pack_i64(p, t->eval_every);
     ameir_pack_i64(p, t->parent);
     ameir_pack_i64(p, (int64_t)t->seed);
     ameir_pack_bytes(p, &t->arch, sizeof t->arch);
@@ -276,11 +277,12 @@ int ameir_unpack_task(const void *payload, size_t len, ameir_search_task *t) {
     t->baseline = (int)ameir_unpack_i64(&u);
     t->budget = ameir_unpack_i64(&u);
     t->valid_rows = ameir_unpack_i64(&u);
+    t->eval_every = ameir_unpack_i64(&u);
     t->parent = ameir_unpack_i64(&u);
     t->seed = (uint64_t)ameir_unpack_i64(&u);
     ameir_unpack_bytes(&u, &t->arch, sizeof t->arch);
     AMEIR_TRY(ameir_unpack_finish(&u, "task"));
-    if (t->trial_id < 0 || t->budget < 0 || t->valid_rows < 0 || t->stage < 0 || t->stage > AMEIR_STAGE_FINAL)
+    if (t->trial_id < 0 || t->budget < 0 || t->valid_rows < 0 || t->eval_every < 0 || t->stage < 0 || t->stage > AMEIR_STAGE_FINAL)
         return ameir_fail(AMEIR_EINVAL, "protocol error: task with trial %lld, stage %d, budget %lld", (long long)t->trial_id,
                           t->stage, (long long)t->budget);
     return 0;

@@ -86,7 +86,7 @@ static int parse_final(ameir_json_ctx *c, const cJSON *o, ameir_train_config *t)
 }
 
 static int parse_schedule(ameir_json_ctx *c, const cJSON *stage, const char *stage_path, ameir_schedule *s) {
-    static const char *const keys[] = {"n", "eta", "r", "R", "valid_rows", NULL};
+    static const char *const keys[] = {"n", "eta", "r", "R", "valid_rows", "eval_every", NULL};
     static const char *const need[] = {"n", "eta", "r", "R", NULL};
     char path[64];
     const cJSON *o = cJSON_GetObjectItemCaseSensitive(stage, "schedule");
@@ -101,6 +101,8 @@ static int parse_schedule(ameir_json_ctx *c, const cJSON *stage, const char *sta
     AMEIR_TRY(ameir_json_int64(c, o, path, "R", 1, INT64_C(1000000000000), &s->R));
     s->valid_rows = 0;
     AMEIR_TRY(ameir_json_int64(c, o, path, "valid_rows", 0, INT64_C(1000000000000), &s->valid_rows));
+    s->eval_every = 0;
+    AMEIR_TRY(ameir_json_int64(c, o, path, "eval_every", 0, INT64_C(1000000000000), &s->eval_every));
     if (s->R < s->r) {
         char got[64], expected[64];
         snprintf(got, sizeof got, "%lld", (long long)s->R);

@@ -413,6 +413,7 @@ int ameir_controller_next(ameir_controller *ctl, ameir_search_task *task) {
         task->baseline = t->baseline;
         task->budget = t->budget;
         task->valid_rows = t->valid_rows;
+        task->eval_every = t->stage < AMEIR_N_STAGES ? ctl->cfg->schedule[t->stage].eval_every : 0;
         task->parent = t->parent;
         task->seed = t->seed;
         task->arch = t->arch;

@@ -192,23 +192,23 @@ static int forced_to_diverge(int64_t trial_id) {
     return end && *end == '\0' && id == trial_id;
 }
 
-/* Train in chunks of about CHUNK_SECONDS up to the budget; checks stop and the time limit
+/* Train in chunks of about CHUNK_SECONDS up to step `until`; checks stop and the time limit
  * between chunks. Returns 0 (res->status set) or AMEIR_EINTERRUPTED / an error. */
 static int train_search(const ameir_trial_ctx *ctx, ameir_trial_data *td, const ameir_search_task *task, ameir_net *net,
-                        ameir_trial_stop_fn stop, void *stop_arg, double start, ameir_search_result *res) {
+                        ameir_trial_stop_fn stop, void *stop_arg, double start, int64_t until, ameir_search_result *res) {
     ameir_train_config c = ctx->train;
     c.seed = task->seed;
     if (forced_to_diverge(task->trial_id))
         c.opt.lr = 3e38f;
     int64_t step = ameir_net_params(net)->step, chunk = 4;
-    while (step < task->budget) {
+    while (step < until) {
         if (stop && stop(stop_arg))
             return AMEIR_EINTERRUPTED;
         if (ctx->time_limit > 0 && ameir_now() - start > ctx->time_limit) {
             res->status = AMEIR_TRIAL_TIMEOUT;
             break;
         }
-        int64_t target = step + chunk < task->budget ? step + chunk : task->budget;
+        int64_t target = step + chunk < until ? step + chunk : until;
         double t0 = ameir_now(), loss = 0;
         int rc = ameir_train_steps(net, td->train, &c, target, &loss);
         if (rc == AMEIR_EDIVERGED) {
@@ -279,14 +279,29 @@ static int run_search(const ameir_trial_ctx *ctx, ameir_trial_data *td, const am
         if ((rc = ameir_trial_weights_path(ctx, task->parent, path, sizeof path)) < 0 || (rc = load_weights(path, net)) < 0)
             goto done;
     }
-    if ((rc = train_search(ctx, td, task, net, stop, stop_arg, start, res)) < 0)
-        goto done;
-    if (res->status != AMEIR_TRIAL_DONE)
-        goto done; /* diverged or timed out: ranks last, never promoted, nothing to keep */
     const ameir_split *valid = NULL;
-    if ((rc = scoring_split(td, task->valid_rows, task->seed, &valid)) < 0 || (rc = ameir_evaluate(net, valid, &res->valid)) < 0)
+    if ((rc = scoring_split(td, task->valid_rows, task->seed, &valid)) < 0)
         goto done;
-    res->metric = ameir_metrics_primary(&res->valid);
+    /* with eval_every, validate at every multiple of it (global steps, so a chain validates at
+     * the same points however it is split into rungs) and keep the best, as early stopping would */
+    res->metric = NAN;
+    for (;;) {
+        int64_t step = ameir_net_params(net)->step, until = task->budget;
+        if (task->eval_every > 0 && (step / task->eval_every + 1) * task->eval_every < until)
+            until = (step / task->eval_every + 1) * task->eval_every;
+        if ((rc = train_search(ctx, td, task, net, stop, stop_arg, start, until, res)) < 0)
+            goto done;
+        if (res->status != AMEIR_TRIAL_DONE)
+            goto done; /* diverged or timed out: ranks last, never promoted, nothing to keep */
+        ameir_metrics m;
+        if ((rc = ameir_evaluate(net, valid, &m)) < 0)
+            goto done;
+        double v = ameir_metrics_primary(&m);
+        if (isnan(res->metric) || v > res->metric)
+            res->metric = v, res->valid = m;
+        if (until >= task->budget)
+            break;
+    }
     if ((rc = ameir_trial_weights_path(ctx, task->trial_id, path, sizeof path)) < 0)
         goto done;
     rc = save_weights(path, net, task->trial_id);

@@ -459,7 +459,7 @@ static void check_seeded_baselines(void) {
 static void check_valid_rows(void) {
     ameir_search_config *cfg = parse_config(
         "{\"data\": \"x\", \"seed\": 5,"
-        " \"behavior\": {\"schedule\": {\"n\": 8, \"eta\": 2, \"r\": 5, \"R\": 40, \"valid_rows\": 300}},"
+        " \"behavior\": {\"schedule\": {\"n\": 8, \"eta\": 2, \"r\": 5, \"R\": 40, \"valid_rows\": 300, \"eval_every\": 7}},"
         " \"interaction\": {\"max_interactions\": 2, \"schedule\": {\"n\": 3, \"eta\": 2, \"r\": 5, \"R\": 10}},"
         " \"mlp\": {\"widths\": [8], \"schedule\": {\"n\": 3, \"eta\": 3, \"r\": 5, \"R\": 5, \"valid_rows\": 100}}}");
     ameir_controller *ctl = NULL;
@@ -467,6 +467,7 @@ static void check_valid_rows(void) {
     CHECK_EQ_INT(ameir_controller_create(&ctl, cfg), 0);
     CHECK_EQ_INT(ameir_controller_next(ctl, &t), AMEIR_NEXT_TASK);
     CHECK_EQ_INT(t.valid_rows, 300);
+    CHECK_EQ_INT(t.eval_every, 7);
     CHECK_EQ_INT(ameir_controller_requeue(ctl, t.trial_id), 0);
     run(ctl, 2, 7, all_done, -1);
     int last_rung = ameir_controller_trial(ctl, ameir_controller_stage_winner(ctl, AMEIR_STAGE_BEHAVIOR))->rung;
