@@ -25,10 +25,9 @@ const char *ameir_act_name(int act) {
     return act_names[act];
 }
 
-#define GELU_RSQRT2 ((real)0.70710678118654752440)
 #define GELU_RSQRT2PI ((real)0.39894228040143267794)
 
-void ameir_act_forward(real *out, const real *inp, size_t n, int act) {
+NN_SIMD_CLONES void ameir_act_forward(real *out, const real *inp, size_t n, int act) {
     switch (act) {
     case AMEIR_ACT_IDENTITY:
         if (out != inp)
@@ -41,7 +40,7 @@ void ameir_act_forward(real *out, const real *inp, size_t n, int act) {
     case AMEIR_ACT_GELU:
         for (size_t i = 0; i < n; i++) {
             real x = inp[i];
-            out[i] = (real)0.5 * x * ((real)1 + AMEIR_ERF(x * GELU_RSQRT2));
+            out[i] = x * nn_normal_cdf(x);
         }
         break;
     case AMEIR_ACT_SWISH:
@@ -59,7 +58,7 @@ void ameir_act_forward(real *out, const real *inp, size_t n, int act) {
     }
 }
 
-void ameir_act_backward(real *dinp, const real *dout, const real *inp, size_t n, int act) {
+NN_SIMD_CLONES void ameir_act_backward(real *dinp, const real *dout, const real *inp, size_t n, int act) {
     switch (act) {
     case AMEIR_ACT_IDENTITY:
         for (size_t i = 0; i < n; i++)
@@ -74,9 +73,8 @@ void ameir_act_backward(real *dinp, const real *dout, const real *inp, size_t n,
         /* out = x Phi(x), so out' = Phi(x) + x phi(x), phi(x) = exp(-x^2/2)/sqrt(2 pi) */
         for (size_t i = 0; i < n; i++) {
             real x = inp[i];
-            real cdf = (real)0.5 * ((real)1 + AMEIR_ERF(x * GELU_RSQRT2));
-            real pdf = GELU_RSQRT2PI * AMEIR_EXP((real)-0.5 * x * x); /* erf is a call anyway */
-            dinp[i] += dout[i] * (cdf + x * pdf);
+            real pdf = GELU_RSQRT2PI * nn_exp((real)-0.5 * x * x);
+            dinp[i] += dout[i] * (nn_normal_cdf(x) + x * pdf);
         }
         break;
     case AMEIR_ACT_SWISH:

@@ -15,6 +15,7 @@
 
 #include "ameir/error.h"
 #include "ameir/nn.h"
+#include "nn_math.h"
 
 #define DIN_H AMEIR_DIN_HIDDEN
 #define DIN_BUF 16384 /* reals of stack scratch for backward */
@@ -43,7 +44,7 @@ static din_act din_split(real *act, int B, int L, int C) {
 }
 
 /* a = w2 . s + b2 per real position (0 at padding), out = sum_l a_l h_l */
-static void din_pool(real *out, real *A, const real *S, const real *h, const real *w2, const real *b2, const uint8_t *mask, int B, int L, int C) {
+NN_SIMD_CLONES static void din_pool(real *out, real *A, const real *S, const real *h, const real *w2, const real *b2, const uint8_t *mask, int B, int L, int C) {
     for (int b = 0; b < B; b++) {
         real *o = out + (size_t)b * C;
         memset(o, 0, (size_t)C * sizeof(real));
@@ -65,7 +66,7 @@ static void din_pool(real *out, real *A, const real *S, const real *h, const rea
     }
 }
 
-void ameir_din_forward(real *out, real *act, const real *h, const real *t, const real *w1, const real *b1, const real *w2, const real *b2, const uint8_t *mask, int B, int L, int C) {
+NN_SIMD_CLONES void ameir_din_forward(real *out, real *act, const real *h, const real *t, const real *w1, const real *b1, const real *w2, const real *b2, const uint8_t *mask, int B, int L, int C) {
     AMEIR_ASSERT(B >= 0 && L > 0 && C > 0);
     size_t BL = (size_t)B * L;
     int C2 = 2 * C, C4 = 4 * C;
@@ -107,7 +108,7 @@ void ameir_din_forward(real *out, real *act, const real *h, const real *t, const
     din_pool(out, d.a, d.s, h, w2, b2, mask, B, L, C);
 }
 
-void ameir_din_backward(real *dh, real *dt, real *dw1, real *db1, real *dw2, real *db2, const real *dout, real *act, const real *h, const real *t, const real *w1, const real *w2, const uint8_t *mask, int B, int L, int C) {
+NN_SIMD_CLONES void ameir_din_backward(real *dh, real *dt, real *dw1, real *db1, real *dw2, real *db2, const real *dout, real *act, const real *h, const real *t, const real *w1, const real *w2, const uint8_t *mask, int B, int L, int C) {
     AMEIR_ASSERT(B >= 0 && L > 0 && C > 0);
     /* out = sum_l a_l h_l:            dh_l += a_l dout,  da_l = dout . h_l
      * a = w2 . s + b2:                dw2 += da s, db2 += da, ds = da w2

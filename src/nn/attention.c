@@ -57,7 +57,7 @@ static void real_range(const uint8_t *m, int L, int *lo, int *hi) {
  * zeros for padding keys, padding queries and rows without a real key. Each pass is
  * a simple loop (bit-mask selects, four partial max/sum chains) so that it vectorises
  * or at least does not wait on one long chain of additions. */
-static void masked_softmax(real *A, const uint8_t *m, int L) {
+NN_SIMD_CLONES static void masked_softmax(real *A, const uint8_t *m, int L) {
 #ifdef AMEIR_REAL_DOUBLE
     typedef int64_t bits_t;
 #else
@@ -107,7 +107,7 @@ static void masked_softmax(real *A, const uint8_t *m, int L) {
     }
 }
 
-void ameir_attention_forward(real *out, real *act, const real *inp, const real *w_in, const real *b_in, const real *w_out, const real *b_out, const uint8_t *mask, int B, int L, int C, int H) {
+NN_SIMD_CLONES void ameir_attention_forward(real *out, real *act, const real *inp, const real *w_in, const real *b_in, const real *w_out, const real *b_out, const uint8_t *mask, int B, int L, int C, int H) {
     AMEIR_ASSERT(B > 0 && L > 0 && C > 0 && H > 0 && C % H == 0);
     att_act a = att_split(act, B, L, C, H);
     int hd = C / H, C3 = 3 * C;
@@ -138,7 +138,7 @@ void ameir_attention_forward(real *out, real *act, const real *inp, const real *
             memset(out + r * C, 0, (size_t)C * sizeof(real));
 }
 
-void ameir_attention_backward(real *dinp, real *dw_in, real *db_in, real *dw_out, real *db_out, const real *dout, real *act, const real *inp, const real *w_in, const real *w_out, const uint8_t *mask, int B, int L, int C, int H) {
+NN_SIMD_CLONES void ameir_attention_backward(real *dinp, real *dw_in, real *db_in, real *dw_out, real *db_out, const real *dout, real *act, const real *inp, const real *w_in, const real *w_out, const uint8_t *mask, int B, int L, int C, int H) {
     AMEIR_ASSERT(B > 0 && L > 0 && C > 0 && H > 0 && C % H == 0);
     att_act a = att_split(act, B, L, C, H);
     int hd = C / H, C3 = 3 * C;

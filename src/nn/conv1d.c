@@ -10,6 +10,7 @@
 
 #include "ameir/error.h"
 #include "ameir/nn.h"
+#include "nn_math.h"
 
 #define CONV_BUF AMEIR_CONV_SCRATCH /* reals of stack scratch per call */
 #define CONV_MAX_ROWS 512
@@ -36,7 +37,7 @@ static int conv_rows(int per_row) {
     return R < CONV_MAX_ROWS ? R : CONV_MAX_ROWS;
 }
 
-void ameir_conv1d_forward(real *out, const real *inp, const real *w, const real *b, const uint8_t *mask, int B, int L, int C, int K) {
+NN_SIMD_CLONES void ameir_conv1d_forward(real *out, const real *inp, const real *w, const real *b, const uint8_t *mask, int B, int L, int C, int K) {
     AMEIR_ASSERT(B >= 0 && L > 0 && C > 0 && K > 0 && K % 2 == 1);
     int CK = C * K;
     int R = conv_rows(CK + C);
@@ -69,7 +70,7 @@ void ameir_conv1d_forward(real *out, const real *inp, const real *w, const real 
     }
 }
 
-void ameir_conv1d_backward(real *dinp, real *dw, real *db, const real *dout, const real *inp, const real *w, const uint8_t *mask, int B, int L, int C, int K) {
+NN_SIMD_CLONES void ameir_conv1d_backward(real *dinp, real *dw, real *db, const real *dout, const real *inp, const real *w, const uint8_t *mask, int B, int L, int C, int K) {
     AMEIR_ASSERT(B >= 0 && L > 0 && C > 0 && K > 0 && K % 2 == 1);
     /* Only real output positions depend on anything (padding outputs are constant 0),
      * so only their dout rows (dch) enter: out = col w^T + b gives

@@ -62,7 +62,7 @@ static int first_real_step(const uint8_t *mask, int B, int L) {
     return s;
 }
 
-void ameir_gru_forward(real *out, real *act, const real *inp, const real *w_ih, const real *w_hh, const real *b_ih, const real *b_hh, const uint8_t *mask, int B, int L, int C) {
+NN_SIMD_CLONES void ameir_gru_forward(real *out, real *act, const real *inp, const real *w_ih, const real *w_hh, const real *b_ih, const real *b_hh, const uint8_t *mask, int B, int L, int C) {
     AMEIR_ASSERT(B > 0 && L > 0 && C > 0);
     gru_act a = gru_split(act, B, L, C);
     int C3 = 3 * C, s = first_real_step(mask, B, L);
@@ -110,7 +110,7 @@ void ameir_gru_forward(real *out, real *act, const real *inp, const real *w_ih, 
     }
 }
 
-void ameir_gru_backward(real *dinp, real *dw_ih, real *dw_hh, real *db_ih, real *db_hh, const real *dout, real *act, const real *inp, const real *w_ih, const real *w_hh, const uint8_t *mask, int B, int L, int C) {
+NN_SIMD_CLONES void ameir_gru_backward(real *dinp, real *dw_ih, real *dw_hh, real *db_ih, real *db_hh, const real *dout, real *act, const real *inp, const real *w_ih, const real *w_hh, const uint8_t *mask, int B, int L, int C) {
     AMEIR_ASSERT(B > 0 && L > 0 && C > 0);
     gru_act a = gru_split(act, B, L, C);
     int C3 = 3 * C, s = (int)*a.start;

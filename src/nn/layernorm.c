@@ -6,10 +6,11 @@
 
 #include "ameir/error.h"
 #include "ameir/nn.h"
+#include "nn_math.h"
 
 #define LN_EPS 1e-5
 
-void ameir_layernorm_forward(real *out, real *mean, real *rstd, const real *inp, const real *w, const real *b, const uint8_t *mask, int N, int C) {
+NN_SIMD_CLONES void ameir_layernorm_forward(real *out, real *mean, real *rstd, const real *inp, const real *w, const real *b, const uint8_t *mask, int N, int C) {
     AMEIR_ASSERT(N >= 0 && C > 0);
     for (int n = 0; n < N; n++) {
         const real *x = inp + (size_t)n * C;
@@ -38,7 +39,7 @@ void ameir_layernorm_forward(real *out, real *mean, real *rstd, const real *inp,
     }
 }
 
-void ameir_layernorm_backward(real *dinp, real *dw, real *db, const real *dout, const real *inp, const real *w, const real *mean, const real *rstd, const uint8_t *mask, int N, int C) {
+NN_SIMD_CLONES void ameir_layernorm_backward(real *dinp, real *dw, real *db, const real *dout, const real *inp, const real *w, const real *mean, const real *rstd, const uint8_t *mask, int N, int C) {
     AMEIR_ASSERT(N >= 0 && C > 0);
     /* With xhat = (x - mu) rstd and out = xhat w + b:
      *   dw += dout xhat, db += dout, dxhat = dout w;

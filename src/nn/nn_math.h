@@ -12,6 +12,18 @@
 
 #include "ameir/real.h"
 
+/* The element-wise loops of the hottest kernels are compiled three times, for AVX-512,
+ * AVX2 and the x86-64 baseline (SSE2), and the loader picks the widest the CPU has (GCC's
+ * target_clones, an ifunc). Results are the same bit for bit in every clone: the loops
+ * are plain adds, multiplies and bit selects, and ISO C mode keeps GCC from contracting
+ * them into fused multiply-adds. Elsewhere (another compiler or CPU), or built with
+ * -DAMEIR_NO_SIMD_CLONES (to compare), it is a no-op. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__gnu_linux__) && !defined(AMEIR_NO_SIMD_CLONES)
+#define NN_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define NN_SIMD_CLONES
+#endif
+
 #ifdef AMEIR_REAL_DOUBLE
 static inline real nn_exp(real x) { return exp(x); }
 static inline real nn_copysign(real x, real s) { return copysign(x, s); }
@@ -53,6 +65,73 @@ static inline real nn_exp(real x) {
     return y;
 }
 static inline real nn_copysign(real x, real s) { return copysignf(x, s); }
+#endif
+
+/* erf in two pieces, for loops that vectorise (libm's erff is a call per element):
+ *   |x| < 0.921875:  erf(x) = x P(x^2), P of degree 6
+ *   otherwise:       erfc(|x|) = exp(Q(|x|)), Q of degree 9 on [0.921875, 4] (erfc(4) is
+ *                    1.5e-8, below half an ulp of 1, so |x| is clamped there)
+ * fitted (weighted least squares, iterated towards minimax) to the double erf; in float
+ * erf is within 1.2e-7 absolute and 1.8e-7 relative of the double erf (test_exp.c checks).
+ * nn_erfc_tail gives erfc(|x|) for the second piece itself, which gelu uses to avoid the
+ * cancellation of 1 + erf(x) at negative x. Both pieces are computed for every x and one
+ * is kept by a bit mask, as in nn_exp. The double build uses libm's erf. */
+#ifdef AMEIR_REAL_DOUBLE
+static inline real nn_erf(real x) { return erf(x); }
+#else
+#define NN_ERF_SPLIT 0.921875f
+/* a where keep is all ones, b where it is 0 */
+static inline real nn_select(int32_t keep, real a, real b) {
+    int32_t ab, bb;
+    memcpy(&ab, &a, sizeof ab);
+    memcpy(&bb, &b, sizeof bb);
+    ab = (ab & keep) | (bb & ~keep);
+    memcpy(&a, &ab, sizeof a);
+    return a;
+}
+static inline real nn_erf_small(real x) {
+    float s = x * x, p = 8.370439520068745e-05f;
+    p = p * s + -8.142796418084987e-04f;
+    p = p * s + 5.201041880755807e-03f;
+    p = p * s + -2.6859403028117457e-02f;
+    p = p * s + 1.128369560829743e-01f;
+    p = p * s + -3.7612633746725366e-01f;
+    p = p * s + 1.1283791666407372f;
+    return x * p;
+}
+static inline real nn_erfc_tail(real x) {
+    float t = fabsf(x);
+    t = nn_select(-(int32_t)(t > 4.0f), 4.0f, t); /* NaN stays NaN; a bit select, not a branch */
+    float q = -2.73833003804675e-08f;
+    q = q * t + 2.2206709799761267e-06f;
+    q = q * t + -5.141652288906133e-05f;
+    q = q * t + 6.24545909689896e-04f;
+    q = q * t + -4.848481554407221e-03f;
+    q = q * t + 2.6603158235177657e-02f;
+    q = q * t + -1.1031712509215273e-01f;
+    q = q * t + -6.316378860149988e-01f;
+    q = q * t + -1.1303154241933682f;
+    q = q * t + 3.349180586683513e-04f;
+    return nn_exp(q);
+}
+static inline real nn_erf(real x) {
+    float big = nn_copysign(1.0f - nn_erfc_tail(x), x);
+    return nn_select(-(int32_t)(fabsf(x) < NN_ERF_SPLIT), nn_erf_small(x), big);
+}
+#endif
+
+/* Phi(x) = (1 + erf(x / sqrt 2)) / 2, the standard normal CDF that gelu multiplies by;
+ * in float from the erfc tail where |x / sqrt 2| is large, so that Phi of a negative x
+ * keeps its relative accuracy (1 + erf(u) would cancel). */
+#define NN_RSQRT2 ((real)0.70710678118654752440)
+#ifdef AMEIR_REAL_DOUBLE
+static inline real nn_normal_cdf(real x) { return (real)0.5 * ((real)1 + erf(x * NN_RSQRT2)); }
+#else
+static inline real nn_normal_cdf(real x) {
+    float u = x * NN_RSQRT2, half_tail = 0.5f * nn_erfc_tail(u);
+    float big = nn_select(-(int32_t)(u > 0), 1.0f - half_tail, half_tail);
+    return nn_select(-(int32_t)(fabsf(u) < NN_ERF_SPLIT), 0.5f + 0.5f * nn_erf_small(u), big);
+}
 #endif
 
 /* 1 / (1 + exp(-x)): no branch and no cancellation on either side */
