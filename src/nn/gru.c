@@ -62,6 +62,48 @@ static int first_real_step(const uint8_t *mask, int B, int L) {
     return s;
 }
 
+/* One real row of a step: the gates, h' and out (restrict: the buffers never overlap, so
+ * the loops vectorise without run-time overlap checks on every row). */
+static inline void gru_row_forward(real *restrict r, real *restrict z, real *restrict n, real *restrict hn,
+                                   real *restrict hx, real *restrict o, const real *restrict gx,
+                                   const real *restrict gh, const real *restrict b_hh, const real *restrict h, int C) {
+    /* one simple loop per gate, so that each vectorises */
+    for (int c = 0; c < C; c++)
+        r[c] = nn_sigmoid(gx[c] + (gh[c] + b_hh[c]));
+    for (int c = 0; c < C; c++)
+        z[c] = nn_sigmoid(gx[C + c] + (gh[C + c] + b_hh[C + c]));
+    for (int c = 0; c < C; c++)
+        hn[c] = gh[2 * C + c] + b_hh[2 * C + c];
+    for (int c = 0; c < C; c++)
+        n[c] = nn_tanh(gx[2 * C + c] + r[c] * hn[c]);
+    for (int c = 0; c < C; c++)
+        hx[c] = ((real)1 - z[c]) * n[c] + z[c] * h[c];
+    for (int c = 0; c < C; c++)
+        o[c] = hx[c];
+}
+
+/* One real row of a step backwards (the equations in ameir_gru_backward) */
+static inline void gru_row_backward(real *restrict gx, real *restrict gh, real *restrict dh, const real *restrict r,
+                                    const real *restrict z, const real *restrict n, const real *restrict hn,
+                                    const real *restrict hp, const real *restrict go, int C) {
+    for (int c = 0; c < C; c++) {
+        real g = dh[c] + go[c];
+        real dn = g * ((real)1 - z[c]);
+        real dz = g * (hp[c] - n[c]);
+        real dan = dn * ((real)1 - n[c] * n[c]);
+        real dr = dan * hn[c];
+        real dar = dr * r[c] * ((real)1 - r[c]);
+        real daz = dz * z[c] * ((real)1 - z[c]);
+        gx[c] = dar;
+        gx[C + c] = daz;
+        gx[2 * C + c] = dan;
+        gh[c] = dar;
+        gh[C + c] = daz;
+        gh[2 * C + c] = dan * r[c];
+        dh[c] = g * z[c];
+    }
+}
+
 NN_SIMD_CLONES void ameir_gru_forward(real *out, real *act, const real *inp, const real *w_ih, const real *w_hh, const real *b_ih, const real *b_hh, const uint8_t *mask, int B, int L, int C) {
     AMEIR_ASSERT(B > 0 && L > 0 && C > 0);
     gru_act a = gru_split(act, B, L, C);
@@ -94,18 +136,7 @@ NN_SIMD_CLONES void ameir_gru_forward(real *out, real *act, const real *inp, con
                 memset(ob, 0, (size_t)C * sizeof(real));
                 continue; /* its gates are never read: backward skips padding steps */
             }
-            /* one simple loop per gate, so that each vectorises */
-            for (int c = 0; c < C; c++)
-                rb[c] = nn_sigmoid(gxb[c] + (ghb[c] + b_hh[c]));
-            for (int c = 0; c < C; c++)
-                zb[c] = nn_sigmoid(gxb[C + c] + (ghb[C + c] + b_hh[C + c]));
-            for (int c = 0; c < C; c++)
-                hnb[c] = ghb[2 * C + c] + b_hh[2 * C + c];
-            for (int c = 0; c < C; c++)
-                nb[c] = nn_tanh(gxb[2 * C + c] + rb[c] * hnb[c]);
-            for (int c = 0; c < C; c++)
-                hx[c] = ((real)1 - zb[c]) * nb[c] + zb[c] * h[c];
-            memcpy(ob, hx, (size_t)C * sizeof(real));
+            gru_row_forward(rb, zb, nb, hnb, hx, ob, gxb, ghb, b_hh, h, C);
         }
     }
 }
@@ -145,22 +176,7 @@ NN_SIMD_CLONES void ameir_gru_backward(real *dinp, real *dw_ih, real *dw_hh, rea
             const real *r = a.r + q, *z = a.z + q, *n = a.n + q, *hn = a.hn + q, *hp = a.hp + q;
             const real *go = dout + row * C;
             real *dhb = dh + o;
-            for (int c = 0; c < C; c++) {
-                real g = dhb[c] + go[c];
-                real dn = g * ((real)1 - z[c]);
-                real dz = g * (hp[c] - n[c]);
-                real dan = dn * ((real)1 - n[c] * n[c]);
-                real dr = dan * hn[c];
-                real dar = dr * r[c] * ((real)1 - r[c]);
-                real daz = dz * z[c] * ((real)1 - z[c]);
-                gxr[c] = dar;
-                gxr[C + c] = daz;
-                gxr[2 * C + c] = dan;
-                ghr[c] = dar;
-                ghr[C + c] = daz;
-                ghr[2 * C + c] = dan * r[c];
-                dhb[c] = g * z[c];
-            }
+            gru_row_backward(gxr, ghr, dhb, r, z, n, hn, hp, go, C);
         }
         if (l > s) /* h before the first step run is the constant 0 */
             AMEIR_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, C, C3, 1, ghl, C3, w_hh, C, 1, dh, C);
