@@ -64,7 +64,7 @@ static int first_real_step(const uint8_t *mask, int B, int L) {
 
 /* One real row of a step: the gates, h' and out (restrict: the buffers never overlap, so
  * the loops vectorise without run-time overlap checks on every row). */
-static inline void gru_row_forward(real *restrict r, real *restrict z, real *restrict n, real *restrict hn,
+NN_INLINE void gru_row_forward(real *restrict r, real *restrict z, real *restrict n, real *restrict hn,
                                    real *restrict hx, real *restrict o, const real *restrict gx,
                                    const real *restrict gh, const real *restrict b_hh, const real *restrict h, int C) {
     /* one simple loop per gate, so that each vectorises */
@@ -83,7 +83,7 @@ static inline void gru_row_forward(real *restrict r, real *restrict z, real *res
 }
 
 /* One real row of a step backwards (the equations in ameir_gru_backward) */
-static inline void gru_row_backward(real *restrict gx, real *restrict gh, real *restrict dh, const real *restrict r,
+NN_INLINE void gru_row_backward(real *restrict gx, real *restrict gh, real *restrict dh, const real *restrict r,
                                     const real *restrict z, const real *restrict n, const real *restrict hn,
                                     const real *restrict hp, const real *restrict go, int C) {
     for (int c = 0; c < C; c++) {

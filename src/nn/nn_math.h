@@ -23,6 +23,12 @@
 #else
 #define NN_SIMD_CLONES
 #endif
+/* a helper that must be inlined into its cloned caller, or it would run the baseline code */
+#if defined(__GNUC__)
+#define NN_INLINE static inline __attribute__((always_inline))
+#else
+#define NN_INLINE static inline
+#endif
 
 #ifdef AMEIR_REAL_DOUBLE
 static inline real nn_exp(real x) { return exp(x); }
