@@ -4,14 +4,15 @@
 # dimension, for docs/performance.md: samples per wall-clock second (the bench's last line)
 # and per CPU second of the process (steadier when the machine is shared). The load average
 # before and after goes with the numbers: other jobs on the cores change them.
-# usage: tests/bench/compare.sh AMEIR_EXE [ARCH] [RUNS] [STEPS] [DIMS]   (from the source root)
-#        defaults: configs/archs/product-bench.json 5 60 "16 32 64"
+# usage: tests/bench/compare.sh AMEIR_EXE [ARCH] [RUNS] [STEPS] [DIMS] [THREADS]   (from the source root)
+#        defaults: configs/archs/product-bench.json 5 60 "16 32 64" "1 2"
 set -eu
-exe=${1:?usage: compare.sh AMEIR_EXE [ARCH] [RUNS] [STEPS] [DIMS]}
+exe=${1:?usage: compare.sh AMEIR_EXE [ARCH] [RUNS] [STEPS] [DIMS] [THREADS]}
 arch=${2:-configs/archs/product-bench.json}
 runs=${3:-5}
 steps=${4:-60}
 dims=${5:-16 32 64}
+threads=${6:-1 2}
 py=/usr/bin/python3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -27,7 +28,7 @@ one() { # $1 = name, then the command
 }
 echo "start: $(date -u '+%F %T') UTC, load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores; $arch, $runs runs of $steps steps"
 for d in $dims; do
-    for t in 1 2; do
+    for t in $threads; do
         rm -f "$tmp"/*.wall "$tmp"/*.cpu
         i=0
         while [ $i -lt "$runs" ]; do
