@@ -126,9 +126,12 @@ char *arena_strdup(str_arena *a, const char *s, size_t n);
 void arena_free(str_arena *a);
 
 /* Open-addressing map from string (not copied) to int64. */
+typedef struct strmap_slot {
+    const char *key; /* NULL: empty */
+    int64_t val;
+} strmap_slot;
 typedef struct strmap {
-    const char **keys;
-    int64_t *vals;
+    strmap_slot *slots; /* key and value side by side: one cache line per probe */
     size_t cap, n;
 } strmap;
 int strmap_init(strmap *m, size_t expect);

@@ -1,9 +1,11 @@
 /* Streaming prep of flat ctr tables (no behaviour sequence, no joins; split by files or at
  * random): memory holds the vocabularies, not the rows. Pass 1 reads every row, checks it,
- * counts values per field (on the vocabulary rows) and labels per split; ids follow; pass 2
- * reads the rows again and writes them through the split writers. A random split needs the
+ * counts values per field (on the vocabulary rows) and labels per split, and spills the row
+ * as value entries to OUT.tmp-PID/rows.tmp; ids follow; pass 2 reads the spill back (no
+ * parsing or hashing again) and writes the rows through the split writers. A random split needs the
  * row count first (pass 0) and keeps one byte per row: the split of row i is a fixed
  * function of the seed, the row count and i (the same shuffle as the in-memory prep). */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,7 @@
 #include "prep_internal.h"
 
 #define STREAM_BATCH 8192
+#define BLOCK 4096 /* pass 1 takes rows in blocks and each field over a block: its map stays in cache */
 #define MAX_VALUES 1024
 
 typedef struct svocab {
@@ -42,8 +45,20 @@ typedef struct stream {
     const char **vocab[AMEIR_MAX_FIELDS];
     int32_t *items;
     int64_t n_items;
-    /* error context of the row being read */
-    const row_reader *rr;
+    /* pass 1: a block of rows, cells copied */
+    int nblk;
+    char *btext;
+    size_t bused, bcap;
+    size_t *bcell;      /* (BLOCK, n_names) offsets into btext */
+    int8_t bsplit[BLOCK];
+    float blab[BLOCK];
+    int bfile[BLOCK];
+    int64_t bline[BLOCK];
+    int32_t *bent[AMEIR_MAX_FIELDS]; /* entries of the block's rows, per field */
+    int64_t bent_cap[AMEIR_MAX_FIELDS];
+    int32_t *boff[AMEIR_MAX_FIELDS]; /* (BLOCK + 1) offsets into bent */
+    FILE *spill; /* pass 1 -> pass 2: split, label, user, value entries of every row */
+    char spill_path[DCFG_PATH * 2 + 16];
     /* pass 2: rows of each split waiting to be written */
     prep_split_writer w[3];
     int32_t *bx[3];
@@ -95,20 +110,36 @@ static int resolve_columns(stream *st) {
     return 0;
 }
 
-/* The values of field fi in the current row. */
-static int row_values(stream *st, int fi, char **tok, const char **vals, char *buf, size_t nbuf, int *n) {
+typedef struct block_at {
+    const stream *st;
+    int r;
+} block_at;
+
+static void where_block(const void *ctx, int which, char *out, size_t n) {
+    (void)which;
+    const block_at *ba = ctx;
+    snprintf(out, n, "%s:%lld", ba->st->paths[ba->st->bfile[ba->r]], (long long)ba->st->bline[ba->r]);
+}
+
+static const char *bcell(const stream *st, int r, int col) {
+    return st->btext + st->bcell[(size_t)r * (size_t)st->n_names + (size_t)col];
+}
+
+/* The values of field fi in block row r. */
+static int row_values(stream *st, int fi, int r, const char **vals, char *buf, size_t nbuf, int *n) {
     const dcfg_field *f = &st->c->fields[fi];
     const char *flags[DCFG_MAX_COLS];
-    prep_cells pc = {NULL, flags, where_row, st->rr};
+    block_at ba = {st, r};
+    prep_cells pc = {NULL, flags, where_block, &ba};
     if (f->n_flags)
         for (int i = 0; i < f->n_flags; i++)
-            flags[i] = tok[st->fv[fi].flags[i]];
+            flags[i] = bcell(st, r, st->fv[fi].flags[i]);
     else
-        pc.cell = tok[st->fv[fi].col];
+        pc.cell = bcell(st, r, st->fv[fi].col);
     return prep_field_values(f, &pc, vals, MAX_VALUES, buf, nbuf, n);
 }
 
-static int intern(stream *st, svocab *v, const char *s, int counted) {
+static int intern(stream *st, svocab *v, const char *s, int counted, int32_t *entry) {
     int64_t *e = strmap_get(&v->map, s);
     if (!e) {
         if (v->n == v->cap) {
@@ -131,23 +162,60 @@ static int intern(stream *st, svocab *v, const char *s, int counted) {
         v->count[v->n++] = 0;
     }
     v->count[*e] += counted;
+    *entry = (int32_t)*e;
     return 0;
 }
 
-typedef int (*row_fn)(stream *st, char **tok, int split, float label);
+static int process_block(stream *st);
 
-/* Every data row of every file, in file order, with its split and label. */
-static int for_each_row(stream *st, row_fn fn, const char *what) {
+/* A row's cells copied into the block; a full block is processed. */
+static int add_row(stream *st, const row_reader *rr, int split, float label) {
+    int r = st->nblk;
+    size_t need = 0;
+    for (int i = 0; i < st->n_names; i++)
+        need += strlen(rr->tok[i]) + 1;
+    if (st->bused + need > st->bcap) {
+        size_t cap = 2 * (st->bused + need);
+        char *t = realloc(st->btext, cap);
+        if (!t)
+            return ameir_fail(AMEIR_ENOMEM, "out of memory");
+        st->btext = t;
+        st->bcap = cap;
+    }
+    for (int i = 0; i < st->n_names; i++) {
+        size_t l = strlen(rr->tok[i]) + 1;
+        memcpy(st->btext + st->bused, rr->tok[i], l);
+        st->bcell[(size_t)r * (size_t)st->n_names + (size_t)i] = st->bused;
+        st->bused += l;
+    }
+    st->bsplit[r] = (int8_t)split;
+    st->blab[r] = label;
+    st->bfile[r] = rr->fi;
+    st->bline[r] = rr->line;
+    if (++st->nblk == BLOCK)
+        return process_block(st);
+    return 0;
+}
+
+/* Pass 1: every data row of every file, in file order, with its split and label. */
+static int pass1(stream *st) {
     const dcfg *c = st->c;
+    const char *what = "prep pass 1 (vocabularies)";
     int64_t gi = 0;
     for (int fi = 0; fi < c->main.n_files; fi++) {
         row_reader rr;
         int rc = row_open(&rr, &c->main, fi, st->paths[fi], st->names, &st->n_names);
-        st->rr = &rr;
         while (rc >= 0 && (rc = row_next(&rr)) > 0) {
-            if (!st->resolved && (rc = resolve_columns(st)) < 0)
-                break;
-            st->resolved = 1;
+            if (!st->resolved) {
+                if ((rc = resolve_columns(st)) < 0)
+                    break;
+                st->resolved = 1;
+                st->bcell = malloc((size_t)BLOCK * (size_t)st->n_names * sizeof *st->bcell);
+                if (!st->bcell) {
+                    rc = ameir_fail(AMEIR_ENOMEM, "out of memory");
+                    break;
+                }
+            }
             float label = 1;
             if (st->label_col >= 0) {
                 prep_cells pc = {rr.tok[st->label_col], NULL, where_row, &rr};
@@ -155,17 +223,18 @@ static int for_each_row(stream *st, row_fn fn, const char *what) {
                     break;
             }
             int split = c->split == DSPLIT_FILES ? c->main.files[fi].split : st->split[gi];
-            if ((rc = fn(st, rr.tok, split, label)) < 0)
+            if ((rc = add_row(st, &rr, split, label)) < 0)
                 break;
             gi++;
             if ((gi & 0xfffff) == 0)
                 prep_progress(what, gi, 0);
         }
         row_close(&rr);
-        st->rr = NULL;
         if (rc < 0)
             return rc;
     }
+    if (st->nblk)
+        AMEIR_TRY(process_block(st));
     prep_progress(what, gi, 1);
     st->n_rows = gi;
     return 0;
@@ -213,31 +282,79 @@ static int random_split(stream *st) {
     return 0;
 }
 
-static int count_row(stream *st, char **tok, int split, float label) {
+static int spill(stream *st, const void *p, size_t n) {
+    if (fwrite(p, 1, n, st->spill) != n)
+        return ameir_fail(AMEIR_EIO, "%s: write failed (disk full?)", st->spill_path);
+    return 0;
+}
+
+static int push_entry(stream *st, int fi, int64_t at, int32_t e) {
+    if (at == st->bent_cap[fi]) {
+        int64_t cap = at ? 2 * at : (int64_t)BLOCK * 2;
+        int32_t *p = realloc(st->bent[fi], (size_t)cap * sizeof *p);
+        if (!p)
+            return ameir_fail(AMEIR_ENOMEM, "out of memory");
+        st->bent[fi] = p;
+        st->bent_cap[fi] = cap;
+    }
+    st->bent[fi][at] = e;
+    return 0;
+}
+
+/* Field by field over the block (values interned, counted on vocabulary rows), then the
+ * block's rows spilled in order. */
+static int process_block(stream *st) {
     const dcfg *c = st->c;
     const char *vals[MAX_VALUES];
     char buf[8192];
-    int counted = c->vocab_all || split == 0;
-    st->rows[split]++;
-    st->positives[split] += label > 0.5f;
+    int nb = st->nblk;
     for (int fi = 0; fi < c->n_fields; fi++) {
         svocab *v = &st->fv[fi];
-        int n = 0;
-        AMEIR_TRY(row_values(st, fi, tok, vals, buf, sizeof buf, &n));
-        if (n > v->width)
-            v->width = n;
-        for (int i = 0; i < n; i++)
-            AMEIR_TRY(intern(st, v, vals[i], counted));
-    }
-    if (st->user_col >= 0) {
-        const char *u = tok[st->user_col];
-        if (!strmap_get(&st->users, u)) {
-            const char *k = arena_strdup(&st->arena, u, strlen(u));
-            int added;
-            if (!k || !strmap_put(&st->users, k, (int64_t)st->users.n, &added))
-                return ameir_fail(AMEIR_ENOMEM, "out of memory");
+        if (!st->boff[fi] && !(st->boff[fi] = malloc((BLOCK + 1) * sizeof *st->boff[fi])))
+            return ameir_fail(AMEIR_ENOMEM, "out of memory");
+        int32_t at = 0;
+        st->boff[fi][0] = 0;
+        for (int r = 0; r < nb; r++) {
+            int n = 0, counted = c->vocab_all || st->bsplit[r] == 0;
+            AMEIR_TRY(row_values(st, fi, r, vals, buf, sizeof buf, &n));
+            if (n > v->width)
+                v->width = n;
+            for (int i = 0; i < n; i++) {
+                int32_t e = 0;
+                AMEIR_TRY(intern(st, v, vals[i], counted, &e));
+                AMEIR_TRY(push_entry(st, fi, at++, e));
+            }
+            st->boff[fi][r + 1] = at;
         }
     }
+    for (int r = 0; r < nb; r++) {
+        int split = st->bsplit[r];
+        st->rows[split]++;
+        st->positives[split] += st->blab[r] > 0.5f;
+        AMEIR_TRY(spill(st, &st->bsplit[r], 1));
+        AMEIR_TRY(spill(st, &st->blab[r], sizeof st->blab[r]));
+        for (int fi = 0; fi < c->n_fields; fi++) {
+            int32_t b = st->boff[fi][r], n = st->boff[fi][r + 1] - b;
+            if (c->fields[fi].kind == DF_MULTI) {
+                uint16_t k = (uint16_t)n;
+                AMEIR_TRY(spill(st, &k, sizeof k));
+            }
+            AMEIR_TRY(spill(st, st->bent[fi] + b, (size_t)n * sizeof(int32_t)));
+        }
+        if (st->user_col >= 0) {
+            const char *u = bcell(st, r, st->user_col);
+            int64_t *id = strmap_get(&st->users, u);
+            if (!id) {
+                const char *k = arena_strdup(&st->arena, u, strlen(u));
+                int added;
+                if (!k || !(id = strmap_put(&st->users, k, (int64_t)st->users.n, &added)))
+                    return ameir_fail(AMEIR_ENOMEM, "out of memory");
+            }
+            AMEIR_TRY(spill(st, id, sizeof *id));
+        }
+    }
+    st->nblk = 0;
+    st->bused = 0;
     return 0;
 }
 
@@ -297,25 +414,39 @@ static int flush(stream *st, int sp) {
     return rc;
 }
 
-static int write_row(stream *st, char **tok, int split, float label) {
+static int unspill(stream *st, void *p, size_t n) {
+    if (fread(p, 1, n, st->spill) != n)
+        return ameir_fail(AMEIR_EIO, "%s: read failed (changed while prep ran?)", st->spill_path);
+    return 0;
+}
+
+/* Pass 2: one spilled row -> ids -> the batch of its split. */
+static int write_row(stream *st) {
     const dcfg *c = st->c;
     const ameir_schema *s = &st->schema;
-    const char *vals[MAX_VALUES];
-    char buf[8192];
+    int32_t ent[MAX_VALUES];
+    int8_t split;
+    float label;
+    AMEIR_TRY(unspill(st, &split, 1));
+    AMEIR_TRY(unspill(st, &label, sizeof label));
+    if (split < 0 || split > 2)
+        return ameir_fail(AMEIR_EIO, "%s: damaged (split %d)", st->spill_path, split);
     int k = st->nb[split];
     int32_t *x = st->bx[split] + (int64_t)k * s->x_width;
     memset(x, 0, (size_t)s->x_width * sizeof *x);
     for (int fi = 0; fi < c->n_fields; fi++) {
         const svocab *v = &st->fv[fi];
         const ameir_field *f = &s->fields[fi];
-        int n = 0;
-        AMEIR_TRY(row_values(st, fi, tok, vals, buf, sizeof buf, &n));
+        uint16_t n = 1;
+        if (c->fields[fi].kind == DF_MULTI)
+            AMEIR_TRY(unspill(st, &n, sizeof n));
+        if (n > MAX_VALUES)
+            return ameir_fail(AMEIR_EIO, "%s: damaged (%d values)", st->spill_path, n);
+        AMEIR_TRY(unspill(st, ent, (size_t)n * sizeof *ent));
         for (int i = 0; i < n && i < f->width; i++) {
-            const int64_t *e = strmap_get(&v->map, vals[i]);
-            if (!e)
-                return ameir_fail(AMEIR_EIO, "%s:%lld: the file changed between the two passes (\"%s\" is new)",
-                                  st->rr->rec.path, (long long)st->rr->line, vals[i]);
-            x[f->offset + i] = v->id[*e];
+            if (ent[i] < 0 || ent[i] >= v->n)
+                return ameir_fail(AMEIR_EIO, "%s: damaged (entry %d)", st->spill_path, ent[i]);
+            x[f->offset + i] = v->id[ent[i]];
         }
     }
     if (s->item_field >= 0) {
@@ -331,10 +462,8 @@ static int write_row(stream *st, char **tok, int split, float label) {
     }
     st->blabel[split][k] = label;
     st->buser[split][k] = -1;
-    if (st->user_col >= 0) {
-        const int64_t *u = strmap_get(&st->users, tok[st->user_col]);
-        st->buser[split][k] = u ? *u : -1;
-    }
+    if (st->user_col >= 0)
+        AMEIR_TRY(unspill(st, &st->buser[split][k], sizeof st->buser[split][k]));
     if (++st->nb[split] == STREAM_BATCH)
         return flush(st, split);
     return 0;
@@ -358,6 +487,62 @@ static void stream_free(stream *st) {
     arena_free(&st->arena);
     free(st->split);
     free(st->items);
+    free(st->btext);
+    free(st->bcell);
+    for (int fi = 0; fi < AMEIR_MAX_FIELDS; fi++) {
+        free(st->bent[fi]);
+        free(st->boff[fi]);
+    }
+    if (st->spill) {
+        fclose(st->spill);
+        remove(st->spill_path);
+    }
+}
+
+static int passes(stream *st, prep_dir *d) {
+    const dcfg *c = st->c;
+    static char spill_buf[1 << 20];
+    snprintf(st->spill_path, sizeof st->spill_path, "%s/rows.tmp", d->tmp);
+    st->spill = fopen(st->spill_path, "w+b");
+    if (!st->spill)
+        return ameir_fail(AMEIR_EIO, "%s: cannot create (%s)", st->spill_path, strerror(errno));
+    setvbuf(st->spill, spill_buf, _IOFBF, sizeof spill_buf);
+    if (c->split == DSPLIT_RANDOM)
+        AMEIR_TRY(random_split(st));
+    AMEIR_TRY(pass1(st));
+    if (!st->n_rows)
+        return ameir_fail(AMEIR_EDATA, "%s: no rows", st->paths[0]);
+    AMEIR_TRY(prep_check_splits(c, st->rows, st->positives));
+    AMEIR_TRY(assign_ids(st));
+    const ameir_schema *s = &st->schema;
+    if (fflush(st->spill) || fseek(st->spill, 0, SEEK_SET))
+        return ameir_fail(AMEIR_EIO, "%s: write failed (disk full?)", st->spill_path);
+    int rc = 0, open = 0;
+    for (int sp = 0; sp < 3 && rc >= 0; sp++) {
+        st->bx[sp] = malloc((size_t)STREAM_BATCH * (size_t)s->x_width * sizeof *st->bx[sp]);
+        st->blabel[sp] = malloc(STREAM_BATCH * sizeof *st->blabel[sp]);
+        st->buser[sp] = malloc(STREAM_BATCH * sizeof *st->buser[sp]);
+        if (!st->bx[sp] || !st->blabel[sp] || !st->buser[sp])
+            rc = ameir_fail(AMEIR_ENOMEM, "out of memory");
+        else if ((rc = prep_split_writer_open(&st->w[sp], d, s, c, sp, st->rows[sp])) >= 0)
+            open = sp + 1;
+    }
+    for (int64_t r = 0; r < st->n_rows && rc >= 0; r++) {
+        rc = write_row(st);
+        if (((r + 1) & 0xfffff) == 0)
+            prep_progress("prep pass 2 (rows)", r + 1, 0);
+    }
+    prep_progress("prep pass 2 (rows)", st->n_rows, 1);
+    for (int sp = 0; sp < 3 && rc >= 0; sp++)
+        if ((rc = flush(st, sp)) >= 0)
+            rc = prep_split_writer_close(&st->w[sp]);
+    if (rc < 0)
+        for (int sp = 0; sp < open; sp++)
+            prep_split_writer_abort(&st->w[sp]);
+    fclose(st->spill);
+    st->spill = NULL;
+    remove(st->spill_path);
+    return rc;
 }
 
 static int stream_run(stream *st, const char *source_dir, const char *out_dir) {
@@ -372,37 +557,18 @@ static int stream_run(stream *st, const char *source_dir, const char *out_dir) {
             return ameir_fail(AMEIR_ENOMEM, "out of memory");
     if (strmap_init(&st->users, 1024))
         return ameir_fail(AMEIR_ENOMEM, "out of memory");
-    if (c->split == DSPLIT_RANDOM)
-        AMEIR_TRY(random_split(st));
-    AMEIR_TRY(for_each_row(st, count_row, "prep pass 1 (vocabularies)"));
-    if (!st->n_rows)
-        return ameir_fail(AMEIR_EDATA, "%s: no rows", st->paths[0]);
-    AMEIR_TRY(prep_check_splits(c, st->rows, st->positives));
-    AMEIR_TRY(assign_ids(st));
-    const ameir_schema *s = &st->schema;
     prep_dir d;
     AMEIR_TRY(prep_dir_begin(&d, c, out_dir));
-    int rc = 0, open = 0;
-    for (int sp = 0; sp < 3 && rc >= 0; sp++) {
-        st->bx[sp] = malloc((size_t)STREAM_BATCH * (size_t)s->x_width * sizeof *st->bx[sp]);
-        st->blabel[sp] = malloc(STREAM_BATCH * sizeof *st->blabel[sp]);
-        st->buser[sp] = malloc(STREAM_BATCH * sizeof *st->buser[sp]);
-        if (!st->bx[sp] || !st->blabel[sp] || !st->buser[sp])
-            rc = ameir_fail(AMEIR_ENOMEM, "out of memory");
-        else if ((rc = prep_split_writer_open(&st->w[sp], &d, s, c, sp, st->rows[sp])) >= 0)
-            open = sp + 1;
-    }
-    if (rc >= 0)
-        rc = for_each_row(st, write_row, "prep pass 2 (rows)");
-    for (int sp = 0; sp < 3 && rc >= 0; sp++)
-        if ((rc = flush(st, sp)) >= 0)
-            rc = prep_split_writer_close(&st->w[sp]);
+    int rc = passes(st, &d);
     if (rc < 0) {
-        for (int sp = 0; sp < open; sp++)
-            prep_split_writer_abort(&st->w[sp]);
+        if (st->spill) {
+            fclose(st->spill);
+            st->spill = NULL;
+        }
         prep_dir_abort(&d);
         return rc;
     }
+    const ameir_schema *s = &st->schema;
     prep_summary sum = {s, {st->rows[0], st->rows[1], st->rows[2]},
                         {st->positives[0], st->positives[1], st->positives[2]}, st->items, st->n_items,
                         c->user_column[0] ? (int64_t)st->users.n : 0, (const char *const *const *)st->vocab, NULL};

@@ -46,11 +46,10 @@ int strmap_init(strmap *m, size_t expect) {
     size_t cap = 64;
     while (cap < 2 * expect)
         cap *= 2;
-    m->keys = calloc(cap, sizeof *m->keys);
-    m->vals = calloc(cap, sizeof *m->vals);
+    m->slots = calloc(cap, sizeof *m->slots);
     m->cap = cap;
     m->n = 0;
-    if (!m->keys || !m->vals) {
+    if (!m->slots) {
         strmap_destroy(m);
         return -1;
     }
@@ -58,22 +57,21 @@ int strmap_init(strmap *m, size_t expect) {
 }
 
 void strmap_destroy(strmap *m) {
-    free(m->keys);
-    free(m->vals);
+    free(m->slots);
     memset(m, 0, sizeof *m);
 }
 
 static size_t slot_of(const strmap *m, const char *key) {
     /* FNV-1a low bits depend only on low input bits: mixed, the probe chains stay short */
     size_t i = (size_t)ameir_mix64(ameir_hash_bytes(key, strlen(key))) & (m->cap - 1);
-    while (m->keys[i] && strcmp(m->keys[i], key))
+    while (m->slots[i].key && strcmp(m->slots[i].key, key))
         i = (i + 1) & (m->cap - 1);
     return i;
 }
 
 int64_t *strmap_get(const strmap *m, const char *key) {
     size_t i = slot_of(m, key);
-    return m->keys[i] ? &m->vals[i] : NULL;
+    return m->slots[i].key ? &m->slots[i].val : NULL;
 }
 
 static int grow(strmap *m) {
@@ -81,11 +79,8 @@ static int grow(strmap *m) {
     if (strmap_init(&big, m->cap))
         return -1;
     for (size_t i = 0; i < m->cap; i++)
-        if (m->keys[i]) {
-            size_t j = slot_of(&big, m->keys[i]);
-            big.keys[j] = m->keys[i];
-            big.vals[j] = m->vals[i];
-        }
+        if (m->slots[i].key)
+            big.slots[slot_of(&big, m->slots[i].key)] = m->slots[i];
     big.n = m->n;
     strmap_destroy(m);
     *m = big;
@@ -96,13 +91,13 @@ int64_t *strmap_put(strmap *m, const char *key, int64_t val, int *added) {
     if (2 * (m->n + 1) > m->cap && grow(m))
         return NULL;
     size_t i = slot_of(m, key);
-    *added = !m->keys[i];
+    *added = !m->slots[i].key;
     if (*added) {
-        m->keys[i] = key;
-        m->vals[i] = val;
+        m->slots[i].key = key;
+        m->slots[i].val = val;
         m->n++;
     }
-    return &m->vals[i];
+    return &m->slots[i].val;
 }
 
 void prep_progress(const char *what, int64_t count, int done) {

@@ -60,6 +60,28 @@ int prep_label(const dcfg *c, const prep_cells *pc, float *out) {
     return 0;
 }
 
+/* prefix then n in decimal: snprintf's format parsing was a tenth of the prep time */
+static void put_int(char *buf, size_t nbuf, const char *prefix, long long n) {
+    char digits[24];
+    int k = 0;
+    unsigned long long u = n < 0 ? 0ULL - (unsigned long long)n : (unsigned long long)n;
+    do {
+        digits[k++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    size_t p = strlen(prefix);
+    if (p + (size_t)k + 2 > nbuf) {
+        snprintf(buf, nbuf, "%s%lld", prefix, n);
+        return;
+    }
+    memcpy(buf, prefix, p);
+    if (n < 0)
+        buf[p++] = '-';
+    while (k)
+        buf[p++] = digits[--k];
+    buf[p] = '\0';
+}
+
 int prep_field_values(const dcfg_field *f, const prep_cells *pc, const char **vals, int max, char *buf, size_t nbuf,
                       int *n_out) {
     char at[DCFG_PATH + 32];
@@ -126,9 +148,9 @@ int prep_field_values(const dcfg_field *f, const prep_cells *pc, const char **va
         if (f->binning == DBIN_LOG) {
             /* Criteo winners' rule: small values keep their integer, larger ones share a bin */
             if (v > 2)
-                snprintf(buf, nbuf, "log:%d", (int)floor(log(v) * log(v)));
+                put_int(buf, nbuf, "log:", (long long)floor(log(v) * log(v)));
             else
-                snprintf(buf, nbuf, "%lld", (long long)floor(v));
+                put_int(buf, nbuf, "", (long long)floor(v));
         } else {
             int b = 0;
             while (b < f->n_edges && v >= f->edges[b])
