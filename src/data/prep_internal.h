@@ -1,8 +1,13 @@
 /* Internals of `ameir prep`: the parsed dataset config, raw tables, the encoded result.
  *
- * Flow: dconfig_load (config JSON -> dcfg) -> rawtable_read (files -> string cells) ->
- * prep_encode (cells -> ids, labels, splits, histories) or synth_generate (no source) ->
- * prep_write (HDF5 shards, item table, vocabularies, meta.json; atomic rename). */
+ * Flow: dconfig_load (config JSON -> dcfg), then one of
+ *  - flat ctr tables: prep_stream (stream.c: two passes of row_reader over the files, memory
+ *    bounded by the vocabularies, rows written through prep_split_writer as they come);
+ *  - the rest: rawtable_read (files -> string cells) -> prep_encode (cells -> ids, labels,
+ *    splits, histories) or synth_generate (no source) -> prep_write.
+ * Both read files with records.c (gzip, RFC 4180), turn cells into values and labels with
+ * values.c, and write with writer.c (HDF5 shards, item table, vocabularies, meta.json into
+ * OUT.tmp-PID, renamed at the end). */
 #ifndef AMEIR_DATA_PREP_INTERNAL_H
 #define AMEIR_DATA_PREP_INTERNAL_H
 
