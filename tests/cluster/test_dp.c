@@ -1,7 +1,8 @@
 /* Data-parallel training with virtual shards on the real mpirun (4 ranks): the same trial
  * trained by 1, 2 and 3 ranks ends with the same weights, Adam moments and validation
  * metrics, bit for bit, and every rank of a group holds the same state; one shard is the
- * plain step exactly; S shards' summed gradient is the batch gradient up to rounding.
+ * plain step exactly; S shards' summed gradient is the batch gradient up to rounding; a
+ * supernet trained by 1, 2 and 3 ranks scores its candidates the same, bit for bit.
  * argv[1]: the source root (for configs/datasets/synthetic.json). */
 #include <math.h>
 #include <mpi.h>
@@ -16,6 +17,7 @@
 #include "ameir/dataset.h"
 #include "ameir/net.h"
 #include "ameir/rng.h"
+#include "ameir/supernet.h"
 #include "ameir/train.h"
 
 #define SHARDS 5 /* 2 and 3 ranks split them unevenly */
@@ -92,6 +94,58 @@ static outcome run_on_ranks(int R, const ameir_dataset *ds, const ameir_arch *ar
         uint64_t h0 = o.state;
         MPI_Bcast(&h0, 1, MPI_UINT64_T, 0, comm);
         CHECK(h0 == o.state);
+        ameir_dp_comm_destroy(&dc);
+        MPI_Comm_free(&comm);
+    }
+    MPI_Bcast(&o, (int)sizeof o, MPI_BYTE, 0, MPI_COMM_WORLD);
+    return o;
+}
+
+/* Three MLP candidates of the trial's architecture: the supernet's paths. */
+static const char *MLPS[3] = {"[{\"units\":32,\"act\":\"relu\"}]",
+                              "[{\"units\":16,\"act\":\"gelu\"},{\"units\":8,\"act\":\"relu\"}]",
+                              "[{\"units\":32,\"act\":\"swish\"},{\"units\":16,\"act\":\"relu\"}]"};
+
+/* The supernet of those candidates on ranks 0..R-1: the hash of its candidates' scores
+ * and exported states, as group rank 0 sees them. */
+static outcome supernet_on_ranks(int R, const ameir_dataset *ds, const ameir_split *train, const ameir_split *valid) {
+    int rank;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm comm;
+    MPI_Comm_split(MPI_COMM_WORLD, rank < R ? 0 : MPI_UNDEFINED, rank, &comm);
+    outcome o = {0};
+    if (comm != MPI_COMM_NULL) {
+        ameir_arch cands[3];
+        char text[1024];
+        for (int i = 0; i < 3; i++) {
+            snprintf(text, sizeof text, "{\"interactions\":[[\"user\",\"item\"]],\"mlp\":{\"layers\":%s}}", MLPS[i]);
+            CHECK_EQ_INT(ameir_arch_parse(&cands[i], text, "candidate"), 0);
+        }
+        ameir_dp_comm dc;
+        CHECK_EQ_INT(ameir_dp_comm_init(&dc, comm), 0);
+        ameir_train_config c = config(SHARDS, &dc.base);
+        const ameir_schema *s = ameir_dataset_schema(ds);
+        ameir_supernet *sn = NULL;
+        CHECK_EQ_INT(ameir_supernet_create(&sn, cands, 3, s, 16, ameir_train_batch_rows(&c, s), 11), 0);
+        int alive[3] = {0, 1, 2};
+        CHECK_EQ_INT(ameir_supernet_train(sn, train, &c, alive, 3, STEPS, &o.loss), 0);
+        uint64_t h = 0;
+        for (int k = 0; k < 3; k++) {
+            ameir_metrics m;
+            ameir_net *net = NULL;
+            CHECK_EQ_INT(ameir_supernet_score(sn, k, valid, &m), 0);
+            CHECK_EQ_INT(ameir_net_create(&net, &cands[k], s, 16, ameir_train_batch_rows(&c, s), 1), 0);
+            CHECK_EQ_INT(ameir_supernet_export(sn, k, net), 0);
+            h = ameir_mix64(h ^ state_hash(net) ^ ameir_hash_bytes(&m.auc, sizeof m.auc));
+            if (k == 0)
+                o.auc = m.auc;
+            ameir_net_free(net);
+        }
+        o.state = h;
+        uint64_t h0 = h;
+        MPI_Bcast(&h0, 1, MPI_UINT64_T, 0, comm);
+        CHECK(h0 == h);
+        ameir_supernet_free(sn);
         ameir_dp_comm_destroy(&dc);
         MPI_Comm_free(&comm);
     }
@@ -179,6 +233,15 @@ int main(int argc, char **argv) {
             CHECK(o[R].auc == o[1].auc && o[R].logloss == o[1].logloss && o[R].loss == o[1].loss);
         }
         CHECK(o[1].auc > 0.5);
+    }
+    for (int R = 1; R <= 3; R++)
+        o[R] = supernet_on_ranks(R, ds, train, valid);
+    if (rank == 0) {
+        for (int R = 1; R <= 3; R++)
+            printf("dp supernet: %d rank(s): candidate 0 valid AUC %.9f, last loss %.9f, state %016llx\n", R, o[R].auc,
+                   o[R].loss, (unsigned long long)o[R].state);
+        for (int R = 2; R <= 3; R++)
+            CHECK(o[R].state == o[1].state && o[R].loss == o[1].loss);
     }
     ameir_split_free(train);
     ameir_split_free(valid);
