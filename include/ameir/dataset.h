@@ -50,6 +50,9 @@ void ameir_split_fill_seq_train(const ameir_split *sp, const int64_t *rows, int 
 /* seq task, evaluation: the schema's n_candidates rows of one split row (true item
  * first, then the negatives fixed at prep time), all with the row's history. */
 void ameir_split_fill_candidates(const ameir_split *sp, int64_t row, ameir_batch *b);
+/* The same with the history written to the first row only (the other rows' hist is left as
+ * it was): what ameir_net_predict_candidates reads, without 99 copies of the history. */
+void ameir_split_fill_candidates_once(const ameir_split *sp, int64_t row, ameir_batch *b);
 
 /* A seed-determined order of the loaded rows for an epoch: a permutation of 0..rows-1
  * written to order (rows entries), from stream (seed, epoch). */

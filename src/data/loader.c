@@ -221,15 +221,30 @@ void ameir_split_fill_seq_train(const ameir_split *sp, const int64_t *rows, int 
     b->n = k;
 }
 
-void ameir_split_fill_candidates(const ameir_split *sp, int64_t row, ameir_batch *b) {
+/* The candidate rows of a split row, the history in the first `hist_rows` of them. */
+static void fill_candidates(const ameir_split *sp, int64_t row, ameir_batch *b, int hist_rows) {
     const ameir_schema *s = &sp->ds->schema;
     AMEIR_ASSERT(sp->cand && row >= 0 && row < sp->n);
     AMEIR_ASSERT(s->n_candidates <= b->cap);
     for (int k = 0; k < s->n_candidates; k++) {
         fill_x_item(sp, row, sp->cand[row * s->n_candidates + k], b->x + (int64_t)k * s->x_width);
-        put_row(sp, row, k, b, k == 0 ? 1.0f : 0.0f);
+        if (k < hist_rows)
+            put_row(sp, row, k, b, k == 0 ? 1.0f : 0.0f);
+        else {
+            b->label[k] = 0.0f;
+            b->user[k] = sp->user[row];
+            b->row[k] = sp->begin + row;
+        }
     }
     b->n = s->n_candidates;
+}
+
+void ameir_split_fill_candidates(const ameir_split *sp, int64_t row, ameir_batch *b) {
+    fill_candidates(sp, row, b, sp->ds->schema.n_candidates);
+}
+
+void ameir_split_fill_candidates_once(const ameir_split *sp, int64_t row, ameir_batch *b) {
+    fill_candidates(sp, row, b, 1);
 }
 
 void ameir_split_epoch_order(const ameir_split *sp, uint64_t seed, int64_t epoch, int64_t *order) {

@@ -78,7 +78,10 @@ static int score_seq(ameir_net *net, const ameir_split *sp, const ameir_schema *
         for (int j = 0; j < k; j++) {
             ameir_batch view;
             batch_view(&view, &b, s, j, n_cand);
-            ameir_split_fill_candidates(sp, u0 + j, &view);
+            if (reference)
+                ameir_split_fill_candidates(sp, u0 + j, &view);
+            else
+                ameir_split_fill_candidates_once(sp, u0 + j, &view);
             AMEIR_ASSERT(view.n == n_cand);
         }
         b.n = k * n_cand;

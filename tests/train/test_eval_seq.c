@@ -44,32 +44,47 @@ static int same_metrics(const ameir_metrics *a, const ameir_metrics *b) {
 /* Every logit of both paths over the loaded users, in batches of `per` users; returns the
  * number of differing logits and counts the distinct values seen within one user (so that a
  * network whose logits do not depend on the candidate cannot pass unnoticed). */
+/* Point view at users slot j of a batch of groups of nc rows. */
+static void group_view(ameir_batch *view, const ameir_batch *b, const ameir_schema *s, int j, int nc) {
+    size_t r = (size_t)j * nc;
+    *view = *b;
+    view->x = b->x + r * s->x_width;
+    view->hist = b->hist + r * s->seq_len * s->item_width;
+    view->label = b->label + r;
+    view->user = b->user + r;
+    view->row = b->row + r;
+    view->cap = nc;
+}
+
+/* Every logit of both paths over the loaded users, in batches of `per` users: the reference
+ * on every row's own copy of the history, the one encoding per history on a batch filled by
+ * ameir_split_fill_candidates_once (history in a group's first row only; the others hold
+ * zeros, i.e. empty histories, which would show if they were read). Returns the number of
+ * differing logits and counts the distinct values seen within one user (so that a network
+ * whose logits do not depend on the candidate cannot pass unnoticed). */
 static long compare_logits(ameir_net *net, const ameir_split *sp, const ameir_schema *s, int per, long *distinct) {
     int nc = s->n_candidates;
     int64_t users = ameir_split_rows(sp);
-    ameir_batch b = {0};
+    ameir_batch b = {0}, bo = {0};
     float *ref = malloc(sizeof *ref * (size_t)per * nc), *fast = malloc(sizeof *fast * (size_t)per * nc);
     long bad = 0;
-    if (!ref || !fast || ameir_batch_init(&b, s, per * nc) < 0) {
+    if (!ref || !fast || ameir_batch_init(&b, s, per * nc) < 0 || ameir_batch_init(&bo, s, per * nc) < 0) {
         fprintf(stderr, "out of memory\n");
         exit(1);
     }
+    memset(bo.hist, 0, sizeof *bo.hist * (size_t)per * nc * s->seq_len * s->item_width);
     for (int64_t u0 = 0; u0 < users; u0 += per) {
         int k = (int)(users - u0 < per ? users - u0 : per);
         for (int j = 0; j < k; j++) {
-            ameir_batch view = b;
-            size_t r = (size_t)j * nc;
-            view.x = b.x + r * s->x_width;
-            view.hist = b.hist + r * s->seq_len * s->item_width;
-            view.label = b.label + r;
-            view.user = b.user + r;
-            view.row = b.row + r;
-            view.cap = nc;
+            ameir_batch view;
+            group_view(&view, &b, s, j, nc);
             ameir_split_fill_candidates(sp, u0 + j, &view);
+            group_view(&view, &bo, s, j, nc);
+            ameir_split_fill_candidates_once(sp, u0 + j, &view);
         }
-        b.n = k * nc;
+        b.n = bo.n = k * nc;
         ameir_net_predict(net, &b, ref);
-        ameir_net_predict_candidates(net, &b, nc, fast);
+        ameir_net_predict_candidates(net, &bo, nc, fast);
         for (int i = 0; i < b.n; i++)
             if (memcmp(&ref[i], &fast[i], sizeof *ref)) {
                 if (bad < 3)
@@ -81,6 +96,7 @@ static long compare_logits(ameir_net *net, const ameir_split *sp, const ameir_sc
             *distinct += ref[i] != ref[0];
     }
     ameir_batch_destroy(&b);
+    ameir_batch_destroy(&bo);
     free(ref);
     free(fast);
     return bad;
