@@ -37,6 +37,9 @@ typedef struct ameir_interaction {
     char fields[AMEIR_MAX_ORDER][AMEIR_FIELD_NAME_MAX];
 } ameir_interaction;
 
+/* 1 when a and b hold the same set of fields, in any order (the product commutes). */
+int ameir_interaction_same(const ameir_interaction *a, const ameir_interaction *b);
+
 typedef struct ameir_mlp_layer {
     int units;
     int act;

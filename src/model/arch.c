@@ -116,8 +116,8 @@ static int validate_block(const ameir_block *b, int i, const char *origin) {
     return 0;
 }
 
-/* Same set of fields (each group's fields are distinct, checked before). */
-static int same_group(const ameir_interaction *a, const ameir_interaction *b) {
+/* Same set of fields, any order (each group's fields are distinct, checked before). */
+int ameir_interaction_same(const ameir_interaction *a, const ameir_interaction *b) {
     if (a->order != b->order)
         return 0;
     for (int i = 0; i < a->order; i++) {
@@ -154,7 +154,7 @@ static int validate_interactions(const ameir_arch *a, const char *origin) {
                 }
         }
         for (int k = 0; k < i; k++)
-            if (same_group(&a->interactions[k], g)) {
+            if (ameir_interaction_same(&a->interactions[k], g)) {
                 snprintf(path, sizeof path, "interactions[%d]", i);
                 snprintf(got, sizeof got, "the fields of interactions[%d]", k);
                 return bad_value(origin, path, got, "each group once");

@@ -61,23 +61,9 @@ struct ameir_supernet {
     int max_dense;       /* the path with the most dense floats (sizes the shard buffers) */
 };
 
-/* Group equality ignores field order (the product commutes). */
-static int same_group(const ameir_interaction *a, const ameir_interaction *b) {
-    if (a->order != b->order)
-        return 0;
-    for (int i = 0; i < a->order; i++) {
-        int found = 0;
-        for (int j = 0; j < b->order && !found; j++)
-            found = !strcmp(a->fields[i], b->fields[j]);
-        if (!found)
-            return 0;
-    }
-    return 1;
-}
-
 static int group_slot(ameir_supernet *sn, const ameir_interaction *g, int add) {
     for (int i = 0; i < sn->n_groups; i++)
-        if (same_group(&sn->groups[i], g))
+        if (ameir_interaction_same(&sn->groups[i], g))
             return i;
     if (!add)
         return -1;
