@@ -97,6 +97,23 @@ int ameir_unpack_finish(const ameir_unpack *u, const char *what);
  * Returns 0 or AMEIR_EMPI / AMEIR_ENOMEM / AMEIR_EINVAL (payload too large). */
 int ameir_msg_send(MPI_Comm comm, int dest, int type, const void *payload, size_t len);
 
+/* A message posted without waiting for the receiver (MPI_Isend). Rank 0 posts to workers this
+ * way: a task carries the whole arch (far above the shared-memory eager limit), so a blocking
+ * send to a stopped worker would hang rank 0 and its watchdog with it. Start zeroed with
+ * req = MPI_REQUEST_NULL (ameir_outbox_init). */
+typedef struct ameir_outbox {
+    MPI_Request req;
+    unsigned char *buf; /* owned until the send completes */
+} ameir_outbox;
+
+void ameir_outbox_init(ameir_outbox *ob);
+/* Post one message; a previous one in ob is completed first (callers post again only after
+ * the peer answered, so it has been received). Returns 0 or AMEIR_EMPI / AMEIR_ENOMEM / AMEIR_EINVAL. */
+int ameir_msg_post(MPI_Comm comm, int dest, int type, const void *payload, size_t len, ameir_outbox *ob);
+/* Release ob: frees its buffer once the send completed; a send to a peer that never
+ * received it (a stalled worker, the job is being ended) is left to MPI_Abort. */
+void ameir_outbox_destroy(ameir_outbox *ob);
+
 void ameir_msg_init(ameir_msg *m);
 void ameir_msg_destroy(ameir_msg *m);
 

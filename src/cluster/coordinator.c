@@ -137,6 +137,7 @@ typedef struct worker_slot {
     double last; /* when it last sent a message, or was sent a task or stop */
     int64_t trial;
     int watched; /* its current task has a time limit, so silence past it means a stall */
+    ameir_outbox task_out, stop_out; /* posted, never blocking on a stalled worker; a stop may follow an unreceived task */
 } worker_slot;
 
 typedef struct cluster {
@@ -155,7 +156,7 @@ static int send_stop(cluster *k, int rank, int exit_code) {
     k->w[rank].stopped = 1;
     k->w[rank].waiting = 0;
     k->w[rank].last = ameir_now();
-    return ameir_msg_send(k->comm, rank, AMEIR_MSG_STOP, k->pack.data, k->pack.len);
+    return ameir_msg_post(k->comm, rank, AMEIR_MSG_STOP, k->pack.data, k->pack.len, &k->w[rank].stop_out);
 }
 
 static int on_result(cluster *k) {
@@ -203,7 +204,7 @@ static int dispatch(cluster *k, int *done) {
         ameir_pack_task(&k->pack, k->task);
         if (k->pack.failed)
             return ameir_fail(AMEIR_ENOMEM, "no memory to pack a task");
-        AMEIR_TRY(ameir_msg_send(k->comm, r, AMEIR_MSG_TASK, k->pack.data, k->pack.len));
+        AMEIR_TRY(ameir_msg_post(k->comm, r, AMEIR_MSG_TASK, k->pack.data, k->pack.len, &k->w[r].task_out));
         k->w[r].waiting = 0;
         k->w[r].busy = 1;
         k->w[r].sent = k->w[r].last = ameir_now();
@@ -349,8 +350,11 @@ int ameir_coordinator_run(MPI_Comm comm, const ameir_search_config *cfg, ameir_c
         rc = ameir_fail(AMEIR_ENOMEM, "no memory for %d worker slots", k.size);
         goto done;
     }
-    for (int r = 1; r < k.size; r++)
+    for (int r = 1; r < k.size; r++) {
         k.w[r].last = ameir_now();
+        ameir_outbox_init(&k.w[r].task_out);
+        ameir_outbox_init(&k.w[r].stop_out);
+    }
     while (!done) {
         if (ameir_signal_caught && !st->signal) {
             st->signal = ameir_signal_caught;
@@ -390,6 +394,10 @@ done:
     st->seconds = ameir_now() - k.c.start;
     ameir_msg_destroy(&k.msg);
     ameir_pack_destroy(&k.pack);
+    for (int r = 1; k.w && r < k.size; r++) {
+        ameir_outbox_destroy(&k.w[r].task_out);
+        ameir_outbox_destroy(&k.w[r].stop_out);
+    }
     free(k.w);
     free(k.task);
     return rc;

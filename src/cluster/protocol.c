@@ -161,23 +161,63 @@ void ameir_msg_destroy(ameir_msg *m) {
     memset(m, 0, sizeof *m);
 }
 
-int ameir_msg_send(MPI_Comm comm, int dest, int type, const void *payload, size_t len) {
+/* Header + payload in one malloc'd buffer *out of *total bytes. */
+static int msg_frame(int type, const void *payload, size_t len, unsigned char **out, size_t *total) {
     if (len > AMEIR_MSG_MAX_PAYLOAD)
         return ameir_fail(AMEIR_EINVAL, "protocol: %s message of %zu bytes exceeds the limit of %u", ameir_msg_type_name(type), len,
                           AMEIR_MSG_MAX_PAYLOAD);
-    size_t total = sizeof(ameir_msg_header) + len;
-    unsigned char *buf = malloc(total);
+    *total = sizeof(ameir_msg_header) + len;
+    unsigned char *buf = malloc(*total);
     if (!buf)
-        return ameir_fail(AMEIR_ENOMEM, "protocol: no memory for a %zu-byte message", total);
+        return ameir_fail(AMEIR_ENOMEM, "protocol: no memory for a %zu-byte message", *total);
     ameir_msg_header h = {AMEIR_MSG_MAGIC, AMEIR_MSG_VERSION, (uint32_t)type, (uint32_t)len};
     memcpy(buf, &h, sizeof h);
     if (len)
         memcpy(buf + sizeof h, payload, len);
+    *out = buf;
+    return 0;
+}
+
+int ameir_msg_send(MPI_Comm comm, int dest, int type, const void *payload, size_t len) {
+    size_t total = 0;
+    unsigned char *buf = NULL;
+    AMEIR_TRY(msg_frame(type, payload, len, &buf, &total));
     int rc = MPI_Send(buf, (int)total, MPI_BYTE, dest, AMEIR_MSG_TAG, comm);
     free(buf);
     if (rc != MPI_SUCCESS)
         return ameir_mpi_fail(rc, __FILE__, __LINE__, "MPI_Send(message)");
     return 0;
+}
+
+void ameir_outbox_init(ameir_outbox *ob) {
+    ob->req = MPI_REQUEST_NULL;
+    ob->buf = NULL;
+}
+
+int ameir_msg_post(MPI_Comm comm, int dest, int type, const void *payload, size_t len, ameir_outbox *ob) {
+    int rc;
+    if (ob->req != MPI_REQUEST_NULL && (rc = MPI_Wait(&ob->req, MPI_STATUS_IGNORE)) != MPI_SUCCESS)
+        return ameir_mpi_fail(rc, __FILE__, __LINE__, "MPI_Wait(posted message)");
+    free(ob->buf);
+    ob->buf = NULL;
+    size_t total = 0;
+    unsigned char *buf = NULL;
+    AMEIR_TRY(msg_frame(type, payload, len, &buf, &total));
+    if ((rc = MPI_Isend(buf, (int)total, MPI_BYTE, dest, AMEIR_MSG_TAG, comm, &ob->req)) != MPI_SUCCESS) {
+        free(buf);
+        return ameir_mpi_fail(rc, __FILE__, __LINE__, "MPI_Isend(message)");
+    }
+    ob->buf = buf;
+    return 0;
+}
+
+void ameir_outbox_destroy(ameir_outbox *ob) {
+    int done = 1;
+    if (ob->req != MPI_REQUEST_NULL && MPI_Test(&ob->req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+        done = 0;
+    if (done)
+        free(ob->buf);
+    ob->buf = NULL;
 }
 
 /* Check a received buffer's header against what a well-formed message must be. */
