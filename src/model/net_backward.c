@@ -46,7 +46,7 @@ static void mlp_backward_rows(ameir_net *net, int r0, int nr, int k, float p) {
         size_t m = (size_t)nr * out;
         const float *gout = net->gz[j + 1] + (size_t)r0 * out;
         if (p > 0) { /* the mask is per element, so its backward is row-parallel */
-            float *gd = net->gdrop + (size_t)r0 * out;
+            float *gd = net->gdrop + (size_t)r0 * net->wmax;
             zero(gd, m);
             ameir_dropout_backward(gd, gout, net->mdrop[j] + (size_t)r0 * out, m, p);
             gout = gd;
@@ -63,7 +63,7 @@ static void mlp_backward_rows(ameir_net *net, int r0, int nr, int k, float p) {
         } else if (j == last - 1 && net->sc_w >= 0)
             ameir_linear_backward(gz0, GK(net, net->sc_w, k), GK(net, net->sc_b, k), gout, z0, T(net, net->sc_w), nr,
                                   net->D0, out);
-        float *gu = net->gu + (size_t)r0 * out;
+        float *gu = net->gu + (size_t)r0 * net->wmax;
         zero(gu, m);
         ameir_act_backward(gu, gout, net->u[j] + (size_t)r0 * out, m, net->arch.mlp[j].act);
         float *gin = net->gz[j] + (size_t)r0 * in;

@@ -297,6 +297,7 @@ static void carve(ameir_net *net, carver *c) {
     for (int j = 0; j <= net->n_mlp; j++)
         wmax = max_z(wmax, (size_t)net->width[j]);
     size_t T = (size_t)net->T, chunk = (size_t)net->chunk;
+    net->wmax = (int)wmax;
     net->tmp_stride = (max_z(max_z(chunk * L * d, chunk * wmax), chunk * d) + 15) & ~(size_t)15;
     net->tmp = take_f(c, T * net->tmp_stride);
     net->dense_size = net->params.total - net->dense_begin;

@@ -108,7 +108,9 @@ struct ameir_net {
 
     /* gradients of activations */
     float *gz[AMEIR_MAX_MLP + 1];
-    float *gu, *gdrop;  /* (B, max width) */
+    float *gu, *gdrop;  /* (B, wmax): row r at r * wmax for every layer, so threads on
+                         * different layers never share a row's floats */
+    int wmax;           /* the widest of width[0..n_mlp] */
     float *glogits;
     float *gfe, *gt, *gbeh;
     float *gx[2], *gy, *go, *gin; /* (B, L, d) */

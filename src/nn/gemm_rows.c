@@ -1,51 +1,154 @@
 /* The row-batched product of the layers, out = alpha inp w^T + beta out, such that a row's
  * result does not depend on how many rows share the call.
  *
- * OpenBLAS (0.3.17 on, SkylakeX/Cooperlake kernels) sends a "small" sgemm of this form
- * (column-major TN) to a separate kernel when M*N <= 1200, K >= 32 and M*N*K <= 1e6
- * (kernel/x86_64/sgemm_small_kernel_permit_skylakex.c), and that kernel sums in another
- * order than the blocked one, whose rows are independent of M (it blocks over K only).
- * So a history encoded alone and the same history among 100 candidate rows would round
- * differently. Calls in the small range are therefore padded with zero rows up to where the
- * blocked kernel takes over, when the padded copy fits a stack scratch (every block op and
- * the target attention at any dimension the arch checks allow; a wide MLP input may not
- * fit, and the MLP is evaluated on the same rows by both seq paths anyway).
- * tests/nn/test_blas.c holds the rows to one-row and many-row calls. */
+ * OpenBLAS picks its kernel from the shape and the CPU: SkylakeX/Cooperlake send a "small"
+ * sgemm (M*N <= 1200, K >= 32) to a kernel that sums in another order than the blocked
+ * one, and every kernel handles the rows past the last full tile of its unroll with an
+ * edge kernel of its own (on a CPU newer than the library, 0.3.21 falls back to Prescott,
+ * whose one-row edge differs from its full tiles). So a history encoded alone and the same
+ * history among 100 candidate rows, or a batch split over 1 or 3 ranks, would round
+ * differently. Every product is therefore issued as calls of exactly GEMM_ROWS rows (the
+ * tail padded with zero rows in a per-thread scratch): one shape per layer, so one kernel,
+ * and no edge tiles. That suffices where the kernel treats the rows of a tile alike
+ * (SkylakeX, Cooperlake, Sandybridge, Prescott), not on Haswell and Zen, whose sgemm sums
+ * rows 6-11 of each 12-row tile in another order. So the first call probes the kernel once
+ * (a row moved through every position of a block) and, where rows are not alike, every
+ * product runs through plain loops with a fixed summation order instead (slower; said once
+ * on stderr). tests/nn/test_blas.c holds the rows to one-row and many-row calls, also
+ * under OPENBLAS_CORETYPE=Haswell. */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ameir/error.h"
 #include "ameir/nn.h"
 
-#define SMALL_MN 1200 /* OpenBLAS's small-kernel bound on M*N for this form */
-#define SMALL_MIN_K 32
-#define SMALL_MAX_MNK 1e6
-#define PAD_BUF 16384 /* reals of stack scratch for a padded call */
+#define GEMM_ROWS 64 /* a multiple of every x86 sgemm/dgemm unroll in M (at most 32) */
+#define PAD_STACK 16384 /* reals of stack scratch for the tail block (In + O <= 256) */
 
-static int small_kernel_range(int N, int O, int In) {
-    return (long)N * O <= SMALL_MN && In >= SMALL_MIN_K && (double)N * O * In <= SMALL_MAX_MNK;
+/* the per-thread tail scratch, freed when its thread ends */
+static pthread_key_t pad_key;
+static pthread_once_t pad_once = PTHREAD_ONCE_INIT;
+
+typedef struct pad_buf {
+    size_t cap;
+    real data[];
+} pad_buf;
+
+static void make_key(void) {
+    if (pthread_key_create(&pad_key, free) != 0)
+        AMEIR_ASSERT(0 && "cannot create the gemm scratch key");
+}
+
+static real *pad_scratch(size_t n) {
+    pthread_once(&pad_once, make_key);
+    pad_buf *b = pthread_getspecific(pad_key);
+    if (!b || b->cap < n) {
+        pad_buf *nb = realloc(b, sizeof *nb + n * sizeof(real));
+        AMEIR_ASSERT(nb && "out of memory for the gemm scratch");
+        nb->cap = n;
+        b = nb;
+        pthread_setspecific(pad_key, b);
+    }
+    return b->data;
+}
+
+/* the main thread's scratch has no thread end: free it with the process (LeakSanitizer) */
+__attribute__((destructor)) static void free_main_scratch(void) {
+    if (pad_once == PTHREAD_ONCE_INIT)
+        return;
+    free(pthread_getspecific(pad_key));
+    pthread_setspecific(pad_key, NULL);
+}
+
+static void block(real *out, int ldo, const real *inp, int ldi, const real *w, int In, int O, real alpha, real beta) {
+    AMEIR_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, GEMM_ROWS, O, In, alpha, inp, ldi, w, In, beta, out, ldo);
+}
+
+/* out[n, o] = alpha sum_i inp[n, i] w[o, i] (+ beta out[n, o]) in an order fixed per row:
+ * eight partial sums over i mod 8 (vectorised), then added pairwise */
+static void loops(real *out, int ldo, const real *inp, int ldi, const real *w, int N, int In, int O, real alpha,
+                  real beta) {
+    for (int n = 0; n < N; n++) {
+        const real *x = inp + (size_t)n * ldi;
+        for (int o = 0; o < O; o++) {
+            const real *wo = w + (size_t)o * In;
+            real acc[8] = {0};
+            int i = 0;
+            for (; i + 8 <= In; i += 8)
+                for (int l = 0; l < 8; l++)
+                    acc[l] += x[i + l] * wo[i + l];
+            for (int l = 0; i < In; i++, l++)
+                acc[l] += x[i] * wo[i];
+            real sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+            real *y = out + (size_t)n * ldo + o;
+            *y = beta != 0 ? alpha * sum + beta * *y : alpha * sum;
+        }
+    }
+}
+
+static int blas_rows_alike = 1;
+static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
+
+/* Does a row give the same bits at every position of a GEMM_ROWS block? Shapes of the
+ * layers: conv, gru and attention projections, the MLP and the output. */
+static void probe(void) {
+    static const int shapes[][2] = {{24, 8}, {8, 8}, {96, 32}, {36, 128}, {1, 64}, {80, 200}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0] && blas_rows_alike; s++) {
+        int O = shapes[s][0], In = shapes[s][1];
+        real *a = calloc((size_t)GEMM_ROWS * In, sizeof(real)), *w = malloc(sizeof(real) * (size_t)O * In);
+        real *c = malloc(sizeof(real) * (size_t)GEMM_ROWS * O), *ref = malloc(sizeof(real) * (size_t)O);
+        AMEIR_ASSERT(a && w && c && ref && "out of memory probing the BLAS");
+        uint32_t x = 12345;
+        for (int i = 0; i < O * In; i++)
+            w[i] = (real)((x = x * 1664525u + 1013904223u) >> 8) / (real)(1 << 24) - (real)0.5;
+        for (int q = 0; q < GEMM_ROWS && blas_rows_alike; q++) {
+            memset(a, 0, sizeof(real) * (size_t)GEMM_ROWS * In);
+            for (int i = 0; i < In; i++)
+                a[(size_t)q * In + i] = (real)((i * 7919 + 13) % 101) / (real)101 - (real)0.5;
+            block(c, O, a, In, w, In, O, 1, 0);
+            if (q == 0)
+                memcpy(ref, c, sizeof(real) * (size_t)O);
+            else if (memcmp(ref, c + (size_t)q * O, sizeof(real) * (size_t)O))
+                blas_rows_alike = 0;
+        }
+        free(a), free(w), free(c), free(ref);
+    }
+    if (!blas_rows_alike)
+        fprintf(stderr, "ameir: this BLAS kernel sums rows of a tile differently; dense products use plain loops "
+                        "(slower) so that results do not depend on how rows are batched\n");
 }
 
 void ameir_gemm_rows(real *out, int ldo, const real *inp, int ldi, const real *w, int N, int In, int O, real alpha,
                      real beta) {
     AMEIR_ASSERT(N >= 0 && In > 0 && O > 0 && ldi >= In && ldo >= O);
-    if (N == 0)
-        return;
-    int M = SMALL_MN / O + 1; /* rows from which M*O is past the small range */
-    if (!small_kernel_range(N, O, In) || (size_t)M * (In + O) > PAD_BUF) {
-        AMEIR_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, N, O, In, alpha, inp, ldi, w, In, beta, out, ldo);
+    pthread_once(&probe_once, probe);
+    if (!blas_rows_alike) {
+        loops(out, ldo, inp, ldi, w, N, In, O, alpha, beta);
         return;
     }
-    real buf[PAD_BUF];
-    real *a = buf, *c = buf + (size_t)M * In;
-    for (int n = 0; n < N; n++) {
-        memcpy(a + (size_t)n * In, inp + (size_t)n * ldi, (size_t)In * sizeof(real));
+    int full = N / GEMM_ROWS * GEMM_ROWS;
+    for (int r = 0; r < full; r += GEMM_ROWS)
+        block(out + (size_t)r * ldo, ldo, inp + (size_t)r * ldi, ldi, w, In, O, alpha, beta);
+    int n = N - full;
+    if (n == 0)
+        return;
+    /* the tail block: on the stack when it fits (no allocation in a training step), else in
+     * this thread's heap scratch, allocated on its first wide call */
+    real stack[PAD_STACK];
+    size_t need = (size_t)GEMM_ROWS * (In + O);
+    real *a = need <= PAD_STACK ? stack : pad_scratch(need), *c = a + (size_t)GEMM_ROWS * In;
+    for (int r = 0; r < n; r++) {
+        memcpy(a + (size_t)r * In, inp + (size_t)(full + r) * ldi, (size_t)In * sizeof(real));
         if (beta != 0)
-            memcpy(c + (size_t)n * O, out + (size_t)n * ldo, (size_t)O * sizeof(real));
+            memcpy(c + (size_t)r * O, out + (size_t)(full + r) * ldo, (size_t)O * sizeof(real));
     }
-    memset(a + (size_t)N * In, 0, (size_t)(M - N) * In * sizeof(real));
+    memset(a + (size_t)n * In, 0, (size_t)(GEMM_ROWS - n) * In * sizeof(real));
     if (beta != 0)
-        memset(c + (size_t)N * O, 0, (size_t)(M - N) * O * sizeof(real));
-    AMEIR_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, M, O, In, alpha, a, In, w, In, beta, c, O);
-    for (int n = 0; n < N; n++)
-        memcpy(out + (size_t)n * ldo, c + (size_t)n * O, (size_t)O * sizeof(real));
+        memset(c + (size_t)n * O, 0, (size_t)(GEMM_ROWS - n) * O * sizeof(real));
+    block(c, O, a, In, w, In, O, alpha, beta);
+    for (int r = 0; r < n; r++)
+        memcpy(out + (size_t)(full + r) * ldo, c + (size_t)r * O, (size_t)O * sizeof(real));
 }

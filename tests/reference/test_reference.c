@@ -274,11 +274,16 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: test_reference REF.h5...\n");
         return 2;
     }
-    /* one thread, and rows split over 4 threads (6 rows: uneven ranges, with weight
-     * gradients summed across threads) */
+    /* one thread, and rows split over 2, 3 and 4 threads (6 rows: uneven ranges, with
+     * weight gradients summed across threads). 4 threads run several times: a race between
+     * threads on different layers (they once shared MLP gradient rows) showed in about one
+     * run in 20. */
     for (int i = 1; i < argc; i++) {
         run_file(argv[i], 1);
-        run_file(argv[i], 4);
+        run_file(argv[i], 2);
+        run_file(argv[i], 3);
+        for (int rep = 0; rep < 8; rep++)
+            run_file(argv[i], 4);
     }
     printf("worst relative error over all files: %.2e (tolerance %.0e)\n", worst_overall, TOL);
     return check_finish("reference");
