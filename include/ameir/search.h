@@ -113,6 +113,7 @@ typedef struct ameir_search_config {
     ameir_train_config final_train; /* final phase: epochs, max_steps, patience, eval_every */
     int final_top;                 /* the final phase trains the best final_top archs of the last stage */
     int seed_baselines;            /* rung 0 of a stage also trains each baseline's part that lies in its subspace */
+    int warm_start;                /* baselines train first; the best on validation is the first incumbent and a finalist */
     int n_baselines;
     char baseline_paths[AMEIR_MAX_BASELINES][AMEIR_PATH_MAX]; /* resolved paths */
     char baseline_names[AMEIR_MAX_BASELINES][64];             /* file base names ("din") */
@@ -280,8 +281,8 @@ int ameir_controller_stage(const ameir_controller *ctl);
  * default part). */
 int64_t ameir_controller_stage_winner(const ameir_controller *ctl, int stage);
 
-/* The final winner: the finalist with the best validation metric (ties: lower id), -1 while
- * no finalist has finished. */
+/* The final winner: the finalist with the best validation metric (ties: lower id), with
+ * warm_start the baselines counting as finalists; -1 while none has finished. */
 int64_t ameir_controller_final_winner(const ameir_controller *ctl);
 
 /* What a trial is, for progress lines and reports: "candidate", "incumbent",

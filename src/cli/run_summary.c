@@ -169,6 +169,8 @@ void ameir_run_print_outcome(FILE *f, const ameir_search_config *cfg, const amei
     const ameir_trial *t = ameir_controller_trial(ctl, w);
     ameir_arch_summary(&t->arch, summary, sizeof summary);
     fprintf(f, "winner: %s\n", summary);
+    if (t->kind == AMEIR_TRIAL_FINAL_BASELINE && t->baseline >= 0 && t->baseline < cfg->n_baselines)
+        fprintf(f, "  (the baseline %s: no searched arch beat it on validation)\n", cfg->baseline_names[t->baseline]);
     print_row(f, "winner", t);
     int64_t n = ameir_controller_n_trials(ctl);
     for (int64_t i = 0; i < n; i++) { /* the other finalists: the winner is the best of them on validation */

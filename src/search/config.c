@@ -307,7 +307,7 @@ static void set_defaults(ameir_search_config *cfg) {
 
 static int parse_root(ameir_json_ctx *c, const cJSON *root, ameir_search_config *cfg) {
     static const char *const keys[] = {"name", "description", "data", "seed", "d", "train", "trial_time_limit", "behavior",
-                                       "interaction", "mlp", "defaults", "final", "final_top", "seed_baselines",
+                                       "interaction", "mlp", "defaults", "final", "final_top", "seed_baselines", "warm_start",
                                        "baselines", NULL};
     static const char *const need[] = {"data", "behavior", "interaction", "mlp", NULL};
     const char *const stage_keys[AMEIR_N_STAGES] = {"behavior", "interaction", "mlp"};
@@ -345,6 +345,8 @@ static int parse_root(ameir_json_ctx *c, const cJSON *root, ameir_search_config 
     AMEIR_TRY(ameir_json_int(c, root, NULL, "final_top", 1, 64, &cfg->final_top));
     cfg->seed_baselines = 1;
     AMEIR_TRY(ameir_json_bool(c, root, NULL, "seed_baselines", &cfg->seed_baselines));
+    cfg->warm_start = 1;
+    AMEIR_TRY(ameir_json_bool(c, root, NULL, "warm_start", &cfg->warm_start));
 
     /* data: absolute as is; relative: $AMEIR_DATA_ROOT/<last component> when that is set
      * (prepared data moved to scratch space), else from the config's directory */

@@ -13,7 +13,13 @@
  * the best of that rung. Rungs are synchronous and the ranking reads only (score, id), so the
  * trial table is the same whatever order results arrive in. Then the final phase: the best
  * final_top archs of the last stage and each baseline, from scratch, with the final budget;
- * the finalist best on validation is the winner. */
+ * the finalist best on validation is the winner.
+ *
+ * With warm_start (and baselines), the baselines' final trials come first instead: the one
+ * best on validation is the first stage's incumbent (in place of the config's defaults), the
+ * stages try to improve it part by part, and it stays a finalist, so the search ends no lower
+ * on validation than the best hand-designed model; a finalist equal to a baseline is not
+ * trained twice. */
 #include "ameir/search.h"
 
 #include <math.h>
@@ -38,6 +44,7 @@ struct ameir_controller {
     int64_t winners[AMEIR_N_STAGES];
     ameir_arch base;      /* winners of finished stages + defaults of the others */
     int done;
+    int warming;          /* warm_start: the baselines' final trials are running */
     int max_cand;         /* room in cand and order */
     ameir_arch *cand;     /* scratch for a stage's candidates */
     ameir_arch *cand2;    /* scratch: parents and seen archs of a generation */
@@ -116,6 +123,45 @@ static int add_candidate(ameir_controller *ctl, const ameir_arch *arch, int role
     return 0;
 }
 
+static int seeded(const ameir_arch *seeds, int n, const ameir_arch *a) {
+    for (int i = 0; i < n; i++)
+        if (ameir_arch_equal(&seeds[i], a))
+            return 1;
+    return 0;
+}
+
+static int warm_started(const ameir_search_config *cfg) { return cfg->warm_start && cfg->n_baselines > 0; }
+
+static int rung_complete(ameir_controller *ctl);
+
+/* Each baseline from scratch with the final budget, into the current final rung. */
+static int add_baselines(ameir_controller *ctl) {
+    const ameir_search_config *cfg = ctl->cfg;
+    for (int i = 0; i < cfg->n_baselines; i++) {
+        ameir_trial *t = NULL;
+        AMEIR_TRY(add_trial(ctl, &t));
+        t->stage = AMEIR_STAGE_FINAL;
+        t->kind = AMEIR_TRIAL_FINAL_BASELINE;
+        t->baseline = i;
+        t->budget = cfg->final_train.max_steps;
+        t->arch = cfg->baselines[i];
+        ctl->rung_size++;
+    }
+    return 0;
+}
+
+/* warm_start: the baselines first, as a final rung of their own. */
+static int start_warm(ameir_controller *ctl) {
+    ctl->warming = 1;
+    ctl->stage = AMEIR_STAGE_FINAL;
+    ctl->rung = 0;
+    ctl->rung_first = ctl->n;
+    ctl->rung_size = 0;
+    ctl->rung_budget = ctl->cfg->final_train.max_steps;
+    ctl->rung_valid_rows = 0;
+    return add_baselines(ctl);
+}
+
 /* The last stage's archs best first, one per chain (its deepest trial): deeper rung first,
  * then by score. Writes up to max trial ids of ok trials into ids; returns how many. */
 static int best_chains(ameir_controller *ctl, int stage, int64_t *ids, int max) {
@@ -153,16 +199,20 @@ static int start_final(ameir_controller *ctl) {
     int64_t ids[64];
     int top = cfg->final_top < 64 ? cfg->final_top : 64;
     int n_fin = best_chains(ctl, AMEIR_N_STAGES - 1, ids, top);
+    int warm = warm_started(cfg);
     ctl->stage = AMEIR_STAGE_FINAL;
     ctl->rung = 0;
     ctl->rung_first = ctl->n;
-    ctl->rung_size = (n_fin ? n_fin : 1) + cfg->n_baselines;
+    ctl->rung_size = 0;
     ctl->rung_budget = cfg->final_train.max_steps;
     ctl->rung_valid_rows = 0;
     for (int i = 0; i < (n_fin ? n_fin : 1); i++) {
         ameir_arch a = ctl->base;
         if (n_fin) /* the stage winner is the first: base already holds its part */
             ameir_arch_set_part(&a, &ctl->trials[ids[i]].arch, AMEIR_N_STAGES - 1);
+        if (warm && seeded(cfg->baselines, cfg->n_baselines, &a))
+            continue; /* trained already, under the same final budget and seed */
+        ctl->rung_size++;
         AMEIR_TRY(add_trial(ctl, &t));
         t->stage = AMEIR_STAGE_FINAL;
         t->kind = AMEIR_TRIAL_FINAL_WINNER;
@@ -170,21 +220,10 @@ static int start_final(ameir_controller *ctl) {
         t->budget = cfg->final_train.max_steps;
         t->arch = a;
     }
-    for (int i = 0; i < cfg->n_baselines; i++) {
-        AMEIR_TRY(add_trial(ctl, &t));
-        t->stage = AMEIR_STAGE_FINAL;
-        t->kind = AMEIR_TRIAL_FINAL_BASELINE;
-        t->baseline = i;
-        t->budget = cfg->final_train.max_steps;
-        t->arch = cfg->baselines[i];
-    }
-    return 0;
-}
-
-static int seeded(const ameir_arch *seeds, int n, const ameir_arch *a) {
-    for (int i = 0; i < n; i++)
-        if (ameir_arch_equal(&seeds[i], a))
-            return 1;
+    if (!warm)
+        AMEIR_TRY(add_baselines(ctl));
+    if (ctl->rung_size == 0) /* every finalist was a baseline, already trained */
+        return rung_complete(ctl);
     return 0;
 }
 
@@ -287,6 +326,13 @@ static int next_generation(ameir_controller *ctl, int64_t *added) {
 /* Called when every trial of the current rung has a result. */
 static int rung_complete(ameir_controller *ctl) {
     const ameir_schedule *sch = &ctl->cfg->schedule[ctl->stage];
+    if (ctl->warming) { /* the best baseline on validation is the first incumbent */
+        int64_t w = ameir_controller_final_winner(ctl);
+        if (w >= 0)
+            ctl->base = ctl->trials[w].arch;
+        ctl->warming = 0;
+        return start_stage(ctl, AMEIR_STAGE_BEHAVIOR);
+    }
     if (ctl->stage == AMEIR_STAGE_FINAL) {
         int64_t w = ameir_controller_final_winner(ctl);
         if (w >= 0)
@@ -377,7 +423,7 @@ int ameir_controller_create(ameir_controller **out, const ameir_search_config *c
     for (int s = 0; s < AMEIR_N_STAGES; s++)
         ctl->winners[s] = -1;
     ctl->base = cfg->defaults;
-    rc = start_stage(ctl, AMEIR_STAGE_BEHAVIOR);
+    rc = warm_started(cfg) ? start_warm(ctl) : start_stage(ctl, AMEIR_STAGE_BEHAVIOR);
     if (rc < 0)
         goto fail;
     *out = ctl;
@@ -551,9 +597,11 @@ int64_t ameir_controller_planned_trials(const ameir_controller *ctl) {
 
 int64_t ameir_controller_final_winner(const ameir_controller *ctl) {
     int64_t best = -1;
-    for (int64_t id = ctl->rung_first; ctl->stage == AMEIR_STAGE_FINAL && id < ctl->n; id++) {
+    int warm = warm_started(ctl->cfg);
+    for (int64_t id = 0; id < ctl->n; id++) {
         const ameir_trial *t = &ctl->trials[id];
-        if (t->kind == AMEIR_TRIAL_FINAL_WINNER && ok(t) && (best < 0 || t->metric > ctl->trials[best].metric))
+        int eligible = t->kind == AMEIR_TRIAL_FINAL_WINNER || (warm && t->kind == AMEIR_TRIAL_FINAL_BASELINE);
+        if (eligible && ok(t) && (best < 0 || t->metric > ctl->trials[best].metric))
             best = id;
     }
     return best;

@@ -43,24 +43,31 @@ static ameir_search_config *parse_config(const char *text) {
     return cfg;
 }
 
+/* Keys added to make_config's config ("\"warm_start\": false," for the layout without it). */
+static const char *config_extra = "";
+
 /* A resolved config whose behaviour schedule is (n, eta, r, R); the other stages small. */
 static ameir_search_config *make_config(int n, int eta, long r, long R, int n_baselines) {
     char text[2048];
     snprintf(text, sizeof text,
-             "{\"data\": \"data/x\", \"seed\": 7,"
+             "{\"data\": \"data/x\", \"seed\": 7, %s"
              " \"behavior\": {\"schedule\": {\"n\": %d, \"eta\": %d, \"r\": %ld, \"R\": %ld}},"
              " \"interaction\": {\"max_interactions\": 2, \"schedule\": {\"n\": 4, \"eta\": 2, \"r\": 5, \"R\": 10}},"
              " \"mlp\": {\"widths\": [8, 16], \"schedule\": {\"n\": 3, \"eta\": 3, \"r\": 5, \"R\": 5}}%s}",
-             n, eta, r, R, n_baselines ? ", \"baselines\": [\"../../configs/archs/din.json\"]" : "");
+             config_extra, n, eta, r, R, n_baselines ? ", \"baselines\": [\"../../configs/archs/din.json\"]" : "");
     return parse_config(text);
 }
 
 /* The incumbent's fake metric when not NaN (check_rungs makes it the best: no extra chain). */
 static double incumbent_metric = NAN;
+/* The final baselines' fake metric when not NaN (check_warm_start makes them the best). */
+static double baseline_metric = NAN;
 
 /* A fake validation metric: a function of the trial alone (its arch and budget). */
 static double fake_metric(const ameir_search_task *t) {
     uint64_t h = ameir_arch_hash(&t->arch);
+    if (t->kind == AMEIR_TRIAL_FINAL_BASELINE && !isnan(baseline_metric))
+        return baseline_metric + 0.001 * (double)t->baseline;
     if (t->baseline == AMEIR_ROLE_INCUMBENT && !isnan(incumbent_metric))
         return incumbent_metric + 0.01 * log((double)t->budget + 1.0);
     return 0.5 + 0.3 * (double)(h % 1000) / 1000.0 + 0.01 * log((double)t->budget + 1.0);
@@ -262,7 +269,9 @@ static int same_table(const ameir_controller *a, const ameir_controller *b, int 
 
 /* Results in any order, with any number of workers: the same table and winners. */
 static void check_order_independence(void) {
+    config_extra = "\"warm_start\": false,";
     ameir_search_config *cfg = make_config(7, 2, 4, 64, 1);
+    config_extra = "";
     ameir_controller *ref = NULL, *ctl = NULL;
     CHECK_EQ_INT(ameir_controller_create(&ref, cfg), 0);
     run(ref, 1, 0, all_done, -1);
@@ -289,6 +298,75 @@ static void check_order_independence(void) {
         CHECK(ameir_arch_equal(&part, &best));
     }
     ameir_controller_free(ref);
+    ameir_search_config_free(cfg);
+}
+
+/* warm_start: the baselines train first, the best on validation is the first incumbent and
+ * a finalist; a finalist equal to a baseline is not trained again; the winner is never
+ * below the best baseline on validation; the table does not depend on result order. */
+static void check_warm_start(void) {
+    ameir_search_config *cfg = parse_config(
+        "{\"data\": \"x\", \"seed\": 5, \"final_top\": 3,"
+        " \"behavior\": {\"schedule\": {\"n\": 3, \"eta\": 2, \"r\": 5, \"R\": 10}},"
+        " \"interaction\": {\"max_interactions\": 2, \"schedule\": {\"n\": 3, \"eta\": 2, \"r\": 5, \"R\": 10}},"
+        " \"mlp\": {\"widths\": [80, 200], \"acts\": [\"relu\"], \"schedule\": {\"n\": 3, \"eta\": 2, \"r\": 5, \"R\": 10}},"
+        " \"baselines\": [\"../../configs/archs/din.json\", \"../../configs/archs/dnn.json\"]}");
+    CHECK_EQ_INT(cfg->warm_start, 1);
+    ameir_controller *ctl = NULL, *other = NULL;
+    CHECK_EQ_INT(ameir_controller_create(&ctl, cfg), 0);
+    ameir_search_task t;
+    /* before any result: only the two baselines are out, and nothing else waits */
+    CHECK_EQ_INT(ameir_controller_next(ctl, &t), AMEIR_NEXT_TASK);
+    CHECK_EQ_INT(t.kind, AMEIR_TRIAL_FINAL_BASELINE);
+    CHECK_EQ_INT(ameir_controller_next(ctl, &t), AMEIR_NEXT_TASK);
+    CHECK_EQ_INT(t.kind, AMEIR_TRIAL_FINAL_BASELINE);
+    CHECK_EQ_INT(ameir_controller_next(ctl, &t), AMEIR_NEXT_WAIT);
+    ameir_controller_free(ctl);
+    CHECK_EQ_INT(ameir_controller_create(&ctl, cfg), 0);
+    run(ctl, 2, 0, all_done, -1);
+    const ameir_trial *b0 = ameir_controller_trial(ctl, 0), *b1 = ameir_controller_trial(ctl, 1);
+    CHECK_EQ_INT(b0->kind, AMEIR_TRIAL_FINAL_BASELINE);
+    CHECK_EQ_INT(b1->kind, AMEIR_TRIAL_FINAL_BASELINE);
+    const ameir_trial *best_base = b1->metric > b0->metric ? b1 : b0;
+    /* the first stage's incumbent is the best baseline */
+    const ameir_trial *inc = ameir_controller_trial(ctl, 2);
+    CHECK_EQ_INT(inc->stage, AMEIR_STAGE_BEHAVIOR);
+    CHECK_EQ_INT(inc->baseline, AMEIR_ROLE_INCUMBENT);
+    CHECK(ameir_arch_equal(&inc->arch, &best_base->arch));
+    int64_t n = ameir_controller_n_trials(ctl), n_base = 0, w = ameir_controller_final_winner(ctl);
+    for (int64_t id = 0; id < n; id++) {
+        const ameir_trial *x = ameir_controller_trial(ctl, id);
+        n_base += x->kind == AMEIR_TRIAL_FINAL_BASELINE;
+        if (x->kind == AMEIR_TRIAL_FINAL_WINNER)
+            for (int i = 0; i < cfg->n_baselines; i++)
+                CHECK(!ameir_arch_equal(&x->arch, &cfg->baselines[i]));
+    }
+    CHECK_EQ_INT(n_base, 2);
+    CHECK(w >= 0);
+    CHECK(ameir_controller_trial(ctl, w)->metric >= best_base->metric);
+    ameir_arch best;
+    ameir_controller_best_arch(ctl, &best);
+    CHECK(ameir_arch_equal(&best, &ameir_controller_trial(ctl, w)->arch));
+    CHECK_EQ_INT(ameir_controller_next(ctl, &t), AMEIR_NEXT_DONE);
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        CHECK_EQ_INT(ameir_controller_create(&other, cfg), 0);
+        run(other, 3, seed, all_done, -1);
+        CHECK(same_table(ctl, other, 1));
+        ameir_controller_free(other);
+    }
+    /* a baseline that wins on validation is the winner when no searched arch beats it */
+    baseline_metric = 2.0;
+    CHECK_EQ_INT(ameir_controller_create(&other, cfg), 0);
+    run(other, 2, 0, all_done, -1);
+    baseline_metric = NAN;
+    w = ameir_controller_final_winner(other);
+    CHECK(w == 1); /* dnn: 2.001 */
+    ameir_controller_best_arch(other, &best);
+    CHECK(ameir_arch_equal(&best, &cfg->baselines[1]));
+    char role[96];
+    CHECK_STR_CONTAINS(ameir_controller_role(other, ameir_controller_trial(other, w), role, sizeof role), "baseline:dnn");
+    ameir_controller_free(other);
+    ameir_controller_free(ctl);
     ameir_search_config_free(cfg);
 }
 
@@ -411,7 +489,7 @@ static void check_no_regression(void) {
 /* Rung 0 trains each baseline's part that lies in the stage's subspace (once, not when it
  * equals the incumbent's); "seed_baselines": false turns that off. */
 static void check_seeded_baselines(void) {
-    const char *fmt = "{\"data\": \"x\", \"seed\": 3, %s"
+    const char *fmt = "{\"data\": \"x\", \"seed\": 3, \"warm_start\": false, %s"
                       " \"behavior\": {\"schedule\": {\"n\": 3, \"eta\": 2, \"r\": 5, \"R\": 10}},"
                       " \"interaction\": {\"max_interactions\": 2, \"schedule\": {\"n\": 3, \"eta\": 2, \"r\": 5, \"R\": 10}},"
                       " \"mlp\": {\"widths\": [80, 200], \"acts\": [\"relu\"], \"schedule\": {\"n\": 3, \"eta\": 2, \"r\": 5, \"R\": 10}},"
@@ -539,7 +617,7 @@ static void check_generations(void) {
  * first; the winner is the finalist best on validation and becomes the best arch. */
 static void check_final_top(void) {
     ameir_search_config *cfg = parse_config(
-        "{\"data\": \"x\", \"seed\": 11, \"final_top\": 3,"
+        "{\"data\": \"x\", \"seed\": 11, \"final_top\": 3, \"warm_start\": false,"
         " \"behavior\": {\"schedule\": {\"n\": 2, \"eta\": 2, \"r\": 5, \"R\": 5}},"
         " \"interaction\": {\"max_interactions\": 1, \"schedule\": {\"n\": 2, \"eta\": 2, \"r\": 5, \"R\": 5}},"
         " \"mlp\": {\"widths\": [8, 16, 32], \"schedule\": {\"n\": 8, \"eta\": 2, \"r\": 5, \"R\": 10}},"
@@ -602,6 +680,7 @@ int main(void) {
     check_final_top();
     check_diverged();
     check_order_independence();
+    check_warm_start();
     check_replay();
     check_bad_reports();
     return check_finish("test_controller");

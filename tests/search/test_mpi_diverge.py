@@ -5,8 +5,8 @@ AMEIR_TEST_DIVERGE_TRIAL=ID (a test hook, docs/running.md) trains search trial I
 learning rate of 3e38, so its weights and loss really overflow and the trainer's own check
 fires. The search must finish (exit 0) with that trial diverged, never promoted (no trial
 continues from it), and every other trial done. With a trial_time_limit far below a
-trial's training time every search trial times out; the stages then keep the config's
-defaults and the finals (not time-limited) still run."""
+trial's training time every search trial times out; the stages then keep their incumbent
+(warm start: the best baseline) and the finals (not time-limited) still run."""
 import os
 
 from test_mpi_common import Workspace, check, describe, last_json, main, report, search
@@ -40,12 +40,14 @@ def test():
         p = search(2, "--config", slow, "--out", rh5, "--json")
         check(p.returncode == 0, "search with a tiny time limit: expected exit 0: " + describe(p))
         res = last_json(p)
-        finals = len(res["baselines"]) + 1
+        finals = len(res["baselines"]) + len(res["finalists"])
         check(res["trials"]["timeout"] == res["trials"]["total"] - finals and res["trials"]["done"] == finals,
               "expected every search trial to time out and the finals to finish: %r" % res["trials"])
         check(all(w["trial"] is None for w in res["stage_winners"]), "no stage should have a winner: %r" % res["stage_winners"])
-        check(res["winner"]["arch"] == res["baselines"][0]["arch"],
-              "with no stage winner the winner is the config's defaults (= the default-arch baseline)")
+        check(not res["finalists"], "the only finalist is the incumbent, a baseline trained already: %r" % res["finalists"])
+        best = max(res["baselines"], key=lambda b: b["valid"]["auc"])
+        check(res["winner"]["arch"] == best["arch"],
+              "with no stage winner the winner is the best baseline on validation (the warm start's incumbent)")
     finally:
         ws.cleanup()
 
