@@ -218,4 +218,23 @@ int ameir_local_run(const ameir_search_config *cfg, ameir_controller *ctl, const
  * coordinator sent (0 or 3) in *exit_code and 0, or an error (the caller aborts). */
 int ameir_worker_run(MPI_Comm comm, const ameir_trial_ctx *ctx, ameir_trial_data *td, int *exit_code);
 
+/* ---- the MPI job of a search (src/cluster/job.c) ---- */
+typedef struct ameir_job {
+    MPI_Comm comm; /* private duplicate of MPI_COMM_WORLD, errors returned as codes */
+    int rank, size;
+} ameir_job;
+
+/* MPI_Init (unless done), the communicator, rank and size. AMEIR_EMPI on failure. */
+int ameir_job_init(ameir_job *j);
+void ameir_job_finalize(ameir_job *j);
+/* End every rank of the job with this exit code (the others may wait on this one). */
+_Noreturn void ameir_job_abort(int code);
+/* Rank 0's set-up status and trial context, to every rank. */
+int ameir_job_share_setup(const ameir_job *j, int *status, ameir_trial_ctx *ctx);
+/* The smallest of every rank's value (a status: one negative means one rank failed). */
+int ameir_job_min(const ameir_job *j, int value, int *min);
+/* This rank's loop: the local loop alone, the coordinator on rank 0, else a worker. */
+int ameir_job_run(const ameir_job *j, const ameir_search_config *cfg, ameir_controller *ctl, const ameir_trial_ctx *ctx,
+                  ameir_trial_data *td, const ameir_cluster_opts *o, ameir_cluster_stats *st, int *exit_code);
+
 #endif

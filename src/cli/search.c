@@ -5,7 +5,6 @@
  * coordinator loop and the others the worker loop (one rank alone does both). */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
-#include <mpi.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -185,7 +184,8 @@ static void interrupted_message(const search_setup *s, const ameir_cluster_stats
 }
 
 /* Everything after MPI_Init; returns the exit code of this rank. */
-static int search_main(MPI_Comm comm, int rank, int size, const search_args *a) {
+static int search_main(const ameir_job *job, const search_args *a) {
+    int rank = job->rank, size = job->size;
     search_setup s;
     ameir_trial_ctx ctx;
     ameir_trial_data td;
@@ -197,8 +197,9 @@ static int search_main(MPI_Comm comm, int rank, int size, const search_args *a) 
     memset(&st, 0, sizeof st);
     if (rank == 0)
         rc = setup(&s, a, &ctx);
-    if (MPI_Bcast(&rc, 1, MPI_INT, 0, comm) != MPI_SUCCESS || MPI_Bcast(&ctx, (int)sizeof ctx, MPI_BYTE, 0, comm) != MPI_SUCCESS)
-        rc = ameir_fail(AMEIR_EMPI, "%s:%d: MPI_Bcast of the search setup failed", __FILE__, __LINE__);
+    int shared = ameir_job_share_setup(job, &rc, &ctx);
+    if (shared < 0)
+        rc = shared;
     if (rc < 0) {
         exit_code = rank == 0 ? ameir_report_error("search", rc) : ameir_exit_code(rc);
         goto done;
@@ -209,8 +210,8 @@ static int search_main(MPI_Comm comm, int rank, int size, const search_args *a) 
         load = ameir_trial_data_open(&td, ctx.data_dir);
     if (load < 0)
         ameir_report_error("search", load);
-    if (MPI_Allreduce(&load, &worst, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS) {
-        exit_code = ameir_report_error("search", ameir_fail(AMEIR_EMPI, "MPI_Allreduce of the data status failed"));
+    if ((rc = ameir_job_min(job, load, &worst)) < 0) {
+        exit_code = ameir_report_error("search", rc);
         goto done;
     }
     if (worst < 0) {
@@ -226,12 +227,7 @@ static int search_main(MPI_Comm comm, int rank, int size, const search_args *a) 
                (long long)(counts[AMEIR_TRIAL_PENDING] + counts[AMEIR_TRIAL_RUNNING]));
         fflush(stdout);
     }
-    if (size == 1)
-        rc = ameir_local_run(s.cfg, s.ctl, &ctx, &td, &o, &st);
-    else if (rank == 0)
-        rc = ameir_coordinator_run(comm, s.cfg, s.ctl, &o, &st);
-    else
-        rc = ameir_worker_run(comm, &ctx, &td, &exit_code);
+    rc = ameir_job_run(job, s.cfg, s.ctl, &ctx, &td, &o, &st, &exit_code);
     if (rc == AMEIR_EINTERRUPTED) {
         interrupted_message(&s, &st);
         exit_code = ameir_exit_code(rc);
@@ -243,7 +239,7 @@ static int search_main(MPI_Comm comm, int rank, int size, const search_args *a) 
             fflush(stderr);
             ameir_run_lock_release(s.lock);
             s.lock = NULL;
-            MPI_Abort(MPI_COMM_WORLD, exit_code);
+            ameir_job_abort(exit_code);
         }
     } else if (rc < 0) {
         /* the others may be waiting on this rank: end the job; the checkpoint is intact */
@@ -252,8 +248,7 @@ static int search_main(MPI_Comm comm, int rank, int size, const search_args *a) 
         fflush(stderr);
         ameir_run_lock_release(s.lock);
         s.lock = NULL;
-        MPI_Abort(MPI_COMM_WORLD, code);
-        exit_code = code;
+        ameir_job_abort(code);
     } else if (rank == 0) {
         rc = finish(&s, &ctx, a, &st);
         exit_code = rc < 0 ? ameir_report_error("search", rc) : 0;
@@ -275,8 +270,8 @@ int ameir_cmd_search(int argc, char **argv) {
         {"json", AMEIR_OPT_FLAG, &a.json, 1, 0, NULL, "print a JSON summary as the last line", 0},
         {0},
     };
-    int help = 0, rank = 0, size = 1, inited = 0, code = 0;
-    MPI_Comm comm = MPI_COMM_NULL;
+    int help = 0, code = 0;
+    ameir_job job;
     int rc = ameir_opts_parse(opts, argc, argv, NULL, 0, NULL, &help);
     if (rc == 0 && !help)
         rc = check_args(&a);
@@ -295,26 +290,12 @@ int ameir_cmd_search(int argc, char **argv) {
         return ameir_report_error("search", rc);
     }
     ameir_die_with_launcher();
-    MPI_Initialized(&inited);
-    if (!inited && MPI_Init(NULL, NULL) != MPI_SUCCESS) {
-        fprintf(stderr, "ameir search: error: MPI_Init failed\n");
-        return 1;
-    }
-    /* errors come back as codes (AMEIR_MPI_CHECK names file and line), the loops decide */
-    if (MPI_Comm_dup(MPI_COMM_WORLD, &comm) != MPI_SUCCESS ||
-        MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN) != MPI_SUCCESS) {
-        fprintf(stderr, "ameir search: error: cannot set up the MPI communicator\n");
-        MPI_Abort(MPI_COMM_WORLD, 1);
-    }
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &size);
-    if ((rc = ameir_signals_install()) < 0) {
-        code = ameir_report_error("search", rc);
-        MPI_Abort(MPI_COMM_WORLD, code);
-    }
-    code = search_main(comm, rank, size, &a);
+    if ((rc = ameir_job_init(&job)) < 0)
+        return ameir_report_error("search", rc);
+    if ((rc = ameir_signals_install()) < 0)
+        ameir_job_abort(ameir_report_error("search", rc));
+    code = search_main(&job, &a);
     ameir_signals_restore();
-    MPI_Comm_free(&comm);
-    MPI_Finalize();
+    ameir_job_finalize(&job);
     return code;
 }
