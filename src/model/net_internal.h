@@ -1,4 +1,4 @@
-/* The inside of ameir_net, shared by net_build.c (creation, init), net_step.c (forward,
+/* The inside of ameir_net, shared by net_build.c (creation, init), net_forward.c / net_backward.c (forward,
  * backward, Adam) and net_io.c (HDF5). Not a public header.
  *
  * Shapes below use B = max_batch (rows in use: n <= B), L = seq_len, d = dim,

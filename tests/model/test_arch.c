@@ -100,7 +100,7 @@ static void test_defaults(void) {
 }
 
 /* Every difference that matters changes equality and the hash; field order within a
- * group is kept as written, so it matters too (documented in docs/architecture.md). */
+ * group is kept as written, so it matters too (documented in docs/arch-language.md). */
 static void test_differences(void) {
     ameir_arch base, v;
     CHECK_EQ_INT(ameir_arch_parse(&base, product_example, "example"), 0);
