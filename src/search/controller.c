@@ -133,6 +133,7 @@ static int seeded(const ameir_arch *seeds, int n, const ameir_arch *a) {
 static int warm_started(const ameir_search_config *cfg) { return cfg->warm_start && cfg->n_baselines > 0; }
 
 static int rung_complete(ameir_controller *ctl);
+static int64_t best_final(const ameir_controller *ctl, int with_baselines);
 
 /* Each baseline from scratch with the final budget, into the current final rung. */
 static int add_baselines(ameir_controller *ctl) {
@@ -327,7 +328,7 @@ static int next_generation(ameir_controller *ctl, int64_t *added) {
 static int rung_complete(ameir_controller *ctl) {
     const ameir_schedule *sch = &ctl->cfg->schedule[ctl->stage];
     if (ctl->warming) { /* the best baseline on validation is the first incumbent */
-        int64_t w = ameir_controller_final_winner(ctl);
+        int64_t w = best_final(ctl, 1);
         if (w >= 0)
             ctl->base = ctl->trials[w].arch;
         ctl->warming = 0;
@@ -595,16 +596,22 @@ int64_t ameir_controller_planned_trials(const ameir_controller *ctl) {
     return total;
 }
 
-int64_t ameir_controller_final_winner(const ameir_controller *ctl) {
+/* The best final trial on validation (ties: lower id): finalists, and baselines if asked. */
+static int64_t best_final(const ameir_controller *ctl, int with_baselines) {
     int64_t best = -1;
-    int warm = warm_started(ctl->cfg);
     for (int64_t id = 0; id < ctl->n; id++) {
         const ameir_trial *t = &ctl->trials[id];
-        int eligible = t->kind == AMEIR_TRIAL_FINAL_WINNER || (warm && t->kind == AMEIR_TRIAL_FINAL_BASELINE);
+        int eligible = t->kind == AMEIR_TRIAL_FINAL_WINNER || (with_baselines && t->kind == AMEIR_TRIAL_FINAL_BASELINE);
         if (eligible && ok(t) && (best < 0 || t->metric > ctl->trials[best].metric))
             best = id;
     }
     return best;
+}
+
+int64_t ameir_controller_final_winner(const ameir_controller *ctl) {
+    if (ctl->stage != AMEIR_STAGE_FINAL || ctl->warming)
+        return -1; /* the final phase has not begun */
+    return best_final(ctl, warm_started(ctl->cfg));
 }
 
 const char *ameir_controller_role(const ameir_controller *ctl, const ameir_trial *t, char *out, size_t cap) {
