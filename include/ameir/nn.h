@@ -60,6 +60,9 @@ int ameir_embedding_touched_rows(int32_t *rows, uint8_t *seen, const int32_t *id
  * + beta out, w (O, In), with each row's result independent of N (src/nn/gemm_rows.c: pads
  * the calls that OpenBLAS would give its small-matrix kernel). Forward passes use it, so a
  * history gives the same bits alone as among other rows. ---- */
+/* 1 when ameir_gemm_rows runs on the BLAS, 0 when on its fixed-order loops (the kernel of
+ * this CPU sums the rows of a tile differently; see gemm_rows.c). Probes on first call. */
+int ameir_gemm_rows_blas(void);
 void ameir_gemm_rows(real *out, int ldo, const real *inp, int ldi, const real *w, int N, int In, int O, real alpha, real beta);
 
 /* ---- linear: out (N, O) = inp (N, In) w^T (w is (O, In)) + b (O); b may be NULL.

@@ -13,6 +13,7 @@
 #include "ameir/arch.h"
 #include "ameir/error.h"
 #include "ameir/log.h"
+#include "ameir/nn.h"
 #include "ameir/net.h"
 #include "commands.h"
 #include "options.h"
@@ -169,6 +170,13 @@ int ameir_cmd_bench(int argc, char **argv) {
     printf("seconds: %.3f, ms/step: %.3f, cpu seconds: %.3f (%.0f samples per cpu second)\n", res.seconds,
            1e3 * res.seconds / steps, res.cpu_seconds, (double)steps * batch / res.cpu_seconds);
     printf("samples/s: %.0f\n", res.samples_per_s);
+    /* OpenBLAS 0.3.21 takes a CPU newer than itself for Prescott (SSE3 kernels) */
+    const char *core = openblas_get_corename();
+    printf("blas: OpenBLAS %s kernels, dense products on %s\n", core ? core : "?",
+           ameir_gemm_rows_blas() ? "the BLAS" : "fixed-order loops (this kernel is not row-symmetric)");
+    if (core && !strcmp(core, "Prescott") && __builtin_cpu_supports("avx512f"))
+        printf("hint: this CPU has AVX-512 but OpenBLAS runs its generic kernels; try OPENBLAS_CORETYPE=SkylakeX "
+               "and compare (docs/performance.md)\n");
     if (json) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "command", "bench");
@@ -185,6 +193,8 @@ int ameir_cmd_bench(int argc, char **argv) {
         cJSON_AddNumberToObject(o, "samples_per_s", res.samples_per_s);
         cJSON_AddNumberToObject(o, "first_loss", res.first_loss);
         cJSON_AddNumberToObject(o, "last_loss", res.last_loss);
+        cJSON_AddStringToObject(o, "blas_core", core ? core : "");
+        cJSON_AddBoolToObject(o, "gemm_on_blas", ameir_gemm_rows_blas());
         char *text = cJSON_PrintUnformatted(o);
         cJSON_Delete(o);
         if (!text)
