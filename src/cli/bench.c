@@ -169,7 +169,6 @@ int ameir_cmd_bench(int argc, char **argv) {
     printf("loss: %.6f -> %.6f\n", res.first_loss, res.last_loss);
     printf("seconds: %.3f, ms/step: %.3f, cpu seconds: %.3f (%.0f samples per cpu second)\n", res.seconds,
            1e3 * res.seconds / steps, res.cpu_seconds, (double)steps * batch / res.cpu_seconds);
-    printf("samples/s: %.0f\n", res.samples_per_s);
     /* OpenBLAS 0.3.21 takes a CPU newer than itself for Prescott (SSE3 kernels) */
     const char *core = openblas_get_corename();
     printf("blas: OpenBLAS %s kernels, dense products on %s\n", core ? core : "?",
@@ -177,6 +176,7 @@ int ameir_cmd_bench(int argc, char **argv) {
     if (core && !strcmp(core, "Prescott") && __builtin_cpu_supports("avx512f"))
         printf("hint: this CPU has AVX-512 but OpenBLAS runs its generic kernels; try OPENBLAS_CORETYPE=SkylakeX "
                "and compare (docs/performance.md)\n");
+    printf("samples/s: %.0f\n", res.samples_per_s);
     if (json) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "command", "bench");

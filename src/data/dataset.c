@@ -7,6 +7,7 @@
 
 #include "ameir/dataset.h"
 #include "ameir/error.h"
+#include "ameir/json.h"
 #include "ameir/fileio.h"
 #include "dataset_internal.h"
 #include "prep_internal.h"
@@ -150,17 +151,16 @@ int ameir_dataset_open(ameir_dataset **out, const char *dir) {
     snprintf(ds->dir, sizeof ds->dir, "%s", dir);
     snprintf(path, sizeof path, "%s/meta.json", dir);
     char *text = NULL;
-    if ((rc = ameir_file_read(path, &text, NULL)) < 0) {
+    size_t len = 0;
+    if ((rc = ameir_file_read(path, &text, &len)) < 0) {
         if (rc == AMEIR_ENOENT)
             ameir_fail(rc, "%s: missing (not a prepared dataset; run ameir prep)", path);
         goto fail;
     }
-    m = cJSON_Parse(text);
+    rc = ameir_json_parse(&m, text, len, path);
     free(text);
-    if (!m) {
-        rc = ameir_fail(AMEIR_EDATA, "%s: not valid JSON", path);
+    if (rc < 0)
         goto fail;
-    }
     if ((rc = parse_meta(ds, m, path)) < 0)
         goto fail;
     ds->meta_text = cJSON_Print(m);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ameir/error.h"
+#include "ameir/json.h"
 #include "ameir/fileio.h"
 #include "prep_internal.h"
 
@@ -514,13 +515,6 @@ static int parse_top(dcfg *c, const cJSON *root) {
     return 0;
 }
 
-static int json_error_line(const char *text, const char *where) {
-    int line = 1;
-    for (const char *p = text; p < where && *p; p++)
-        line += *p == '\n';
-    return line;
-}
-
 int dconfig_load(dcfg **out, const char *path) {
     *out = NULL;
     int rc = 0;
@@ -529,14 +523,11 @@ int dconfig_load(dcfg **out, const char *path) {
     if (!c)
         return ameir_fail(AMEIR_ENOMEM, "out of memory for the config");
     snprintf(c->path, sizeof c->path, "%s", path);
-    if ((rc = ameir_file_read(path, &text, NULL)) < 0)
+    size_t len = 0;
+    if ((rc = ameir_file_read(path, &text, &len)) < 0)
         goto fail;
-    const char *end = NULL;
-    c->json = cJSON_ParseWithOpts(text, &end, 1);
-    if (!c->json) {
-        rc = ameir_fail(AMEIR_EJSON, "%s:%d: JSON syntax error", path, json_error_line(text, end ? end : text));
+    if ((rc = ameir_json_parse(&c->json, text, len, path)) < 0)
         goto fail;
-    }
     rc = parse_top(c, c->json);
     if (rc < 0)
         goto fail;

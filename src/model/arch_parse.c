@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "ameir/error.h"
+#include "ameir/json.h"
 #include "ameir/fileio.h"
 #include "ameir/nn.h"
 #include "arch_priv.h"
@@ -276,51 +277,25 @@ static int parse_root(const cJSON *root, ameir_arch *a, const char *origin) {
     return ameir_arch_validate(a, origin);
 }
 
-/* "ORIGIN:LINE:COL: JSON syntax error near ..." from where cJSON stopped. */
-static int syntax_error(const char *text, const char *stop, const char *origin) {
-    int line = 1, col = 1;
-    if (!stop)
-        stop = text;
-    for (const char *p = text; p < stop && *p; p++) {
-        if (*p == '\n') {
-            line++;
-            col = 1;
-        } else {
-            col++;
-        }
-    }
-    if (!*stop)
-        return ameir_fail(AMEIR_EJSON, "%s:%d:%d: JSON syntax error: got the end of the text, expected more JSON",
-                          origin, line, col);
-    char near[32];
-    size_t n = 0;
-    while (n < sizeof near - 1 && stop[n] && stop[n] != '\n' && stop[n] != '\r')
-        n++;
-    memcpy(near, stop, n);
-    near[n] = '\0';
-    return ameir_fail(AMEIR_EJSON, "%s:%d:%d: JSON syntax error: got \"%s\", expected valid JSON", origin, line, col,
-                      near);
-}
-
-int ameir_arch_parse(ameir_arch *arch, const char *text, const char *origin) {
-    const char *stop = NULL;
+static int parse_text(ameir_arch *arch, const char *text, size_t len, const char *origin) {
     AMEIR_ASSERT(text != NULL && origin != NULL);
     ameir_arch_init(arch);
-    cJSON *root = cJSON_ParseWithOpts(text, &stop, 1);
-    if (!root)
-        return syntax_error(text, stop, origin);
+    cJSON *root = NULL;
+    AMEIR_TRY(ameir_json_parse(&root, text, len, origin));
     int rc = parse_root(root, arch, origin);
     cJSON_Delete(root);
     return rc;
+}
+
+int ameir_arch_parse(ameir_arch *arch, const char *text, const char *origin) {
+    return parse_text(arch, text, strlen(text), origin);
 }
 
 int ameir_arch_load(ameir_arch *arch, const char *path) {
     char *text = NULL;
     size_t len = 0;
     AMEIR_TRY(ameir_file_read(path, &text, &len));
-    int rc = strlen(text) != len
-                 ? ameir_fail(AMEIR_EJSON, "%s: got a NUL byte at offset %zu, expected JSON text", path, strlen(text))
-                 : ameir_arch_parse(arch, text, path);
+    int rc = parse_text(arch, text, len, path);
     free(text);
     return rc;
 }

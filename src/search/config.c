@@ -13,6 +13,7 @@
 #include "ameir/error.h"
 #include "ameir/fileio.h"
 #include "ameir/nn.h"
+#include "ameir/json.h"
 #include "json_util.h"
 
 static const char *const stage_names[] = {"behavior", "interaction", "mlp", "final"};
@@ -382,7 +383,7 @@ int ameir_search_config_parse(ameir_search_config **out, const char *text, const
         goto fail;
     }
     set_defaults(cfg);
-    rc = ameir_json_parse(&root, text, origin);
+    rc = ameir_json_parse(&root, text, strlen(text), origin);
     if (rc < 0)
         goto fail;
     ameir_json_ctx c = {origin};

@@ -9,28 +9,6 @@
 
 #include "ameir/error.h"
 
-int ameir_json_parse(cJSON **root, const char *text, const char *origin) {
-    const char *end = NULL;
-    *root = cJSON_ParseWithOpts(text, &end, 1);
-    if (*root)
-        return 0;
-    if (!end || end < text)
-        return ameir_fail(AMEIR_EJSON, "%s: JSON syntax error (or out of memory)", origin);
-    int line = 1, col = 1;
-    for (const char *p = text; p < end && *p; p++) {
-        if (*p == '\n')
-            line++, col = 1;
-        else
-            col++;
-    }
-    char near[24];
-    size_t k = 0;
-    for (const char *p = end; *p && *p != '\n' && k + 1 < sizeof near; p++)
-        near[k++] = *p;
-    near[k] = '\0';
-    return ameir_fail(AMEIR_EJSON, "%s:%d:%d: JSON syntax error near '%s'", origin, line, col, k ? near : "end of file");
-}
-
 static int key_cmp(const void *a, const void *b) {
     const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
     return strcmp(x->string, y->string);

@@ -12,9 +12,6 @@ typedef struct ameir_json_ctx {
     const char *origin; /* file name in messages */
 } ameir_json_ctx;
 
-/* Parse text; AMEIR_EJSON "ORIGIN:LINE:COL: JSON syntax error near '...'". *root owned by caller. */
-int ameir_json_parse(cJSON **root, const char *text, const char *origin);
-
 /* Sort object keys recursively (in place) and print compactly; caller frees; NULL on OOM. */
 char *ameir_json_canonical(cJSON *root);
 

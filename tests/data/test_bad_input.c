@@ -74,6 +74,11 @@ static void test_config(void) {
     expect_fail(AMEIR_ECONFIG, "cfg.json", "key fields[2].column: no column \"height\"");
     du_write(dir, "cfg.json", "{\n  \"name\": \"tiny\",\n  \"task\": ctr\n}\n");
     expect_fail(AMEIR_EJSON, "cfg.json:3:", "JSON syntax error");
+    /* what cJSON alone would take: a control byte as white space, the last of two keys */
+    du_write(dir, "cfg.json", "{\n  \"name\": \"tiny\",\x01\n  \"task\": \"ctr\"\n}\n");
+    expect_fail(AMEIR_EJSON, "cfg.json:2:18:", "got control byte 0x01, expected JSON text");
+    write_cfg(" \"shards\": 2, \"shards\": 3,", GOOD_LABEL, GOOD_AGE);
+    expect_fail(AMEIR_ECONFIG, "cfg.json", "shards: got the key twice, expected each key once");
     snprintf(cfg, sizeof cfg, "%s/nope.json", dir);
     expect_fail(AMEIR_ENOENT, "nope.json", "cannot open");
     snprintf(cfg, sizeof cfg, "%s/cfg.json", dir);
