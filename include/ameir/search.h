@@ -172,12 +172,14 @@ int ameir_space_evolve(const ameir_search_config *cfg, const ameir_arch *base, c
 /* ------------------------------------------------------------ controller ---- */
 
 enum ameir_trial_kind { AMEIR_TRIAL_SEARCH = 0, AMEIR_TRIAL_FINAL_WINNER = 1, AMEIR_TRIAL_FINAL_BASELINE = 2 };
+/* The trial statuses, in their stored order (RUN.h5 keeps the numbers): one list for the
+ * enum, the names and the count. Those from DONE on are finished. */
+#define AMEIR_TRIAL_STATUSES(X) X(PENDING, "pending") X(RUNNING, "running") X(DONE, "done") X(DIVERGED, "diverged") X(TIMEOUT, "timeout")
 enum ameir_trial_status {
-    AMEIR_TRIAL_PENDING = 0,
-    AMEIR_TRIAL_RUNNING = 1,
-    AMEIR_TRIAL_DONE = 2,
-    AMEIR_TRIAL_DIVERGED = 3,
-    AMEIR_TRIAL_TIMEOUT = 4,
+#define AMEIR_STATUS_ENUM_(id, name) AMEIR_TRIAL_##id,
+    AMEIR_TRIAL_STATUSES(AMEIR_STATUS_ENUM_)
+#undef AMEIR_STATUS_ENUM_
+    AMEIR_TRIAL_N_STATUS
 };
 /* "search", "winner", "baseline" / "pending", "running", "done", "diverged", "timeout";
  * NULL out of range. Static strings. */
@@ -301,8 +303,15 @@ void ameir_controller_best_arch(const ameir_controller *ctl, ameir_arch *out);
  * gives n candidates (search + final trials; for progress and time estimates). */
 int64_t ameir_controller_planned_trials(const ameir_controller *ctl);
 
-/* Counts of trials by status (array of 5 indexed by enum ameir_trial_status). */
-void ameir_controller_counts(const ameir_controller *ctl, int64_t counts[5]);
+/* Counts of trials by status (indexed by enum ameir_trial_status). */
+void ameir_controller_counts(const ameir_controller *ctl, int64_t counts[AMEIR_TRIAL_N_STATUS]);
+/* Of such counts: trials with a result (done, diverged or timeout), and those still to run. */
+static inline int64_t ameir_counts_finished(const int64_t *counts) {
+    return counts[AMEIR_TRIAL_DONE] + counts[AMEIR_TRIAL_DIVERGED] + counts[AMEIR_TRIAL_TIMEOUT];
+}
+static inline int64_t ameir_counts_open(const int64_t *counts) {
+    return counts[AMEIR_TRIAL_PENDING] + counts[AMEIR_TRIAL_RUNNING];
+}
 
 /* ------------------------------------------------------------ checkpoint ---- */
 

@@ -21,7 +21,7 @@ int ameir_cmd_eval(int argc, char **argv) {
         {"model", AMEIR_OPT_STR, &model, 1, 0, "MODEL.h5", "model file written by ameir train --out", 0},
         {"split", AMEIR_OPT_STR, &split, 1, 0, "NAME", "split to evaluate: train, valid or test (default test)", 0},
         {"batch", AMEIR_OPT_INT, &batch, 1, 65536, "B", "rows per forward pass (default: the training batch, which reproduces train's metrics exactly)", 0},
-        {"threads", AMEIR_OPT_INT, &threads, 1, 1024, "T", "BLAS threads (default 1)", 0},
+        {"threads", AMEIR_OPT_INT, &threads, 1, 1024, "T", "network threads: rows of a batch split over T threads (default 1)", 0},
         {"json", AMEIR_OPT_FLAG, &json, 1, 0, NULL, "print one JSON object as the last line of stdout", 0},
         {0},
     };

@@ -157,7 +157,7 @@ int ameir_cmd_predict(int argc, char **argv) {
         {"split", AMEIR_OPT_STR, &split, 1, 0, "NAME", "split to score: train, valid or test (default test)", 0},
         {"out", AMEIR_OPT_STR, &out, 1, 0, "FILE.csv", "CSV: row,score (seq data: row,score,rank), then the raw user and item ids when the data has them", 0},
         {"batch", AMEIR_OPT_INT, &batch, 1, 65536, "B", "rows per forward pass (default: the training batch, which reproduces train's metrics exactly)", 0},
-        {"threads", AMEIR_OPT_INT, &threads, 1, 1024, "T", "BLAS threads (default 1)", 0},
+        {"threads", AMEIR_OPT_INT, &threads, 1, 1024, "T", "network threads: rows of a batch split over T threads (default 1)", 0},
         {0},
     };
     static const char *const required[] = {"model", "data", "out", NULL};

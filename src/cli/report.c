@@ -278,7 +278,7 @@ int ameir_cmd_report(int argc, char **argv) {
         return ameir_report_error("report", ameir_fail(AMEIR_EINVAL, "expected the checkpoint: ameir report RUN.h5 (--help lists the options)"));
     if ((rc = ameir_checkpoint_read(pos[0], &cfg, &ctl)) < 0)
         goto done;
-    int64_t n = ameir_controller_n_trials(ctl), counts[5];
+    int64_t n = ameir_controller_n_trials(ctl), counts[AMEIR_TRIAL_N_STATUS];
     if (!(ids = malloc(sizeof *ids * (size_t)(n ? n : 1)))) {
         rc = ameir_fail(AMEIR_ENOMEM, "no memory for %lld trials", (long long)n);
         goto done;
@@ -287,7 +287,7 @@ int ameir_cmd_report(int argc, char **argv) {
     const char *metric = ameir_metrics_primary_name(ameir_run_task(ctl));
     printf("search %s (%s): %lld trials: %lld done, %lld diverged, %lld timeout, %lld pending\n", cfg->name, pos[0], (long long)n,
            (long long)counts[AMEIR_TRIAL_DONE], (long long)counts[AMEIR_TRIAL_DIVERGED], (long long)counts[AMEIR_TRIAL_TIMEOUT],
-           (long long)(counts[AMEIR_TRIAL_PENDING] + counts[AMEIR_TRIAL_RUNNING]));
+           (long long)ameir_counts_open(counts));
     for (int s = 0; s < AMEIR_N_STAGES; s++) {
         int64_t k = stage_ids(ctl, s, ids);
         if (k)

@@ -137,11 +137,11 @@ cJSON *ameir_run_outcome_json(const ameir_search_config *cfg, const ameir_contro
         }
         cJSON_AddItemToArray(sw, e);
     }
-    int64_t counts[5];
+    int64_t counts[AMEIR_TRIAL_N_STATUS];
     ameir_controller_counts(ctl, counts);
     cJSON *tc = cJSON_AddObjectToObject(o, "trials");
     cJSON_AddNumberToObject(tc, "total", (double)n);
-    for (int s = 0; s < 5; s++)
+    for (int s = 0; s < AMEIR_TRIAL_N_STATUS; s++)
         cJSON_AddNumberToObject(tc, ameir_trial_status_name(s), (double)counts[s]);
     return o;
 }

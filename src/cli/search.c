@@ -220,11 +220,10 @@ static int search_main(const ameir_job *job, const search_args *a) {
     }
     ameir_cluster_opts o = {s.run_path, stdout};
     if (rank == 0 && s.resumed) {
-        int64_t counts[5];
+        int64_t counts[AMEIR_TRIAL_N_STATUS];
         ameir_controller_counts(s.ctl, counts);
         printf("resuming %s: %lld trials finished, %lld to run again or start\n", s.run_path,
-               (long long)(counts[AMEIR_TRIAL_DONE] + counts[AMEIR_TRIAL_DIVERGED] + counts[AMEIR_TRIAL_TIMEOUT]),
-               (long long)(counts[AMEIR_TRIAL_PENDING] + counts[AMEIR_TRIAL_RUNNING]));
+               (long long)ameir_counts_finished(counts), (long long)ameir_counts_open(counts));
         fflush(stdout);
     }
     rc = ameir_job_run(job, s.cfg, s.ctl, &ctx, &td, &o, &st, &exit_code);

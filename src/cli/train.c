@@ -100,7 +100,7 @@ int ameir_cmd_train(int argc, char **argv) {
         {"negatives", AMEIR_OPT_INT, &c.n_neg, 1, 1000, "K", "seq data: sampled negatives per positive (default 1)", 0},
         {"dim", AMEIR_OPT_INT, &d, 1, 1024, "D", "embedding dimension d (default 16)", 0},
         {"seed", AMEIR_OPT_U64, &c.seed, 1, 0, "S", "seed of the initialisation, batch order, dropout and negatives (default 1)", 0},
-        {"threads", AMEIR_OPT_INT, &c.threads, 1, 1024, "T", "BLAS threads (default 1)", 0},
+        {"threads", AMEIR_OPT_INT, &c.threads, 1, 1024, "T", "network threads: rows of a batch split over T threads (default 1)", 0},
         {"out", AMEIR_OPT_STR, &out, 1, 0, "MODEL.h5", "write the model file here", 0},
         {"json", AMEIR_OPT_FLAG, &json, 1, 0, NULL, "print one JSON object as the last line of stdout", 0},
         {"quiet", AMEIR_OPT_FLAG, &quiet, 1, 0, NULL, "no progress lines on stderr", 0},

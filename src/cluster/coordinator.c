@@ -27,16 +27,16 @@ static void coord_init(coord *c, const ameir_search_config *cfg, ameir_controlle
     c->o = o;
     c->st = st;
     c->start = ameir_now();
-    int64_t counts[5];
+    int64_t counts[AMEIR_TRIAL_N_STATUS];
     ameir_controller_counts(ctl, counts);
-    c->finished_before = counts[AMEIR_TRIAL_DONE] + counts[AMEIR_TRIAL_DIVERGED] + counts[AMEIR_TRIAL_TIMEOUT];
+    c->finished_before = ameir_counts_finished(counts);
 }
 
 /* One line per finished trial: stage, rung, trial, metric, best so far, elapsed, ETA. */
 static void progress_line(coord *c, const ameir_trial *t) {
-    int64_t counts[5];
+    int64_t counts[AMEIR_TRIAL_N_STATUS];
     ameir_controller_counts(c->ctl, counts);
-    int64_t finished = counts[AMEIR_TRIAL_DONE] + counts[AMEIR_TRIAL_DIVERGED] + counts[AMEIR_TRIAL_TIMEOUT];
+    int64_t finished = ameir_counts_finished(counts);
     int64_t planned = ameir_controller_planned_trials(c->ctl);
     if (planned < finished)
         planned = finished;

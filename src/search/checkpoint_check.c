@@ -57,8 +57,8 @@ int ameir_trial_row_check(const ameir_search_config *cfg, const ameir_trial *t, 
     int search = t->stage < AMEIR_STAGE_FINAL;
     if (search ? t->kind != AMEIR_TRIAL_SEARCH : t->kind != AMEIR_TRIAL_FINAL_WINNER && t->kind != AMEIR_TRIAL_FINAL_BASELINE)
         BAD("kind", "got %d, expected %s for stage %d", t->kind, search ? "0 (search)" : "1 or 2 (final)", t->stage);
-    if (t->status < AMEIR_TRIAL_PENDING || t->status > AMEIR_TRIAL_TIMEOUT)
-        BAD("status", "got %d, expected 0..4", t->status);
+    if (t->status < 0 || t->status >= AMEIR_TRIAL_N_STATUS)
+        BAD("status", "got %d, expected 0..%d", t->status, AMEIR_TRIAL_N_STATUS - 1);
     if (t->seed != cfg->seed)
         BAD("seed", "got %llu, expected the config's %llu", (unsigned long long)t->seed, (unsigned long long)cfg->seed);
     if (search) {

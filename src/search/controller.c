@@ -52,10 +52,14 @@ struct ameir_controller {
 };
 
 static const char *const kind_names[] = {"search", "winner", "baseline"};
-static const char *const status_names[] = {"pending", "running", "done", "diverged", "timeout"};
+static const char *const status_names[] = {
+#define STATUS_NAME(id, name) name,
+    AMEIR_TRIAL_STATUSES(STATUS_NAME)
+#undef STATUS_NAME
+};
 
 const char *ameir_trial_kind_name(int kind) { return kind >= 0 && kind <= 2 ? kind_names[kind] : NULL; }
-const char *ameir_trial_status_name(int status) { return status >= 0 && status <= 4 ? status_names[status] : NULL; }
+const char *ameir_trial_status_name(int status) { return status >= 0 && status < AMEIR_TRIAL_N_STATUS ? status_names[status] : NULL; }
 
 static int finished(int status) { return status >= AMEIR_TRIAL_DONE; }
 static int ok(const ameir_trial *t) { return t->status == AMEIR_TRIAL_DONE && isfinite(t->metric); }
@@ -477,7 +481,7 @@ int ameir_controller_report(ameir_controller *ctl, const ameir_search_result *r)
     if (t->status != AMEIR_TRIAL_RUNNING)
         return ameir_fail(AMEIR_EINVAL, "search controller: result for trial %lld, which is %s, expected running",
                           (long long)t->id, ameir_trial_status_name(t->status));
-    if (!finished(r->status) || r->status > AMEIR_TRIAL_TIMEOUT)
+    if (!finished(r->status) || r->status >= AMEIR_TRIAL_N_STATUS)
         return ameir_fail(AMEIR_EINVAL, "search controller: trial %lld: got status %d, expected done, diverged or timeout",
                           (long long)t->id, r->status);
     t->status = r->status;
@@ -627,8 +631,8 @@ const char *ameir_controller_role(const ameir_controller *ctl, const ameir_trial
     return out;
 }
 
-void ameir_controller_counts(const ameir_controller *ctl, int64_t counts[5]) {
-    for (int i = 0; i < 5; i++)
+void ameir_controller_counts(const ameir_controller *ctl, int64_t counts[AMEIR_TRIAL_N_STATUS]) {
+    for (int i = 0; i < AMEIR_TRIAL_N_STATUS; i++)
         counts[i] = 0;
     for (int64_t id = 0; id < ctl->n; id++)
         counts[ctl->trials[id].status]++;
