@@ -4,6 +4,8 @@
  * equal keys, and stops at a NUL byte. Errors (AMEIR_EJSON but the last) name the file and where:
  *   "ORIGIN: got a NUL byte at offset N, expected JSON text"
  *   "ORIGIN:LINE:COL: got control byte 0x01, expected JSON text" (also inside a string)
+ *   "ORIGIN:LINE:COL: got \\u0000 inside a string, expected no NUL character"
+ *   "ORIGIN:LINE:COL: got a number with a leading zero, expected JSON number syntax"
  *   "ORIGIN:LINE:COL: JSON syntax error: got \"...\", expected valid JSON"
  *   "ORIGIN:LINE:COL: JSON syntax error: got the end of the text, expected more JSON"
  *   "ORIGIN: PATH.KEY: got the key twice, expected each key once" (AMEIR_ECONFIG) */

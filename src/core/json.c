@@ -17,25 +17,39 @@ static void where(const char *text, const char *p, int *line, int *col) {
     }
 }
 
-/* JSON allows tab, newline and carriage return as white space and no raw byte below 0x20
- * inside a string; cJSON would take any of them for white space. */
-static int control_bytes(const char *text, const char *origin) {
+static int refuse_at(const char *text, const char *p, const char *origin, const char *what) {
+    int line, col;
+    where(text, p, &line, &col);
+    return ameir_fail(AMEIR_EJSON, "%s:%d:%d: %s", origin, line, col, what);
+}
+
+static int is_number_char(char c) { return (c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-'; }
+
+/* What cJSON takes and JSON does not: a byte below 0x20 other than tab, newline and carriage
+ * return between tokens (cJSON skips it as white space) or any inside a string; and, which
+ * cJSON reads its own way, a number with a leading zero ("01") and the escape \u0000 (a NUL
+ * would cut the string short: "mean\u0000x" would be read as "mean"). */
+static int lenient_bytes(const char *text, const char *origin) {
+    char msg[96];
     int in_string = 0;
     for (const char *p = text; *p; p++) {
         unsigned char b = (unsigned char)*p;
+        if (b < 0x20 && (in_string || (b != '\t' && b != '\n' && b != '\r'))) {
+            snprintf(msg, sizeof msg, "got control byte 0x%02x%s, expected JSON text", b,
+                     in_string ? " inside a string (write it as \\u00XX)" : "");
+            return refuse_at(text, p, origin, msg);
+        }
         if (in_string) {
+            if (b == '\\' && !strncmp(p + 1, "u0000", 5))
+                return refuse_at(text, p, origin, "got \\u0000 inside a string, expected no NUL character");
             if (b == '\\' && (unsigned char)p[1] >= 0x20)
                 p++; /* an escaped quote or backslash does not end the string */
             else if (b == '"')
                 in_string = 0;
         } else if (b == '"') {
             in_string = 1;
-        }
-        if (b < 0x20 && (in_string || (b != '\t' && b != '\n' && b != '\r'))) {
-            int line, col;
-            where(text, p, &line, &col);
-            return ameir_fail(AMEIR_EJSON, "%s:%d:%d: got control byte 0x%02x%s, expected JSON text", origin, line, col, b,
-                              in_string ? " inside a string (write it as \\u00XX)" : "");
+        } else if (b == '0' && p[1] >= '0' && p[1] <= '9' && (p == text || !is_number_char(p[-1]) || (p[-1] == '-' && (p - 1 == text || !is_number_char(p[-2]))))) {
+            return refuse_at(text, p, origin, "got a number with a leading zero, expected JSON number syntax");
         }
     }
     return 0;
@@ -86,7 +100,7 @@ int ameir_json_parse(cJSON **root, const char *text, size_t len, const char *ori
     size_t n = strlen(text);
     if (n != len)
         return ameir_fail(AMEIR_EJSON, "%s: got a NUL byte at offset %zu, expected JSON text", origin, n);
-    AMEIR_TRY(control_bytes(text, origin));
+    AMEIR_TRY(lenient_bytes(text, origin));
     const char *stop = NULL;
     cJSON *r = cJSON_ParseWithOpts(text, &stop, 1);
     if (!r)

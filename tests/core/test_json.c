@@ -39,7 +39,12 @@ int main(void) {
     bad("form feed", "{\n\"a\": 1,\f\"b\": 2}", 17, AMEIR_EJSON, "c.json:2:8: got control byte 0x0c");
     bad("raw tab in a string", "{\"a\": \"x\ty\"}", 12, AMEIR_EJSON, "c.json:1:9: got control byte 0x09 inside a string");
     bad("NUL", "{\"a\": 1}\0{", 10, AMEIR_EJSON, "c.json: got a NUL byte at offset 8, expected JSON text");
-    /* syntax, with the place */
+    /* read by cJSON its own way: a string cut at an escaped NUL, a leading zero */
+    bad("escaped NUL", "{\"agg\": \"mean\\u0000garbage\"}", 28, AMEIR_EJSON,
+        "c.json:1:14: got \\u0000 inside a string, expected no NUL character");
+    bad("leading zero", "{\"a\": 012}", 10, AMEIR_EJSON, "c.json:1:7: got a number with a leading zero");
+    bad("negative leading zero", "{\"a\": [1, -00.5]}", 17, AMEIR_EJSON, "c.json:1:12: got a number with a leading zero");
+    good("{\"a\": 0, \"b\": -0.5, \"c\": 10, \"d\": 1e05, \"e\": [0, 0.0], \"k\": \"007\"}", "c", 10);
     bad("syntax", "{\n  \"a\": [,]\n}", 14, AMEIR_EJSON, "c.json:2:9: JSON syntax error: got \",]\", expected valid JSON");
     bad("end", "{\"a\": {", 7, AMEIR_EJSON, "c.json:1:8: JSON syntax error: got the end of the text, expected more JSON");
     bad("trailing", "{}\n{}", 5, AMEIR_EJSON, "c.json:2:1: JSON syntax error");
