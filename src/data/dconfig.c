@@ -10,11 +10,13 @@
 #include "ameir/fileio.h"
 #include "prep_internal.h"
 
-/* Error helpers: the key path is built by the caller into a small buffer. */
+/* Errors name the file and the key path ("cfg.json: fields[2].bins: ..."), like every other
+ * config reader; the typed getters are the core's (ameir/json.h), adapted here to a base
+ * path ("" at the top level) and a required flag. */
 #define KEY_MAX 160
 
 static int bad(const dcfg *c, const char *key, const char *what) {
-    return ameir_fail(AMEIR_ECONFIG, "%s: key %s: %s", c->path, key, what);
+    return ameir_fail(AMEIR_ECONFIG, "%s: %s: %s", c->path, key, what);
 }
 
 static void subkey(char *out, const char *base, const char *key) {
@@ -24,66 +26,43 @@ static void subkey(char *out, const char *base, const char *key) {
         snprintf(out, KEY_MAX, "%.60s", key);
 }
 
+static const char *path_of(const char *base) { return base[0] ? base : NULL; }
+
+static int missing(const dcfg *c, const cJSON *obj, const char *base, const char *key, const char *expected) {
+    ameir_json_ctx j = {c->path};
+    return ameir_json_missing(&j, path_of(base), key, expected);
+}
+
+static int present(const cJSON *obj, const char *key) { return cJSON_GetObjectItemCaseSensitive(obj, key) != NULL; }
+
 /* Refuse keys not in allowed (NULL-terminated). */
 static int check_keys(const dcfg *c, const cJSON *obj, const char *base, const char *const *allowed) {
-    char k[KEY_MAX];
-    if (!cJSON_IsObject(obj))
-        return bad(c, base[0] ? base : "(top level)", "expected an object");
-    for (const cJSON *it = obj->child; it; it = it->next) {
-        int ok = 0;
-        for (int i = 0; allowed[i]; i++)
-            if (!strcmp(it->string, allowed[i]))
-                ok = 1;
-        if (!ok) {
-            subkey(k, base, it->string);
-            return bad(c, k, "unknown key");
-        }
-    }
-    return 0;
+    ameir_json_ctx j = {c->path};
+    return ameir_json_object(&j, obj, path_of(base), allowed);
 }
 
 /* Copy a string member (n bytes max); missing -> keep the default unless required. */
 static int get_str(const dcfg *c, const cJSON *obj, const char *base, const char *key, char *out, size_t n,
                    int required) {
-    char k[KEY_MAX];
-    subkey(k, base, key);
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!v)
-        return required ? bad(c, k, "missing (expected a string)") : 0;
-    if (!cJSON_IsString(v))
-        return bad(c, k, "expected a string");
-    if (strlen(v->valuestring) >= n)
-        return bad(c, k, "string too long");
-    strcpy(out, v->valuestring);
-    return 0;
+    ameir_json_ctx j = {c->path};
+    if (required && !present(obj, key))
+        return missing(c, obj, base, key, "a string");
+    return ameir_json_string(&j, obj, path_of(base), key, out, n);
 }
 
 static int get_num(const dcfg *c, const cJSON *obj, const char *base, const char *key, double *out, int required) {
-    char k[KEY_MAX];
-    subkey(k, base, key);
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!v)
-        return required ? bad(c, k, "missing (expected a number)") : 0;
-    if (!cJSON_IsNumber(v))
-        return bad(c, k, "expected a number");
-    *out = v->valuedouble;
-    return 0;
+    ameir_json_ctx j = {c->path};
+    if (required && !present(obj, key))
+        return missing(c, obj, base, key, "a number");
+    return ameir_json_number(&j, obj, path_of(base), key, -HUGE_VAL, HUGE_VAL, 1, out);
 }
 
 static int get_int(const dcfg *c, const cJSON *obj, const char *base, const char *key, int64_t lo, int64_t hi,
                    int64_t *out, int required) {
-    char k[KEY_MAX], msg[96];
-    double d = (double)*out;
-    if (!required && !cJSON_GetObjectItemCaseSensitive(obj, key))
-        return 0;
-    AMEIR_TRY(get_num(c, obj, base, key, &d, required));
-    subkey(k, base, key);
-    if (d != floor(d) || d < (double)lo || d > (double)hi) {
-        snprintf(msg, sizeof msg, "expected an integer in [%lld, %lld]", (long long)lo, (long long)hi);
-        return bad(c, k, msg);
-    }
-    *out = (int64_t)d;
-    return 0;
+    ameir_json_ctx j = {c->path};
+    if (required && !present(obj, key))
+        return missing(c, obj, base, key, "an integer");
+    return ameir_json_int64(&j, obj, path_of(base), key, lo, hi, out);
 }
 
 static int get_int32(const dcfg *c, const cJSON *obj, const char *base, const char *key, int lo, int hi, int *out,
@@ -95,56 +74,35 @@ static int get_int32(const dcfg *c, const cJSON *obj, const char *base, const ch
 }
 
 static int get_bool(const dcfg *c, const cJSON *obj, const char *base, const char *key, int *out) {
-    char k[KEY_MAX];
-    subkey(k, base, key);
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!v)
-        return 0;
-    if (!cJSON_IsBool(v))
-        return bad(c, k, "expected true or false");
-    *out = cJSON_IsTrue(v);
-    return 0;
+    ameir_json_ctx j = {c->path};
+    return ameir_json_bool(&j, obj, path_of(base), key, out);
 }
 
 /* One of the given words; *out = its index. */
 static int get_enum(const dcfg *c, const cJSON *obj, const char *base, const char *key, const char *const *words,
                     int *out, int required) {
-    char k[KEY_MAX], s[DCFG_NAME] = "", msg[200];
+    char s[DCFG_NAME] = "", got[DCFG_NAME + 2], msg[200];
+    if (!present(obj, key))
+        return required ? missing(c, obj, base, key, "a string") : 0;
     AMEIR_TRY(get_str(c, obj, base, key, s, sizeof s, required));
-    if (!s[0] && !required && !cJSON_GetObjectItemCaseSensitive(obj, key))
-        return 0;
     for (int i = 0; words[i]; i++)
         if (!strcmp(s, words[i])) {
             *out = i;
             return 0;
         }
-    subkey(k, base, key);
-    int len = snprintf(msg, sizeof msg, "expected one of");
+    int len = snprintf(msg, sizeof msg, "one of");
     for (int i = 0; words[i] && len < (int)sizeof msg; i++)
         len += snprintf(msg + len, sizeof msg - (size_t)len, " \"%s\"", words[i]);
-    return bad(c, k, msg);
+    snprintf(got, sizeof got, "\"%s\"", s);
+    ameir_json_ctx j = {c->path};
+    return ameir_json_bad(&j, path_of(base), key, got, msg);
 }
 
-/* An array of strings into names[max][DCFG_NAME]. */
+/* An array of distinct non-empty strings into names[max][DCFG_NAME]. */
 static int get_names(const dcfg *c, const cJSON *obj, const char *base, const char *key, char (*names)[DCFG_NAME],
                      int max, int *n) {
-    char k[KEY_MAX];
-    subkey(k, base, key);
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!v)
-        return 0;
-    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) == 0)
-        return bad(c, k, "expected a non-empty array of strings");
-    if (cJSON_GetArraySize(v) > max)
-        return bad(c, k, "too many entries");
-    int i = 0;
-    for (const cJSON *e = v->child; e; e = e->next, i++) {
-        if (!cJSON_IsString(e) || !e->valuestring[0] || strlen(e->valuestring) >= DCFG_NAME)
-            return bad(c, k, "expected a non-empty array of non-empty strings (up to 63 bytes)");
-        strcpy(names[i], e->valuestring);
-    }
-    *n = i;
-    return 0;
+    ameir_json_ctx j = {c->path};
+    return ameir_json_strings(&j, obj, path_of(base), key, names[0], DCFG_NAME, max, n);
 }
 
 /* A one-character separator: "\t", "|", ",", " ". */

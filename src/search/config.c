@@ -14,7 +14,6 @@
 #include "ameir/fileio.h"
 #include "ameir/nn.h"
 #include "ameir/json.h"
-#include "json_util.h"
 
 static const char *const stage_names[] = {"behavior", "interaction", "mlp", "final"};
 

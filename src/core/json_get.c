@@ -1,5 +1,5 @@
-/* Checked getters over cJSON trees with file + key path errors (see json_util.h). */
-#include "json_util.h"
+/* Checked getters over cJSON trees with file + key path errors (see ameir/json.h). */
+#include "ameir/json.h"
 
 #include <errno.h>
 #include <math.h>
@@ -246,6 +246,15 @@ int ameir_json_strings(const ameir_json_ctx *c, const cJSON *o, const char *path
     return 0;
 }
 
+/* out[i] = v unless an earlier element gave v too (then the error naming element i) */
+static int put_distinct(const ameir_json_ctx *c, const char *path, const char *key, int i, const cJSON *el, int *out, int v) {
+    for (int k = 0; k < i; k++)
+        if (out[k] == v)
+            return twice(c, path, key, i, el);
+    out[i] = v;
+    return 0;
+}
+
 int ameir_json_names(const ameir_json_ctx *c, const cJSON *o, const char *path, const char *key,
                      int (*from_name)(const char *), const char *expected, int *out, int max_n, int *n) {
     int rc, i = 0;
@@ -256,10 +265,8 @@ int ameir_json_names(const ameir_json_ctx *c, const cJSON *o, const char *path, 
         int v = cJSON_IsString(el) ? from_name(el->valuestring) : -1;
         if (v < 0)
             return bad_elem(c, path, key, i, el, expected);
-        for (int k = 0; k < i; k++)
-            if (out[k] == v)
-                return twice(c, path, key, i, el);
-        out[i++] = v;
+        AMEIR_TRY(put_distinct(c, path, key, i, el, out, v));
+        i++;
     }
     *n = i;
     return 0;
@@ -281,10 +288,8 @@ int ameir_json_ints(const ameir_json_ctx *c, const cJSON *o, const char *path, c
         }
         if (!ok)
             return bad_elem(c, path, key, i, el, expected);
-        for (int k = 0; k < i; k++)
-            if (out[k] == (int)d)
-                return twice(c, path, key, i, el);
-        out[i++] = (int)d;
+        AMEIR_TRY(put_distinct(c, path, key, i, el, out, (int)d));
+        i++;
     }
     *n = i;
     return 0;
@@ -300,10 +305,8 @@ int ameir_json_bools_or(const ameir_json_ctx *c, const cJSON *o, const char *pat
         int v = cJSON_IsBool(el) ? cJSON_IsTrue(el) : word && cJSON_IsString(el) && !strcmp(el->valuestring, word) ? 2 : -1;
         if (v < 0)
             return bad_elem(c, path, key, i, el, expected);
-        for (int j = 0; j < i; j++)
-            if (out[j] == v)
-                return twice(c, path, key, i, el);
-        out[i++] = v;
+        AMEIR_TRY(put_distinct(c, path, key, i, el, out, v));
+        i++;
     }
     *n = i;
     return 0;
