@@ -34,6 +34,10 @@ char *ameir_json_canonical(cJSON *root);
 /* "a string", "a number", "an array", "an object", "true", "false", "null", "nothing". */
 const char *ameir_json_type(const cJSON *item);
 
+/* What an item is, for the "got" part of a message: the number, the string in quotes (cut
+ * at 60 bytes), or its type. Returns buf. */
+const char *ameir_json_got(const cJSON *item, char *buf, size_t n);
+
 /* AMEIR_ECONFIG "ORIGIN: path.key: got GOT, expected EXPECTED" (path or key may be NULL). */
 int ameir_json_bad(const ameir_json_ctx *c, const char *path, const char *key, const char *got, const char *expected);
 

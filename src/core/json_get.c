@@ -93,7 +93,7 @@ int ameir_json_object(const ameir_json_ctx *c, const cJSON *o, const char *path,
                 used += (size_t)snprintf(expected + used, sizeof expected - used, "%s %s", i ? "," : "", keys[i]);
             char kp[256];
             key_path(kp, sizeof kp, path, ch->string);
-            return ameir_fail(AMEIR_ECONFIG, "%s: %s: unknown key, expected %s", c->origin, kp, expected);
+            return ameir_fail(AMEIR_ECONFIG, "%s: %s: got an unknown key, expected %s", c->origin, kp, expected);
         }
         for (const cJSON *prev = o->child; prev != ch; prev = prev->next)
             if (!strcmp(prev->string, ch->string))
@@ -110,7 +110,7 @@ int ameir_json_require(const ameir_json_ctx *c, const cJSON *o, const char *path
 }
 
 /* "got" text of any item: the number, the string in quotes, or its type. */
-static const char *got_text(const cJSON *it, char *buf, size_t n) {
+const char *ameir_json_got(const cJSON *it, char *buf, size_t n) {
     if (cJSON_IsNumber(it))
         snprintf(buf, n, "%.17g", it->valuedouble);
     else if (cJSON_IsString(it))
@@ -129,7 +129,7 @@ int ameir_json_int64(const ameir_json_ctx *c, const cJSON *o, const char *path, 
     double v = it->valuedouble;
     if (!cJSON_IsNumber(it) || v != floor(v) || v < (double)lo || v > (double)hi) {
         snprintf(expected, sizeof expected, "an integer from %lld to %lld", (long long)lo, (long long)hi);
-        return ameir_json_bad(c, path, key, got_text(it, got, sizeof got), expected);
+        return ameir_json_bad(c, path, key, ameir_json_got(it, got, sizeof got), expected);
     }
     *out = (int64_t)v;
     return 0;
@@ -164,7 +164,7 @@ int ameir_json_number(const ameir_json_ctx *c, const cJSON *o, const char *path,
     double v = it->valuedouble;
     if (!cJSON_IsNumber(it) || !isfinite(v) || v > hi || v < lo || (!lo_inclusive && v == lo)) {
         snprintf(expected, sizeof expected, "a number %s %g and <= %g", lo_inclusive ? ">=" : ">", lo, hi);
-        return ameir_json_bad(c, path, key, got_text(it, got, sizeof got), expected);
+        return ameir_json_bad(c, path, key, ameir_json_got(it, got, sizeof got), expected);
     }
     *out = v;
     return 0;
@@ -176,7 +176,7 @@ int ameir_json_string(const ameir_json_ctx *c, const cJSON *o, const char *path,
     if (!it)
         return 0;
     if (!cJSON_IsString(it))
-        return ameir_json_bad(c, path, key, got_text(it, got, sizeof got), "a string");
+        return ameir_json_bad(c, path, key, ameir_json_got(it, got, sizeof got), "a string");
     if (strlen(it->valuestring) >= n) {
         snprintf(expected, sizeof expected, "at most %zu bytes", n - 1);
         return ameir_json_bad(c, path, key, "a longer string", expected);
@@ -194,7 +194,7 @@ static const cJSON *get_array(const ameir_json_ctx *c, const cJSON *o, const cha
     if (!it)
         return NULL;
     if (!cJSON_IsArray(it)) {
-        *rc = ameir_json_bad(c, path, key, got_text(it, got, sizeof got), "an array");
+        *rc = ameir_json_bad(c, path, key, ameir_json_got(it, got, sizeof got), "an array");
         return NULL;
     }
     if (cJSON_GetArraySize(it) > max_n) {
@@ -212,7 +212,7 @@ static int bad_elem(const ameir_json_ctx *c, const char *path, const char *key, 
     key_path(kp, sizeof kp, path, key);
     size_t len = strlen(kp);
     snprintf(kp + len, sizeof kp - len, "[%d]", i);
-    return ameir_json_bad(c, kp, NULL, got_text(el, got, sizeof got), expected);
+    return ameir_json_bad(c, kp, NULL, ameir_json_got(el, got, sizeof got), expected);
 }
 
 static int twice(const ameir_json_ctx *c, const char *path, const char *key, int i, const cJSON *el) {
@@ -221,7 +221,7 @@ static int twice(const ameir_json_ctx *c, const char *path, const char *key, int
     size_t len = strlen(kp);
     snprintf(kp + len, sizeof kp - len, "[%d]", i);
     char v[96];
-    snprintf(got, sizeof got, "%s twice", got_text(el, v, sizeof v));
+    snprintf(got, sizeof got, "%s twice", ameir_json_got(el, v, sizeof v));
     return ameir_json_bad(c, kp, NULL, got, "distinct values");
 }
 
@@ -320,8 +320,9 @@ int ameir_json_bool(const ameir_json_ctx *c, const cJSON *o, const char *path, c
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!it)
         return 0;
+    char got[96];
     if (!cJSON_IsBool(it))
-        return ameir_json_bad(c, path, key, ameir_json_type(it), "true or false");
+        return ameir_json_bad(c, path, key, ameir_json_got(it, got, sizeof got), "true or false");
     *out = cJSON_IsTrue(it);
     return 0;
 }

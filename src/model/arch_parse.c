@@ -19,29 +19,10 @@
 
 #define PATH_MAX_ 160
 
-/* What a JSON value is, for the "got" part of a message. */
-static const char *describe(const cJSON *v, char *buf, size_t n) {
-    if (!v)
-        snprintf(buf, n, "nothing");
-    else if (cJSON_IsString(v))
-        snprintf(buf, n, strlen(v->valuestring) > 40 ? "\"%.40s...\"" : "\"%s\"", v->valuestring);
-    else if (cJSON_IsNumber(v))
-        snprintf(buf, n, "%.15g", v->valuedouble);
-    else if (cJSON_IsBool(v))
-        snprintf(buf, n, "%s", cJSON_IsTrue(v) ? "true" : "false");
-    else if (cJSON_IsNull(v))
-        snprintf(buf, n, "null");
-    else if (cJSON_IsArray(v))
-        snprintf(buf, n, "an array");
-    else
-        snprintf(buf, n, "an object");
-    return buf;
-}
-
 static int bad(const char *origin, const char *path, const cJSON *v, const char *expected) {
-    char got[64];
-    return ameir_fail(AMEIR_ECONFIG, "%s: %s: got %s, expected %s", origin, path, describe(v, got, sizeof got),
-                      expected);
+    char got[96];
+    ameir_json_ctx c = {origin};
+    return ameir_json_bad(&c, path, NULL, ameir_json_got(v, got, sizeof got), expected);
 }
 
 /* path.key, cut with "..." if it does not fit (keys come from the user's text) */
@@ -50,28 +31,12 @@ static void join(char *out, const char *path, const char *key) {
         memcpy(out + PATH_MAX_ - 4, "...", 4);
 }
 
+static const char *path_of(const char *path) { return *path ? path : NULL; }
+
 /* Every key of obj is one of allowed (a NULL-terminated list) and appears once. */
 static int check_keys(const cJSON *obj, const char *path, const char *const *allowed, const char *origin) {
-    for (const cJSON *c = obj->child; c; c = c->next) {
-        char kp[PATH_MAX_];
-        join(kp, path, c->string);
-        int known = 0;
-        for (int i = 0; allowed[i] && !known; i++)
-            known = !strcmp(allowed[i], c->string);
-        if (!known) {
-            char expected[160] = "one of ";
-            for (int i = 0; allowed[i]; i++) {
-                strncat(expected, allowed[i], sizeof expected - strlen(expected) - 1);
-                if (allowed[i + 1])
-                    strncat(expected, ", ", sizeof expected - strlen(expected) - 1);
-            }
-            return ameir_fail(AMEIR_ECONFIG, "%s: %s: got an unknown key, expected %s", origin, kp, expected);
-        }
-        for (const cJSON *d = obj->child; d != c; d = d->next)
-            if (!strcmp(d->string, c->string))
-                return ameir_fail(AMEIR_ECONFIG, "%s: %s: got the key twice, expected each key once", origin, kp);
-    }
-    return 0;
+    ameir_json_ctx c = {origin};
+    return ameir_json_object(&c, obj, path_of(path), allowed);
 }
 
 static int want_object(const cJSON *v, const char *path, const char *origin) {
@@ -113,29 +78,15 @@ static int get_act(const cJSON *obj, const char *path, int in_mlp, int *out, con
     return 0;
 }
 
+/* an integer of any size the arch could use: the ranges are validate's */
 static int get_int(const cJSON *obj, const char *path, const char *key, int *out, const char *origin) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!v)
-        return 0;
-    char kp[PATH_MAX_];
-    join(kp, path, key);
-    double d = cJSON_IsNumber(v) ? v->valuedouble : NAN;
-    if (!(d == floor(d) && fabs(d) < 1e9))
-        return bad(origin, kp, v, "an integer");
-    *out = (int)d;
-    return 0;
+    ameir_json_ctx c = {origin};
+    return ameir_json_int(&c, obj, path_of(path), key, -999999999, 999999999, out);
 }
 
 static int get_bool(const cJSON *obj, const char *path, const char *key, int *out, const char *origin) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!v)
-        return 0;
-    char kp[PATH_MAX_];
-    join(kp, path, key);
-    if (!cJSON_IsBool(v))
-        return bad(origin, kp, v, "true or false");
-    *out = cJSON_IsTrue(v);
-    return 0;
+    ameir_json_ctx c = {origin};
+    return ameir_json_bool(&c, obj, path_of(path), key, out);
 }
 
 /* mlp.shortcut: false, true or "se" */

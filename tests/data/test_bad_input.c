@@ -49,7 +49,7 @@ static void expect_fail(int code, const char *needle1, const char *needle2) {
 
 static void test_config(void) {
     write_cfg(" \"bogus\": 1,", GOOD_LABEL, GOOD_AGE);
-    expect_fail(AMEIR_ECONFIG, "cfg.json", "bogus: unknown key, expected one of name,");
+    expect_fail(AMEIR_ECONFIG, "cfg.json", "bogus: got an unknown key, expected one of name,");
     write_cfg(" \"shards\": \"two\",", GOOD_LABEL, GOOD_AGE);
     expect_fail(AMEIR_ECONFIG, "cfg.json", "shards: got \"two\", expected an integer from 1 to 1024");
     write_cfg(" \"shards\": 0,", GOOD_LABEL, GOOD_AGE);
@@ -59,7 +59,7 @@ static void test_config(void) {
     write_cfg("", GOOD_LABEL, "{\"name\": \"age\", \"type\": \"numeric\", \"bins\": [30, 18]}");
     expect_fail(AMEIR_ECONFIG, "cfg.json", "fields[2].bins: expected increasing");
     write_cfg("", GOOD_LABEL, "{\"name\": \"age\", \"colour\": \"red\"}");
-    expect_fail(AMEIR_ECONFIG, "cfg.json", "fields[2].colour: unknown key, expected one of name,");
+    expect_fail(AMEIR_ECONFIG, "cfg.json", "fields[2].colour: got an unknown key, expected one of name,");
     write_cfg("", "{\"column\": \"rating\", \"op\": \"~\", \"value\": 4}", GOOD_AGE);
     expect_fail(AMEIR_ECONFIG, "cfg.json", "label.op: got \"~\", expected one of \">=\"");
     write_cfg("", "{\"column\": \"rating\", \"map\": {\"5\": 2}}", GOOD_AGE);

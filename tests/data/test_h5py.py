@@ -113,7 +113,7 @@ def test_bad_cli(tmp):
     conf["fields"][1]["kind"] = "x"
     json.dump(conf, open(cfg, "w"))
     r = prep(cfg, out, src)
-    check(r.returncode == 2 and "fields[1].kind: unknown key" in r.stderr, "unknown key: " + r.stderr)
+    check(r.returncode == 2 and "fields[1].kind: got an unknown key" in r.stderr, "unknown key: " + r.stderr)
     r = subprocess.run([EXE, "prep", "--config", cfg], capture_output=True, text=True)
     check(r.returncode == 2 and "--out" in r.stderr, "missing --out")
     r = subprocess.run([EXE, "prep", "--config", cfg, "--out", out, "--shards", "0"], capture_output=True, text=True)

@@ -129,8 +129,8 @@ static void check_bad(void) {
         "behavior.schedule: missing");
     bad("{\"data\": \"x\", \"behavior\": 3, \"interaction\": {" SCHED "}, \"mlp\": {" SCHED "}}", AMEIR_ECONFIG,
         "bad.json: behavior: got a number, expected an object");
-    bad_with("\"colour\": 1", "", AMEIR_ECONFIG, "bad.json: colour: unknown key, expected one of name, description, data");
-    bad_with("", "\"max_block\": 2", AMEIR_ECONFIG, "bad.json: behavior.max_block: unknown key, expected one of min_blocks");
+    bad_with("\"colour\": 1", "", AMEIR_ECONFIG, "bad.json: colour: got an unknown key, expected one of name, description, data");
+    bad_with("", "\"max_block\": 2", AMEIR_ECONFIG, "bad.json: behavior.max_block: got an unknown key, expected one of min_blocks");
     bad_with("\"seed\": \"x\"", "", AMEIR_ECONFIG, "bad.json: seed: got \"x\", expected an integer from 0 to");
     bad_with("\"seed\": 1.5", "", AMEIR_ECONFIG, "bad.json: seed: got 1.5, expected an integer");
     bad_with("\"d\": 0", "", AMEIR_ECONFIG, "bad.json: d: got 0, expected an integer from 1 to 1024");
@@ -139,7 +139,7 @@ static void check_bad(void) {
     bad_with("\"train\": {\"lr\": 0}", "", AMEIR_ECONFIG, "bad.json: train.lr: got 0, expected a number > 0");
     bad_with("\"train\": {\"dropout\": 1}", "", AMEIR_ECONFIG, "train.dropout: got 1, expected a number >= 0 and <= 0.99");
     bad_with("\"train\": {\"batch\": true}", "", AMEIR_ECONFIG, "train.batch: got true, expected an integer");
-    bad_with("\"train\": {\"epochs\": 3}", "", AMEIR_ECONFIG, "train.epochs: unknown key");
+    bad_with("\"train\": {\"epochs\": 3}", "", AMEIR_ECONFIG, "train.epochs: got an unknown key");
     bad_with("\"final\": {\"patience\": -1}", "", AMEIR_ECONFIG, "final.patience: got -1, expected an integer from 0");
     bad_with("\"trial_time_limit\": -5", "", AMEIR_ECONFIG, "trial_time_limit: got -5, expected a number >= 0");
     bad_with("\"baselines\": \"din.json\"", "", AMEIR_ECONFIG, "baselines: got \"din.json\", expected an array");
