@@ -1,0 +1,167 @@
+/* A simulated cluster: the real search controller driven by W fake workers whose trial
+ * durations are drawn like those of a measured search, to see what share of the workers'
+ * time is spent training at 16 to 1,024 workers (PRODUCT.md: every worker busy).
+ *
+ * usage: cluster_sim RUN.h5 [--scale K] [--workers 2,16,64,256,1024] [--seed S]
+ *
+ * RUN.h5 is a finished search: its config (each stage's n multiplied by K, the size of the
+ * subspace permitting) is searched again with fake results; a search trial lasts its budget
+ * times the seconds per step measured in RUN.h5 for that stage, times a lognormal factor
+ * (sigma 0.25); a final trial lasts a final trial's time of RUN.h5 drawn at random. The
+ * validation metric is a function of the arch and budget (as in tests/search), so rankings
+ * are arbitrary but deterministic. Prints per W: simulated makespan, trials, busy share. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ameir/error.h"
+#include "ameir/rng.h"
+#include "ameir/search.h"
+
+typedef struct measured {
+    double sec_per_step[AMEIR_N_STAGES];
+    double final_s[256];
+    int n_final;
+} measured;
+
+static int measure(const ameir_controller *ctl, measured *m) {
+    double secs[AMEIR_N_STAGES] = {0}, steps[AMEIR_N_STAGES] = {0};
+    memset(m, 0, sizeof *m);
+    for (int64_t id = 0; id < ameir_controller_n_trials(ctl); id++) {
+        const ameir_trial *t = ameir_controller_trial(ctl, id);
+        if (t->status != AMEIR_TRIAL_DONE)
+            continue;
+        if (t->stage < AMEIR_N_STAGES) {
+            secs[t->stage] += t->seconds;
+            steps[t->stage] += (double)t->steps;
+        } else if (m->n_final < 256) {
+            m->final_s[m->n_final++] = t->seconds;
+        }
+    }
+    for (int s = 0; s < AMEIR_N_STAGES; s++)
+        m->sec_per_step[s] = steps[s] > 0 ? secs[s] / steps[s] : 0;
+    return m->n_final > 0 ? 0 : ameir_fail(AMEIR_EINVAL, "the checkpoint has no finished final trial to draw from");
+}
+
+static double fake_metric(const ameir_search_task *t) {
+    uint64_t h = ameir_arch_hash(&t->arch);
+    return 0.5 + 0.3 * (double)(h % 1000) / 1000.0 + 0.01 * log((double)t->budget + 1.0);
+}
+
+static double normal(ameir_rng *r) {
+    double u = (ameir_rng_below(r, 1u << 30) + 0.5) / (double)(1u << 30), v = (ameir_rng_below(r, 1u << 30) + 0.5) / (double)(1u << 30);
+    return sqrt(-2 * log(u)) * cos(2 * M_PI * v);
+}
+
+typedef struct slot {
+    int busy;
+    double until;
+    ameir_search_task task;
+} slot;
+
+/* One simulated search on W workers: makespan and busy worker-seconds. */
+static int simulate(const ameir_search_config *cfg, const measured *m, int W, uint64_t seed, double *makespan,
+                    double *busy, int64_t *trials) {
+    ameir_controller *ctl = NULL;
+    AMEIR_TRY(ameir_controller_create(&ctl, cfg));
+    slot *w = calloc((size_t)W, sizeof *w);
+    if (!w) {
+        ameir_controller_free(ctl);
+        return ameir_fail(AMEIR_ENOMEM, "no memory for %d workers", W);
+    }
+    ameir_rng rng = ameir_rng_stream(seed, 7);
+    double now = 0;
+    *busy = 0;
+    int rc = 0, running = 0;
+    for (;;) {
+        for (int k = 0; k < W; k++) { /* hand out what the controller has to the free workers */
+            if (w[k].busy)
+                continue;
+            int nx = ameir_controller_next(ctl, &w[k].task);
+            if (nx != AMEIR_NEXT_TASK)
+                break;
+            const ameir_search_task *t = &w[k].task;
+            double d = t->stage < AMEIR_N_STAGES
+                           ? (double)t->budget * m->sec_per_step[t->stage] * exp(0.25 * normal(&rng))
+                           : m->final_s[ameir_rng_below(&rng, (uint64_t)m->n_final)];
+            w[k].busy = 1, w[k].until = now + d, running++;
+            *busy += d;
+        }
+        if (running == 0)
+            break; /* done (or nothing can run: the controller waits on nothing) */
+        int first = -1;
+        for (int k = 0; k < W; k++)
+            if (w[k].busy && (first < 0 || w[k].until < w[first].until))
+                first = k;
+        now = w[first].until;
+        ameir_search_result r;
+        memset(&r, 0, sizeof r);
+        r.trial_id = w[first].task.trial_id;
+        r.status = AMEIR_TRIAL_DONE;
+        r.metric = fake_metric(&w[first].task);
+        r.valid.task = AMEIR_TASK_CTR, r.valid.auc = r.metric;
+        r.steps = w[first].task.budget;
+        r.worker = first + 1;
+        w[first].busy = 0, running--;
+        if ((rc = ameir_controller_report(ctl, &r)) < 0)
+            break;
+    }
+    *makespan = now;
+    *trials = ameir_controller_n_trials(ctl);
+    free(w);
+    ameir_controller_free(ctl);
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    const char *run = NULL, *workers = "2,16,64,256,1024";
+    int scale = 1;
+    uint64_t seed = 1;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--scale") && i + 1 < argc)
+            scale = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--workers") && i + 1 < argc)
+            workers = argv[++i];
+        else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
+            seed = strtoull(argv[++i], NULL, 10);
+        else if (!run)
+            run = argv[i];
+        else {
+            fprintf(stderr, "usage: cluster_sim RUN.h5 [--scale K] [--workers 2,16,...] [--seed S]\n");
+            return 2;
+        }
+    }
+    if (!run || scale < 1) {
+        fprintf(stderr, "usage: cluster_sim RUN.h5 [--scale K] [--workers 2,16,...] [--seed S]\n");
+        return 2;
+    }
+    ameir_search_config *cfg = NULL;
+    ameir_controller *rec = NULL;
+    measured m;
+    if (ameir_checkpoint_read(run, &cfg, &rec) < 0 || measure(rec, &m) < 0) {
+        fprintf(stderr, "cluster_sim: %s\n", ameir_last_error());
+        return 2;
+    }
+    ameir_controller_free(rec);
+    for (int s = 0; s < AMEIR_N_STAGES; s++)
+        cfg->schedule[s].n *= scale;
+    printf("%s x%d: seconds per step", run, scale);
+    for (int s = 0; s < AMEIR_N_STAGES; s++)
+        printf(" %s %.4f", ameir_stage_name(s), m.sec_per_step[s]);
+    printf("; %d final trials to draw from\n", m.n_final);
+    printf("| workers | trials | makespan (s) | busy share |\n|---|---|---|---|\n");
+    for (const char *p = workers; *p;) {
+        int W = atoi(p);
+        double makespan = 0, busy = 0;
+        int64_t trials = 0;
+        if (W < 1 || simulate(cfg, &m, W, seed, &makespan, &busy, &trials) < 0) {
+            fprintf(stderr, "cluster_sim: %d workers: %s\n", W, ameir_last_error());
+            return 1;
+        }
+        printf("| %d | %lld | %.0f | %.1f%% |\n", W, (long long)trials, makespan, 100.0 * busy / (W * makespan));
+        p = strchr(p, ',') ? strchr(p, ',') + 1 : p + strlen(p);
+    }
+    ameir_search_config_free(cfg);
+    return 0;
+}
