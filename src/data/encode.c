@@ -16,11 +16,8 @@ typedef struct colref {
 } colref;
 
 typedef struct field_vals {
-    strmap map;            /* value string -> entry */
-    const char **str;      /* entry -> string */
-    int64_t *count;        /* entry -> rows counted (vocabulary rows only) */
+    vocab_count voc;       /* value string -> entry, strings, rows counted (vocabulary rows only) */
     int32_t *id;           /* entry -> id */
-    int64_t n, cap;
     int64_t *off;          /* (n_events + 1) offsets into ent */
     int32_t *ent;          /* entries of each event, in order */
     int64_t n_ent, cap_ent;
@@ -341,7 +338,7 @@ static int collect_field(enc *e, int fi) {
         AMEIR_TRY(resolve(e, f->column, key, &fv->col));
     }
     fv->off = malloc(((size_t)e->n + 1) * sizeof *fv->off);
-    if (!fv->off || strmap_init(&fv->map, 1024))
+    if (!fv->off || strmap_init(&fv->voc.map, 1024))
         return ameir_fail(AMEIR_ENOMEM, "out of memory");
     fv->off[0] = 0;
     for (int64_t r = 0; r < e->n; r++) {
@@ -349,29 +346,9 @@ static int collect_field(enc *e, int fi) {
         AMEIR_TRY(field_values(e, fi, r, vals, 1024, buf, sizeof buf, &n));
         int counted = c->vocab_all || e->split[r] == 0;
         for (int i = 0; i < n; i++) {
-            int64_t *v = strmap_get(&fv->map, vals[i]);
-            if (!v) {
-                const char *s = arena_strdup(&e->arena, vals[i], strlen(vals[i]));
-                int added;
-                if (fv->n == fv->cap) {
-                    int64_t cap = fv->cap ? 2 * fv->cap : 1024;
-                    const char **ns = realloc(fv->str, (size_t)cap * sizeof *ns);
-                    if (ns)
-                        fv->str = ns;
-                    int64_t *nc = realloc(fv->count, (size_t)cap * sizeof *nc);
-                    if (nc)
-                        fv->count = nc;
-                    if (!ns || !nc)
-                        return ameir_fail(AMEIR_ENOMEM, "out of memory");
-                    fv->cap = cap;
-                }
-                if (!s || !(v = strmap_put(&fv->map, s, fv->n, &added)))
-                    return ameir_fail(AMEIR_ENOMEM, "out of memory");
-                fv->str[fv->n] = s;
-                fv->count[fv->n++] = 0;
-            }
-            fv->count[*v] += counted;
-            AMEIR_TRY(push_entry(fv, (int32_t)*v));
+            int32_t ent;
+            AMEIR_TRY(vocab_intern(&fv->voc, &e->arena, vals[i], counted, &ent));
+            AMEIR_TRY(push_entry(fv, ent));
         }
         fv->off[r + 1] = fv->n_ent;
     }
@@ -382,8 +359,8 @@ static int collect_field(enc *e, int fi) {
 static int assign_ids(enc *e, prep_out *o, int fi) {
     field_vals *fv = &e->fv[fi];
     ameir_field *sf = &o->schema.fields[fi];
-    fv->id = malloc(((size_t)fv->n + 1) * sizeof *fv->id);
-    const char **vocab = malloc(((size_t)fv->n + 2) * sizeof *vocab);
+    fv->id = malloc(((size_t)fv->voc.n + 1) * sizeof *fv->id);
+    const char **vocab = malloc(((size_t)fv->voc.n + 2) * sizeof *vocab);
     if (!fv->id || !vocab) {
         free(vocab);
         return ameir_fail(AMEIR_ENOMEM, "out of memory");
@@ -391,10 +368,10 @@ static int assign_ids(enc *e, prep_out *o, int fi) {
     vocab[0] = "<pad>";
     vocab[1] = "<oov>";
     int32_t next = 2;
-    for (int64_t i = 0; i < fv->n; i++) {
-        if (fv->count[i] >= e->c->min_freq && fv->count[i] > 0) {
+    for (int64_t i = 0; i < fv->voc.n; i++) {
+        if (fv->voc.count[i] >= e->c->min_freq && fv->voc.count[i] > 0) {
             fv->id[i] = next;
-            vocab[next++] = arena_strdup(&o->arena, fv->str[i], strlen(fv->str[i]));
+            vocab[next++] = arena_strdup(&o->arena, fv->voc.str[i], strlen(fv->voc.str[i]));
             if (!vocab[next - 1]) {
                 free(vocab);
                 return ameir_fail(AMEIR_ENOMEM, "out of memory");
@@ -591,9 +568,7 @@ static void enc_destroy(enc *e) {
     free(e->ustart);
     for (int i = 0; i < AMEIR_MAX_FIELDS; i++) {
         field_vals *fv = &e->fv[i];
-        strmap_destroy(&fv->map);
-        free(fv->str);
-        free(fv->count);
+        vocab_count_free(&fv->voc);
         free(fv->id);
         free(fv->off);
         free(fv->ent);

@@ -141,6 +141,20 @@ typedef struct strmap {
 } strmap;
 int strmap_init(strmap *m, size_t expect);
 void strmap_destroy(strmap *m);
+
+/* A vocabulary being counted: value string -> entry (in order of first appearance), the
+ * entry's string (in an arena) and the rows that counted it. The in-memory prep (encode.c)
+ * and the streaming prep (stream.c) both grow theirs through vocab_intern. */
+typedef struct vocab_count {
+    strmap map;
+    const char **str;
+    int64_t *count;
+    int64_t n, cap;
+} vocab_count;
+/* The entry of s in *entry, added (string copied into a, count 0) if new; its count goes up
+ * by counted. AMEIR_ENOMEM on failure. */
+int vocab_intern(vocab_count *v, str_arena *a, const char *s, int counted, int32_t *entry);
+void vocab_count_free(vocab_count *v);
 /* Pointer to the value of key, or NULL. */
 int64_t *strmap_get(const strmap *m, const char *key);
 /* Insert key with val unless present; returns a pointer to its value (NULL: out of memory).

@@ -21,11 +21,8 @@
 #define MAX_VALUES 1024
 
 typedef struct svocab {
-    strmap map; /* value -> entry */
-    const char **str;
-    int64_t *count;
+    vocab_count voc; /* value -> entry, strings, counts */
     int32_t *id;
-    int64_t n, cap;
     int width; /* most values in one row */
     int col, flags[DCFG_MAX_COLS];
 } svocab;
@@ -137,33 +134,6 @@ static int row_values(stream *st, int fi, int r, const char **vals, char *buf, s
     else
         pc.cell = bcell(st, r, st->fv[fi].col);
     return prep_field_values(f, &pc, vals, MAX_VALUES, buf, nbuf, n);
-}
-
-static int intern(stream *st, svocab *v, const char *s, int counted, int32_t *entry) {
-    int64_t *e = strmap_get(&v->map, s);
-    if (!e) {
-        if (v->n == v->cap) {
-            int64_t cap = v->cap ? 2 * v->cap : 1024;
-            const char **ns = realloc(v->str, (size_t)cap * sizeof *ns);
-            if (ns)
-                v->str = ns;
-            int64_t *nc = realloc(v->count, (size_t)cap * sizeof *nc);
-            if (nc)
-                v->count = nc;
-            if (!ns || !nc)
-                return ameir_fail(AMEIR_ENOMEM, "out of memory for %lld values", (long long)cap);
-            v->cap = cap;
-        }
-        const char *k = arena_strdup(&st->arena, s, strlen(s));
-        int added;
-        if (!k || !(e = strmap_put(&v->map, k, v->n, &added)))
-            return ameir_fail(AMEIR_ENOMEM, "out of memory");
-        v->str[v->n] = k;
-        v->count[v->n++] = 0;
-    }
-    v->count[*e] += counted;
-    *entry = (int32_t)*e;
-    return 0;
 }
 
 static int process_block(stream *st);
@@ -321,7 +291,7 @@ static int process_block(stream *st) {
                 v->width = n;
             for (int i = 0; i < n; i++) {
                 int32_t e = 0;
-                AMEIR_TRY(intern(st, v, vals[i], counted, &e));
+                AMEIR_TRY(vocab_intern(&v->voc, &st->arena, vals[i], counted, &e));
                 AMEIR_TRY(push_entry(st, fi, at++, e));
             }
             st->boff[fi][r + 1] = at;
@@ -369,17 +339,17 @@ static int assign_ids(stream *st) {
         svocab *v = &st->fv[fi];
         ameir_field *f = &s->fields[fi];
         snprintf(f->name, sizeof f->name, "%s", c->fields[fi].name);
-        v->id = malloc(((size_t)v->n + 1) * sizeof *v->id);
-        st->vocab[fi] = malloc(((size_t)v->n + 2) * sizeof *st->vocab[fi]);
+        v->id = malloc(((size_t)v->voc.n + 1) * sizeof *v->id);
+        st->vocab[fi] = malloc(((size_t)v->voc.n + 2) * sizeof *st->vocab[fi]);
         if (!v->id || !st->vocab[fi])
             return ameir_fail(AMEIR_ENOMEM, "out of memory");
         st->vocab[fi][0] = "<pad>";
         st->vocab[fi][1] = "<oov>";
         int32_t next = 2;
-        for (int64_t i = 0; i < v->n; i++) {
-            if (v->count[i] >= c->min_freq && v->count[i] > 0) {
+        for (int64_t i = 0; i < v->voc.n; i++) {
+            if (v->voc.count[i] >= c->min_freq && v->voc.count[i] > 0) {
                 v->id[i] = next;
-                st->vocab[fi][next++] = v->str[i];
+                st->vocab[fi][next++] = v->voc.str[i];
             } else {
                 v->id[i] = 1;
             }
@@ -444,7 +414,7 @@ static int write_row(stream *st) {
             return ameir_fail(AMEIR_EIO, "%s: damaged (%d values)", st->spill_path, n);
         AMEIR_TRY(unspill(st, ent, (size_t)n * sizeof *ent));
         for (int i = 0; i < n && i < f->width; i++) {
-            if (ent[i] < 0 || ent[i] >= v->n)
+            if (ent[i] < 0 || ent[i] >= v->voc.n)
                 return ameir_fail(AMEIR_EIO, "%s: damaged (entry %d)", st->spill_path, ent[i]);
             x[f->offset + i] = v->id[ent[i]];
         }
@@ -472,9 +442,7 @@ static int write_row(stream *st) {
 static void stream_free(stream *st) {
     for (int fi = 0; fi < AMEIR_MAX_FIELDS; fi++) {
         svocab *v = &st->fv[fi];
-        strmap_destroy(&v->map);
-        free(v->str);
-        free(v->count);
+        vocab_count_free(&v->voc);
         free(v->id);
         free(st->vocab[fi]);
     }
@@ -553,7 +521,7 @@ static int stream_run(stream *st, const char *source_dir, const char *out_dir) {
         snprintf(st->paths[i], DCFG_PATH, "%.255s/%.254s", source_dir, c->main.files[i].path);
     }
     for (int fi = 0; fi < c->n_fields; fi++)
-        if (strmap_init(&st->fv[fi].map, 1024))
+        if (strmap_init(&st->fv[fi].voc.map, 1024))
             return ameir_fail(AMEIR_ENOMEM, "out of memory");
     if (strmap_init(&st->users, 1024))
         return ameir_fail(AMEIR_ENOMEM, "out of memory");

@@ -113,3 +113,35 @@ void prep_progress(const char *what, int64_t count, int done) {
     open = !done;
 }
 
+int vocab_intern(vocab_count *v, str_arena *a, const char *s, int counted, int32_t *entry) {
+    int64_t *e = strmap_get(&v->map, s);
+    if (!e) {
+        if (v->n == v->cap) {
+            int64_t cap = v->cap ? 2 * v->cap : 1024;
+            const char **ns = realloc(v->str, (size_t)cap * sizeof *ns);
+            if (ns)
+                v->str = ns;
+            int64_t *nc = realloc(v->count, (size_t)cap * sizeof *nc);
+            if (nc)
+                v->count = nc;
+            if (!ns || !nc)
+                return ameir_fail(AMEIR_ENOMEM, "out of memory for %lld values", (long long)cap);
+            v->cap = cap;
+        }
+        const char *k = arena_strdup(a, s, strlen(s));
+        int added;
+        if (!k || !(e = strmap_put(&v->map, k, v->n, &added)))
+            return ameir_fail(AMEIR_ENOMEM, "out of memory");
+        v->str[v->n] = k;
+        v->count[v->n++] = 0;
+    }
+    v->count[*e] += counted;
+    *entry = (int32_t)*e;
+    return 0;
+}
+
+void vocab_count_free(vocab_count *v) {
+    strmap_destroy(&v->map);
+    free(v->str);
+    free(v->count);
+}
