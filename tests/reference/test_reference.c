@@ -256,6 +256,14 @@ static void run_file(const char *file, int threads) {
     compare("logits, step 1", logits, ref_logits, (size_t)nb);
     compare_tensors(f, p, "grad", 1, o.lr, buf);
     ameir_net_adam_step(net, &o);
+    /* a second batch where the file has one (ref_g: lazy Adam against SparseAdam, rows of
+     * step 1 untouched in step 2 keep still) */
+    if (read_ds(f, "x2", H5T_NATIVE_INT32, b.x, (size_t)nb * s.x_width) >= 0) {
+        if (s.seq_len > 0)
+            CHECK_EQ_INT(read_ds(f, "hist2", H5T_NATIVE_INT32, b.hist, (size_t)nb * s.seq_len * s.item_width),
+                         nb * s.seq_len * s.item_width);
+        CHECK_EQ_INT(read_ds(f, "label2", H5T_NATIVE_FLOAT, b.label, (size_t)nb), nb);
+    }
     loss[1] = ameir_net_forward_backward(net, &b, &o, &rng, NULL);
     compare("loss, step 2", &loss[1], &ref_loss[1], 1);
     ameir_net_adam_step(net, &o);
