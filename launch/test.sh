@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Set up (as launch/setup.sh) and run the whole test suite. Fails on any failed test.
+# Set up (launch/setup.sh --tests: the runtime and the test packages) and run the whole test
+# suite. Fails on any failed test.
 # Set SANITIZE=1 to build a second tree with AddressSanitizer and UBSan and test it too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash launch/setup.sh
+bash launch/setup.sh --tests
 # mpirun as root needs these; harmless otherwise
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 # AMEIR_NO_SKIP=1 (CI): a test that skipped (exit 77: data, torch or SLURM missing) fails the run,
