@@ -44,12 +44,31 @@ typedef struct ameir_train_config {
 
 ameir_train_config ameir_train_config_default(void);
 
+/* The metric values, in their stored order (checkpoint columns after task and rows, the
+ * protocol's payload, the JSON keys): X(field, task it belongs to, upper bound). One list
+ * drives the struct and every writer and reader of it. */
+#define AMEIR_METRIC_VALUES(X)                                                                            \
+    X(auc, AMEIR_TASK_CTR, 1) X(logloss, AMEIR_TASK_CTR, INFINITY) X(gauc, AMEIR_TASK_CTR, 1)               \
+    X(hr1, AMEIR_TASK_SEQ, 1) X(hr5, AMEIR_TASK_SEQ, 1) X(hr10, AMEIR_TASK_SEQ, 1) X(ndcg5, AMEIR_TASK_SEQ, 1) \
+    X(ndcg10, AMEIR_TASK_SEQ, 1) X(mrr, AMEIR_TASK_SEQ, 1)
+#define AMEIR_METRIC_COUNT_(f, task, hi) +1
+enum { AMEIR_N_METRIC_VALUES = 0 AMEIR_METRIC_VALUES(AMEIR_METRIC_COUNT_) };
+
 typedef struct ameir_metrics {
     int task;     /* enum ameir_task */
     int64_t rows; /* rows (ctr) or users (seq) evaluated */
-    double auc, logloss, gauc;                    /* ctr */
-    double hr1, hr5, hr10, ndcg5, ndcg10, mrr;    /* seq */
+#define AMEIR_METRIC_FIELD_(f, task, hi) double f;
+    AMEIR_METRIC_VALUES(AMEIR_METRIC_FIELD_)
+#undef AMEIR_METRIC_FIELD_
 } ameir_metrics;
+
+/* The values of m in list order into v (AMEIR_N_METRIC_VALUES of them), and back. */
+void ameir_metrics_get_values(const ameir_metrics *m, double *v);
+void ameir_metrics_set_values(ameir_metrics *m, const double *v);
+/* Value i's name ("auc", ...), task and upper bound (lower bound 0, NaN allowed). */
+const char *ameir_metric_value_name(int i);
+int ameir_metric_value_task(int i);
+double ameir_metric_value_max(int i);
 
 /* The metric the search and early stopping maximise: AUC (ctr) or NDCG@10 (seq). */
 double ameir_metrics_primary(const ameir_metrics *m);

@@ -331,17 +331,19 @@ int ameir_unpack_task(const void *payload, size_t len, ameir_search_task *t) {
 static void pack_metrics(ameir_pack *p, const ameir_metrics *m) {
     ameir_pack_i64(p, m->task);
     ameir_pack_i64(p, m->rows);
-    const double v[9] = {m->auc, m->logloss, m->gauc, m->hr1, m->hr5, m->hr10, m->ndcg5, m->ndcg10, m->mrr};
-    for (int i = 0; i < 9; i++)
+    double v[AMEIR_N_METRIC_VALUES];
+    ameir_metrics_get_values(m, v);
+    for (int i = 0; i < AMEIR_N_METRIC_VALUES; i++)
         ameir_pack_f64(p, v[i]);
 }
 
 static void unpack_metrics(ameir_unpack *u, ameir_metrics *m) {
     m->task = (int)ameir_unpack_i64(u);
     m->rows = ameir_unpack_i64(u);
-    double *v[9] = {&m->auc, &m->logloss, &m->gauc, &m->hr1, &m->hr5, &m->hr10, &m->ndcg5, &m->ndcg10, &m->mrr};
-    for (int i = 0; i < 9; i++)
-        *v[i] = ameir_unpack_f64(u);
+    double v[AMEIR_N_METRIC_VALUES];
+    for (int i = 0; i < AMEIR_N_METRIC_VALUES; i++)
+        v[i] = ameir_unpack_f64(u);
+    ameir_metrics_set_values(m, v);
 }
 
 void ameir_pack_result(ameir_pack *p, const ameir_search_result *r) {

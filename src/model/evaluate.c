@@ -17,11 +17,41 @@ double ameir_metrics_primary(const ameir_metrics *m) {
 
 const char *ameir_metrics_primary_name(int task) { return task == AMEIR_TASK_SEQ ? "ndcg10" : "auc"; }
 
+void ameir_metrics_get_values(const ameir_metrics *m, double *v) {
+    int i = 0;
+#define GET_(f, task, hi) v[i++] = m->f;
+    AMEIR_METRIC_VALUES(GET_)
+#undef GET_
+}
+
+void ameir_metrics_set_values(ameir_metrics *m, const double *v) {
+    int i = 0;
+#define SET_(f, task, hi) m->f = v[i++];
+    AMEIR_METRIC_VALUES(SET_)
+#undef SET_
+}
+
+#define NAME_(f, task, hi) #f,
+static const char *const value_names[] = {AMEIR_METRIC_VALUES(NAME_)};
+#undef NAME_
+#define TASK_(f, task, hi) task,
+static const int value_tasks[] = {AMEIR_METRIC_VALUES(TASK_)};
+#undef TASK_
+#define MAX_(f, task, hi) hi,
+static const double value_max[] = {AMEIR_METRIC_VALUES(MAX_)};
+#undef MAX_
+
+const char *ameir_metric_value_name(int i) { return value_names[i]; }
+int ameir_metric_value_task(int i) { return value_tasks[i]; }
+double ameir_metric_value_max(int i) { return value_max[i]; }
+
 static void metrics_init(ameir_metrics *m, int task) {
     memset(m, 0, sizeof *m);
     m->task = task;
-    m->auc = m->logloss = m->gauc = NAN;
-    m->hr1 = m->hr5 = m->hr10 = m->ndcg5 = m->ndcg10 = m->mrr = NAN;
+    double nan[AMEIR_N_METRIC_VALUES];
+    for (int i = 0; i < AMEIR_N_METRIC_VALUES; i++)
+        nan[i] = NAN;
+    ameir_metrics_set_values(m, nan);
 }
 
 /* Point view at users slot k of a batch sized for several groups of n_cand rows. */

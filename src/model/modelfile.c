@@ -150,18 +150,11 @@ cJSON *ameir_metrics_to_cjson(const ameir_metrics *m) {
     cJSON *o = cJSON_CreateObject();
     if (!o)
         return NULL;
-    if (m->task == AMEIR_TASK_SEQ) {
-        add_number(o, "hr1", m->hr1);
-        add_number(o, "hr5", m->hr5);
-        add_number(o, "hr10", m->hr10);
-        add_number(o, "ndcg5", m->ndcg5);
-        add_number(o, "ndcg10", m->ndcg10);
-        add_number(o, "mrr", m->mrr);
-    } else {
-        add_number(o, "auc", m->auc);
-        add_number(o, "logloss", m->logloss);
-        add_number(o, "gauc", m->gauc);
-    }
+    double v[AMEIR_N_METRIC_VALUES];
+    ameir_metrics_get_values(m, v);
+    for (int i = 0; i < AMEIR_N_METRIC_VALUES; i++) /* the values of its task */
+        if (ameir_metric_value_task(i) == (m->task == AMEIR_TASK_SEQ ? AMEIR_TASK_SEQ : AMEIR_TASK_CTR))
+            add_number(o, ameir_metric_value_name(i), v[i]);
     cJSON_AddNumberToObject(o, "rows", (double)m->rows);
     return o;
 }

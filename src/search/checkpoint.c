@@ -24,20 +24,21 @@
 #include "ameir/seal.h"
 #include "checkpoint_priv.h"
 
-#define N_METRICS 11
+#define N_METRICS (2 + AMEIR_N_METRIC_VALUES) /* task, rows, the values */
 /* bytes a row takes at least: 12 integer and 2 float columns, 2 x N_METRICS floats */
 #define MIN_ROW_BYTES ((12 + 2 + 2 * N_METRICS) * 8)
-static const char metric_columns[] = "task,rows,auc,logloss,gauc,hr1,hr5,hr10,ndcg5,ndcg10,mrr";
+#define COLUMN_(f, task, hi) "," #f
+static const char metric_columns[] = "task,rows" AMEIR_METRIC_VALUES(COLUMN_);
+#undef COLUMN_
 
 static void metrics_to_row(const ameir_metrics *m, double *row) {
-    const double v[N_METRICS] = {m->task, (double)m->rows, m->auc, m->logloss, m->gauc, m->hr1,
-                                 m->hr5, m->hr10, m->ndcg5, m->ndcg10, m->mrr};
-    memcpy(row, v, sizeof v);
+    row[0] = m->task, row[1] = (double)m->rows;
+    ameir_metrics_get_values(m, row + 2);
 }
 
 static void metrics_from_row(const double *row, ameir_metrics *m) {
-    m->task = (int)row[0], m->rows = (int64_t)row[1], m->auc = row[2], m->logloss = row[3], m->gauc = row[4];
-    m->hr1 = row[5], m->hr5 = row[6], m->hr10 = row[7], m->ndcg5 = row[8], m->ndcg10 = row[9], m->mrr = row[10];
+    m->task = (int)row[0], m->rows = (int64_t)row[1];
+    ameir_metrics_set_values(m, row + 2);
 }
 
 /* Buffers for one column of the trial table at a time (n rows, metrics n x N_METRICS). */

@@ -6,8 +6,6 @@
 
 #include "checkpoint_priv.h"
 
-static const char *const metric_names[] = {"task", "rows", "auc", "logloss", "gauc", "hr1",
-                                           "hr5",  "hr10", "ndcg5", "ndcg10", "mrr"};
 
 int ameir_metrics_row_check(const double *row, const char *table, int64_t trial, char *msg, size_t cap) {
     if (!(row[0] == AMEIR_TASK_CTR || row[0] == AMEIR_TASK_SEQ)) {
@@ -25,18 +23,20 @@ int ameir_metrics_row_check(const double *row, const char *table, int64_t trial,
 static int metric_ok(double v, double lo, double hi) { return isnan(v) || (v >= lo && v <= hi); }
 
 static int metrics_check(const ameir_metrics *m, const char *table, int64_t row, int ran, char *msg, size_t cap) {
-    const double v[11] = {m->task, (double)m->rows, m->auc, m->logloss, m->gauc, m->hr1,
-                          m->hr5,  m->hr10,        m->ndcg5, m->ndcg10, m->mrr};
-    for (int c = 0; c < 11; c++) {
+    double v[2 + AMEIR_N_METRIC_VALUES] = {m->task, (double)m->rows};
+    ameir_metrics_get_values(m, v + 2);
+    for (int c = 0; c < 2 + AMEIR_N_METRIC_VALUES; c++) {
+        const char *name = c == 0 ? "task" : c == 1 ? "rows" : ameir_metric_value_name(c - 2);
         if (!ran && v[c] != 0 && c != 0) {
             snprintf(msg, cap, "trial %lld, column %s.%s: got %g, expected 0 (the trial has no %s metrics)", (long long)row,
-                     table, metric_names[c], v[c], table);
+                     table, name, v[c], table);
             return -1;
         }
-        int ok = c < 2 || (c == 3 ? metric_ok(v[c], 0, INFINITY) : metric_ok(v[c], 0, 1));
+        double hi = c < 2 ? 0 : ameir_metric_value_max(c - 2);
+        int ok = c < 2 || metric_ok(v[c], 0, hi);
         if (!ok) {
-            snprintf(msg, cap, "trial %lld, column %s.%s: got %g, expected %s", (long long)row, table, metric_names[c], v[c],
-                     c == 3 ? "NaN or >= 0" : "NaN or 0..1");
+            snprintf(msg, cap, "trial %lld, column %s.%s: got %g, expected %s", (long long)row, table, name, v[c],
+                     isinf(hi) ? "NaN or >= 0" : "NaN or 0..1");
             return -1;
         }
     }
