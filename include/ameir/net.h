@@ -46,6 +46,8 @@ int ameir_net_threads(const ameir_net *net);
 ameir_params *ameir_net_params(ameir_net *net);
 int ameir_net_dim(const ameir_net *net);
 int ameir_net_max_batch(const ameir_net *net);
+/* The dataset schema the net was built for. */
+const ameir_schema *ameir_net_schema(const ameir_net *net);
 
 /* Forward only, for evaluation: logits (b->n) (no dropout). */
 void ameir_net_predict(ameir_net *net, const ameir_batch *b, float *logits);

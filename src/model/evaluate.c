@@ -176,7 +176,7 @@ static int evaluate_seq(ameir_net *net, const ameir_split *sp, const ameir_schem
 }
 
 static int evaluate(ameir_net *net, const ameir_split *split, ameir_metrics *out, int reference) {
-    const ameir_schema *s = ameir_train_schema(net);
+    const ameir_schema *s = ameir_net_schema(net);
     metrics_init(out, s->task);
     if (ameir_split_rows(split) <= 0)
         return ameir_fail(AMEIR_EDATA, "cannot evaluate on an empty split");
@@ -190,7 +190,7 @@ int ameir_evaluate_reference(ameir_net *net, const ameir_split *split, ameir_met
 }
 
 int ameir_predict_scores(ameir_net *net, const ameir_split *split, float *logit, int64_t *rank) {
-    const ameir_schema *s = ameir_train_schema(net);
+    const ameir_schema *s = ameir_net_schema(net);
     int64_t rows = ameir_split_rows(split);
     int rc, nc = s->n_candidates;
     if (s->task != AMEIR_TASK_SEQ) {

@@ -506,6 +506,8 @@ ameir_params *ameir_net_params(ameir_net *net) { return &net->params; }
 int ameir_net_dim(const ameir_net *net) { return net->d; }
 int ameir_net_max_batch(const ameir_net *net) { return net->B; }
 
+const ameir_schema *ameir_net_schema(const ameir_net *net) { return &net->schema; }
+
 int64_t ameir_net_param_count(const ameir_net *net) {
     int64_t n = 0;
     for (int i = 0; i < net->params.n; i++)

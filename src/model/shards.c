@@ -60,7 +60,7 @@ int ameir_shards_init_(ameir_shard_ws **out, ameir_net *net, const ameir_train_c
     w->R = R;
     w->rank = rank;
     w->comm = c->comm;
-    int rows = ameir_train_batch_rows(c, ameir_train_schema(net));
+    int rows = ameir_train_batch_rows(c, ameir_net_schema(net));
     w->shard_cap = shard_bytes_max(net, (rows + S - 1) / S);
     int mine = S * (rank + 1) / R - S * rank / R;
     w->recv_cap = w->shard_cap * (size_t)S;
@@ -235,7 +235,7 @@ int ameir_shards_step_(ameir_shard_ws *w, ameir_net *net, const ameir_batch *b, 
         int r0 = (int)((int64_t)n * s / S), nr = (int)((int64_t)n * (s + 1) / S) - r0;
         double ls = 0.0;
         if (nr > 0) {
-            ameir_batch v = batch_rows(b, ameir_train_schema(net), r0, nr);
+            ameir_batch v = batch_rows(b, ameir_net_schema(net), r0, nr);
             /* one shard is the plain step: the same dropout masks as without shards */
             ameir_rng r = S == 1 ? *drop : ameir_rng_split(drop, (uint64_t)s);
             ls = (double)ameir_net_forward_backward_scaled_(net, &v, &so, &r, NULL, (float)nr / (float)n) * nr;

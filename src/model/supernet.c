@@ -442,7 +442,7 @@ int ameir_supernet_train(ameir_supernet *sn, const ameir_split *train, const ame
     ameir_feed feed;
     ameir_shard_ws *shards = NULL;
     ameir_net *widest = sn->paths[sn->max_dense].net;
-    AMEIR_TRY(ameir_feed_init_(&feed, ameir_train_schema(widest), ameir_net_max_batch(widest), train, c));
+    AMEIR_TRY(ameir_feed_init_(&feed, ameir_net_schema(widest), ameir_net_max_batch(widest), train, c));
     int rc = c->shards > 0 ? ameir_shards_init_(&shards, widest, c) : 0;
     for (int64_t s = sn->shared.step; rc == 0 && s < target_steps; s++) {
         int k = ameir_supernet_path_at(c->seed, s, alive, n_alive);

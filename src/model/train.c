@@ -36,7 +36,6 @@ ameir_train_config ameir_train_config_default(void) {
 }
 
 /* net.h has no schema getter; the net keeps a copy of the schema it was built for. */
-const ameir_schema *ameir_train_schema(const ameir_net *net) { return &net->schema; }
 
 int ameir_train_batch_rows(const ameir_train_config *c, const ameir_schema *s) {
     int train = s->task == AMEIR_TASK_SEQ ? c->batch * (1 + c->n_neg) : c->batch;
@@ -120,7 +119,7 @@ static void ws_destroy(train_ws *ws) {
 
 static int ws_init(train_ws *ws, ameir_net *net, const ameir_split *sp, const ameir_train_config *c) {
     memset(ws, 0, sizeof *ws);
-    AMEIR_TRY(ameir_feed_init_(&ws->feed, ameir_train_schema(net), ameir_net_max_batch(net), sp, c));
+    AMEIR_TRY(ameir_feed_init_(&ws->feed, ameir_net_schema(net), ameir_net_max_batch(net), sp, c));
     int rc = 0;
     /* the net splits a step's rows over its own threads; BLAS threads inside them only
      * oversubscribe the cores (measured slower at 2 than at 1) */
@@ -221,7 +220,7 @@ static void snapshot_restore(const snapshot *sn, ameir_params *p) {
 
 int ameir_train_fit(ameir_net *net, const ameir_split *train, const ameir_split *valid, const ameir_train_config *c, int verbose, ameir_fit_result *res) {
     ameir_params *p = ameir_net_params(net);
-    const ameir_schema *s = ameir_train_schema(net);
+    const ameir_schema *s = ameir_net_schema(net);
     const char *pname = ameir_metrics_primary_name(s->task);
     train_ws ws;
     snapshot best;

@@ -6,8 +6,6 @@
 #include "ameir/schema.h"
 #include "ameir/train.h"
 
-/* The schema the network was built for. */
-const ameir_schema *ameir_train_schema(const ameir_net *net);
 
 /* shards.c: the virtual-shard step (see ameir_train_config.shards). init checks the
  * shard count and the comm and sizes every buffer for the config's batch. step computes
