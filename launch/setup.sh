@@ -29,6 +29,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if [ ! -f build/build.ninja ]; then
-  meson setup build --buildtype=release
+  # --tests: with the failure injection the tests use (never in a production build)
+  meson setup build --buildtype=release $([ "${1:-}" = "--tests" ] && echo -Dtest_hooks=true)
 fi
 ninja -C build

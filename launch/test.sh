@@ -5,6 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash launch/setup.sh --tests
+# the failure injection the tests use is compiled only on request (never in a production build)
+if ! grep -q "AMEIR_TEST_HOOKS" build/build.ninja; then
+  meson configure build -Dtest_hooks=true
+fi
+ninja -C build
 # mpirun as root needs these; harmless otherwise
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 # AMEIR_NO_SKIP=1 (CI): a test that skipped (exit 77: data, torch or SLURM missing) fails the run,
@@ -22,7 +27,7 @@ meson test -C build --print-errorlogs --num-processes 2 --timeout-multiplier 3
 no_skips build
 if [ "${SANITIZE:-0}" = 1 ]; then
   if [ ! -f build-asan/build.ninja ]; then
-    meson setup build-asan --buildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false
+    meson setup build-asan --buildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false -Dtest_hooks=true
   fi
   ninja -C build-asan
   # Open MPI's own allocations are reported as leaks; leak checking is not what this run is for

@@ -179,17 +179,22 @@ static void result_init(ameir_search_result *res, const ameir_search_task *task,
     res->worker = -1;
 }
 
-/* Test hook (docs/running.md): AMEIR_TEST_DIVERGE_TRIAL=ID trains search trial ID with a
+/* Test hook (docs/running.md; compiled with -Dtest_hooks=true only): AMEIR_TEST_DIVERGE_TRIAL=ID trains search trial ID with a
  * learning rate of 3e38 (near FLT_MAX): its weights and then its loss really overflow, and
  * the trainer's own NaN/inf check fires. A plain huge rate does not do it: ReLUs die and
  * the loss stays large but finite. */
 static int forced_to_diverge(int64_t trial_id) {
+#ifdef AMEIR_TEST_HOOKS /* meson -Dtest_hooks=true only: a production build never reads it */
     const char *s = getenv("AMEIR_TEST_DIVERGE_TRIAL");
     char *end = NULL;
     if (!s || !s[0])
         return 0;
     long long id = strtoll(s, &end, 10);
     return end && *end == '\0' && id == trial_id;
+#else
+    (void)trial_id;
+    return 0;
+#endif
 }
 
 /* Train in chunks of about CHUNK_SECONDS up to step `until`; checks stop and the time limit
