@@ -359,27 +359,9 @@ static int collect_field(enc *e, int fi) {
 static int assign_ids(enc *e, prep_out *o, int fi) {
     field_vals *fv = &e->fv[fi];
     ameir_field *sf = &o->schema.fields[fi];
-    fv->id = malloc(((size_t)fv->voc.n + 1) * sizeof *fv->id);
-    const char **vocab = malloc(((size_t)fv->voc.n + 2) * sizeof *vocab);
-    if (!fv->id || !vocab) {
-        free(vocab);
-        return ameir_fail(AMEIR_ENOMEM, "out of memory");
-    }
-    vocab[0] = "<pad>";
-    vocab[1] = "<oov>";
-    int32_t next = 2;
-    for (int64_t i = 0; i < fv->voc.n; i++) {
-        if (fv->voc.count[i] >= e->c->min_freq && fv->voc.count[i] > 0) {
-            fv->id[i] = next;
-            vocab[next++] = arena_strdup(&o->arena, fv->voc.str[i], strlen(fv->voc.str[i]));
-            if (!vocab[next - 1]) {
-                free(vocab);
-                return ameir_fail(AMEIR_ENOMEM, "out of memory");
-            }
-        } else {
-            fv->id[i] = 1;
-        }
-    }
+    const char **vocab = NULL;
+    int32_t next = 0;
+    AMEIR_TRY(vocab_assign_ids(&fv->voc, e->c->min_freq, &o->arena, &fv->id, &vocab, &next));
     o->vocab[fi] = vocab;
     sf->vocab = next;
     int w = 1;

@@ -155,6 +155,12 @@ typedef struct vocab_count {
  * by counted. AMEIR_ENOMEM on failure. */
 int vocab_intern(vocab_count *v, str_arena *a, const char *s, int counted, int32_t *entry);
 void vocab_count_free(vocab_count *v);
+/* Ids in order of first appearance among the values counted at least min_freq times (and at
+ * least once), from 2 on; the others get 1 (OOV), 0 is padding. *id (v->n entries) and *vocab
+ * (id -> string, "<pad>" and "<oov>" first) are malloc'd for the caller; the strings are
+ * copied into copy_to, or shared with v's when it is NULL. *n_ids = ids in use. */
+int vocab_assign_ids(const vocab_count *v, int64_t min_freq, str_arena *copy_to, int32_t **id, const char ***vocab,
+                     int32_t *n_ids);
 /* Pointer to the value of key, or NULL. */
 int64_t *strmap_get(const strmap *m, const char *key);
 /* Insert key with val unless present; returns a pointer to its value (NULL: out of memory).

@@ -339,21 +339,8 @@ static int assign_ids(stream *st) {
         svocab *v = &st->fv[fi];
         ameir_field *f = &s->fields[fi];
         snprintf(f->name, sizeof f->name, "%s", c->fields[fi].name);
-        v->id = malloc(((size_t)v->voc.n + 1) * sizeof *v->id);
-        st->vocab[fi] = malloc(((size_t)v->voc.n + 2) * sizeof *st->vocab[fi]);
-        if (!v->id || !st->vocab[fi])
-            return ameir_fail(AMEIR_ENOMEM, "out of memory");
-        st->vocab[fi][0] = "<pad>";
-        st->vocab[fi][1] = "<oov>";
-        int32_t next = 2;
-        for (int64_t i = 0; i < v->voc.n; i++) {
-            if (v->voc.count[i] >= c->min_freq && v->voc.count[i] > 0) {
-                v->id[i] = next;
-                st->vocab[fi][next++] = v->voc.str[i];
-            } else {
-                v->id[i] = 1;
-            }
-        }
+        int32_t next = 0;
+        AMEIR_TRY(vocab_assign_ids(&v->voc, c->min_freq, NULL, &v->id, &st->vocab[fi], &next));
         f->vocab = next;
         int w = v->width > 1 ? v->width : 1;
         if (c->fields[fi].max_width && w > c->fields[fi].max_width)

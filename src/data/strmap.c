@@ -145,3 +145,30 @@ void vocab_count_free(vocab_count *v) {
     free(v->str);
     free(v->count);
 }
+
+int vocab_assign_ids(const vocab_count *v, int64_t min_freq, str_arena *copy_to, int32_t **id, const char ***vocab,
+                     int32_t *n_ids) {
+    int32_t *ids = malloc(((size_t)v->n + 1) * sizeof *ids);
+    const char **voc = malloc(((size_t)v->n + 2) * sizeof *voc);
+    if (!ids || !voc)
+        goto oom;
+    voc[0] = "<pad>";
+    voc[1] = "<oov>";
+    int32_t next = 2;
+    for (int64_t i = 0; i < v->n; i++) {
+        if (v->count[i] >= min_freq && v->count[i] > 0) {
+            ids[i] = next;
+            voc[next] = copy_to ? arena_strdup(copy_to, v->str[i], strlen(v->str[i])) : v->str[i];
+            if (!voc[next++])
+                goto oom;
+        } else {
+            ids[i] = 1;
+        }
+    }
+    *id = ids, *vocab = voc, *n_ids = next;
+    return 0;
+oom:
+    free(ids);
+    free(voc);
+    return ameir_fail(AMEIR_ENOMEM, "out of memory for a vocabulary of %lld values", (long long)v->n);
+}
