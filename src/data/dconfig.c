@@ -28,7 +28,7 @@ static void subkey(char *out, const char *base, const char *key) {
 
 static const char *path_of(const char *base) { return base[0] ? base : NULL; }
 
-static int missing(const dcfg *c, const cJSON *obj, const char *base, const char *key, const char *expected) {
+static int missing(const dcfg *c, const char *base, const char *key, const char *expected) {
     ameir_json_ctx j = {c->path};
     return ameir_json_missing(&j, path_of(base), key, expected);
 }
@@ -46,14 +46,14 @@ static int get_str(const dcfg *c, const cJSON *obj, const char *base, const char
                    int required) {
     ameir_json_ctx j = {c->path};
     if (required && !present(obj, key))
-        return missing(c, obj, base, key, "a string");
+        return missing(c, base, key, "a string");
     return ameir_json_string(&j, obj, path_of(base), key, out, n);
 }
 
 static int get_num(const dcfg *c, const cJSON *obj, const char *base, const char *key, double *out, int required) {
     ameir_json_ctx j = {c->path};
     if (required && !present(obj, key))
-        return missing(c, obj, base, key, "a number");
+        return missing(c, base, key, "a number");
     return ameir_json_number(&j, obj, path_of(base), key, -HUGE_VAL, HUGE_VAL, 1, out);
 }
 
@@ -61,7 +61,7 @@ static int get_int(const dcfg *c, const cJSON *obj, const char *base, const char
                    int64_t *out, int required) {
     ameir_json_ctx j = {c->path};
     if (required && !present(obj, key))
-        return missing(c, obj, base, key, "an integer");
+        return missing(c, base, key, "an integer");
     return ameir_json_int64(&j, obj, path_of(base), key, lo, hi, out);
 }
 
@@ -83,7 +83,7 @@ static int get_enum(const dcfg *c, const cJSON *obj, const char *base, const cha
                     int *out, int required) {
     char s[DCFG_NAME] = "", got[DCFG_NAME + 2], msg[200];
     if (!present(obj, key))
-        return required ? missing(c, obj, base, key, "a string") : 0;
+        return required ? missing(c, base, key, "a string") : 0;
     AMEIR_TRY(get_str(c, obj, base, key, s, sizeof s, required));
     for (int i = 0; words[i]; i++)
         if (!strcmp(s, words[i])) {
