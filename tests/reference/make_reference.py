@@ -16,7 +16,7 @@ would move them. torch's side there is torch.optim.Adam on the dense tensors and
 embedding tables, Adam's own arithmetic applied to the rows the step's batch touches only
 (LazyAdam; lazy_adam_rows below). torch.optim.SparseAdam is not that function: it adds eps
 to sqrt(v) before the bias correction (an effective eps of eps / sqrt(1 - beta2^t)), which
-on this file moves the embeddings by up to 5e-4 relative after two steps.
+on this file moved emb/user by 5.06e-4 and emb/gender by 6.73e-4 relative after two steps.
 
 Run: /usr/bin/python3 tests/reference/make_reference.py [OUTDIR]   (a few seconds)
 """
