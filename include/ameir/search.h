@@ -45,10 +45,15 @@ typedef struct ameir_schedule {
     int n;     /* random candidates (>= 1) */
     int eta;   /* reduction factor (>= 2) */
     int64_t r; /* smallest budget in training steps (>= 1) */
-    int64_t R; /* largest budget (>= r) */
+    int64_t R; /* largest budget (>= r), or AMEIR_R_BASELINE */
     int64_t valid_rows; /* rungs below the stage's last score on this many validation rows (seeded subsample); 0 = all */
     int64_t eval_every; /* trials also validate every this many steps and report their best; 0 = at the end only */
 } ameir_schedule;
+
+/* schedule.R "baseline": the stage's last rung trains as many steps as the best baseline's
+ * final training took in the warm start (its early-stopping horizon), so a stage ranks its
+ * candidates where the final phase will. */
+#define AMEIR_R_BASELINE 0
 
 typedef struct ameir_op_choice {
     int op;     /* enum ameir_op */

@@ -65,7 +65,7 @@ int ameir_trial_row_check(const ameir_search_config *cfg, const ameir_trial *t, 
         const ameir_schedule *s = &cfg->schedule[t->stage];
         if (t->rung < 0 || t->rung > 62)
             BAD("rung", "got %d, expected 0..62", t->rung);
-        if (t->budget < s->r || t->budget > s->R)
+        if (t->budget < s->r || (s->R != AMEIR_R_BASELINE && t->budget > s->R))
             BAD("budget", "got %lld, expected the stage's r..R = %lld..%lld", (long long)t->budget, (long long)s->r, (long long)s->R);
         /* rung 0: the incumbent, the seeded baseline parts, then n per generation */
         int gens = t->stage == AMEIR_STAGE_INTERACTION ? cfg->interaction.generations : 1;

@@ -88,7 +88,7 @@ static int parse_final(ameir_json_ctx *c, const cJSON *o, ameir_train_config *t)
 static int parse_schedule(ameir_json_ctx *c, const cJSON *stage, const char *stage_path, ameir_schedule *s) {
     static const char *const keys[] = {"n", "eta", "r", "R", "valid_rows", "eval_every", NULL};
     static const char *const need[] = {"n", "eta", "r", "R", NULL};
-    char path[64];
+    char path[64], got[80];
     const cJSON *o = cJSON_GetObjectItemCaseSensitive(stage, "schedule");
     snprintf(path, sizeof path, "%s.schedule", stage_path);
     if (!o)
@@ -98,13 +98,19 @@ static int parse_schedule(ameir_json_ctx *c, const cJSON *stage, const char *sta
     AMEIR_TRY(ameir_json_int(c, o, path, "n", 1, 4096, &s->n));
     AMEIR_TRY(ameir_json_int(c, o, path, "eta", 2, 1000, &s->eta));
     AMEIR_TRY(ameir_json_int64(c, o, path, "r", 1, INT64_C(1000000000000), &s->r));
-    AMEIR_TRY(ameir_json_int64(c, o, path, "R", 1, INT64_C(1000000000000), &s->R));
+    const cJSON *R = cJSON_GetObjectItemCaseSensitive(o, "R");
+    if (cJSON_IsString(R) && !strcmp(R->valuestring, "baseline"))
+        s->R = AMEIR_R_BASELINE;
+    else if (cJSON_IsString(R))
+        return ameir_json_bad(c, path, "R", ameir_json_got(R, got, sizeof got), "an integer >= r or \"baseline\"");
+    else
+        AMEIR_TRY(ameir_json_int64(c, o, path, "R", 1, INT64_C(1000000000000), &s->R));
     s->valid_rows = 0;
     AMEIR_TRY(ameir_json_int64(c, o, path, "valid_rows", 0, INT64_C(1000000000000), &s->valid_rows));
     s->eval_every = 0;
     AMEIR_TRY(ameir_json_int64(c, o, path, "eval_every", 0, INT64_C(1000000000000), &s->eval_every));
-    if (s->R < s->r) {
-        char got[64], expected[64];
+    if (s->R != AMEIR_R_BASELINE && s->R < s->r) {
+        char expected[64];
         snprintf(got, sizeof got, "%lld", (long long)s->R);
         snprintf(expected, sizeof expected, "at least r = %lld", (long long)s->r);
         return ameir_json_bad(c, path, "R", got, expected);
@@ -347,6 +353,12 @@ static int parse_root(ameir_json_ctx *c, const cJSON *root, ameir_search_config 
     AMEIR_TRY(ameir_json_bool(c, root, NULL, "seed_baselines", &cfg->seed_baselines));
     cfg->warm_start = 1;
     AMEIR_TRY(ameir_json_bool(c, root, NULL, "warm_start", &cfg->warm_start));
+    for (int s = 0; s < AMEIR_N_STAGES; s++) /* "baseline" reads the horizon off the warm start */
+        if (cfg->schedule[s].R == AMEIR_R_BASELINE && !(cfg->warm_start && cfg->n_baselines > 0)) {
+            char path[64];
+            snprintf(path, sizeof path, "%s.schedule", stage_keys[s]);
+            return ameir_json_bad(c, path, "R", "\"baseline\"", "an integer: \"baseline\" needs baselines and warm_start");
+        }
 
     /* data: absolute as is; relative: $AMEIR_DATA_ROOT/<last component> when that is set
      * (prepared data moved to scratch space), else from the config's directory */

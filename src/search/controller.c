@@ -45,6 +45,7 @@ struct ameir_controller {
     ameir_arch base;      /* winners of finished stages + defaults of the others */
     int done;
     int warming;          /* warm_start: the baselines' final trials are running */
+    int64_t horizon;      /* steps the best baseline trained in the warm start (R "baseline") */
     int max_cand;         /* room in cand and order */
     ameir_arch *cand;     /* scratch for a stage's candidates */
     ameir_arch *cand2;    /* scratch: parents and seen archs of a generation */
@@ -85,10 +86,21 @@ static int stage_generations(const ameir_search_config *cfg, int stage) {
     return stage == AMEIR_STAGE_INTERACTION ? cfg->interaction.generations : 1;
 }
 
+/* A stage's largest budget: the config's R, or with R "baseline" the warm start's horizon
+ * (at least r; r * eta^2 when no baseline finished). */
+static int64_t stage_R(const ameir_controller *ctl, int stage) {
+    const ameir_schedule *sch = &ctl->cfg->schedule[stage];
+    if (sch->R != AMEIR_R_BASELINE)
+        return sch->R;
+    if (ctl->horizon <= 0)
+        return sch->r * sch->eta * sch->eta;
+    return ctl->horizon > sch->r ? ctl->horizon : sch->r;
+}
+
 /* Validation rows of a rung of `size` trials at `budget`: the subsample below the planned
  * last rung (budget R, or at most one would go on), the whole split at it. */
-static int64_t rung_valid_rows(const ameir_schedule *sch, int64_t budget, int64_t size) {
-    if (sch->valid_rows <= 0 || budget >= sch->R || ceil_div(size, sch->eta) <= 1)
+static int64_t rung_valid_rows(const ameir_schedule *sch, int64_t R, int64_t budget, int64_t size) {
+    if (sch->valid_rows <= 0 || budget >= R || ceil_div(size, sch->eta) <= 1)
         return 0;
     return sch->valid_rows;
 }
@@ -256,7 +268,7 @@ static int start_stage(ameir_controller *ctl, int stage) {
     ctl->rung_size = 0;
     ctl->rung_budget = cfg->schedule[stage].r;
     int planned = n_seed + cfg->schedule[stage].n * (ctl->enumerated ? 1 : stage_generations(cfg, stage));
-    ctl->rung_valid_rows = rung_valid_rows(&cfg->schedule[stage], ctl->rung_budget, planned);
+    ctl->rung_valid_rows = rung_valid_rows(&cfg->schedule[stage], stage_R(ctl, stage), ctl->rung_budget, planned);
     for (int i = 0; i < n_seed; i++)
         AMEIR_TRY(add_candidate(ctl, &seeds[i], roles[i]));
     for (int i = 0, k = 0; i < n_cand && k < cfg->schedule[stage].n; i++)
@@ -334,7 +346,7 @@ static int rung_complete(ameir_controller *ctl) {
     if (ctl->warming) { /* the best baseline on validation is the first incumbent */
         int64_t w = best_final(ctl, 1);
         if (w >= 0)
-            ctl->base = ctl->trials[w].arch;
+            ctl->base = ctl->trials[w].arch, ctl->horizon = ctl->trials[w].steps;
         ctl->warming = 0;
         return start_stage(ctl, AMEIR_STAGE_BEHAVIOR);
     }
@@ -357,11 +369,12 @@ static int rung_complete(ameir_controller *ctl) {
         n_ok += ok(&ctl->trials[ctl->order[i]]);
     if (keep > n_ok)
         keep = n_ok;
-    if (ctl->rung_budget >= sch->R || keep <= 1)
+    int64_t R = stage_R(ctl, ctl->stage);
+    if (ctl->rung_budget >= R || keep <= 1)
         return end_stage(ctl);
-    int64_t budget = ctl->rung_budget > sch->R / sch->eta ? sch->R : ctl->rung_budget * sch->eta;
-    if (budget > sch->R)
-        budget = sch->R;
+    int64_t budget = ctl->rung_budget > R / sch->eta ? R : ctl->rung_budget * sch->eta;
+    if (budget > R)
+        budget = R;
     /* the top keep, and the incumbent wherever it ranked (if it finished well) */
     int64_t next = keep;
     for (int64_t i = keep; i < ctl->rung_size; i++) {
@@ -373,6 +386,9 @@ static int rung_complete(ameir_controller *ctl) {
             break;
         }
     }
+    /* R "baseline": the stage's last rung (at most one would go on after it) trains to R */
+    if (sch->R == AMEIR_R_BASELINE && ceil_div(next, sch->eta) <= 1)
+        budget = R;
     int64_t first = ctl->n;
     for (int64_t i = 0; i < next; i++) {
         ameir_trial *t = NULL;
@@ -393,7 +409,7 @@ static int rung_complete(ameir_controller *ctl) {
     ctl->rung_first = first;
     ctl->rung_size = next;
     ctl->rung_budget = budget;
-    ctl->rung_valid_rows = rung_valid_rows(sch, budget, next);
+    ctl->rung_valid_rows = rung_valid_rows(sch, R, budget, next);
     for (int64_t i = first; i < ctl->n; i++)
         ctl->trials[i].valid_rows = ctl->rung_valid_rows;
     return 0;
@@ -590,10 +606,11 @@ int64_t ameir_controller_planned_trials(const ameir_controller *ctl) {
         const ameir_schedule *sch = &cfg->schedule[s];
         int64_t seeds = 1 + (cfg->seed_baselines ? cfg->n_baselines : 0);
         int64_t k = stage_n(cfg, s) * (stage_n(cfg, s) < sch->n ? 1 : stage_generations(cfg, s)) + seeds, budget = sch->r;
+        int64_t R = stage_R(ctl, s);
         total += k;
-        while (budget < sch->R && ceil_div(k, sch->eta) > 1) {
+        while (budget < R && ceil_div(k, sch->eta) > 1) {
             k = ceil_div(k, sch->eta);
-            budget = budget > sch->R / sch->eta ? sch->R : budget * sch->eta;
+            budget = budget > R / sch->eta ? R : budget * sch->eta;
             total += k;
         }
     }

@@ -77,6 +77,10 @@ int main(int argc, char **argv) {
         sch.R = atoll(argv[5]);
     }
     int64_t standalone_steps = argc > 6 ? atoll(argv[6]) : cfg->schedule[stage].R;
+    if (sch.R == AMEIR_R_BASELINE || standalone_steps <= 0) {
+        fprintf(stderr, "oneshot_tau: %s: R \"baseline\" is known only in a search: give r, R and the standalone steps\n", argv[1]);
+        return 2;
+    }
     ameir_dataset *ds = NULL;
     ameir_split *train = NULL, *valid = NULL;
     if (ameir_dataset_open(&ds, cfg->data_dir) < 0 || ameir_split_load(&train, ds, "train", 0, -1) < 0 ||

@@ -63,6 +63,9 @@ static double incumbent_metric = NAN;
 /* The final baselines' fake metric when not NaN (check_warm_start makes them the best). */
 static double baseline_metric = NAN;
 
+/* Steps a final baseline reports having trained (early stopping); 0 = its budget. */
+static int64_t baseline_steps = 0;
+
 /* A fake validation metric: a function of the trial alone (its arch and budget). */
 static double fake_metric(const ameir_search_task *t) {
     uint64_t h = ameir_arch_hash(&t->arch);
@@ -97,7 +100,7 @@ static void run(ameir_controller *ctl, int workers, uint64_t order_seed, status_
         r.status = status(t);
         r.metric = fake_metric(t);
         r.valid.task = AMEIR_TASK_CTR, r.valid.auc = r.metric;
-        r.steps = t->budget;
+        r.steps = t->kind == AMEIR_TRIAL_FINAL_BASELINE && baseline_steps > 0 ? baseline_steps : t->budget;
         r.worker = 1 + pick;
         r.seconds = 0.25;
         rc = ameir_controller_report(ctl, &r);
@@ -370,6 +373,85 @@ static void check_warm_start(void) {
     ameir_search_config_free(cfg);
 }
 
+/* A copy of the trial table (as a checkpoint records it); *n = its length. Caller frees. */
+static ameir_trial *table_copy(const ameir_controller *from, int64_t *n) {
+    *n = ameir_controller_n_trials(from);
+    ameir_trial *rec = malloc((size_t)*n * sizeof *rec);
+    for (int64_t i = 0; i < *n; i++)
+        rec[i] = *ameir_controller_trial(from, i);
+    return rec;
+}
+
+/* A new controller fed the trial table of `from`, as a resume from its checkpoint is. */
+static ameir_controller *replayed(const ameir_search_config *cfg, const ameir_controller *from) {
+    ameir_controller *re = NULL;
+    int64_t n;
+    ameir_trial *rec = table_copy(from, &n);
+    CHECK_EQ_INT(ameir_controller_create(&re, cfg), 0);
+    CHECK_EQ_INT(ameir_controller_replay(re, rec, n), 0);
+    free(rec);
+    return re;
+}
+
+/* R "baseline": a stage's last rung trains as far as the best baseline trained in the warm
+ * start, lower rungs stay below it, a stage with a number for R keeps it, and the table is
+ * the same in any result order and on replay. */
+static void check_horizon_from_baseline(void) {
+    ameir_search_config *cfg = parse_config(
+        "{\"data\": \"x\", \"seed\": 9, \"final_top\": 2,"
+        " \"behavior\": {\"schedule\": {\"n\": 5, \"eta\": 3, \"r\": 5, \"R\": \"baseline\"}},"
+        " \"interaction\": {\"max_interactions\": 2, \"schedule\": {\"n\": 3, \"eta\": 2, \"r\": 5, \"R\": 12}},"
+        " \"mlp\": {\"widths\": [80, 200], \"acts\": [\"relu\"], \"schedule\": {\"n\": 3, \"eta\": 2, \"r\": 5, \"R\": \"baseline\"}},"
+        " \"baselines\": [\"../../configs/archs/din.json\", \"../../configs/archs/dnn.json\"]}");
+    CHECK_EQ_INT(cfg->schedule[AMEIR_STAGE_BEHAVIOR].R, AMEIR_R_BASELINE);
+    CHECK_EQ_INT(cfg->schedule[AMEIR_STAGE_INTERACTION].R, 12);
+    baseline_steps = 77;
+    ameir_controller *ctl = NULL, *other = NULL;
+    CHECK_EQ_INT(ameir_controller_create(&ctl, cfg), 0);
+    run(ctl, 2, 0, all_done, -1);
+    int64_t n = ameir_controller_n_trials(ctl), top_budget[AMEIR_N_STAGES] = {0};
+    int top_rung[AMEIR_N_STAGES] = {0};
+    for (int64_t id = 0; id < n; id++) {
+        const ameir_trial *x = ameir_controller_trial(ctl, id);
+        if (x->stage >= AMEIR_N_STAGES)
+            continue;
+        CHECK(x->budget >= 5 && x->budget <= (x->stage == AMEIR_STAGE_INTERACTION ? 12 : 77));
+        if (x->rung >= top_rung[x->stage])
+            top_rung[x->stage] = x->rung, top_budget[x->stage] = x->budget;
+    }
+    /* the stages with R "baseline" end at the horizon, after more than one rung */
+    CHECK(top_rung[AMEIR_STAGE_BEHAVIOR] >= 1);
+    CHECK_EQ_INT(top_budget[AMEIR_STAGE_BEHAVIOR], 77);
+    CHECK(top_rung[AMEIR_STAGE_MLP] >= 1);
+    CHECK_EQ_INT(top_budget[AMEIR_STAGE_MLP], 77);
+    CHECK(top_budget[AMEIR_STAGE_INTERACTION] <= 12);
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        CHECK_EQ_INT(ameir_controller_create(&other, cfg), 0);
+        run(other, 3, seed, all_done, -1);
+        CHECK(same_table(ctl, other, 1));
+        ameir_controller_free(other);
+    }
+    /* replayed from the finished table: the same horizon, the same trials */
+    other = replayed(cfg, ctl);
+    CHECK(same_table(ctl, other, 1));
+    ameir_controller_free(other);
+    /* a longer-training best baseline moves the horizon */
+    baseline_steps = 30;
+    CHECK_EQ_INT(ameir_controller_create(&other, cfg), 0);
+    run(other, 2, 0, all_done, -1);
+    int64_t top = 0;
+    for (int64_t id = 0; id < ameir_controller_n_trials(other); id++) {
+        const ameir_trial *x = ameir_controller_trial(other, id);
+        if (x->stage == AMEIR_STAGE_MLP && x->budget > top)
+            top = x->budget;
+    }
+    CHECK_EQ_INT(top, 30);
+    baseline_steps = 0;
+    ameir_controller_free(other);
+    ameir_controller_free(ctl);
+    ameir_search_config_free(cfg);
+}
+
 /* Replaying a recorded table (cut at several points, with trials in flight) gives the
  * live state; both then finish identically. */
 static void check_replay(void) {
@@ -381,10 +463,8 @@ static void check_replay(void) {
         ameir_controller *live = NULL, *re = NULL;
         CHECK_EQ_INT(ameir_controller_create(&live, cfg), 0);
         run(live, 3, 9, all_done, cut); /* up to 3 trials left running */
-        int64_t n = ameir_controller_n_trials(live);
-        ameir_trial *rec = malloc((size_t)n * sizeof *rec);
-        for (int64_t i = 0; i < n; i++)
-            rec[i] = *ameir_controller_trial(live, i);
+        int64_t n;
+        ameir_trial *rec = table_copy(live, &n);
         CHECK_EQ_INT(ameir_controller_create(&re, cfg), 0);
         CHECK_EQ_INT(ameir_controller_replay(re, rec, n), 0);
         CHECK(same_table(live, re, 0));
@@ -681,6 +761,7 @@ int main(void) {
     check_diverged();
     check_order_independence();
     check_warm_start();
+    check_horizon_from_baseline();
     check_replay();
     check_bad_reports();
     return check_finish("test_controller");

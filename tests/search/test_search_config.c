@@ -154,6 +154,12 @@ static void check_bad(void) {
     bad("{\"data\": \"x\", \"behavior\": {" SCHED "}, \"interaction\": {" SCHED "}, \"mlp\": {\"schedule\": {\"n\": 4, "
         "\"eta\": 2, \"r\": 50, \"R\": 40}}}",
         AMEIR_ECONFIG, "bad.json: mlp.schedule.R: got 40, expected at least r = 50");
+    bad("{\"data\": \"x\", \"behavior\": {" SCHED "}, \"interaction\": {" SCHED "}, \"mlp\": {\"schedule\": {\"n\": 4, "
+        "\"eta\": 2, \"r\": 50, \"R\": \"soon\"}}}",
+        AMEIR_ECONFIG, "bad.json: mlp.schedule.R: got \"soon\", expected an integer >= r or \"baseline\"");
+    bad("{\"data\": \"x\", \"behavior\": {" SCHED "}, \"interaction\": {" SCHED "}, \"mlp\": {\"schedule\": {\"n\": 4, "
+        "\"eta\": 2, \"r\": 50, \"R\": \"baseline\"}}}",
+        AMEIR_ECONFIG, "bad.json: mlp.schedule.R: got \"baseline\", expected an integer: \"baseline\" needs baselines and warm_start");
     bad("{\"data\": \"x\", \"behavior\": {" SCHED "}, \"interaction\": {\"schedule\": {\"n\": 0, \"eta\": 2, \"r\": 1, "
         "\"R\": 4}}, \"mlp\": {" SCHED "}}",
         AMEIR_ECONFIG, "interaction.schedule.n: got 0, expected an integer from 1");
