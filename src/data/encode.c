@@ -364,39 +364,24 @@ static int assign_ids(enc *e, prep_out *o, int fi) {
     AMEIR_TRY(vocab_assign_ids(&fv->voc, e->c->min_freq, &o->arena, &fv->id, &vocab, &next));
     o->vocab[fi] = vocab;
     sf->vocab = next;
-    int w = 1;
+    int widest = 1;
     for (int64_t r = 0; r < e->n; r++) {
         int64_t k = fv->off[r + 1] - fv->off[r];
-        if (k > w)
-            w = (int)k;
+        if (k > widest)
+            widest = (int)k;
     }
-    if (e->c->fields[fi].max_width && w > e->c->fields[fi].max_width)
-        w = e->c->fields[fi].max_width;
-    sf->width = e->c->fields[fi].kind == DF_MULTI ? w : 1;
+    prep_schema_place_field(&o->schema, e->c, fi, widest);
     return 0;
 }
 
 static int build_schema_and_x(enc *e, prep_out *o) {
     const dcfg *c = e->c;
     ameir_schema *s = &o->schema;
-    s->task = c->task;
-    s->n_fields = c->n_fields;
-    s->item_field = -1;
+    prep_schema_begin(s, c);
     for (int fi = 0; fi < c->n_fields; fi++) {
-        ameir_field *f = &s->fields[fi];
-        snprintf(f->name, sizeof f->name, "%s", c->fields[fi].name);
         AMEIR_TRY(collect_field(e, fi));
         AMEIR_TRY(assign_ids(e, o, fi));
-        f->offset = s->x_width;
-        s->x_width += f->width;
-        f->is_item = c->fields[fi].is_item;
-        f->item_offset = f->is_item ? s->item_width : 0;
-        s->item_width += f->is_item ? f->width : 0;
-        if (c->item_field[0] && !strcmp(c->item_field, f->name))
-            s->item_field = fi;
     }
-    s->seq_len = c->seq_len;
-    s->n_candidates = c->task == AMEIR_TASK_SEQ ? 1 + c->negatives : 0;
     e->x = calloc((size_t)e->n * (size_t)s->x_width, sizeof *e->x);
     if (!e->x)
         return ameir_fail(AMEIR_ENOMEM, "out of memory");

@@ -222,6 +222,14 @@ int prep_label(const dcfg *c, const prep_cells *pc, float *out);
 int prep_field_values(const dcfg_field *f, const prep_cells *pc, const char **vals, int max, char *buf, size_t nbuf,
                       int *n_out);
 
+/* The schema's header from the config (task, field count, sequence length, candidates), with
+ * no field placed yet; then prep_schema_place_field for each field in order. */
+void prep_schema_begin(ameir_schema *s, const dcfg *c);
+/* Field fi once its values are known: name, width (widest = the most values a row has,
+ * capped at max_width; 1 unless multi-valued), offsets in x and in the item table, and
+ * item_field when it is the config's item field. The caller sets vocab. */
+void prep_schema_place_field(ameir_schema *s, const dcfg *c, int fi, int widest);
+
 /* Streaming prep (stream.c): flat ctr tables, memory bounded by the vocabularies. */
 int prep_can_stream(const dcfg *c);
 /* Rows per split into rows, the schema into *schema. */

@@ -332,27 +332,13 @@ static int process_block(stream *st) {
 static int assign_ids(stream *st) {
     const dcfg *c = st->c;
     ameir_schema *s = &st->schema;
-    s->task = c->task;
-    s->n_fields = c->n_fields;
-    s->item_field = -1;
+    prep_schema_begin(s, c);
     for (int fi = 0; fi < c->n_fields; fi++) {
         svocab *v = &st->fv[fi];
-        ameir_field *f = &s->fields[fi];
-        snprintf(f->name, sizeof f->name, "%s", c->fields[fi].name);
         int32_t next = 0;
         AMEIR_TRY(vocab_assign_ids(&v->voc, c->min_freq, NULL, &v->id, &st->vocab[fi], &next));
-        f->vocab = next;
-        int w = v->width > 1 ? v->width : 1;
-        if (c->fields[fi].max_width && w > c->fields[fi].max_width)
-            w = c->fields[fi].max_width;
-        f->width = c->fields[fi].kind == DF_MULTI ? w : 1;
-        f->offset = s->x_width;
-        s->x_width += f->width;
-        f->is_item = c->fields[fi].is_item;
-        f->item_offset = f->is_item ? s->item_width : 0;
-        s->item_width += f->is_item ? f->width : 0;
-        if (c->item_field[0] && !strcmp(c->item_field, f->name))
-            s->item_field = fi;
+        s->fields[fi].vocab = next;
+        prep_schema_place_field(s, c, fi, v->width);
     }
     if (s->item_field >= 0) {
         st->n_items = s->fields[s->item_field].vocab;

@@ -166,3 +166,28 @@ int prep_field_values(const dcfg_field *f, const prep_cells *pc, const char **va
     }
     return 0;
 }
+
+void prep_schema_begin(ameir_schema *s, const dcfg *c) {
+    s->task = c->task;
+    s->n_fields = c->n_fields;
+    s->item_field = -1;
+    s->seq_len = c->seq_len;
+    s->n_candidates = c->task == AMEIR_TASK_SEQ ? 1 + c->negatives : 0;
+}
+
+void prep_schema_place_field(ameir_schema *s, const dcfg *c, int fi, int widest) {
+    const dcfg_field *cf = &c->fields[fi];
+    ameir_field *f = &s->fields[fi];
+    int w = widest > 1 ? widest : 1;
+    if (cf->max_width && w > cf->max_width)
+        w = cf->max_width;
+    snprintf(f->name, sizeof f->name, "%s", cf->name);
+    f->width = cf->kind == DF_MULTI ? w : 1;
+    f->offset = s->x_width;
+    s->x_width += f->width;
+    f->is_item = cf->is_item;
+    f->item_offset = f->is_item ? s->item_width : 0;
+    s->item_width += f->is_item ? f->width : 0;
+    if (c->item_field[0] && !strcmp(c->item_field, f->name))
+        s->item_field = fi;
+}
