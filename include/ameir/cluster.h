@@ -233,6 +233,24 @@ _Noreturn void ameir_job_abort(int code);
 int ameir_job_share_setup(const ameir_job *j, int *status, ameir_trial_ctx *ctx);
 /* The smallest of every rank's value (a status: one negative means one rank failed). */
 int ameir_job_min(const ameir_job *j, int value, int *min);
+/* One copy of the training data per node (src/cluster/node_data.c). */
+typedef struct ameir_node_data { /* all zero: nothing held */
+    int has_node, has_win;
+    MPI_Comm node; /* has_node: the training ranks of this node */
+    MPI_Win win;   /* has_win: the node's shared window holding train and valid */
+    size_t bytes;  /* of the window */
+    int ranks;     /* ranks sharing it */
+} ameir_node_data;
+
+/* Collective over the job: every rank calls it; load = this rank trains. The training ranks
+ * of a node share one copy of train and valid (the node's first reads it into an MPI-3
+ * shared window); private_copy (or one rank alone) loads a copy per rank instead. On
+ * success td holds the data; on failure (every rank of the node learns it) nothing is left. */
+int ameir_job_data_open(const ameir_job *j, int load, int private_copy, const char *data_dir, ameir_trial_data *td,
+                        ameir_node_data *nd);
+/* Release td, then the window: collective over the node's training ranks. */
+void ameir_job_data_close(ameir_node_data *nd, ameir_trial_data *td);
+
 /* This rank's loop: the local loop alone, the coordinator on rank 0, else a worker. */
 int ameir_job_run(const ameir_job *j, const ameir_search_config *cfg, ameir_controller *ctl, const ameir_trial_ctx *ctx,
                   ameir_trial_data *td, const ameir_cluster_opts *o, ameir_cluster_stats *st, int *exit_code);

@@ -33,6 +33,14 @@ int64_t ameir_dataset_rows(const ameir_dataset *ds, const char *split);
 /* Load rows [begin, end) of a split (end < 0: to the end). Errors name the split/file. */
 int ameir_split_load(ameir_split **out, const ameir_dataset *ds, const char *split, int64_t begin, int64_t end);
 void ameir_split_free(ameir_split *sp);
+/* What ameir_split_load would allocate for rows [begin, end) of a split, in bytes. */
+int ameir_split_bytes(const ameir_dataset *ds, const char *split, int64_t begin, int64_t end, size_t *bytes);
+/* ameir_split_load with the rows in the caller's block mem (at least ameir_split_bytes long,
+ * 64-byte aligned, outliving the split; NULL = allocate as ameir_split_load does). read = 1
+ * reads the shards into it; read = 0 only points the split at it, for a process whose mem is
+ * shared with one that read (one copy of the data per node). */
+int ameir_split_load_at(ameir_split **out, const ameir_dataset *ds, const char *split, int64_t begin, int64_t end,
+                        void *mem, size_t bytes, int read);
 /* A new split holding rows[0..n) of sp (indices into sp, in that order), e.g. a fixed
  * subsample of validation. Owned by the caller. Errors: AMEIR_EINVAL (row out of range), AMEIR_ENOMEM. */
 int ameir_split_subset(ameir_split **out, const ameir_split *sp, const int64_t *rows, int64_t n);

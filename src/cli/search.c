@@ -20,7 +20,7 @@
 
 typedef struct search_args {
     const char *config, *out, *resume;
-    int json;
+    int json, private_data;
 } search_args;
 
 /* Rank 0's state: the config and controller, and where the checkpoint goes. */
@@ -189,11 +189,13 @@ static int search_main(const ameir_job *job, const search_args *a) {
     search_setup s;
     ameir_trial_ctx ctx;
     ameir_trial_data td;
+    ameir_node_data nd;
     ameir_cluster_stats st;
     int rc = 0, exit_code = 0;
     memset(&s, 0, sizeof s);
     memset(&ctx, 0, sizeof ctx);
     memset(&td, 0, sizeof td);
+    memset(&nd, 0, sizeof nd);
     memset(&st, 0, sizeof st);
     if (rank == 0)
         rc = setup(&s, a, &ctx);
@@ -205,9 +207,7 @@ static int search_main(const ameir_job *job, const search_args *a) {
         goto done;
     }
     /* ranks that run trials load the data once; all learn whether every one succeeded */
-    int load = 0, worst = 0;
-    if (size == 1 || rank > 0)
-        load = ameir_trial_data_open(&td, ctx.data_dir);
+    int load = ameir_job_data_open(job, size == 1 || rank > 0, a->private_data, ctx.data_dir, &td, &nd), worst = 0;
     if (load < 0)
         ameir_report_error("search", load);
     if ((rc = ameir_job_min(job, load, &worst)) < 0) {
@@ -254,7 +254,7 @@ static int search_main(const ameir_job *job, const search_args *a) {
     }
 done:
     ameir_run_lock_release(s.lock);
-    ameir_trial_data_close(&td);
+    ameir_job_data_close(&nd, &td);
     ameir_controller_free(s.ctl);
     ameir_search_config_free(s.cfg);
     return exit_code;
@@ -267,6 +267,8 @@ int ameir_cmd_search(int argc, char **argv) {
         {"out", AMEIR_OPT_STR, &a.out, 1, 0, "RUN.h5", "checkpoint to create; trial weights go to RUN.trials/", 0},
         {"resume", AMEIR_OPT_STR, &a.resume, 1, 0, "RUN.h5", "continue this search (any number of ranks)", 0},
         {"json", AMEIR_OPT_FLAG, &a.json, 1, 0, NULL, "print a JSON summary as the last line", 0},
+        {"private-data", AMEIR_OPT_FLAG, &a.private_data, 1, 0, NULL,
+         "each training rank loads its own copy of the data (default: one copy per node, in shared memory)", 0},
         {0},
     };
     int help = 0, code = 0;
@@ -280,7 +282,7 @@ int ameir_cmd_search(int argc, char **argv) {
         if (r && strcmp(r, "0"))
             return help ? 0 : ameir_exit_code(rc);
         if (help) {
-            ameir_opts_usage(stdout, "search --config FILE --out RUN.h5 [--json] | search --resume RUN.h5 [--config FILE]",
+            ameir_opts_usage(stdout, "search --config FILE --out RUN.h5 [--json] [--private-data] | search --resume RUN.h5 [--config FILE] [--private-data]",
                              "The architecture search; run it under mpirun -np N (rank 0 coordinates, the others train).\n"
                              "Exit codes: 0 done, 1 runtime failure, 2 bad usage or input, 3 interrupted (resume it).",
                              opts);

@@ -37,7 +37,14 @@ struct ameir_split {
     float *label;
     int64_t *user;
     int32_t *cand; /* (n, n_candidates) or NULL */
+    void *block;   /* the arrays above, in one block (split_place) */
+    int owns;      /* 1: block is ours to free; 0: the caller's (a node-shared window) */
 };
+
+/* A split of n rows of split si with its arrays placed in block (split_bytes long, 64-byte
+ * aligned); owns: free the block with the split. Returns NULL when out of memory. */
+ameir_split *ameir_data_split_place(const ameir_dataset *ds, int si, int64_t begin, int64_t n, void *block, int owns);
+size_t ameir_data_split_bytes(const ameir_schema *s, int si, int64_t n);
 
 extern const char *const ameir_data_split_names[3];
 int ameir_data_split_index(const char *split);

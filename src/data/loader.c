@@ -1,6 +1,7 @@
 /* Loading a split's row range from its shards, and filling batches: rows as stored,
  * seq-task training negatives, evaluation candidates, epoch orders. */
 #include <hdf5.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,63 +40,115 @@ static int load_shard(ameir_split *sp, const data_shard *sh, int64_t lo, int64_t
     return rc;
 }
 
-int ameir_split_load(ameir_split **out, const ameir_dataset *ds, const char *split, int64_t begin, int64_t end) {
-    *out = NULL;
-    int si = ameir_data_split_index(split);
-    if (si < 0)
-        return ameir_fail(AMEIR_EINVAL, "split \"%s\": expected train, valid or test", split ? split : "(null)");
-    int64_t total = ds->rows[si];
-    if (end < 0)
-        end = total;
-    if (begin < 0 || begin > end || end > total)
-        return ameir_fail(AMEIR_EINVAL, "%s/%s: rows [%lld, %lld) outside [0, %lld)", ds->dir, split,
-                          (long long)begin, (long long)end, (long long)total);
-    const ameir_schema *s = &ds->schema;
-    ameir_split *sp = calloc(1, sizeof *sp);
-    if (!sp)
-        return ameir_fail(AMEIR_ENOMEM, "out of memory");
-    sp->ds = ds;
-    sp->split = si;
-    sp->begin = begin;
-    sp->n = end - begin;
-    size_t n = (size_t)(sp->n ? sp->n : 1);
-    sp->x = malloc(n * (size_t)s->x_width * sizeof *sp->x);
-    sp->hist = calloc(n * (size_t)(s->seq_len ? s->seq_len : 1), sizeof *sp->hist);
-    sp->label = malloc(n * sizeof *sp->label);
-    sp->user = malloc(n * sizeof *sp->user);
+/* The arrays of a split in one block: x, hist, label, user, cand, each 64-byte aligned. */
+static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
+
+static void split_offsets(const ameir_schema *s, int si, int64_t rows, size_t off[6]) {
+    size_t n = (size_t)(rows ? rows : 1);
     int has_cand = s->task == AMEIR_TASK_SEQ && si > 0;
-    if (has_cand)
-        sp->cand = malloc(n * (size_t)s->n_candidates * sizeof *sp->cand);
-    int rc = 0;
-    if (!sp->x || !sp->hist || !sp->label || !sp->user || (has_cand && !sp->cand)) {
-        rc = ameir_fail(AMEIR_ENOMEM, "out of memory for %lld rows of %s", (long long)sp->n, split);
-        goto fail;
+    size_t sizes[5] = {
+        n * (size_t)s->x_width * sizeof(int32_t),
+        n * (size_t)(s->seq_len ? s->seq_len : 1) * sizeof(int32_t),
+        n * sizeof(float),
+        n * sizeof(int64_t),
+        has_cand ? n * (size_t)s->n_candidates * sizeof(int32_t) : 0,
+    };
+    off[0] = 0;
+    for (int i = 0; i < 5; i++)
+        off[i + 1] = off[i] + align64(sizes[i]);
+}
+
+size_t ameir_data_split_bytes(const ameir_schema *s, int si, int64_t n) {
+    size_t off[6];
+    split_offsets(s, si, n, off);
+    return off[5];
+}
+
+ameir_split *ameir_data_split_place(const ameir_dataset *ds, int si, int64_t begin, int64_t n, void *block, int owns) {
+    const ameir_schema *s = &ds->schema;
+    size_t off[6];
+    split_offsets(s, si, n, off);
+    if (!block && owns) {
+        block = aligned_alloc(64, off[5]);
+        if (block)
+            memset(block, 0, off[5]);
     }
+    ameir_split *sp = block ? calloc(1, sizeof *sp) : NULL;
+    if (!sp) {
+        if (owns)
+            free(block);
+        return NULL;
+    }
+    char *b = block;
+    sp->ds = ds, sp->split = si, sp->begin = begin, sp->n = n;
+    sp->x = (int32_t *)(b + off[0]);
+    sp->hist = (int32_t *)(b + off[1]);
+    sp->label = (float *)(b + off[2]);
+    sp->user = (int64_t *)(b + off[3]);
+    sp->cand = off[5] > off[4] ? (int32_t *)(b + off[4]) : NULL;
+    sp->block = block, sp->owns = owns;
+    return sp;
+}
+
+static int split_range(const ameir_dataset *ds, const char *split, int64_t begin, int64_t *end, int *si) {
+    *si = ameir_data_split_index(split);
+    if (*si < 0)
+        return ameir_fail(AMEIR_EINVAL, "split \"%s\": expected train, valid or test", split ? split : "(null)");
+    int64_t total = ds->rows[*si];
+    if (*end < 0)
+        *end = total;
+    if (begin < 0 || begin > *end || *end > total)
+        return ameir_fail(AMEIR_EINVAL, "%s/%s: rows [%lld, %lld) outside [0, %lld)", ds->dir, split,
+                          (long long)begin, (long long)*end, (long long)total);
+    return 0;
+}
+
+int ameir_split_bytes(const ameir_dataset *ds, const char *split, int64_t begin, int64_t end, size_t *bytes) {
+    int si;
+    AMEIR_TRY(split_range(ds, split, begin, &end, &si));
+    *bytes = ameir_data_split_bytes(&ds->schema, si, end - begin);
+    return 0;
+}
+
+int ameir_split_load_at(ameir_split **out, const ameir_dataset *ds, const char *split, int64_t begin, int64_t end,
+                        void *mem, size_t bytes, int read) {
+    int si, rc = 0;
+    *out = NULL;
+    AMEIR_TRY(split_range(ds, split, begin, &end, &si));
+    size_t need = ameir_data_split_bytes(&ds->schema, si, end - begin);
+    if (mem && (bytes < need || ((uintptr_t)mem & 63)))
+        return ameir_fail(AMEIR_EINVAL, "%s/%s: a block of %zu bytes at %p cannot hold %lld rows (%zu bytes, 64-byte aligned)",
+                          ds->dir, split, bytes, mem, (long long)(end - begin), need);
+    ameir_split *sp = ameir_data_split_place(ds, si, begin, end - begin, mem, mem == NULL);
+    if (!sp)
+        return ameir_fail(AMEIR_ENOMEM, "out of memory for %lld rows of %s", (long long)(end - begin), split);
+    if (mem && read)
+        memset(mem, 0, need);
     /* only the shards that overlap [begin, end) are opened */
-    for (int k = 0; k < ds->n_shards[si]; k++) {
+    for (int k = 0; read && k < ds->n_shards[si]; k++) {
         const data_shard *sh = &ds->shards[si][k];
         int64_t lo = begin > sh->first ? begin : sh->first;
         int64_t hi = end < sh->first + sh->rows ? end : sh->first + sh->rows;
         if (lo >= hi)
             continue;
-        if ((rc = load_shard(sp, sh, lo - sh->first, hi - sh->first, lo - begin)) < 0)
-            goto fail;
+        if ((rc = load_shard(sp, sh, lo - sh->first, hi - sh->first, lo - begin)) < 0) {
+            ameir_split_free(sp);
+            return rc;
+        }
     }
     *out = sp;
     return 0;
-fail:
-    ameir_split_free(sp);
-    return rc;
+}
+
+int ameir_split_load(ameir_split **out, const ameir_dataset *ds, const char *split, int64_t begin, int64_t end) {
+    return ameir_split_load_at(out, ds, split, begin, end, NULL, 0, 1);
 }
 
 void ameir_split_free(ameir_split *sp) {
     if (!sp)
         return;
-    free(sp->x);
-    free(sp->hist);
-    free(sp->label);
-    free(sp->user);
-    free(sp->cand);
+    if (sp->owns)
+        free(sp->block);
     free(sp);
 }
 

@@ -14,21 +14,9 @@ int ameir_split_subset(ameir_split **out, const ameir_split *sp, const int64_t *
     for (int64_t i = 0; i < n; i++)
         if (rows[i] < 0 || rows[i] >= sp->n)
             return ameir_fail(AMEIR_EINVAL, "subset row %lld outside [0, %lld)", (long long)rows[i], (long long)sp->n);
-    ameir_split *d = calloc(1, sizeof *d);
+    ameir_split *d = ameir_data_split_place(sp->ds, sp->split, sp->begin, n, NULL, 1);
     if (!d)
-        return ameir_fail(AMEIR_ENOMEM, "out of memory");
-    size_t m = (size_t)(n ? n : 1);
-    d->ds = sp->ds, d->split = sp->split, d->begin = sp->begin, d->n = n;
-    d->x = malloc(m * (size_t)s->x_width * sizeof *d->x);
-    d->hist = malloc(m * (size_t)L * sizeof *d->hist);
-    d->label = malloc(m * sizeof *d->label);
-    d->user = malloc(m * sizeof *d->user);
-    if (sp->cand)
-        d->cand = malloc(m * (size_t)nc * sizeof *d->cand);
-    if (!d->x || !d->hist || !d->label || !d->user || (sp->cand && !d->cand)) {
-        ameir_split_free(d);
         return ameir_fail(AMEIR_ENOMEM, "out of memory for a subset of %lld rows", (long long)n);
-    }
     for (int64_t i = 0; i < n; i++) {
         int64_t r = rows[i];
         memcpy(d->x + i * s->x_width, sp->x + r * s->x_width, (size_t)s->x_width * sizeof *d->x);
