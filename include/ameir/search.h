@@ -166,13 +166,13 @@ int ameir_space_draw(const ameir_search_config *cfg, int stage, const ameir_arch
 
 /* A later generation of the interaction stage (docs/config-search.md, "Interactions from
  * low to high order"): up to n children, each = base with interactions made from one of the
- * parents (best first) by growing a group by one field (to order at most 2 + generation),
+ * parents (pointers, best first) by growing a group by one field (to order at most 2 + generation),
  * adding an order-2 group, dropping a group, changing one field of a group, or recombining
  * with a second parent; each in the subspace and distinct from the others and from the
- * n_seen archs in seen. Stream ameir_rng_stream(cfg->seed, 0x5EA4C500 + generation).
+ * n_seen archs seen points to. Stream ameir_rng_stream(cfg->seed, 0x5EA4C500 + generation).
  * *n_out < n when no more new children were found. 0 or AMEIR_EINVAL (unresolved config). */
-int ameir_space_evolve(const ameir_search_config *cfg, const ameir_arch *base, const ameir_arch *parents, int n_parents,
-                       const ameir_arch *seen, int n_seen, int generation, int n, ameir_arch *out, int *n_out);
+int ameir_space_evolve(const ameir_search_config *cfg, const ameir_arch *base, const ameir_arch *const *parents, int n_parents,
+                       const ameir_arch *const *seen, int n_seen, int generation, int n, ameir_arch *out, int *n_out);
 
 /* ------------------------------------------------------------ controller ---- */
 
@@ -274,6 +274,10 @@ int ameir_controller_requeue(ameir_controller *ctl, int64_t trial_id);
  * naming the trial and what differs (e.g. a baseline file edited since). */
 int ameir_controller_replay(ameir_controller *ctl, const ameir_trial *trials, int64_t n);
 
+/* Report a recorded result (the journal's) of a trial that is pending or running, as if it
+ * had just come back. AMEIR_EINVAL for an unknown or finished trial. */
+int ameir_controller_replay_result(ameir_controller *ctl, const ameir_search_result *result);
+
 /* The trial table: ids 0..n-1; the pointer is valid until the next call that changes
  * the controller. */
 int64_t ameir_controller_n_trials(const ameir_controller *ctl);
@@ -327,9 +331,43 @@ int ameir_checkpoint_write(const char *path, const ameir_search_config *cfg, con
 
 /* Read and validate a checkpoint (version, completion marker, config hash, table
  * lengths), re-parse its config (resolved with the stored candidate fields) and rebuild
- * the controller by replay. Both outputs owned by the caller (free ctl before cfg).
+ * the controller by replay, then apply the results journal that follows this snapshot
+ * (ameir_journal_replay). Both outputs owned by the caller (free ctl before cfg).
  * Errors: AMEIR_ENOENT, AMEIR_ECHECKPOINT ("RUN.h5: ...: what is wrong; resume from
  * RUN.h5.prev" when that exists), or the config's and replay's errors. */
 int ameir_checkpoint_read(const char *path, ameir_search_config **cfg, ameir_controller **ctl);
+
+/* ---------------------------------------------------------------- journal ---- */
+
+/* RUN.journal beside RUN.h5: the results reported since RUN.h5 was written whole, one
+ * CRC-checked record each (src/search/journal.c; docs/checkpoint-format.md). The
+ * coordinator appends a record per result (one write(2): a killed process loses nothing;
+ * fdatasync at most every 0.5 s) and rewrites RUN.h5 whole every max(1000, trials)
+ * results, which empties the journal. */
+typedef struct ameir_journal ameir_journal;
+
+/* RUN.journal for RUN.h5 (".h5" replaced), else path + ".journal". 0 or AMEIR_EINVAL. */
+int ameir_journal_path(const char *run_path, char *out, size_t cap);
+/* Empty the journal and mark it as following snapshot `snapshot` (ameir_checkpoint_write
+ * calls it after each whole write). 0 or AMEIR_EIO. */
+int ameir_journal_reset(const char *run_path, uint64_t config_hash, uint64_t snapshot);
+/* An append handle on the journal of run_path. */
+int ameir_journal_open(ameir_journal **out, const char *run_path);
+int ameir_journal_append(ameir_journal *j, const ameir_search_result *r);
+int ameir_journal_sync(ameir_journal *j);
+/* Append r (already reported to ctl); rewrite the checkpoint whole when it is due. */
+int ameir_journal_record(ameir_journal *j, const char *run_path, const ameir_search_config *cfg,
+                         const ameir_controller *ctl, const ameir_search_result *r);
+/* Results appended since this handle last rewrote RUN.h5 whole (0 for NULL). */
+int64_t ameir_journal_pending(const ameir_journal *j);
+/* Sync and close (NULL is fine). */
+int ameir_journal_close(ameir_journal *j);
+/* Apply the journal of run_path to ctl when it follows snapshot `snapshot` of this config
+ * (else it is older than the snapshot and ignored): results of trials not finished in the
+ * snapshot are reported in order; a torn last record is dropped with a warning. *applied
+ * = results applied. Errors: AMEIR_ECHECKPOINT (a damaged record before the end, or one for
+ * a trial the search has not made), AMEIR_EIO. */
+int ameir_journal_replay(const char *run_path, uint64_t config_hash, uint64_t snapshot, ameir_controller *ctl,
+                         int64_t *applied);
 
 #endif

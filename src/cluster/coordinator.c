@@ -15,10 +15,11 @@ typedef struct coord {
     ameir_cluster_stats *st;
     double start;
     int64_t finished_before; /* trials finished when this session began */
+    ameir_journal *journal;  /* results appended between whole rewrites of RUN.h5 */
 } coord;
 
-static void coord_init(coord *c, const ameir_search_config *cfg, ameir_controller *ctl, const ameir_cluster_opts *o,
-                       ameir_cluster_stats *st) {
+static int coord_init(coord *c, const ameir_search_config *cfg, ameir_controller *ctl, const ameir_cluster_opts *o,
+                      ameir_cluster_stats *st) {
     memset(st, 0, sizeof *st);
     st->signal_rank = -1;
     st->stalled_rank = -1;
@@ -30,6 +31,21 @@ static void coord_init(coord *c, const ameir_search_config *cfg, ameir_controlle
     int64_t counts[AMEIR_TRIAL_N_STATUS];
     ameir_controller_counts(ctl, counts);
     c->finished_before = ameir_counts_finished(counts);
+    return ameir_journal_open(&c->journal, o->run_path);
+}
+
+/* The end of a session, after the last result: RUN.h5 whole if the journal holds results
+ * it lacks (so that it holds every result, for h5py readers), the journal closed. rc: the
+ * session's status so far. */
+static int coord_finish(coord *c, int rc) {
+    if ((rc == 0 || rc == AMEIR_EINTERRUPTED) && ameir_journal_pending(c->journal) > 0) {
+        int w = ameir_checkpoint_write(c->o->run_path, c->cfg, c->ctl);
+        if (w < 0)
+            rc = w;
+    }
+    int j = ameir_journal_close(c->journal);
+    c->journal = NULL;
+    return rc == 0 ? j : rc;
 }
 
 /* One line per finished trial: stage, rung, trial, metric, best so far, elapsed, ETA. */
@@ -67,10 +83,11 @@ static void progress_line(coord *c, const ameir_trial *t) {
     fflush(c->o->out);
 }
 
-/* Report a result to the controller, rewrite the checkpoint, print the progress line. */
+/* Report a result to the controller, journal it, print the progress line (after: a line
+ * printed is a result kept). */
 static int record_result(coord *c, const ameir_search_result *res) {
     AMEIR_TRY(ameir_controller_report(c->ctl, res));
-    AMEIR_TRY(ameir_checkpoint_write(c->o->run_path, c->cfg, c->ctl));
+    AMEIR_TRY(ameir_journal_record(c->journal, c->o->run_path, c->cfg, c->ctl, res));
     c->st->results++;
     progress_line(c, ameir_controller_trial(c->ctl, res->trial_id));
     return 0;
@@ -86,11 +103,14 @@ static int local_stop(void *arg) {
 int ameir_local_run(const ameir_search_config *cfg, ameir_controller *ctl, const ameir_trial_ctx *ctx, ameir_trial_data *td,
                     const ameir_cluster_opts *o, ameir_cluster_stats *st) {
     coord c;
-    coord_init(&c, cfg, ctl, o, st);
-    ameir_search_task *task = malloc(sizeof *task);
-    if (!task)
-        return ameir_fail(AMEIR_ENOMEM, "no memory for a task");
-    int rc = 0;
+    int rc = coord_init(&c, cfg, ctl, o, st);
+    ameir_search_task *task = rc < 0 ? NULL : malloc(sizeof *task);
+    if (rc == 0 && !task)
+        rc = ameir_fail(AMEIR_ENOMEM, "no memory for a task");
+    if (rc < 0) {
+        ameir_journal_close(c.journal);
+        return rc;
+    }
     for (;;) {
         if (ameir_signal_caught) {
             rc = AMEIR_EINTERRUPTED;
@@ -116,10 +136,8 @@ int ameir_local_run(const ameir_search_config *cfg, ameir_controller *ctl, const
     if (rc == AMEIR_EINTERRUPTED) {
         st->signal = ameir_signal_caught;
         st->signal_rank = 0;
-        int w = ameir_checkpoint_write(o->run_path, cfg, ctl);
-        if (w < 0)
-            rc = w;
     }
+    rc = coord_finish(&c, rc);
     st->seconds = ameir_now() - c.start;
     free(task);
     return rc;
@@ -335,12 +353,12 @@ int ameir_coordinator_run(MPI_Comm comm, const ameir_search_config *cfg, ameir_c
                           ameir_cluster_stats *st) {
     cluster k;
     memset(&k, 0, sizeof k);
-    coord_init(&k.c, cfg, ctl, o, st);
     k.comm = comm;
     int rc = 0, done = 0;
     double grace = watchdog_grace();
     if ((rc = MPI_Comm_size(comm, &k.size)) != MPI_SUCCESS)
         return ameir_mpi_fail(rc, __FILE__, __LINE__, "MPI_Comm_size");
+    AMEIR_TRY(coord_init(&k.c, cfg, ctl, o, st));
     st->workers = k.size - 1;
     ameir_msg_init(&k.msg);
     ameir_pack_init(&k.pack);
@@ -391,6 +409,7 @@ int ameir_coordinator_run(MPI_Comm comm, const ameir_search_config *cfg, ameir_c
             rc = AMEIR_EINTERRUPTED; /* all results are in the checkpoint; a resume finishes */
     }
 done:
+    rc = coord_finish(&k.c, rc); /* results that came back while stopping are journaled too */
     st->seconds = ameir_now() - k.c.start;
     ameir_msg_destroy(&k.msg);
     ameir_pack_destroy(&k.pack);

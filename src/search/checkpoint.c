@@ -21,6 +21,8 @@
 #include "ameir/check.h"
 #include "ameir/error.h"
 #include "ameir/fileio.h"
+#include "ameir/log.h"
+#include "ameir/rng.h"
 #include "ameir/seal.h"
 #include "checkpoint_priv.h"
 
@@ -229,12 +231,24 @@ done:
     return rc;
 }
 
+/* A new id for each whole write, which the journal names to say what it follows. */
+static uint64_t snapshot_id(int64_t n) {
+    static uint64_t count;
+    struct {
+        double now;
+        int64_t pid, n;
+        uint64_t count;
+    } seed = {ameir_now(), (int64_t)getpid(), n, ++count};
+    return ameir_hash_bytes(&seed, sizeof seed);
+}
+
 int ameir_checkpoint_write(const char *path, const ameir_search_config *cfg, const ameir_controller *ctl) {
     char prev[AMEIR_PATH_MAX + 8];
     ameir_atomic_file w;
     hid_t file = H5I_INVALID_HID;
     int rc = 0, version = AMEIR_CHECKPOINT_VERSION, complete = 1;
     int64_t n = ameir_controller_n_trials(ctl);
+    uint64_t snapshot = snapshot_id(n);
     if (snprintf(prev, sizeof prev, "%s.prev", path) >= (int)sizeof prev || ameir_atomic_begin(&w, path) < 0)
         return ameir_fail(AMEIR_EINVAL, "%s: checkpoint path too long", path);
     const char *tmp = w.tmp;
@@ -259,6 +273,7 @@ int ameir_checkpoint_write(const char *path, const ameir_search_config *cfg, con
     AMEIR_H5_CHECK(write_attr_str(file, "dataset", dataset), rc, done, tmp, "dataset");
     AMEIR_H5_CHECK(write_attr_str(file, "data_dir", cfg->data_dir), rc, done, tmp, "data_dir");
     AMEIR_H5_CHECK(write_attr(file, "n_trials", H5T_NATIVE_INT64, &n), rc, done, tmp, "n_trials");
+    AMEIR_H5_CHECK(write_attr(file, "journal_id", H5T_NATIVE_UINT64, &snapshot), rc, done, tmp, "journal_id");
     AMEIR_H5_CHECK(write_string(file, "config", cfg->text), rc, done, tmp, "/config");
     rc = write_trials(file, tmp, ctl);
     if (rc < 0)
@@ -272,6 +287,8 @@ int ameir_checkpoint_write(const char *path, const ameir_search_config *cfg, con
     if ((rc = ameir_seal_file(w.tmp)) < 0) /* the checksum in the user block */
         goto done;
     rc = ameir_atomic_commit(&w, prev); /* the old RUN.h5 stays as RUN.h5.prev */
+    if (rc == 0) /* every result is in the snapshot now: the journal starts afresh after it */
+        rc = ameir_journal_reset(path, cfg->hash, snapshot);
 done:
     if (file >= 0) {
         H5E_BEGIN_TRY { H5Fclose(file); }
@@ -624,6 +641,12 @@ int ameir_checkpoint_read(const char *path, ameir_search_config **cfg_out, ameir
         goto done;
     }
     if ((rc = check_summary(&rd, file, ctl)) < 0)
+        goto done;
+    /* older checkpoints have no journal_id, hence no journal */
+    uint64_t snapshot = 0;
+    int64_t applied = 0;
+    if (read_attr(file, "journal_id", H5T_NATIVE_UINT64, &snapshot) == 0 &&
+        (rc = ameir_journal_replay(path, cfg->hash, snapshot, ctl, &applied)) < 0)
         goto done;
     *cfg_out = cfg;
     *ctl_out = ctl;

@@ -48,8 +48,11 @@ struct ameir_controller {
     int64_t horizon;      /* steps the best baseline trained in the warm start (R "baseline") */
     int max_cand;         /* room in cand and order */
     ameir_arch *cand;     /* scratch for a stage's candidates */
-    ameir_arch *cand2;    /* scratch: parents and seen archs of a generation */
+    const ameir_arch **cand2; /* scratch: the parents and the seen archs of a generation */
     int64_t *order;       /* scratch for ranking a rung */
+    int64_t *order2;      /* and for merging */
+    int64_t rung_open;    /* trials of the current rung without a result */
+    int64_t cursor;       /* no pending trial of the current rung lies before it */
 };
 
 static const char *const kind_names[] = {"search", "winner", "baseline"};
@@ -135,7 +138,7 @@ static int add_candidate(ameir_controller *ctl, const ameir_arch *arch, int role
     t->budget = ctl->rung_budget;
     t->arch = *arch;
     t->valid_rows = ctl->rung_valid_rows;
-    ctl->rung_size++;
+    ctl->rung_size++, ctl->rung_open++;
     return 0;
 }
 
@@ -162,7 +165,7 @@ static int add_baselines(ameir_controller *ctl) {
         t->baseline = i;
         t->budget = cfg->final_train.max_steps;
         t->arch = cfg->baselines[i];
-        ctl->rung_size++;
+        ctl->rung_size++, ctl->rung_open++;
     }
     return 0;
 }
@@ -173,7 +176,7 @@ static int start_warm(ameir_controller *ctl) {
     ctl->stage = AMEIR_STAGE_FINAL;
     ctl->rung = 0;
     ctl->rung_first = ctl->n;
-    ctl->rung_size = 0;
+    ctl->rung_size = 0, ctl->rung_open = 0;
     ctl->rung_budget = ctl->cfg->final_train.max_steps;
     ctl->rung_valid_rows = 0;
     return add_baselines(ctl);
@@ -220,7 +223,7 @@ static int start_final(ameir_controller *ctl) {
     ctl->stage = AMEIR_STAGE_FINAL;
     ctl->rung = 0;
     ctl->rung_first = ctl->n;
-    ctl->rung_size = 0;
+    ctl->rung_size = 0, ctl->rung_open = 0;
     ctl->rung_budget = cfg->final_train.max_steps;
     ctl->rung_valid_rows = 0;
     for (int i = 0; i < (n_fin ? n_fin : 1); i++) {
@@ -229,7 +232,7 @@ static int start_final(ameir_controller *ctl) {
             ameir_arch_set_part(&a, &ctl->trials[ids[i]].arch, AMEIR_N_STAGES - 1);
         if (warm && seeded(cfg->baselines, cfg->n_baselines, &a))
             continue; /* trained already, under the same final budget and seed */
-        ctl->rung_size++;
+        ctl->rung_size++, ctl->rung_open++;
         AMEIR_TRY(add_trial(ctl, &t));
         t->stage = AMEIR_STAGE_FINAL;
         t->kind = AMEIR_TRIAL_FINAL_WINNER;
@@ -265,7 +268,7 @@ static int start_stage(ameir_controller *ctl, int stage) {
     ctl->rung = 0;
     ctl->generation = 0;
     ctl->rung_first = ctl->n;
-    ctl->rung_size = 0;
+    ctl->rung_size = 0, ctl->rung_open = 0;
     ctl->rung_budget = cfg->schedule[stage].r;
     int planned = n_seed + cfg->schedule[stage].n * (ctl->enumerated ? 1 : stage_generations(cfg, stage));
     ctl->rung_valid_rows = rung_valid_rows(&cfg->schedule[stage], stage_R(ctl, stage), ctl->rung_budget, planned);
@@ -279,19 +282,28 @@ static int start_stage(ameir_controller *ctl, int stage) {
     return 0;
 }
 
-/* Order the ids of the current rung best first into ctl->order. */
+/* Order the ids of the current rung best first into ctl->order: a bottom-up merge sort
+ * (a rung can hold thousands; qsort would need the table in a global). better() is a total
+ * order (ties by id), so the result does not depend on the sort. */
 static void rank_rung(ameir_controller *ctl) {
-    for (int64_t i = 0; i < ctl->rung_size; i++)
-        ctl->order[i] = ctl->rung_first + i;
-    /* insertion sort: rungs are small, and qsort would need the table in a global */
-    for (int64_t i = 1; i < ctl->rung_size; i++) {
-        int64_t v = ctl->order[i], j = i;
-        while (j > 0 && better(&ctl->trials[v], &ctl->trials[ctl->order[j - 1]])) {
-            ctl->order[j] = ctl->order[j - 1];
-            j--;
+    int64_t n = ctl->rung_size, *a = ctl->order, *b = ctl->order2;
+    for (int64_t i = 0; i < n; i++)
+        a[i] = ctl->rung_first + i;
+    for (int64_t w = 1; w < n; w *= 2) {
+        for (int64_t lo = 0; lo < n; lo += 2 * w) {
+            int64_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n, i = lo, j = mid, k = lo;
+            while (i < mid && j < hi)
+                b[k++] = better(&ctl->trials[a[j]], &ctl->trials[a[i]]) ? a[j++] : a[i++];
+            while (i < mid)
+                b[k++] = a[i++];
+            while (j < hi)
+                b[k++] = a[j++];
         }
-        ctl->order[j] = v;
+        int64_t *t = a;
+        a = b, b = t;
     }
+    if (a != ctl->order)
+        memcpy(ctl->order, a, (size_t)n * sizeof *a);
 }
 
 static int end_stage(ameir_controller *ctl) {
@@ -325,13 +337,14 @@ static int next_generation(ameir_controller *ctl, int64_t *added) {
     for (int64_t i = 0; i < ctl->rung_size; i++) {
         const ameir_trial *t = &ctl->trials[ctl->order[i]];
         if (ok(t) && n_par < want && n_par < ctl->max_cand)
-            ctl->cand2[n_par++] = t->arch;
+            ctl->cand2[n_par++] = &t->arch;
     }
     if (n_par == 0)
         return 0;
-    ameir_arch *seen = ctl->cand2 + n_par;
+    /* pointers into the table, which does not move before the children are added */
+    const ameir_arch **seen = ctl->cand2 + n_par;
     for (int64_t i = 0; i < ctl->rung_size && n_par + n_seen < 2 * ctl->max_cand; i++)
-        seen[n_seen++] = ctl->trials[ctl->rung_first + i].arch;
+        seen[n_seen++] = &ctl->trials[ctl->rung_first + i].arch;
     ctl->generation++;
     AMEIR_TRY(ameir_space_evolve(cfg, &ctl->base, ctl->cand2, n_par, seen, n_seen, ctl->generation, sch->n, ctl->cand, &n_out));
     for (int i = 0; i < n_out; i++)
@@ -407,7 +420,7 @@ static int rung_complete(ameir_controller *ctl) {
     }
     ctl->rung++;
     ctl->rung_first = first;
-    ctl->rung_size = next;
+    ctl->rung_size = next, ctl->rung_open = next;
     ctl->rung_budget = budget;
     ctl->rung_valid_rows = rung_valid_rows(sch, R, budget, next);
     for (int64_t i = first; i < ctl->n; i++)
@@ -437,7 +450,8 @@ int ameir_controller_create(ameir_controller **out, const ameir_search_config *c
     ctl->cand = malloc((size_t)max_n * sizeof *ctl->cand);
     ctl->cand2 = malloc((size_t)max_n * 2 * sizeof *ctl->cand2);
     ctl->order = malloc((size_t)max_n * sizeof *ctl->order);
-    if (!ctl->cand || !ctl->cand2 || !ctl->order) {
+    ctl->order2 = malloc((size_t)max_n * sizeof *ctl->order2);
+    if (!ctl->cand || !ctl->cand2 || !ctl->order || !ctl->order2) {
         rc = ameir_fail(AMEIR_ENOMEM, "search controller: out of memory");
         goto fail;
     }
@@ -461,16 +475,20 @@ void ameir_controller_free(ameir_controller *ctl) {
     free(ctl->cand);
     free(ctl->cand2);
     free(ctl->order);
+    free(ctl->order2);
     free(ctl);
 }
 
 int ameir_controller_next(ameir_controller *ctl, ameir_search_task *task) {
     if (ctl->done)
         return AMEIR_NEXT_DONE;
-    for (int64_t id = ctl->rung_first; id < ctl->n; id++) {
+    if (ctl->cursor < ctl->rung_first)
+        ctl->cursor = ctl->rung_first;
+    for (int64_t id = ctl->cursor; id < ctl->n; id++) {
         ameir_trial *t = &ctl->trials[id];
         if (t->status != AMEIR_TRIAL_PENDING)
             continue;
+        ctl->cursor = id + 1;
         t->status = AMEIR_TRIAL_RUNNING;
         memset(task, 0, sizeof *task);
         task->trial_id = t->id;
@@ -513,9 +531,8 @@ int ameir_controller_report(ameir_controller *ctl, const ameir_search_result *r)
         if (ok(p) && p->valid_rows == t->valid_rows && p->score > t->score)
             t->score = p->score;
     }
-    for (int64_t i = 0; i < ctl->rung_size; i++)
-        if (!finished(ctl->trials[ctl->rung_first + i].status))
-            return 0;
+    if (--ctl->rung_open > 0) /* only the current rung's trials are ever running */
+        return 0;
     return rung_complete(ctl);
 }
 
@@ -523,7 +540,20 @@ int ameir_controller_requeue(ameir_controller *ctl, int64_t id) {
     if (id < 0 || id >= ctl->n || ctl->trials[id].status != AMEIR_TRIAL_RUNNING)
         return ameir_fail(AMEIR_EINVAL, "search controller: cannot requeue trial %lld: not running", (long long)id);
     ctl->trials[id].status = AMEIR_TRIAL_PENDING;
+    if (id < ctl->cursor)
+        ctl->cursor = id;
     return 0;
+}
+
+int ameir_controller_replay_result(ameir_controller *ctl, const ameir_search_result *r) {
+    if (r->trial_id < 0 || r->trial_id >= ctl->n)
+        return ameir_fail(AMEIR_EINVAL, "search controller: recorded result for unknown trial %lld (%lld trials)",
+                          (long long)r->trial_id, (long long)ctl->n);
+    ameir_trial *t = &ctl->trials[r->trial_id];
+    if (finished(t->status))
+        return ameir_fail(AMEIR_EINVAL, "search controller: trial %lld recorded twice", (long long)t->id);
+    t->status = AMEIR_TRIAL_RUNNING;
+    return ameir_controller_report(ctl, r);
 }
 
 /* The first way a recorded trial differs from the one the controller made, or NULL. */

@@ -56,11 +56,11 @@ static int other_field(const ameir_interaction_space *s, ameir_rng *rng, const a
 }
 
 /* One child's groups into c; returns their count, or -1 when the operator does not apply. */
-static int make_child(const ameir_interaction_space *s, ameir_rng *rng, const ameir_arch *parents, int n_parents,
+static int make_child(const ameir_interaction_space *s, ameir_rng *rng, const ameir_arch *const *parents, int n_parents,
                       int max_order, ameir_group *c) {
     ameir_group q[AMEIR_MAX_INTERACTIONS];
     int pi = (int)ameir_rng_below(rng, (uint64_t)n_parents);
-    int k = load_groups(s, &parents[pi], c), op = (int)ameir_rng_below(rng, n_parents > 1 ? 5 : 4);
+    int k = load_groups(s, parents[pi], c), op = (int)ameir_rng_below(rng, n_parents > 1 ? 5 : 4);
     int i = k ? (int)ameir_rng_below(rng, (uint64_t)k) : -1, f;
     ameir_group x;
     switch (op) {
@@ -106,7 +106,7 @@ static int make_child(const ameir_interaction_space *s, ameir_rng *rng, const am
     default: { /* recombine with another parent */
         int qi = (int)ameir_rng_below(rng, (uint64_t)(n_parents - 1));
         qi += qi >= pi;
-        int kq = load_groups(s, &parents[qi], q), n = 0;
+        int kq = load_groups(s, parents[qi], q), n = 0;
         ameir_group u[2 * AMEIR_MAX_INTERACTIONS];
         for (int j = 0; j < k; j++)
             u[n++] = c[j];
@@ -122,8 +122,8 @@ static int make_child(const ameir_interaction_space *s, ameir_rng *rng, const am
     }
 }
 
-int ameir_space_evolve(const ameir_search_config *cfg, const ameir_arch *base, const ameir_arch *parents, int n_parents,
-                       const ameir_arch *seen, int n_seen, int generation, int n, ameir_arch *out, int *n_out) {
+int ameir_space_evolve(const ameir_search_config *cfg, const ameir_arch *base, const ameir_arch *const *parents, int n_parents,
+                       const ameir_arch *const *seen, int n_seen, int generation, int n, ameir_arch *out, int *n_out) {
     const ameir_interaction_space *s = &cfg->interaction;
     ameir_rng rng = ameir_rng_stream(cfg->seed, UINT64_C(0x5EA4C500) + (uint64_t)generation);
     int max_order = 2 + generation;
@@ -133,19 +133,21 @@ int ameir_space_evolve(const ameir_search_config *cfg, const ameir_arch *base, c
         return ameir_fail(AMEIR_EINVAL, "%s: interaction fields not resolved against the dataset yet", cfg->origin);
     if (max_order > s->max_order)
         max_order = s->max_order;
-    for (int64_t tries = 0; n_parents > 0 && *n_out < n && tries < (int64_t)TRIES_PER_CHILD * n; tries++) {
+    ameir_arch_set known;
+    int rc = 0;
+    AMEIR_TRY(ameir_arch_set_init(&known, (size_t)n_seen + (size_t)n));
+    for (int j = 0; j < n_seen && rc >= 0; j++)
+        rc = ameir_arch_set_add(&known, seen[j]);
+    for (int64_t tries = 0; rc >= 0 && n_parents > 0 && *n_out < n && tries < (int64_t)TRIES_PER_CHILD * n; tries++) {
         int k = make_child(s, &rng, parents, n_parents, max_order, c);
         if (k < 0)
             continue;
-        ameir_arch a = *base;
-        ameir_groups_to_arch(s, c, k, &a);
-        int dup = !ameir_space_contains(cfg, AMEIR_STAGE_INTERACTION, &a);
-        for (int j = 0; j < n_seen && !dup; j++)
-            dup = ameir_arch_equal(&seen[j], &a);
-        for (int j = 0; j < *n_out && !dup; j++)
-            dup = ameir_arch_equal(&out[j], &a);
-        if (!dup)
-            out[(*n_out)++] = a;
+        ameir_arch *a = &out[*n_out];
+        *a = *base;
+        ameir_groups_to_arch(s, c, k, a);
+        if (ameir_space_contains(cfg, AMEIR_STAGE_INTERACTION, a) && (rc = ameir_arch_set_add(&known, a)) > 0)
+            (*n_out)++;
     }
-    return 0;
+    ameir_arch_set_free(&known);
+    return rc < 0 ? rc : 0;
 }

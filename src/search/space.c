@@ -465,18 +465,23 @@ int ameir_space_draw(const ameir_search_config *cfg, int stage, const ameir_arch
     }
     ameir_rng rng = ameir_rng_stream(cfg->seed, UINT64_C(0x5EA4C400) + (uint64_t)stage);
     int64_t attempts = 0, limit = 100000 + (int64_t)n * 1000;
-    int k = 0;
-    while (k < n) {
-        if (++attempts > limit)
-            return ameir_fail(AMEIR_ECONFIG, "%s: %s: found only %d distinct candidates of %d in %lld draws", cfg->origin,
-                              ameir_stage_name(stage), k, n, (long long)limit);
+    int k = 0, rc = 0;
+    ameir_arch_set drawn;
+    AMEIR_TRY(ameir_arch_set_init(&drawn, (size_t)n));
+    while (k < n && rc >= 0) {
+        if (++attempts > limit) {
+            rc = ameir_fail(AMEIR_ECONFIG, "%s: %s: found only %d distinct candidates of %d in %lld draws", cfg->origin,
+                            ameir_stage_name(stage), k, n, (long long)limit);
+            break;
+        }
         out[k] = *base;
         draw_one(cfg, &isp, stage, &rng, &out[k]);
-        int dup = 0;
-        for (int j = 0; j < k && !dup; j++)
-            dup = ameir_arch_equal(&out[j], &out[k]);
-        k += !dup;
+        if ((rc = ameir_arch_set_add(&drawn, &out[k])) > 0)
+            k++;
     }
+    ameir_arch_set_free(&drawn);
+    if (rc < 0)
+        return rc;
     *n_out = n;
     return 0;
 }

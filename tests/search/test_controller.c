@@ -6,23 +6,14 @@
 #include <string.h>
 
 #include "../common/check.h"
+#include "../common/ctr_schema.h"
 #include "ameir/error.h"
 #include "ameir/rng.h"
 #include "ameir/search.h"
 
 static ameir_schema schema4(void) {
     static const char *const names[] = {"user", "item", "gender", "age"};
-    ameir_schema s;
-    memset(&s, 0, sizeof s);
-    s.task = AMEIR_TASK_CTR;
-    s.n_fields = 4;
-    for (int f = 0; f < 4; f++) {
-        snprintf(s.fields[f].name, AMEIR_FIELD_NAME_MAX, "%s", names[f]);
-        s.fields[f].vocab = 10, s.fields[f].width = 1, s.fields[f].offset = f;
-    }
-    s.x_width = 4;
-    s.item_field = 1;
-    return s;
+    return test_ctr_schema(names, 4);
 }
 
 /* A resolved config from text (relative baselines from tests/search). */

@@ -153,9 +153,12 @@ static void check_interactions(void) {
             CHECK_EQ_INT(out[i].interactions[g].order, 2);
     /* children: new, inside, orders at most 2 + generation, and some grown */
     ameir_arch *kids = malloc(64 * sizeof *kids);
+    const ameir_arch *outp[64];
+    for (int i = 0; i < 64; i++)
+        outp[i] = &out[i];
     for (int gen = 1; gen <= 2; gen++) {
         int got_k = -1, grown = 0;
-        CHECK_EQ_INT(ameir_space_evolve(cfg, &cfg->defaults, out, 4, out, 64, gen, 32, kids, &got_k), 0);
+        CHECK_EQ_INT(ameir_space_evolve(cfg, &cfg->defaults, outp, 4, outp, 64, gen, 32, kids, &got_k), 0);
         CHECK_EQ_INT(got_k, 32);
         for (int i = 0; i < got_k; i++) {
             CHECK(ameir_space_contains(cfg, AMEIR_STAGE_INTERACTION, &kids[i]));
@@ -172,7 +175,7 @@ static void check_interactions(void) {
         /* deterministic: the same call gives the same children */
         ameir_arch again[32];
         int got2 = -1;
-        CHECK_EQ_INT(ameir_space_evolve(cfg, &cfg->defaults, out, 4, out, 64, gen, 32, again, &got2), 0);
+        CHECK_EQ_INT(ameir_space_evolve(cfg, &cfg->defaults, outp, 4, outp, 64, gen, 32, again, &got2), 0);
         CHECK_EQ_INT(got2, got_k);
         for (int i = 0; i < got2; i++)
             CHECK(ameir_arch_equal(&again[i], &kids[i]));

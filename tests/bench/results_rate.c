@@ -1,0 +1,111 @@
+/* How many results a second rank 0 records: the real controller and the real checkpoint
+ * path (a result reported, journaled, RUN.h5 rewritten whole as it comes due), fed fake
+ * results one at a time, for searches of about 1,000 to 100,000 trials.
+ *
+ * usage: results_rate DIR [TRIALS ...] [--whole]
+ *   DIR      a scratch directory on the disk to measure (RUN.h5 and RUN.journal go there)
+ *   TRIALS   approximate search sizes (default 1000 10000 100000)
+ *   --whole  also the old way, RUN.h5 rewritten after every result (slow: small sizes only)
+ * Prints per size: trials, results, seconds, results/s (all of it: controller included). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ameir/error.h"
+#include "ameir/log.h"
+#include "ameir/rng.h"
+#include "ameir/search.h"
+#include "../common/ctr_schema.h"
+
+static ameir_schema schema(void) {
+    static const char *const names[] = {"f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7"};
+    return test_ctr_schema(names, 8);
+}
+
+/* One rung per stage; the interaction stage's generations make up the size. */
+static ameir_search_config *config(int64_t trials) {
+    int n = trials < 4096 * 4 ? (int)(trials / 4) : 4096;
+    int gens = (int)(trials / 2 / n);
+    gens = gens < 1 ? 1 : gens > 64 ? 64 : gens;
+    char text[1024];
+    snprintf(text, sizeof text,
+             "{\"data\": \"x\", \"seed\": 1, \"behavior\": {\"schedule\": {\"n\": %d, \"eta\": 2, \"r\": 1, \"R\": 1}},"
+             " \"interaction\": {\"max_order\": 3, \"max_interactions\": 8, \"generations\": %d,"
+             " \"schedule\": {\"n\": %d, \"eta\": 2, \"r\": 1, \"R\": 1}},"
+             " \"mlp\": {\"schedule\": {\"n\": %d, \"eta\": 2, \"r\": 1, \"R\": 1}}}",
+             n, gens, n, n);
+    ameir_search_config *cfg = NULL;
+    ameir_schema s = schema();
+    if (ameir_search_config_parse(&cfg, text, "rate.json", ".") < 0 || ameir_search_config_resolve(cfg, &s) < 0) {
+        fprintf(stderr, "results_rate: %s\n", ameir_last_error());
+        exit(1);
+    }
+    return cfg;
+}
+
+static int run(const char *dir, int64_t trials, int whole) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/RUN.h5", dir);
+    ameir_search_config *cfg = config(trials);
+    ameir_controller *ctl = NULL;
+    ameir_journal *j = NULL;
+    int64_t results = 0;
+    if (ameir_controller_create(&ctl, cfg) < 0 || ameir_checkpoint_write(path, cfg, ctl) < 0 || ameir_journal_open(&j, path) < 0)
+        return -1;
+    double t0 = ameir_now();
+    ameir_search_task t;
+    while (ameir_controller_next(ctl, &t) == AMEIR_NEXT_TASK) {
+        ameir_search_result r;
+        memset(&r, 0, sizeof r);
+        r.trial_id = t.trial_id;
+        r.status = AMEIR_TRIAL_DONE;
+        r.metric = 0.5 + (double)(ameir_arch_hash(&t.arch) % 1000) / 4000.0;
+        r.valid.task = AMEIR_TASK_CTR, r.valid.auc = r.metric, r.valid.rows = 1000;
+        if (t.kind != AMEIR_TRIAL_SEARCH)
+            r.test = r.valid;
+        r.steps = t.budget;
+        r.worker = 1;
+        r.seconds = 1.0;
+        if (ameir_controller_report(ctl, &r) < 0)
+            return -1;
+        int rc = whole ? ameir_checkpoint_write(path, cfg, ctl) : ameir_journal_record(j, path, cfg, ctl, &r);
+        if (rc < 0)
+            return -1;
+        results++;
+    }
+    if (ameir_journal_close(j) < 0 || ameir_checkpoint_write(path, cfg, ctl) < 0)
+        return -1;
+    double s = ameir_now() - t0;
+    printf("| %s | %lld | %lld | %.2f | %.0f |\n", whole ? "whole RUN.h5 per result (before)" : "journal (now)",
+           (long long)ameir_controller_n_trials(ctl), (long long)results, s, (double)results / s);
+    fflush(stdout);
+    ameir_controller_free(ctl);
+    ameir_search_config_free(cfg);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: results_rate DIR [TRIALS ...] [--whole]\n");
+        return 2;
+    }
+    int whole = 0, n = 0;
+    int64_t sizes[16];
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--whole"))
+            whole = 1;
+        else if (n < 16)
+            sizes[n++] = atoll(argv[i]);
+    }
+    if (n == 0)
+        sizes[n++] = 1000, sizes[n++] = 10000, sizes[n++] = 100000;
+    printf("| checkpointing | trials | results | seconds | results/s |\n|---|---|---|---|---|\n");
+    for (int i = 0; i < n; i++) {
+        if (run(argv[1], sizes[i], 0) < 0 || (whole && run(argv[1], sizes[i], 1) < 0)) {
+            fprintf(stderr, "results_rate: %s\n", ameir_last_error());
+            return 1;
+        }
+    }
+    return 0;
+}
