@@ -30,6 +30,10 @@ typedef struct ameir_trial_ctx {
  * (path too long). */
 int ameir_trial_ctx_init(ameir_trial_ctx *ctx, const ameir_search_config *cfg, const char *run_path);
 
+/* A file beside a checkpoint: run_path with ".h5" replaced by suffix (else suffix appended),
+ * e.g. RUN.h5 -> RUN.trials, RUN.journal. 0 or AMEIR_EINVAL. */
+int ameir_run_sibling(const char *run_path, const char *suffix, char *out, size_t cap);
+
 /* The trial directory of a checkpoint path (see above) into out (cap bytes). 0 or AMEIR_EINVAL. */
 int ameir_trial_dir_of(const char *run_path, char *out, size_t cap);
 

@@ -391,8 +391,9 @@ int ameir_coordinator_run(MPI_Comm comm, const ameir_search_config *cfg, ameir_c
         watchdog(&k, grace);
     }
     if (st->signal || st->stalled_rank >= 0) {
-        /* in-flight trials stay running in the file, i.e. pending when it is read again */
-        if ((rc = ameir_checkpoint_write(o->run_path, cfg, ctl)) < 0)
+        /* every result is in the journal already; in-flight trials stay pending there, and
+         * coord_finish rewrites RUN.h5 whole at the end */
+        if ((rc = ameir_journal_sync(k.c.journal)) < 0)
             goto done;
         if (st->signal)
             ameir_log(AMEIR_LOG_WARN, "ameir search: %s on rank %d: checkpoint %s written, stopping the workers",

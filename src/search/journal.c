@@ -19,6 +19,7 @@
 #include "ameir/log.h"
 #include "ameir/search.h"
 #include "ameir/seal.h"
+#include "ameir/trial.h"
 #include "ameir/rng.h"
 
 #define HEADER_BYTES 32
@@ -40,14 +41,7 @@ struct ameir_journal {
     int dirty;
 };
 
-int ameir_journal_path(const char *run_path, char *out, size_t cap) {
-    size_t n = strlen(run_path);
-    const char *ext = n > 3 && !strcmp(run_path + n - 3, ".h5") ? ".journal" : NULL;
-    int w = ext ? snprintf(out, cap, "%.*s%s", (int)(n - 3), run_path, ext) : snprintf(out, cap, "%s.journal", run_path);
-    if (w < 0 || (size_t)w >= cap)
-        return ameir_fail(AMEIR_EINVAL, "%s: journal path too long", run_path);
-    return 0;
-}
+int ameir_journal_path(const char *run_path, char *out, size_t cap) { return ameir_run_sibling(run_path, ".journal", out, cap); }
 
 static void put(unsigned char **p, const void *v, size_t n) {
     memcpy(*p, v, n);

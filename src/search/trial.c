@@ -22,15 +22,17 @@
  * promptly without calling the trainer for every single step. */
 #define CHUNK_SECONDS 0.25
 
-int ameir_trial_dir_of(const char *run_path, char *out, size_t cap) {
+int ameir_run_sibling(const char *run_path, const char *suffix, char *out, size_t cap) {
     size_t n = strlen(run_path);
     if (n > 3 && !strcmp(run_path + n - 3, ".h5"))
         n -= 3;
-    int w = snprintf(out, cap, "%.*s.trials", (int)n, run_path);
+    int w = snprintf(out, cap, "%.*s%s", (int)n, run_path, suffix);
     if (w < 0 || (size_t)w >= cap)
-        return ameir_fail(AMEIR_EINVAL, "%s: path too long for the trial directory", run_path);
+        return ameir_fail(AMEIR_EINVAL, "%s: path too long for its %s", run_path, suffix);
     return 0;
 }
+
+int ameir_trial_dir_of(const char *run_path, char *out, size_t cap) { return ameir_run_sibling(run_path, ".trials", out, cap); }
 
 int ameir_trial_dir_make(const char *dir) {
     char path[AMEIR_PATH_MAX];
