@@ -20,6 +20,7 @@
 #include <mpi.h>
 
 #include "ameir/check.h"
+#include "ameir/pack.h"
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -59,39 +60,6 @@ typedef struct ameir_msg {
 
 /* Name of a message type ("request", "task", ...), "unknown" otherwise. Static string. */
 const char *ameir_msg_type_name(int type);
-
-/* Packing into a growable byte buffer (owned by the packer; ameir_pack_destroy frees). */
-typedef struct ameir_pack {
-    unsigned char *data;
-    size_t len, cap;
-    int failed; /* out of memory on some append: ameir_msg_send refuses to send */
-} ameir_pack;
-
-void ameir_pack_init(ameir_pack *p);
-void ameir_pack_destroy(ameir_pack *p);
-void ameir_pack_reset(ameir_pack *p);
-void ameir_pack_i64(ameir_pack *p, int64_t v);
-void ameir_pack_f64(ameir_pack *p, double v);
-void ameir_pack_str(ameir_pack *p, const char *s); /* length-prefixed; NULL packs "" */
-void ameir_pack_bytes(ameir_pack *p, const void *v, size_t n);
-
-/* Reading a payload; any read past the end sets failed and returns zeros / "". */
-typedef struct ameir_unpack {
-    const unsigned char *data;
-    size_t len, pos;
-    int failed;
-} ameir_unpack;
-
-void ameir_unpack_init(ameir_unpack *u, const void *data, size_t len);
-int64_t ameir_unpack_i64(ameir_unpack *u);
-double ameir_unpack_f64(ameir_unpack *u);
-/* Copies at most cap-1 bytes and a NUL into out; a longer string sets failed. */
-void ameir_unpack_str(ameir_unpack *u, char *out, size_t cap);
-/* A string of any length, malloc'd (caller frees); NULL and failed set on error. */
-char *ameir_unpack_strdup(ameir_unpack *u);
-void ameir_unpack_bytes(ameir_unpack *u, void *out, size_t n);
-/* AMEIR_EINVAL "protocol error: MSG payload ..." if a read failed or bytes are left over. */
-int ameir_unpack_finish(const ameir_unpack *u, const char *what);
 
 /* Send one message (header + payload) to dest. payload may be NULL when len is 0.
  * Returns 0 or AMEIR_EMPI / AMEIR_ENOMEM / AMEIR_EINVAL (payload too large). */
@@ -250,6 +218,11 @@ int ameir_job_data_open(const ameir_job *j, int load, int private_copy, const ch
                         ameir_node_data *nd);
 /* Release td, then the window: collective over the node's training ranks. */
 void ameir_job_data_close(ameir_node_data *nd, ameir_trial_data *td);
+
+/* The collective calls of a parallel prep (src/cluster/prep_peers.c) over j's ranks; j
+ * must outlive p. */
+struct ameir_prep_peers;
+void ameir_prep_peers_init(struct ameir_prep_peers *p, ameir_job *j);
 
 /* This rank's loop: the local loop alone, the coordinator on rank 0, else a worker. */
 int ameir_job_run(const ameir_job *j, const ameir_search_config *cfg, ameir_controller *ctl, const ameir_trial_ctx *ctx,

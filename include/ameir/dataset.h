@@ -82,4 +82,28 @@ const int32_t *ameir_split_candidates(const ameir_split *sp, int64_t row);
  * (out_dir holds another dataset), AMEIR_EHDF5 / AMEIR_EIO. */
 int ameir_prep(const char *config_path, const char *source_dir, const char *out_dir, int shards, int64_t seed);
 
+/* The ranks of a parallel prep, as calls every rank makes in the same order (src/cluster/
+ * prep_peers.c gives them over MPI; the data layer knows no MPI). Each returns 0 or a
+ * negative code with a message. */
+typedef struct ameir_prep_peers {
+    int rank, size;
+    void *ctx;
+    /* all[r * n + i] = rank r's mine[i] */
+    int (*allgather_i64)(void *ctx, const int64_t *mine, int n, int64_t *all);
+    /* rank 0 gets every rank's n bytes in rank order: *all (malloc'd) and sizes[r] */
+    int (*gather)(void *ctx, const void *mine, size_t n, void **all, size_t *sizes);
+    /* rank 0 sends part[r] (sizes[r] bytes) to rank r; each rank gets its part in *mine (malloc'd) */
+    int (*scatter)(void *ctx, void *const *part, const size_t *sizes, void **mine, size_t *n);
+    /* rank 0's n bytes at buf, to buf on every rank */
+    int (*bcast)(void *ctx, void *buf, size_t n);
+} ameir_prep_peers;
+
+/* ameir_prep over the ranks of peers (NULL: this process alone). Every rank calls it. A flat
+ * ctr config (the streaming prep) is split over the ranks by byte ranges of the raw files
+ * (whole files when gzip or quoted); the others run on rank 0. The output is byte-identical
+ * for any number of ranks. On failure the rank that failed returns its error with a message;
+ * the others return the same code with no message (ameir_last_error() is ""). */
+int ameir_prep_ranks(const char *config_path, const char *source_dir, const char *out_dir, int shards, int64_t seed,
+                     const ameir_prep_peers *peers);
+
 #endif

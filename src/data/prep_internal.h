@@ -18,6 +18,7 @@
 #include <hdf5.h>
 #include <zlib.h>
 
+#include "ameir/dataset.h"
 #include "ameir/schema.h"
 
 #define DCFG_NAME 64
@@ -180,8 +181,14 @@ typedef struct rec_reader {
     int64_t first_line; /* 1-based line where the last record started */
     char *conv;         /* latin-1 -> UTF-8 copy of the last record */
     size_t conv_cap;
+    int64_t base; /* file offset of buf[0] */
+    int64_t stop; /* records beginning at or after this offset are not returned (-1: none) */
 } rec_reader;
 int rec_open(rec_reader *r, const char *path, char sep, int quote, int latin1);
+/* A slice of a plain, unquoted file: the records that begin in [start, stop) (stop -1: to the
+ * end). The record under start belongs to the previous slice and is skipped; the caller sets
+ * r->line to the lines before the slice. */
+int rec_open_at(rec_reader *r, const char *path, char sep, int latin1, int64_t start, int64_t stop);
 /* Next record (a line, or with quote a whole RFC 4180 record) as a NUL-terminated string that
  * lives until the next call; '\r\n' ends count as '\n'. 1 = a record, 0 = end, < 0 = error. */
 int rec_next_line(rec_reader *r, char **text, size_t *n);
@@ -204,6 +211,9 @@ typedef struct row_reader {
 } row_reader;
 int row_open(row_reader *rr, const dcfg_source *src, int fi, const char *path, char (*names)[DCFG_NAME],
              int *n_names);
+/* The rows of a slice of the file (rec_open_at), numbered from line_base + 1. */
+int row_open_at(row_reader *rr, const dcfg_source *src, int fi, const char *path, char (*names)[DCFG_NAME],
+                int *n_names, int64_t start, int64_t stop, int64_t line_base);
 /* 1 = a row in tok[0..n), 0 = end of the file, < 0 = error naming file and line. */
 int row_next(row_reader *rr);
 void row_close(row_reader *rr);
@@ -233,7 +243,8 @@ void prep_schema_place_field(ameir_schema *s, const dcfg *c, int fi, int widest)
 /* Streaming prep (stream.c): flat ctr tables, memory bounded by the vocabularies. */
 int prep_can_stream(const dcfg *c);
 /* Rows per split into rows, the schema into *schema. */
-int prep_stream(const dcfg *c, const char *source_dir, const char *out_dir, int64_t rows[3], ameir_schema *schema);
+int prep_stream(const dcfg *c, const char *source_dir, const char *out_dir, const ameir_prep_peers *peers,
+                int64_t rows[3], ameir_schema *schema);
 
 /* Raw rows as string cells. */
 typedef struct rawtable {
@@ -313,7 +324,7 @@ typedef struct prep_rows {
 typedef struct prep_split_writer {
     char dir[DCFG_PATH * 2], path[DCFG_PATH * 2 + 32];
     const ameir_schema *schema;
-    int split, shards, shard, has_cand;
+    int split, shards, shard, last, has_cand; /* writes shards up to last */
     int64_t total, first, end, done;
     hid_t file, ds[5];
 } prep_split_writer;
@@ -323,12 +334,18 @@ int prep_dir_finish(prep_dir *d, const prep_summary *o, const dcfg *c);
 void prep_dir_abort(prep_dir *d);
 int prep_split_writer_open(prep_split_writer *w, const prep_dir *d, const ameir_schema *s, const dcfg *c, int split,
                            int64_t total);
+/* Only shard k of the split (a parallel prep writes each shard on one rank). */
+int prep_split_writer_open_shard(prep_split_writer *w, const prep_dir *d, const ameir_schema *s, const dcfg *c,
+                                 int split, int64_t total, int k);
 int prep_split_writer_append(prep_split_writer *w, const prep_rows *r, int64_t n);
 int prep_split_writer_close(prep_split_writer *w);
 void prep_split_writer_abort(prep_split_writer *w);
 
 /* Refuse a split with no rows, or (ctr) with one class only; names the config and files. */
 int prep_check_splits(const dcfg *c, const int64_t rows[3], const int64_t positives[3]);
+/* The worst status of every rank (a collective call): this rank's own failure, else the first
+ * failed rank's code with the message cleared (that rank reports it). Alone (NULL): rc. */
+int prep_agree(const ameir_prep_peers *p, int rc);
 /* Peak resident set of this process so far, in MB. */
 double prep_peak_mb(void);
 

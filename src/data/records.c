@@ -2,8 +2,10 @@
  * RFC 4180 records (quoted cells with separators, doubled quotes and newlines inside),
  * latin-1 converted to UTF-8. Memory: one buffer that holds the longest record. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ameir/error.h"
 #include "prep_internal.h"
@@ -28,7 +30,45 @@ int rec_open(rec_reader *r, const char *path, char sep, int quote, int latin1) {
         return ameir_fail(AMEIR_ENOMEM, "%s: cannot open (out of memory)", path);
     }
     gzbuffer(r->gz, 1 << 18);
+    r->stop = -1;
     return 0;
+}
+
+/* Through the first '\n' (the end of the previous slice's last record); nothing if none. */
+static int skip_partial(rec_reader *r);
+
+int rec_open_at(rec_reader *r, const char *path, char sep, int latin1, int64_t start, int64_t stop) {
+    if (start == 0) {
+        AMEIR_TRY(rec_open(r, path, sep, 0, latin1));
+        r->stop = stop;
+        return 0;
+    }
+    memset(r, 0, sizeof *r);
+    snprintf(r->path, sizeof r->path, "%s", path);
+    r->sep = sep;
+    r->latin1 = latin1;
+    r->stop = stop;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return ameir_fail(AMEIR_ENOENT, "%s: missing source file (%s)", path, strerror(errno));
+    /* a real seek (gzseek on a fresh gzFile reads its way there); from the byte before start,
+     * so a record beginning exactly at start is kept */
+    if (lseek(fd, (off_t)(start - 1), SEEK_SET) < 0) {
+        close(fd);
+        return ameir_fail(AMEIR_EIO, "%s: cannot seek to byte %lld (%s)", path, (long long)start, strerror(errno));
+    }
+    r->base = start - 1;
+    r->gz = gzdopen(fd, "rb");
+    r->cap = REC_CHUNK;
+    r->buf = malloc(r->cap + 1);
+    if (!r->gz || !r->buf) {
+        if (!r->gz)
+            close(fd);
+        rec_close(r);
+        return ameir_fail(AMEIR_ENOMEM, "%s: cannot open (out of memory)", path);
+    }
+    gzbuffer(r->gz, 1 << 18);
+    return skip_partial(r);
 }
 
 void rec_close(rec_reader *r) {
@@ -45,6 +85,7 @@ static int refill(rec_reader *r) {
         return 0;
     if (r->pos > 0) {
         memmove(r->buf, r->buf + r->pos, r->len - r->pos);
+        r->base += (int64_t)r->pos;
         r->len -= r->pos;
         r->scan -= r->pos;
         r->pos = 0;
@@ -110,6 +151,20 @@ static int find_record(rec_reader *r, size_t *end, int64_t *nl) {
     }
 }
 
+static int skip_partial(rec_reader *r) {
+    for (;;) {
+        char *e = memchr(r->buf + r->pos, '\n', r->len - r->pos);
+        if (e) {
+            r->pos = (size_t)(e - r->buf) + 1;
+            return 0;
+        }
+        r->pos = r->len;
+        int more = refill(r);
+        if (more <= 0)
+            return more;
+    }
+}
+
 static int convert_latin1(rec_reader *r, char *s, size_t n, char **out) {
     size_t high = 0;
     for (size_t i = 0; i < n; i++)
@@ -143,6 +198,8 @@ static int convert_latin1(rec_reader *r, char *s, size_t n, char **out) {
 int rec_next_line(rec_reader *r, char **text, size_t *n) {
     size_t end = 0;
     int64_t nl = 0;
+    if (r->stop >= 0 && r->base + (int64_t)r->pos >= r->stop)
+        return 0; /* the next record begins in the next slice */
     int got = find_record(r, &end, &nl);
     if (got <= 0)
         return got;
@@ -226,6 +283,11 @@ static int set_names(row_reader *rr, char **tok, int n) {
 
 int row_open(row_reader *rr, const dcfg_source *src, int fi, const char *path, char (*names)[DCFG_NAME],
              int *n_names) {
+    return row_open_at(rr, src, fi, path, names, n_names, 0, -1, 0);
+}
+
+int row_open_at(row_reader *rr, const dcfg_source *src, int fi, const char *path, char (*names)[DCFG_NAME],
+                int *n_names, int64_t start, int64_t stop, int64_t line_base) {
     memset(rr, 0, sizeof *rr);
     rr->src = src;
     rr->fi = fi;
@@ -233,7 +295,14 @@ int row_open(row_reader *rr, const dcfg_source *src, int fi, const char *path, c
     rr->n_names = n_names;
     if (!*n_names && src->n_columns && src->format != DSRC_SEQUENCE)
         set_names(rr, NULL, 0);
-    return rec_open(&rr->rec, path, src->sep, src->quote && src->format == DSRC_DELIMITED, src->latin1);
+    int quote = src->quote && src->format == DSRC_DELIMITED;
+    if (start == 0 && stop < 0)
+        return rec_open(&rr->rec, path, src->sep, quote, src->latin1);
+    if (quote)
+        return ameir_fail(AMEIR_EINTERNAL, "%s: a quoted file is read whole, not from byte %lld", path, (long long)start);
+    AMEIR_TRY(rec_open_at(&rr->rec, path, src->sep, src->latin1, start, stop));
+    rr->rec.line = line_base;
+    return 0;
 }
 
 void row_close(row_reader *rr) { rec_close(&rr->rec); }

@@ -14,55 +14,7 @@
 #include "ameir/error.h"
 #include "ameir/log.h"
 #include "ameir/rng.h"
-#include "prep_internal.h"
-
-#define STREAM_BATCH 8192
-#define BLOCK 4096 /* pass 1 takes rows in blocks and each field over a block: its map stays in cache */
-#define MAX_VALUES 1024
-
-typedef struct svocab {
-    vocab_count voc; /* value -> entry, strings, counts */
-    int32_t *id;
-    int width; /* most values in one row */
-    int col, flags[DCFG_MAX_COLS];
-} svocab;
-
-typedef struct stream {
-    const dcfg *c;
-    char paths[DCFG_MAX_FILES][DCFG_PATH];
-    char names[DCFG_MAX_COLS][DCFG_NAME];
-    int n_names;
-    int label_col, user_col, resolved;
-    svocab fv[AMEIR_MAX_FIELDS];
-    strmap users;
-    str_arena arena;
-    int8_t *split; /* random split: per row */
-    int64_t rows[3], positives[3], n_rows;
-    ameir_schema schema;
-    const char **vocab[AMEIR_MAX_FIELDS];
-    int32_t *items;
-    int64_t n_items;
-    /* pass 1: a block of rows, cells copied */
-    int nblk;
-    char *btext;
-    size_t bused, bcap;
-    size_t *bcell;      /* (BLOCK, n_names) offsets into btext */
-    int8_t bsplit[BLOCK];
-    float blab[BLOCK];
-    int bfile[BLOCK];
-    int64_t bline[BLOCK];
-    int32_t *bent[AMEIR_MAX_FIELDS]; /* entries of the block's rows, per field */
-    int64_t bent_cap[AMEIR_MAX_FIELDS];
-    int32_t *boff[AMEIR_MAX_FIELDS]; /* (BLOCK + 1) offsets into bent */
-    FILE *spill; /* pass 1 -> pass 2: split, label, user, value entries of every row */
-    char spill_path[DCFG_PATH * 2 + 16];
-    /* pass 2: rows of each split waiting to be written */
-    prep_split_writer w[3];
-    int32_t *bx[3];
-    float *blabel[3];
-    int64_t *buser[3];
-    int nb[3];
-} stream;
+#include "stream_internal.h"
 
 int prep_can_stream(const dcfg *c) {
     return c->has_source && c->task == AMEIR_TASK_CTR && c->seq_len == 0 && c->n_joins == 0 &&
@@ -173,8 +125,11 @@ static int pass1(stream *st) {
     const char *what = "prep pass 1 (vocabularies)";
     int64_t gi = 0;
     for (int fi = 0; fi < c->main.n_files; fi++) {
+        if (!st->mine[fi])
+            continue;
         row_reader rr;
-        int rc = row_open(&rr, &c->main, fi, st->paths[fi], st->names, &st->n_names);
+        int rc = row_open_at(&rr, &c->main, fi, st->paths[fi], st->names, &st->n_names, st->start[fi], st->stop[fi],
+                             st->line_base[fi]);
         while (rc >= 0 && (rc = row_next(&rr)) > 0) {
             if (!st->resolved) {
                 if ((rc = resolve_columns(st)) < 0)
@@ -192,11 +147,15 @@ static int pass1(stream *st) {
                 if ((rc = prep_label(c, &pc, &label)) < 0)
                     break;
             }
+            if (c->split == DSPLIT_RANDOM && gi >= st->n_rows) {
+                rc = ameir_fail(AMEIR_EDATA, "%s: more rows than counted before (changed while prep ran?)", rr.rec.path);
+                break;
+            }
             int split = c->split == DSPLIT_FILES ? c->main.files[fi].split : st->split[gi];
             if ((rc = add_row(st, &rr, split, label)) < 0)
                 break;
             gi++;
-            if ((gi & 0xfffff) == 0)
+            if ((gi & 0xfffff) == 0 && st->rank == 0)
                 prep_progress(what, gi, 0);
         }
         row_close(&rr);
@@ -205,13 +164,16 @@ static int pass1(stream *st) {
     }
     if (st->nblk)
         AMEIR_TRY(process_block(st));
-    prep_progress(what, gi, 1);
+    if (st->rank == 0)
+        prep_progress(what, gi, 1);
+    if (c->split == DSPLIT_RANDOM && gi != st->n_rows)
+        return ameir_fail(AMEIR_EDATA, "%s: %lld rows, %lld counted before (changed while prep ran?)", st->c->path,
+                          (long long)gi, (long long)st->n_rows);
     st->n_rows = gi;
     return 0;
 }
 
-/* Random split: rows counted (pass 0), then the in-memory prep's shuffle (the same draws) on
- * 32-bit indexes; one byte per row is kept. */
+/* Random split alone: rows counted (pass 0), then the shuffle. */
 static int random_split(stream *st) {
     const dcfg *c = st->c;
     int64_t n = 0;
@@ -226,11 +188,19 @@ static int random_split(stream *st) {
         rec_close(&r);
         AMEIR_TRY(got);
     }
+    st->n_rows = n;
+    return stream_split_rows(st, n, 0, n);
+}
+
+/* The in-memory prep's shuffle (the same draws) on 32-bit indexes of all rows; one byte per
+ * row of this rank is kept. */
+int stream_split_rows(stream *st, int64_t n, int64_t first, int64_t count) {
+    const dcfg *c = st->c;
     if (n >= ((int64_t)1 << 32))
         return ameir_fail(AMEIR_EINVAL, "%s: %lld rows: a random split streams at most 2^32 rows", c->path,
                           (long long)n);
     uint32_t *order = malloc((size_t)(n ? n : 1) * sizeof *order);
-    st->split = malloc((size_t)(n ? n : 1));
+    st->split = malloc((size_t)(count ? count : 1));
     if (!order || !st->split) {
         free(order);
         return ameir_fail(AMEIR_ENOMEM, "out of memory for the split of %lld rows", (long long)n);
@@ -247,7 +217,8 @@ static int random_split(stream *st) {
     int64_t n0 = (int64_t)floor(c->fractions[0] * (double)n);
     int64_t n1 = (int64_t)floor(c->fractions[1] * (double)n);
     for (int64_t i = 0; i < n; i++)
-        st->split[order[i]] = (int8_t)(i < n0 ? 0 : i < n0 + n1 ? 1 : 2);
+        if (order[i] >= first && order[i] < first + count)
+            st->split[order[i] - first] = (int8_t)(i < n0 ? 0 : i < n0 + n1 ? 1 : 2);
     free(order);
     return 0;
 }
@@ -329,7 +300,7 @@ static int process_block(stream *st) {
 }
 
 /* Ids in order of first appearance among values seen min_freq times (the in-memory rule). */
-static int assign_ids(stream *st) {
+int stream_assign_ids(stream *st) {
     const dcfg *c = st->c;
     ameir_schema *s = &st->schema;
     prep_schema_begin(s, c);
@@ -340,6 +311,11 @@ static int assign_ids(stream *st) {
         s->fields[fi].vocab = next;
         prep_schema_place_field(s, c, fi, v->width);
     }
+    return stream_items_alloc(st);
+}
+
+int stream_items_alloc(stream *st) {
+    const ameir_schema *s = &st->schema;
     if (s->item_field >= 0) {
         st->n_items = s->fields[s->item_field].vocab;
         st->items = calloc((size_t)st->n_items * (size_t)s->item_width, sizeof *st->items);
@@ -352,7 +328,8 @@ static int assign_ids(stream *st) {
 
 static int flush(stream *st, int sp) {
     prep_rows r = {st->bx[sp], NULL, st->blabel[sp], st->buser[sp], NULL};
-    int rc = prep_split_writer_append(&st->w[sp], &r, st->nb[sp]);
+    int rc = st->size > 1 ? stream_part_append(st, sp, &r, st->nb[sp])
+                          : prep_split_writer_append(&st->w[sp], &r, st->nb[sp]);
     st->nb[sp] = 0;
     return rc;
 }
@@ -405,8 +382,14 @@ static int write_row(stream *st) {
     }
     st->blabel[split][k] = label;
     st->buser[split][k] = -1;
-    if (st->user_col >= 0)
-        AMEIR_TRY(unspill(st, &st->buser[split][k], sizeof st->buser[split][k]));
+    if (st->user_col >= 0) {
+        int64_t *u = &st->buser[split][k];
+        AMEIR_TRY(unspill(st, u, sizeof *u));
+        if (st->user_map && (*u < 0 || *u >= (int64_t)st->users.n))
+            return ameir_fail(AMEIR_EIO, "%s: damaged (user %lld)", st->spill_path, (long long)*u);
+        if (st->user_map)
+            *u = st->user_map[*u];
+    }
     if (++st->nb[split] == STREAM_BATCH)
         return flush(st, split);
     return 0;
@@ -440,42 +423,42 @@ static void stream_free(stream *st) {
     }
 }
 
-static int passes(stream *st, prep_dir *d) {
+/* Pass 2's buffers and, alone, the split writers. */
+static int open_outputs(stream *st, prep_dir *d, int *open) {
     const dcfg *c = st->c;
-    static char spill_buf[1 << 20];
-    snprintf(st->spill_path, sizeof st->spill_path, "%s/rows.tmp", d->tmp);
-    st->spill = fopen(st->spill_path, "w+b");
-    if (!st->spill)
-        return ameir_fail(AMEIR_EIO, "%s: cannot create (%s)", st->spill_path, strerror(errno));
-    setvbuf(st->spill, spill_buf, _IOFBF, sizeof spill_buf);
-    if (c->split == DSPLIT_RANDOM)
-        AMEIR_TRY(random_split(st));
-    AMEIR_TRY(pass1(st));
-    if (!st->n_rows)
-        return ameir_fail(AMEIR_EDATA, "%s: no rows", st->paths[0]);
-    AMEIR_TRY(prep_check_splits(c, st->rows, st->positives));
-    AMEIR_TRY(assign_ids(st));
     const ameir_schema *s = &st->schema;
-    if (fflush(st->spill) || fseek(st->spill, 0, SEEK_SET))
-        return ameir_fail(AMEIR_EIO, "%s: write failed (disk full?)", st->spill_path);
-    int rc = 0, open = 0;
-    for (int sp = 0; sp < 3 && rc >= 0; sp++) {
+    for (int sp = 0; sp < 3; sp++) {
         st->bx[sp] = malloc((size_t)STREAM_BATCH * (size_t)s->x_width * sizeof *st->bx[sp]);
         st->blabel[sp] = malloc(STREAM_BATCH * sizeof *st->blabel[sp]);
         st->buser[sp] = malloc(STREAM_BATCH * sizeof *st->buser[sp]);
         if (!st->bx[sp] || !st->blabel[sp] || !st->buser[sp])
-            rc = ameir_fail(AMEIR_ENOMEM, "out of memory");
-        else if ((rc = prep_split_writer_open(&st->w[sp], d, s, c, sp, st->rows[sp])) >= 0)
-            open = sp + 1;
+            return ameir_fail(AMEIR_ENOMEM, "out of memory");
+        if (st->size > 1)
+            AMEIR_TRY(stream_part_open(st, d, sp));
+        else {
+            AMEIR_TRY(prep_split_writer_open(&st->w[sp], d, s, c, sp, st->rows[sp]));
+            *open = sp + 1;
+        }
     }
+    return 0;
+}
+
+/* Pass 2: the spill read back, rows encoded into the writers (alone) or the parts. */
+static int pass2(stream *st, prep_dir *d) {
+    int rc = 0, open = 0;
+    if (fflush(st->spill) || fseek(st->spill, 0, SEEK_SET))
+        rc = ameir_fail(AMEIR_EIO, "%s: write failed (disk full?)", st->spill_path);
+    if (rc >= 0)
+        rc = open_outputs(st, d, &open);
     for (int64_t r = 0; r < st->n_rows && rc >= 0; r++) {
         rc = write_row(st);
-        if (((r + 1) & 0xfffff) == 0)
+        if (((r + 1) & 0xfffff) == 0 && st->rank == 0)
             prep_progress("prep pass 2 (rows)", r + 1, 0);
     }
-    prep_progress("prep pass 2 (rows)", st->n_rows, 1);
+    if (st->rank == 0)
+        prep_progress("prep pass 2 (rows)", st->n_rows, 1);
     for (int sp = 0; sp < 3 && rc >= 0; sp++)
-        if ((rc = flush(st, sp)) >= 0)
+        if ((rc = flush(st, sp)) >= 0 && st->size == 1)
             rc = prep_split_writer_close(&st->w[sp]);
     if (rc < 0)
         for (int sp = 0; sp < open; sp++)
@@ -483,6 +466,47 @@ static int passes(stream *st, prep_dir *d) {
     fclose(st->spill);
     st->spill = NULL;
     remove(st->spill_path);
+    return rc;
+}
+
+/* Every rank goes through the same steps and agrees on the status after each, so a failure
+ * on one rank ends all of them at the same point. */
+static int passes(stream *st, prep_dir *d) {
+    const dcfg *c = st->c;
+    static char spill_buf[1 << 20];
+    int rc = 0;
+    int64_t total = 0;
+    snprintf(st->spill_path, sizeof st->spill_path, "%s/rows-%d.tmp", d->tmp, st->rank);
+    st->spill = fopen(st->spill_path, "w+b");
+    if (!st->spill)
+        rc = ameir_fail(AMEIR_EIO, "%s: cannot create (%s)", st->spill_path, strerror(errno));
+    else
+        setvbuf(st->spill, spill_buf, _IOFBF, sizeof spill_buf);
+    if (rc >= 0)
+        rc = stream_slices(st);
+    if (st->size > 1) {
+        AMEIR_TRY(prep_agree(st->peers, rc));
+        AMEIR_TRY(stream_count_ranks(st, &total));
+        if (c->split == DSPLIT_RANDOM)
+            rc = stream_split_rows(st, total, st->row_base, st->n_rows);
+    } else if (rc >= 0 && c->split == DSPLIT_RANDOM) {
+        rc = random_split(st);
+    }
+    if (rc >= 0)
+        rc = pass1(st);
+    if (st->size > 1) {
+        AMEIR_TRY(prep_agree(st->peers, rc));
+        AMEIR_TRY(stream_merge_ranks(st));
+    } else {
+        AMEIR_TRY(rc);
+        if (!st->n_rows)
+            return ameir_fail(AMEIR_EDATA, "%s: no rows", st->paths[0]);
+        AMEIR_TRY(prep_check_splits(c, st->rows, st->positives));
+        AMEIR_TRY(stream_assign_ids(st));
+    }
+    rc = pass2(st, d);
+    if (st->size > 1)
+        return stream_shards_ranks(st, d, rc);
     return rc;
 }
 
@@ -498,36 +522,58 @@ static int stream_run(stream *st, const char *source_dir, const char *out_dir) {
             return ameir_fail(AMEIR_ENOMEM, "out of memory");
     if (strmap_init(&st->users, 1024))
         return ameir_fail(AMEIR_ENOMEM, "out of memory");
+    /* rank 0 makes the temporary directory; the others write their spills and parts into it */
     prep_dir d;
-    AMEIR_TRY(prep_dir_begin(&d, c, out_dir));
-    int rc = passes(st, &d);
+    int rc = st->rank == 0 ? prep_dir_begin(&d, c, out_dir) : 0;
+    if (st->size > 1) {
+        AMEIR_TRY(prep_agree(st->peers, rc));
+        AMEIR_TRY(st->peers->bcast(st->peers->ctx, &d, sizeof d));
+    }
+    AMEIR_TRY(rc);
+    rc = passes(st, &d);
     if (rc < 0) {
         if (st->spill) {
             fclose(st->spill);
             st->spill = NULL;
+            remove(st->spill_path);
         }
-        prep_dir_abort(&d);
+        stream_parts_close(st);
+        /* every rank has agreed on the failure: once each has removed its own files, rank 0
+         * removes the directory */
+        if (st->size > 1)
+            prep_agree(st->peers, 0);
+        if (st->rank == 0)
+            prep_dir_abort(&d);
         return rc;
     }
     const ameir_schema *s = &st->schema;
     prep_summary sum = {s, {st->rows[0], st->rows[1], st->rows[2]},
                         {st->positives[0], st->positives[1], st->positives[2]}, st->items, st->n_items,
                         c->user_column[0] ? (int64_t)st->users.n : 0, (const char *const *const *)st->vocab, NULL};
-    return prep_dir_finish(&d, &sum, c);
+    rc = st->rank == 0 ? prep_dir_finish(&d, &sum, c) : 0;
+    return prep_agree(st->peers, rc);
 }
 
-int prep_stream(const dcfg *c, const char *source_dir, const char *out_dir, int64_t rows[3], ameir_schema *schema) {
+int prep_stream(const dcfg *c, const char *source_dir, const char *out_dir, const ameir_prep_peers *peers,
+                int64_t rows[3], ameir_schema *schema) {
     stream *st = calloc(1, sizeof *st);
     if (!st)
         return ameir_fail(AMEIR_ENOMEM, "out of memory");
     st->c = c;
+    st->peers = peers;
+    st->rank = peers ? peers->rank : 0;
+    st->size = peers ? peers->size : 1;
     int rc = stream_run(st, source_dir, out_dir);
     if (rc >= 0) {
         memcpy(rows, st->rows, sizeof st->rows);
         *schema = st->schema;
-        ameir_log(AMEIR_LOG_INFO, "prep %s: streamed %lld rows in two passes%s", c->name, (long long)st->n_rows,
-                  c->split == DSPLIT_RANDOM ? " (after counting them)" : "");
     }
+    if (rc >= 0 && st->rank == 0) {
+        ameir_log(AMEIR_LOG_INFO, "prep %s: streamed %lld rows in two passes%s%s", c->name,
+                  (long long)(st->size > 1 ? st->rows[0] + st->rows[1] + st->rows[2] : st->n_rows),
+                  c->split == DSPLIT_RANDOM ? " (after counting them)" : "", st->size > 1 ? " over the ranks" : "");
+    }
+    stream_ranks_free(st);
     stream_free(st);
     free(st);
     return rc;

@@ -186,23 +186,35 @@ done:
     return rc;
 }
 
-int prep_split_writer_open(prep_split_writer *w, const prep_dir *d, const ameir_schema *s, const dcfg *c, int split,
-                           int64_t total) {
+/* A writer of shards k0..last of the split, shard k0 open. */
+static int sw_begin(prep_split_writer *w, const prep_dir *d, const ameir_schema *s, const dcfg *c, int split,
+                    int64_t total, int k0, int last) {
     memset(w, 0, sizeof *w);
     snprintf(w->dir, sizeof w->dir, "%s", d->tmp);
     w->schema = s;
     w->split = split;
     w->shards = c->shards;
+    w->last = last;
     w->total = total;
     w->has_cand = s->task == AMEIR_TASK_SEQ && split > 0;
     w->file = H5I_INVALID_HID;
-    AMEIR_TRY(sw_open_shard(w, 0));
+    return sw_open_shard(w, k0);
+}
+
+int prep_split_writer_open(prep_split_writer *w, const prep_dir *d, const ameir_schema *s, const dcfg *c, int split,
+                           int64_t total) {
+    AMEIR_TRY(sw_begin(w, d, s, c, split, total, 0, c->shards - 1));
     /* shards before the first row-holding one are empty: written and closed now */
-    while (w->shard + 1 < w->shards && w->done == w->end) {
+    while (w->shard < w->last && w->done == w->end) {
         AMEIR_TRY(sw_close_shard(w));
         AMEIR_TRY(sw_open_shard(w, w->shard + 1));
     }
     return 0;
+}
+
+int prep_split_writer_open_shard(prep_split_writer *w, const prep_dir *d, const ameir_schema *s, const dcfg *c,
+                                 int split, int64_t total, int k) {
+    return sw_begin(w, d, s, c, split, total, k, k);
 }
 
 int prep_split_writer_append(prep_split_writer *w, const prep_rows *r, int64_t n) {
@@ -217,7 +229,7 @@ int prep_split_writer_append(prep_split_writer *w, const prep_rows *r, int64_t n
                           r->user + at, r->cand ? r->cand + at * s->n_candidates : NULL};
         AMEIR_TRY(sw_write(w, &part, k));
         at += k;
-        while (w->done == w->end && w->shard + 1 < w->shards) {
+        while (w->done == w->end && w->shard < w->last) {
             AMEIR_TRY(sw_close_shard(w));
             AMEIR_TRY(sw_open_shard(w, w->shard + 1));
         }
@@ -321,7 +333,7 @@ static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *
     (void)st;
     (void)flag;
     (void)ftw;
-    return remove(p);
+    return remove(p) && errno != ENOENT; /* gone already: not a reason to stop */
 }
 
 static void rm_rf(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }

@@ -1,0 +1,97 @@
+/* The streaming prep's state, shared by the passes (stream.c) and the work over ranks
+ * (stream_ranks.c). */
+#ifndef AMEIR_DATA_STREAM_INTERNAL_H
+#define AMEIR_DATA_STREAM_INTERNAL_H
+
+#include <stdio.h>
+
+#include "ameir/dataset.h"
+#include "prep_internal.h"
+
+#define STREAM_BATCH 8192
+#define BLOCK 4096 /* pass 1 takes rows in blocks and each field over a block: its map stays in cache */
+#define MAX_VALUES 1024
+
+typedef struct svocab {
+    vocab_count voc; /* value -> entry, strings, counts */
+    int32_t *id;
+    int width; /* most values in one row */
+    int col, flags[DCFG_MAX_COLS];
+} svocab;
+
+typedef struct stream {
+    const dcfg *c;
+    char paths[DCFG_MAX_FILES][DCFG_PATH];
+    char names[DCFG_MAX_COLS][DCFG_NAME];
+    int n_names;
+    int label_col, user_col, resolved;
+    svocab fv[AMEIR_MAX_FIELDS];
+    strmap users;
+    str_arena arena;
+    int8_t *split; /* random split: per row */
+    int64_t rows[3], positives[3], n_rows;
+    ameir_schema schema;
+    const char **vocab[AMEIR_MAX_FIELDS];
+    int32_t *items;
+    int64_t n_items;
+    /* pass 1: a block of rows, cells copied */
+    int nblk;
+    char *btext;
+    size_t bused, bcap;
+    size_t *bcell;      /* (BLOCK, n_names) offsets into btext */
+    int8_t bsplit[BLOCK];
+    float blab[BLOCK];
+    int bfile[BLOCK];
+    int64_t bline[BLOCK];
+    int32_t *bent[AMEIR_MAX_FIELDS]; /* entries of the block's rows, per field */
+    int64_t bent_cap[AMEIR_MAX_FIELDS];
+    int32_t *boff[AMEIR_MAX_FIELDS]; /* (BLOCK + 1) offsets into bent */
+    FILE *spill; /* pass 1 -> pass 2: split, label, user, value entries of every row */
+    char spill_path[DCFG_PATH * 2 + 16];
+    /* pass 2: rows of each split waiting to be written */
+    prep_split_writer w[3];
+    int32_t *bx[3];
+    float *blabel[3];
+    int64_t *buser[3];
+    int nb[3];
+    /* over ranks (stream_ranks.c); alone: one rank, every file whole */
+    const ameir_prep_peers *peers; /* NULL alone */
+    int rank, size;
+    int mine[DCFG_MAX_FILES];                /* this rank reads rows of file i */
+    int64_t start[DCFG_MAX_FILES], stop[DCFG_MAX_FILES]; /* its byte slice (stop -1: to the end) */
+    int64_t line_base[DCFG_MAX_FILES];       /* lines of file i before the slice */
+    int64_t row_base;                        /* rows of the ranks before this one */
+    int64_t *user_map;                       /* local user index -> global (NULL: the same) */
+    int64_t *split_rows;                     /* (size, 3): rows of each split on each rank */
+    FILE *part[3];                           /* encoded rows of each split, for the shard owners */
+    char part_path[3][DCFG_PATH * 2 + 32];
+    unsigned char *part_buf;                 /* STREAM_BATCH part records */
+} stream;
+
+/* ---- over ranks (stream_ranks.c) ---- */
+/* Which files (or byte slices) this rank reads, from the file sizes. */
+int stream_slices(stream *st);
+/* Pass 0 over the ranks: rows and lines of every slice counted, this rank's row_base and
+ * line_base learnt; *total = rows of all ranks. */
+int stream_count_ranks(stream *st, int64_t *total);
+/* After pass 1: rows, positives and widths summed over ranks; rank 0 checks the splits,
+ * merges the vocabularies and users in rank order (= first appearance in the whole input),
+ * assigns ids and the schema; every rank gets the ids of its own entries and the schema. */
+int stream_merge_ranks(stream *st);
+/* After pass 2 wrote the parts: rank 0 merges the item tables in rank order; each shard is
+ * written by one rank (round robin) from the parts of the ranks that hold its rows. */
+int stream_shards_ranks(stream *st, const prep_dir *d, int rc);
+/* Pass 2 over ranks: this rank's encoded rows of split sp, in order, to its part file. */
+int stream_part_open(stream *st, const prep_dir *d, int sp);
+int stream_part_append(stream *st, int sp, const prep_rows *r, int64_t n);
+void stream_parts_close(stream *st);
+/* Ids in order of first appearance among values seen min_freq times, the schema and the
+ * item table (stream.c). */
+int stream_assign_ids(stream *st);
+/* The item table of the schema's item vocabulary, empty but the OOV row (stream.c). */
+int stream_items_alloc(stream *st);
+/* The random split of rows [first, first + n) of total rows (the in-memory prep's shuffle). */
+int stream_split_rows(stream *st, int64_t total, int64_t first, int64_t n);
+void stream_ranks_free(stream *st);
+
+#endif
