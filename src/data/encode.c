@@ -116,24 +116,8 @@ static int load_tables(enc *e, const char *dir) {
     const dcfg *c = e->c;
     AMEIR_TRY(rawtable_read(&e->main, &c->main, dir));
     e->n = e->main.n_rows;
-    for (int j = 0; j < c->n_joins; j++) {
-        AMEIR_TRY(rawtable_read(&e->joins[j], &c->joins[j], dir));
-        rawtable *t = &e->joins[j];
-        int kc = rawtable_col(t, c->joins[j].key);
-        if (kc < 0)
-            return ameir_fail(AMEIR_ECONFIG, "%s: key joins[%d].key: %s has no column \"%s\"", c->path, j,
-                              t->paths[0], c->joins[j].key);
-        if (strmap_init(&e->join_map[j], (size_t)t->n_rows))
-            return ameir_fail(AMEIR_ENOMEM, "out of memory");
-        for (int64_t r = 0; r < t->n_rows; r++) {
-            int added;
-            if (!strmap_put(&e->join_map[j], t->cells[r * t->n_cols + kc], r, &added))
-                return ameir_fail(AMEIR_ENOMEM, "out of memory");
-            if (!added)
-                return ameir_fail(AMEIR_EDATA, "%s:%lld: key \"%s\" appears twice", t->paths[t->file[r]],
-                                  (long long)t->line[r], t->cells[r * t->n_cols + kc]);
-        }
-    }
+    for (int j = 0; j < c->n_joins; j++)
+        AMEIR_TRY(rawtable_read_join(c, j, dir, &e->joins[j], &e->join_map[j]));
     if (c->n_joins) {
         e->join_row = malloc((size_t)e->n * (size_t)c->n_joins * sizeof *e->join_row);
         if (!e->join_row)
@@ -152,19 +136,18 @@ static int load_tables(enc *e, const char *dir) {
     return 0;
 }
 
-typedef struct sort_key {
-    int64_t user;
-    double time;
-    int64_t r;
-} sort_key;
-
-static int cmp_key(const void *a, const void *b) {
-    const sort_key *p = a, *q = b;
+int prep_cmp_user_time(const void *a, const void *b) {
+    const prep_event_key *p = a, *q = b;
     if (p->user != q->user)
         return p->user < q->user ? -1 : 1;
+    return prep_cmp_time_row(a, b);
+}
+
+int prep_cmp_time_row(const void *a, const void *b) {
+    const prep_event_key *p = a, *q = b;
     if (p->time != q->time)
         return p->time < q->time ? -1 : 1;
-    return p->r < q->r ? -1 : p->r > q->r;
+    return p->row < q->row ? -1 : p->row > q->row;
 }
 
 /* Labels, times, users; then the events grouped by user in time order. */
@@ -177,7 +160,7 @@ static int read_events(enc *e) {
     e->split = calloc(n, sizeof *e->split);
     e->sorted = malloc(n * sizeof *e->sorted);
     e->pos = malloc(n * sizeof *e->pos);
-    sort_key *keys = malloc(n * sizeof *keys);
+    prep_event_key *keys = malloc(n * sizeof *keys);
     strmap users = {0};
     int rc = 0;
     if (!e->label || !e->time || !e->user || !e->split || !e->sorted || !e->pos || !keys ||
@@ -217,18 +200,18 @@ static int read_events(enc *e) {
             }
             e->user[r] = *u;
         }
-        keys[r] = (sort_key){e->user[r], e->time[r], r};
+        keys[r] = (prep_event_key){e->user[r], e->time[r], r};
     }
     e->n_users = c->user_column[0] ? (int64_t)users.n : 0;
-    qsort(keys, n, sizeof *keys, cmp_key);
+    qsort(keys, n, sizeof *keys, prep_cmp_user_time);
     e->ustart = calloc((size_t)e->n_users + 1, sizeof *e->ustart);
     if (!e->ustart) {
         rc = ameir_fail(AMEIR_ENOMEM, "out of memory");
         goto done;
     }
     for (int64_t i = 0; i < e->n; i++) {
-        e->sorted[i] = keys[i].r;
-        e->pos[keys[i].r] = i;
+        e->sorted[i] = keys[i].row;
+        e->pos[keys[i].row] = i;
         if (keys[i].user >= 0)
             e->ustart[keys[i].user + 1] = i + 1;
     }
@@ -239,13 +222,6 @@ done:
     free(keys);
     strmap_destroy(&users);
     return rc;
-}
-
-static int cmp_time_row(const void *a, const void *b) {
-    const sort_key *p = a, *q = b;
-    if (p->time != q->time)
-        return p->time < q->time ? -1 : 1;
-    return p->r < q->r ? -1 : p->r > q->r;
 }
 
 static int assign_splits(enc *e) {
@@ -265,7 +241,7 @@ static int assign_splits(enc *e) {
         return 0;
     }
     int64_t *order = malloc((size_t)n * sizeof *order);
-    sort_key *keys = malloc((size_t)n * sizeof *keys);
+    prep_event_key *keys = malloc((size_t)n * sizeof *keys);
     if (!order || !keys) {
         free(order);
         free(keys);
@@ -278,10 +254,10 @@ static int assign_splits(enc *e) {
         ameir_rng_shuffle_i64(&rng, order, (size_t)n);
     } else {
         for (int64_t r = 0; r < n; r++)
-            keys[r] = (sort_key){0, e->time[r], r};
-        qsort(keys, (size_t)n, sizeof *keys, cmp_time_row);
+            keys[r] = (prep_event_key){0, e->time[r], r};
+        qsort(keys, (size_t)n, sizeof *keys, prep_cmp_time_row);
         for (int64_t r = 0; r < n; r++)
-            order[r] = keys[r].r;
+            order[r] = keys[r].row;
     }
     int64_t n0 = (int64_t)floor(c->fractions[0] * (double)n);
     int64_t n1 = (int64_t)floor(c->fractions[1] * (double)n);
@@ -425,25 +401,24 @@ static int build_items(enc *e, prep_out *o) {
     return 0;
 }
 
-static int cmp_i32(const void *a, const void *b) {
+int prep_cmp_i32(const void *a, const void *b) {
     int32_t p = *(const int32_t *)a, q = *(const int32_t *)b;
     return (p > q) - (p < q);
 }
 
-/* 99 items the user never touched, fixed by (seed, split, user). */
-static int sample_candidates(const enc *e, const prep_out *o, int64_t u, int split, const int32_t *touched, int64_t nt,
-                             int32_t target, int32_t *cand) {
-    int neg = o->schema.n_candidates - 1;
-    int64_t pool = o->n_items - 2 - nt;
+int prep_sample_candidates(const dcfg *c, int64_t n_items, int n_candidates, int64_t u, int split,
+                           const int32_t *touched, int64_t nt, int32_t target, int32_t *cand) {
+    int neg = n_candidates - 1;
+    int64_t pool = n_items - 2 - nt;
     if (pool < neg)
-        return ameir_fail(AMEIR_EDATA, "%s: user %lld touched all but %lld items; cannot sample %d negatives",
-                          e->c->path, (long long)u, (long long)pool, neg);
-    ameir_rng base = ameir_rng_stream(e->c->seed, 0xca9d + (uint64_t)split);
+        return ameir_fail(AMEIR_EDATA, "%s: user %lld touched all but %lld items; cannot sample %d negatives", c->path,
+                          (long long)u, (long long)pool, neg);
+    ameir_rng base = ameir_rng_stream(c->seed, 0xca9d + (uint64_t)split);
     ameir_rng rng = ameir_rng_split(&base, (uint64_t)u);
     cand[0] = target;
     for (int k = 1; k <= neg;) {
-        int32_t it = (int32_t)(2 + ameir_rng_below(&rng, (uint64_t)(o->n_items - 2)));
-        if (bsearch(&it, touched, (size_t)nt, sizeof *touched, cmp_i32))
+        int32_t it = (int32_t)(2 + ameir_rng_below(&rng, (uint64_t)(n_items - 2)));
+        if (bsearch(&it, touched, (size_t)nt, sizeof *touched, prep_cmp_i32))
             continue;
         int dup = 0;
         for (int j = 1; j < k && !dup; j++)
@@ -506,9 +481,9 @@ static int build_rows(enc *e, prep_out *o) {
             int64_t ue = e->ustart[e->user[r] + 1], nt = 0;
             for (int64_t j = us; j < ue; j++)
                 touched[nt++] = e->x[e->sorted[j] * W + item_col];
-            qsort(touched, (size_t)nt, sizeof *touched, cmp_i32);
-            rc = sample_candidates(e, o, e->user[r], e->split[r], touched, nt, e->x[r * W + item_col],
-                                   ps->cand + k * s->n_candidates);
+            qsort(touched, (size_t)nt, sizeof *touched, prep_cmp_i32);
+            rc = prep_sample_candidates(e->c, o->n_items, s->n_candidates, e->user[r], e->split[r], touched, nt,
+                                        e->x[r * W + item_col], ps->cand + k * s->n_candidates);
             if (rc < 0)
                 break;
         }

@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <cjson/cJSON.h>
 #include <hdf5.h>
@@ -240,8 +241,50 @@ void prep_schema_begin(ameir_schema *s, const dcfg *c);
  * item_field when it is the config's item field. The caller sets vocab. */
 void prep_schema_place_field(ameir_schema *s, const dcfg *c, int fi, int widest);
 
+/* External sort of fixed-size records (xsort.c): xsort_add each record, xsort_done, then
+ * xsort_next in order until it returns 0. Runs go to unlinked files in dir. */
+typedef int (*xsort_cmp)(const void *a, const void *b);
+typedef struct xsort {
+    size_t rec, cap, n, pos; /* record size, records per chunk, in the chunk, read from it */
+    unsigned char *buf;      /* the chunk */
+    xsort_cmp cmp;
+    char dir[DCFG_PATH * 2], name[32];
+    int n_runs;
+    FILE **runs;
+    char **run_bufs;
+    unsigned char *heads; /* the merge: each run's next record */
+    int *heap, heap_n;
+    int64_t total;
+} xsort;
+int xsort_init(xsort *s, size_t rec, xsort_cmp cmp, size_t chunk_bytes, const char *dir, const char *name);
+int xsort_add(xsort *s, const void *rec);
+int xsort_done(xsort *s);
+/* 1 = the next record in rec, 0 = the end, < 0 = error. */
+int xsort_next(xsort *s, void *rec);
+void xsort_free(xsort *s);
+
+/* An event in the sorts by user and time: user, then time, then row (file order). */
+typedef struct prep_event_key {
+    int64_t user;
+    double time;
+    int64_t row;
+} prep_event_key;
+/* qsort orders of prep_event_key: (user, time, row), and (time, row) */
+int prep_cmp_user_time(const void *a, const void *b);
+int prep_cmp_time_row(const void *a, const void *b);
+/* qsort/bsearch order of int32 ids */
+int prep_cmp_i32(const void *a, const void *b);
+/* 99 items (n_candidates - 1) the user never touched, drawn from ids 2..n_items-1 by (seed,
+ * split, user); cand[0] = target. touched: the user's item ids, sorted. */
+int prep_sample_candidates(const dcfg *c, int64_t n_items, int n_candidates, int64_t user, int split,
+                           const int32_t *touched, int64_t nt, int32_t target, int32_t *cand);
+
 /* Streaming prep (stream.c): flat ctr tables, memory bounded by the vocabularies. */
 int prep_can_stream(const dcfg *c);
+/* Behaviour histories or the seq task from a delimited or libfm source with users and an
+ * item field (joins held in memory): the same passes plus external sorts by user and time
+ * (stream_seq.c), memory bounded by the vocabularies, the users and one user's events. */
+int prep_can_stream_seq(const dcfg *c);
 /* Rows per split into rows, the schema into *schema. */
 int prep_stream(const dcfg *c, const char *source_dir, const char *out_dir, const ameir_prep_peers *peers,
                 int64_t rows[3], ameir_schema *schema);
@@ -262,6 +305,9 @@ typedef struct rawtable {
 
 /* Read all files of a source from dir. Errors name the file and line. */
 int rawtable_read(rawtable *t, const dcfg_source *src, const char *dir);
+/* Join j of c read from dir, with map from its key column's value to its row (a key seen
+ * twice is refused). */
+int rawtable_read_join(const dcfg *c, int j, const char *dir, rawtable *t, strmap *map);
 void rawtable_destroy(rawtable *t);
 int rawtable_col(const rawtable *t, const char *name);
 

@@ -130,7 +130,7 @@ int ameir_prep_ranks(const char *config_path, const char *source_dir, const char
         rc = synth_generate(&o, c);
     } else if (!source_dir) {
         rc = ameir_fail(AMEIR_EINVAL, "%s: dataset \"%s\" reads raw files: give --source DIR", config_path, c->name);
-    } else if (prep_can_stream(c) && !getenv("AMEIR_PREP_IN_MEMORY")) { /* the variable: for the identity test */
+    } else if ((prep_can_stream(c) || prep_can_stream_seq(c)) && !getenv("AMEIR_PREP_IN_MEMORY")) { /* the variable: for the identity test */
         rc = prep_stream(c, source_dir, out_dir, NULL, rows, &o.schema);
         streamed = 1;
     } else {

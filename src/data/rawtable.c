@@ -270,3 +270,22 @@ int rawtable_col(const rawtable *t, const char *name) {
             return i;
     return -1;
 }
+
+int rawtable_read_join(const dcfg *c, int j, const char *dir, rawtable *t, strmap *map) {
+    AMEIR_TRY(rawtable_read(t, &c->joins[j], dir));
+    int kc = rawtable_col(t, c->joins[j].key);
+    if (kc < 0)
+        return ameir_fail(AMEIR_ECONFIG, "%s: key joins[%d].key: %s has no column \"%s\"", c->path, j, t->paths[0],
+                          c->joins[j].key);
+    if (strmap_init(map, (size_t)t->n_rows))
+        return ameir_fail(AMEIR_ENOMEM, "out of memory");
+    for (int64_t r = 0; r < t->n_rows; r++) {
+        int added;
+        if (!strmap_put(map, t->cells[r * t->n_cols + kc], r, &added))
+            return ameir_fail(AMEIR_ENOMEM, "out of memory");
+        if (!added)
+            return ameir_fail(AMEIR_EDATA, "%s:%lld: key \"%s\" appears twice", t->paths[t->file[r]],
+                              (long long)t->line[r], t->cells[r * t->n_cols + kc]);
+    }
+    return 0;
+}

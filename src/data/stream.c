@@ -28,10 +28,16 @@ static void where_row(const void *ctx, int which, char *out, size_t n) {
     snprintf(out, n, "%s:%lld", rr->rec.path, (long long)rr->line);
 }
 
+/* The column named name in the main table, else in a join (stream_cell's numbering). */
 static int col_of(const stream *st, const char *name, const char *key) {
     for (int i = 0; i < st->n_names; i++)
         if (!strcmp(st->names[i], name))
             return i;
+    for (int j = 0; j < st->c->n_joins; j++) {
+        int col = rawtable_col(&st->joins[j], name);
+        if (col >= 0)
+            return DCFG_MAX_COLS * (j + 1) + col;
+    }
     return ameir_fail(AMEIR_ECONFIG, "%s: key %s: no column \"%s\" in the source or its joins", st->c->path, key, name);
 }
 
@@ -39,7 +45,20 @@ static int col_of(const stream *st, const char *name, const char *key) {
 static int resolve_columns(stream *st) {
     const dcfg *c = st->c;
     char key[DCFG_NAME + 32];
-    st->label_col = st->user_col = -1;
+    st->label_col = st->user_col = st->time_col = -1;
+    for (int j = 0; j < c->n_joins; j++) {
+        st->join_key[j] = -1;
+        for (int i = 0; i < st->n_names; i++)
+            if (!strcmp(st->names[i], c->joins[j].key))
+                st->join_key[j] = i;
+        if (st->join_key[j] < 0)
+            return ameir_fail(AMEIR_ECONFIG, "%s: key joins[%d].key: the main source has no column \"%s\"", c->path, j,
+                              c->joins[j].key);
+    }
+    if (c->time_column[0])
+        AMEIR_TRY(st->time_col = col_of(st, c->time_column, "sequence.time"));
+    if (!st->seq && (st->label_col >= DCFG_MAX_COLS || st->user_col >= DCFG_MAX_COLS))
+        return ameir_fail(AMEIR_EINTERNAL, "%s: label or user in a join", c->path);
     if (c->label_kind != DLABEL_IMPLICIT)
         AMEIR_TRY(st->label_col = col_of(st, c->label_column, "label.column"));
     if (c->user_column[0])
@@ -64,15 +83,25 @@ typedef struct block_at {
     int r;
 } block_at;
 
+void stream_where(const stream *st, int r, char *out, size_t n) {
+    snprintf(out, n, "%s:%lld", st->paths[st->bfile[r]], (long long)st->bline[r]);
+}
+
 static void where_block(const void *ctx, int which, char *out, size_t n) {
     (void)which;
     const block_at *ba = ctx;
-    snprintf(out, n, "%s:%lld", ba->st->paths[ba->st->bfile[ba->r]], (long long)ba->st->bline[ba->r]);
+    stream_where(ba->st, ba->r, out, n);
 }
 
-static const char *bcell(const stream *st, int r, int col) {
-    return st->btext + st->bcell[(size_t)r * (size_t)st->n_names + (size_t)col];
+const char *stream_cell(const stream *st, int r, int col) {
+    if (col < DCFG_MAX_COLS)
+        return st->btext + st->bcell[(size_t)r * (size_t)st->n_names + (size_t)col];
+    int j = col / DCFG_MAX_COLS - 1;
+    const rawtable *t = &st->joins[j];
+    int64_t jr = st->bjrow[(size_t)r * (size_t)st->c->n_joins + (size_t)j];
+    return jr < 0 ? "" : t->cells[jr * t->n_cols + col % DCFG_MAX_COLS];
 }
+
 
 /* The values of field fi in block row r. */
 static int row_values(stream *st, int fi, int r, const char **vals, char *buf, size_t nbuf, int *n) {
@@ -82,9 +111,9 @@ static int row_values(stream *st, int fi, int r, const char **vals, char *buf, s
     prep_cells pc = {NULL, flags, where_block, &ba};
     if (f->n_flags)
         for (int i = 0; i < f->n_flags; i++)
-            flags[i] = bcell(st, r, st->fv[fi].flags[i]);
+            flags[i] = stream_cell(st, r, st->fv[fi].flags[i]);
     else
-        pc.cell = bcell(st, r, st->fv[fi].col);
+        pc.cell = stream_cell(st, r, st->fv[fi].col);
     return prep_field_values(f, &pc, vals, MAX_VALUES, buf, nbuf, n);
 }
 
@@ -109,6 +138,10 @@ static int add_row(stream *st, const row_reader *rr, int split, float label) {
         memcpy(st->btext + st->bused, rr->tok[i], l);
         st->bcell[(size_t)r * (size_t)st->n_names + (size_t)i] = st->bused;
         st->bused += l;
+    }
+    for (int j = 0; j < st->c->n_joins; j++) {
+        int64_t *jr = strmap_get(&st->join_map[j], rr->tok[st->join_key[j]]);
+        st->bjrow[(size_t)r * (size_t)st->c->n_joins + (size_t)j] = jr ? *jr : -1;
     }
     st->bsplit[r] = (int8_t)split;
     st->blab[r] = label;
@@ -136,22 +169,24 @@ static int pass1(stream *st) {
                     break;
                 st->resolved = 1;
                 st->bcell = malloc((size_t)BLOCK * (size_t)st->n_names * sizeof *st->bcell);
-                if (!st->bcell) {
+                st->bjrow = malloc((size_t)BLOCK * (size_t)(c->n_joins + 1) * sizeof *st->bjrow);
+                if (!st->bcell || !st->bjrow) {
                     rc = ameir_fail(AMEIR_ENOMEM, "out of memory");
                     break;
                 }
             }
             float label = 1;
-            if (st->label_col >= 0) {
+            if (st->label_col >= 0 && !st->seq) { /* seq: from the block, joins included */
                 prep_cells pc = {rr.tok[st->label_col], NULL, where_row, &rr};
                 if ((rc = prep_label(c, &pc, &label)) < 0)
                     break;
             }
-            if (c->split == DSPLIT_RANDOM && gi >= st->n_rows) {
+            if (c->split == DSPLIT_RANDOM && !st->seq && gi >= st->n_rows) {
                 rc = ameir_fail(AMEIR_EDATA, "%s: more rows than counted before (changed while prep ran?)", rr.rec.path);
                 break;
             }
-            int split = c->split == DSPLIT_FILES ? c->main.files[fi].split : st->split[gi];
+            int split = st->seq ? 0 : c->split == DSPLIT_FILES ? c->main.files[fi].split : st->split[gi];
+            st->file_rows[fi]++;
             if ((rc = add_row(st, &rr, split, label)) < 0)
                 break;
             gi++;
@@ -166,7 +201,7 @@ static int pass1(stream *st) {
         AMEIR_TRY(process_block(st));
     if (st->rank == 0)
         prep_progress(what, gi, 1);
-    if (c->split == DSPLIT_RANDOM && gi != st->n_rows)
+    if (c->split == DSPLIT_RANDOM && !st->seq && gi != st->n_rows)
         return ameir_fail(AMEIR_EDATA, "%s: %lld rows, %lld counted before (changed while prep ran?)", st->c->path,
                           (long long)gi, (long long)st->n_rows);
     st->n_rows = gi;
@@ -249,6 +284,8 @@ static int process_block(stream *st) {
     const char *vals[MAX_VALUES];
     char buf[8192];
     int nb = st->nblk;
+    for (int r = 0; r < nb && st->seq; r++)
+        AMEIR_TRY(stream_seq_event(st, r));
     for (int fi = 0; fi < c->n_fields; fi++) {
         svocab *v = &st->fv[fi];
         if (!st->boff[fi] && !(st->boff[fi] = malloc((BLOCK + 1) * sizeof *st->boff[fi])))
@@ -256,7 +293,8 @@ static int process_block(stream *st) {
         int32_t at = 0;
         st->boff[fi][0] = 0;
         for (int r = 0; r < nb; r++) {
-            int n = 0, counted = c->vocab_all || st->bsplit[r] == 0;
+            /* seq: the split is known after the sort; counted then */
+            int n = 0, counted = !st->seq && (c->vocab_all || st->bsplit[r] == 0);
             AMEIR_TRY(row_values(st, fi, r, vals, buf, sizeof buf, &n));
             if (n > v->width)
                 v->width = n;
@@ -270,10 +308,12 @@ static int process_block(stream *st) {
     }
     for (int r = 0; r < nb; r++) {
         int split = st->bsplit[r];
-        st->rows[split]++;
-        st->positives[split] += st->blab[r] > 0.5f;
+        st->rows[split] += !st->seq;
+        st->positives[split] += !st->seq && st->blab[r] > 0.5f;
         AMEIR_TRY(spill(st, &st->bsplit[r], 1));
         AMEIR_TRY(spill(st, &st->blab[r], sizeof st->blab[r]));
+        if (st->seq)
+            AMEIR_TRY(spill(st, &st->btime[r], sizeof st->btime[r]));
         for (int fi = 0; fi < c->n_fields; fi++) {
             int32_t b = st->boff[fi][r], n = st->boff[fi][r + 1] - b;
             if (c->fields[fi].kind == DF_MULTI) {
@@ -283,7 +323,7 @@ static int process_block(stream *st) {
             AMEIR_TRY(spill(st, st->bent[fi] + b, (size_t)n * sizeof(int32_t)));
         }
         if (st->user_col >= 0) {
-            const char *u = bcell(st, r, st->user_col);
+            const char *u = stream_cell(st, r, st->user_col);
             int64_t *id = strmap_get(&st->users, u);
             if (!id) {
                 const char *k = arena_strdup(&st->arena, u, strlen(u));
@@ -292,7 +332,12 @@ static int process_block(stream *st) {
                     return ameir_fail(AMEIR_ENOMEM, "out of memory");
             }
             AMEIR_TRY(spill(st, id, sizeof *id));
+            if (st->seq) {
+                prep_event_key key = {*id, st->btime[r], st->done_rows};
+                AMEIR_TRY(xsort_add(&st->by_user, &key));
+            }
         }
+        st->done_rows++;
     }
     st->nblk = 0;
     st->bused = 0;
@@ -340,56 +385,71 @@ static int unspill(stream *st, void *p, size_t n) {
     return 0;
 }
 
-/* Pass 2: one spilled row -> ids -> the batch of its split. */
-static int write_row(stream *st) {
+int stream_read_spilled(stream *st, spilled_row *row) {
     const dcfg *c = st->c;
-    const ameir_schema *s = &st->schema;
-    int32_t ent[MAX_VALUES];
-    int8_t split;
-    float label;
-    AMEIR_TRY(unspill(st, &split, 1));
-    AMEIR_TRY(unspill(st, &label, sizeof label));
-    if (split < 0 || split > 2)
-        return ameir_fail(AMEIR_EIO, "%s: damaged (split %d)", st->spill_path, split);
-    int k = st->nb[split];
-    int32_t *x = st->bx[split] + (int64_t)k * s->x_width;
-    memset(x, 0, (size_t)s->x_width * sizeof *x);
+    AMEIR_TRY(unspill(st, &row->split, 1));
+    AMEIR_TRY(unspill(st, &row->label, sizeof row->label));
+    if (row->split < 0 || row->split > 2)
+        return ameir_fail(AMEIR_EIO, "%s: damaged (split %d)", st->spill_path, row->split);
+    row->time = 0;
+    if (st->seq)
+        AMEIR_TRY(unspill(st, &row->time, sizeof row->time));
+    int32_t *at = row->buf;
     for (int fi = 0; fi < c->n_fields; fi++) {
         const svocab *v = &st->fv[fi];
-        const ameir_field *f = &s->fields[fi];
         uint16_t n = 1;
         if (c->fields[fi].kind == DF_MULTI)
             AMEIR_TRY(unspill(st, &n, sizeof n));
         if (n > MAX_VALUES)
             return ameir_fail(AMEIR_EIO, "%s: damaged (%d values)", st->spill_path, n);
-        AMEIR_TRY(unspill(st, ent, (size_t)n * sizeof *ent));
-        for (int i = 0; i < n && i < f->width; i++) {
-            if (ent[i] < 0 || ent[i] >= v->voc.n)
-                return ameir_fail(AMEIR_EIO, "%s: damaged (entry %d)", st->spill_path, ent[i]);
-            x[f->offset + i] = v->id[ent[i]];
-        }
+        AMEIR_TRY(unspill(st, at, (size_t)n * sizeof *at));
+        for (int i = 0; i < n; i++)
+            if (at[i] < 0 || at[i] >= v->voc.n)
+                return ameir_fail(AMEIR_EIO, "%s: damaged (entry %d)", st->spill_path, at[i]);
+        row->ent[fi] = at;
+        row->n[fi] = n;
+        at += n;
     }
-    if (s->item_field >= 0) {
+    row->user = -1;
+    if (st->user_col >= 0) {
+        AMEIR_TRY(unspill(st, &row->user, sizeof row->user));
+        if (row->user < 0 || row->user >= (int64_t)st->users.n)
+            return ameir_fail(AMEIR_EIO, "%s: damaged (user %lld)", st->spill_path, (long long)row->user);
+        if (st->user_map)
+            row->user = st->user_map[row->user];
+    }
+    return 0;
+}
+
+int stream_row_ids(stream *st, const spilled_row *row, int32_t *x) {
+    const ameir_schema *s = &st->schema;
+    memset(x, 0, (size_t)s->x_width * sizeof *x);
+    for (int fi = 0; fi < s->n_fields; fi++) {
+        const ameir_field *f = &s->fields[fi];
+        for (int i = 0; i < row->n[fi] && i < f->width; i++)
+            x[f->offset + i] = st->fv[fi].id[row->ent[fi][i]];
+    }
+    if (s->item_field >= 0) { /* an item's attributes: those of its first row */
         const ameir_field *itf = &s->fields[s->item_field];
         int32_t id = x[itf->offset];
-        int32_t *row = st->items + (int64_t)id * s->item_width;
-        if (id >= 2 && !row[itf->item_offset])
+        int32_t *it = st->items + (int64_t)id * s->item_width;
+        if (id >= 2 && !it[itf->item_offset])
             for (int fi = 0; fi < s->n_fields; fi++) {
                 const ameir_field *f = &s->fields[fi];
                 if (f->is_item)
-                    memcpy(row + f->item_offset, x + f->offset, (size_t)f->width * sizeof *row);
+                    memcpy(it + f->item_offset, x + f->offset, (size_t)f->width * sizeof *it);
             }
     }
-    st->blabel[split][k] = label;
-    st->buser[split][k] = -1;
-    if (st->user_col >= 0) {
-        int64_t *u = &st->buser[split][k];
-        AMEIR_TRY(unspill(st, u, sizeof *u));
-        if (st->user_map && (*u < 0 || *u >= (int64_t)st->users.n))
-            return ameir_fail(AMEIR_EIO, "%s: damaged (user %lld)", st->spill_path, (long long)*u);
-        if (st->user_map)
-            *u = st->user_map[*u];
-    }
+    return 0;
+}
+
+/* Pass 2: one spilled row -> ids -> the batch of its split. */
+static int write_row(stream *st, spilled_row *row) {
+    AMEIR_TRY(stream_read_spilled(st, row));
+    int split = row->split, k = st->nb[split];
+    AMEIR_TRY(stream_row_ids(st, row, st->bx[split] + (int64_t)k * st->schema.x_width));
+    st->blabel[split][k] = row->label;
+    st->buser[split][k] = row->user;
     if (++st->nb[split] == STREAM_BATCH)
         return flush(st, split);
     return 0;
@@ -413,6 +473,12 @@ static void stream_free(stream *st) {
     free(st->items);
     free(st->btext);
     free(st->bcell);
+    free(st->bjrow);
+    for (int j = 0; j < DCFG_MAX_JOINS; j++) {
+        rawtable_destroy(&st->joins[j]);
+        strmap_destroy(&st->join_map[j]);
+    }
+    xsort_free(&st->by_user);
     for (int fi = 0; fi < AMEIR_MAX_FIELDS; fi++) {
         free(st->bent[fi]);
         free(st->boff[fi]);
@@ -450,11 +516,15 @@ static int pass2(stream *st, prep_dir *d) {
         rc = ameir_fail(AMEIR_EIO, "%s: write failed (disk full?)", st->spill_path);
     if (rc >= 0)
         rc = open_outputs(st, d, &open);
+    spilled_row *row = malloc(sizeof *row);
+    if (!row && rc >= 0)
+        rc = ameir_fail(AMEIR_ENOMEM, "out of memory");
     for (int64_t r = 0; r < st->n_rows && rc >= 0; r++) {
-        rc = write_row(st);
+        rc = write_row(st, row);
         if (((r + 1) & 0xfffff) == 0 && st->rank == 0)
             prep_progress("prep pass 2 (rows)", r + 1, 0);
     }
+    free(row);
     if (st->rank == 0)
         prep_progress("prep pass 2 (rows)", st->n_rows, 1);
     for (int sp = 0; sp < 3 && rc >= 0; sp++)
@@ -489,11 +559,23 @@ static int passes(stream *st, prep_dir *d) {
         AMEIR_TRY(stream_count_ranks(st, &total));
         if (c->split == DSPLIT_RANDOM)
             rc = stream_split_rows(st, total, st->row_base, st->n_rows);
-    } else if (rc >= 0 && c->split == DSPLIT_RANDOM) {
+    } else if (rc >= 0 && c->split == DSPLIT_RANDOM && !st->seq) {
         rc = random_split(st);
     }
+    if (rc >= 0 && st->seq) /* (user, time, row) of each event: 24 bytes, sorted in chunks of 128 MB */
+        rc = xsort_init(&st->by_user, sizeof(prep_event_key), prep_cmp_user_time, stream_sort_chunk(), d->tmp, "user");
     if (rc >= 0)
         rc = pass1(st);
+    if (st->seq) {
+        AMEIR_TRY(rc);
+        if (!st->n_rows)
+            return ameir_fail(AMEIR_EDATA, "%s: no rows", st->paths[0]);
+        rc = stream_seq_rows(st, d);
+        fclose(st->spill);
+        st->spill = NULL;
+        remove(st->spill_path);
+        return rc;
+    }
     if (st->size > 1) {
         AMEIR_TRY(prep_agree(st->peers, rc));
         AMEIR_TRY(stream_merge_ranks(st));
@@ -522,6 +604,8 @@ static int stream_run(stream *st, const char *source_dir, const char *out_dir) {
             return ameir_fail(AMEIR_ENOMEM, "out of memory");
     if (strmap_init(&st->users, 1024))
         return ameir_fail(AMEIR_ENOMEM, "out of memory");
+    for (int j = 0; j < c->n_joins; j++)
+        AMEIR_TRY(rawtable_read_join(c, j, source_dir, &st->joins[j], &st->join_map[j]));
     /* rank 0 makes the temporary directory; the others write their spills and parts into it */
     prep_dir d;
     int rc = st->rank == 0 ? prep_dir_begin(&d, c, out_dir) : 0;
@@ -560,6 +644,7 @@ int prep_stream(const dcfg *c, const char *source_dir, const char *out_dir, cons
     if (!st)
         return ameir_fail(AMEIR_ENOMEM, "out of memory");
     st->c = c;
+    st->seq = !prep_can_stream(c);
     st->peers = peers;
     st->rank = peers ? peers->rank : 0;
     st->size = peers ? peers->size : 1;
@@ -569,11 +654,14 @@ int prep_stream(const dcfg *c, const char *source_dir, const char *out_dir, cons
         *schema = st->schema;
     }
     if (rc >= 0 && st->rank == 0) {
-        ameir_log(AMEIR_LOG_INFO, "prep %s: streamed %lld rows in two passes%s%s", c->name,
+        ameir_log(AMEIR_LOG_INFO, "prep %s: streamed %lld rows %s%s%s", c->name,
                   (long long)(st->size > 1 ? st->rows[0] + st->rows[1] + st->rows[2] : st->n_rows),
-                  c->split == DSPLIT_RANDOM ? " (after counting them)" : "", st->size > 1 ? " over the ranks" : "");
+                  st->seq ? "sorted by user and time (external sort)" : "in two passes",
+                  c->split == DSPLIT_RANDOM && !st->seq ? " (after counting them)" : "",
+                  st->size > 1 ? " over the ranks" : "");
     }
     stream_ranks_free(st);
+    stream_seq_free(st);
     stream_free(st);
     free(st);
     return rc;

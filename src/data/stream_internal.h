@@ -54,6 +54,17 @@ typedef struct stream {
     float *blabel[3];
     int64_t *buser[3];
     int nb[3];
+    /* histories or the seq task (stream_seq.c): events sorted by user and time */
+    int seq;
+    int time_col;
+    rawtable joins[DCFG_MAX_JOINS];  /* side tables, held whole */
+    strmap join_map[DCFG_MAX_JOINS]; /* key value -> row */
+    int join_key[DCFG_MAX_JOINS];    /* the main column matched */
+    int64_t *bjrow;                  /* (BLOCK, n_joins): each block row's join rows (-1: none) */
+    double btime[BLOCK];
+    int64_t done_rows;               /* rows processed by pass 1 so far */
+    int64_t file_rows[DCFG_MAX_FILES];
+    xsort by_user;                   /* (user, time, row) of every event */
     /* over ranks (stream_ranks.c); alone: one rank, every file whole */
     const ameir_prep_peers *peers; /* NULL alone */
     int rank, size;
@@ -67,6 +78,34 @@ typedef struct stream {
     char part_path[3][DCFG_PATH * 2 + 32];
     unsigned char *part_buf;                 /* STREAM_BATCH part records */
 } stream;
+
+/* A column of the main table (< DCFG_MAX_COLS) or of join j (DCFG_MAX_COLS * (j + 1) + c). */
+const char *stream_cell(const stream *st, int r, int col);
+/* "file:line" of block row r. */
+void stream_where(const stream *st, int r, char *out, size_t n);
+/* One spilled row read back: split, label, time (seq), each field's entries, user. */
+typedef struct spilled_row {
+    int8_t split;
+    float label;
+    double time;
+    int32_t n[AMEIR_MAX_FIELDS];
+    int32_t *ent[AMEIR_MAX_FIELDS]; /* into buf */
+    int32_t buf[AMEIR_MAX_FIELDS * 1024];
+    int64_t user;
+} spilled_row;
+int stream_read_spilled(stream *st, spilled_row *row);
+/* The x ids of a spilled row (x_width ids), and its item's row of the item table if new. */
+int stream_row_ids(stream *st, const spilled_row *row, int32_t *x);
+
+/* ---- histories and the seq task (stream_seq.c) ---- */
+/* Memory of one external sort's chunk: 128 MB, or AMEIR_PREP_SORT_CHUNK bytes (tests make
+ * it small so the merge of many runs is exercised). */
+size_t stream_sort_chunk(void);
+/* Block row r of pass 1: label and time parsed into the block (seq mode). */
+int stream_seq_event(stream *st, int r);
+/* After pass 1: splits, counts, ids, the item table and every row written (seq mode). */
+int stream_seq_rows(stream *st, prep_dir *d);
+void stream_seq_free(stream *st);
 
 /* ---- over ranks (stream_ranks.c) ---- */
 /* Which files (or byte slices) this rank reads, from the file sizes. */
