@@ -2,7 +2,8 @@
 file, as `ameir prep` alone, for N = 1, 2, 3: byte slices that cut files and lines (criteo-tiny,
 two files pooled and split at random; avazu, three files with a header; frappe, libfm with
 users and an item table), shards whose rows span ranks (--shards 5), and whole files (a quoted
-CSV with separators and newlines inside cells, and a gzip file). A bad row read by the last
+CSV with separators and newlines inside cells, and a gzip file), and taobao-ctr (histories: a
+prep that rank 0 runs alone while the others wait). A bad row read by the last
 rank fails every rank with exit 2 and the same file:line as alone, leaves no output and no
 temporary directory, and does not hang. Skips (77) without the shared data."""
 import filecmp
@@ -136,6 +137,8 @@ def test():
                               lambda c: (c.update(item_field="item"),
                                          [f.update(item=True) for f in c["fields"] if f["name"] in ("item", "cost")]))
         identical(tmp, "frappe-items", frappe, os.path.join(DATA, "frappe"))
+        # histories (sorted by user and time): rank 0 alone prepares, the others wait
+        identical(tmp, "taobao", cfg("taobao-ctr"), os.path.join(DATA, "taobao"))
         qcfg, qsrc = quoted_source(tmp)
         identical(tmp, "quoted-gzip", qcfg, qsrc)
         bad_row(tmp)
