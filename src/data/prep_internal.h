@@ -2,7 +2,10 @@
  *
  * Flow: dconfig_load (config JSON -> dcfg), then one of
  *  - flat ctr tables: prep_stream (stream.c: two passes of row_reader over the files, memory
- *    bounded by the vocabularies, rows written through prep_split_writer as they come);
+ *    bounded by the vocabularies, rows written through prep_split_writer as they come; over
+ *    ranks, stream_ranks.c);
+ *  - histories and the seq task from delimited or libfm files: prep_stream too, with
+ *    external sorts by user and time (stream_seq.c, xsort.c);
  *  - the rest: rawtable_read (files -> string cells) -> prep_encode (cells -> ids, labels,
  *    splits, histories) or synth_generate (no source) -> prep_write.
  * Both read files with records.c (gzip, RFC 4180), turn cells into values and labels with
