@@ -128,7 +128,7 @@ static int load_tables(enc *e, const char *dir) {
                 return ameir_fail(AMEIR_ECONFIG, "%s: key joins[%d].key: the main source has no column \"%s\"",
                                   c->path, j, c->joins[j].key);
             for (int64_t r = 0; r < e->n; r++) {
-                int64_t *v = strmap_get(&e->join_map[j], e->main.cells[r * e->main.n_cols + kc]);
+                int32_t *v = strmap_get(&e->join_map[j], e->main.cells[r * e->main.n_cols + kc]);
                 e->join_row[r * c->n_joins + j] = v ? *v : -1;
             }
         }
@@ -193,7 +193,7 @@ static int read_events(enc *e) {
         e->user[r] = -1;
         if (c->user_column[0]) {
             int added;
-            int64_t *u = strmap_put(&users, cell(e, r, uc), (int64_t)users.n, &added);
+            int32_t *u = strmap_put(&users, cell(e, r, uc), (int64_t)users.n, &added);
             if (!u) {
                 rc = ameir_fail(AMEIR_ENOMEM, "out of memory");
                 goto done;

@@ -135,10 +135,12 @@ typedef struct str_arena {
 char *arena_strdup(str_arena *a, const char *s, size_t n);
 void arena_free(str_arena *a);
 
-/* Open-addressing map from string (not copied) to int64. */
+/* Open-addressing map from string (not copied) to a non-negative int32. */
 typedef struct strmap_slot {
     const char *key; /* NULL: empty */
-    int64_t val;
+    uint32_t tag;    /* high bits of the key's hash: most other keys are passed by without
+                      * reading their string (a cache miss each, in a large vocabulary) */
+    int32_t val;
 } strmap_slot;
 typedef struct strmap {
     strmap_slot *slots; /* key and value side by side: one cache line per probe */
@@ -159,6 +161,7 @@ typedef struct vocab_count {
 /* The entry of s in *entry, added (string copied into a, count 0) if new; its count goes up
  * by counted. AMEIR_ENOMEM on failure. */
 int vocab_intern(vocab_count *v, str_arena *a, const char *s, int counted, int32_t *entry);
+int vocab_intern_h(vocab_count *v, str_arena *a, const char *s, uint64_t h, int counted, int32_t *entry);
 void vocab_count_free(vocab_count *v);
 /* Ids in order of first appearance among the values counted at least min_freq times (and at
  * least once), from 2 on; the others get 1 (OOV), 0 is padding. *id (v->n entries) and *vocab
@@ -167,10 +170,17 @@ void vocab_count_free(vocab_count *v);
 int vocab_assign_ids(const vocab_count *v, int64_t min_freq, str_arena *copy_to, int32_t **id, const char ***vocab,
                      int32_t *n_ids);
 /* Pointer to the value of key, or NULL. */
-int64_t *strmap_get(const strmap *m, const char *key);
-/* Insert key with val unless present; returns a pointer to its value (NULL: out of memory).
- * *added says whether it was new. */
-int64_t *strmap_put(strmap *m, const char *key, int64_t val, int *added);
+int32_t *strmap_get(const strmap *m, const char *key);
+/* The same with the key's hash computed beforehand (strmap_hash), so a caller can prefetch
+ * the slot (and, a little later, the slot's key) of lookups to come: the maps of large
+ * vocabularies do not fit the caches. */
+uint64_t strmap_hash(const char *key);
+void strmap_prefetch(const strmap *m, uint64_t h, int key_too);
+int32_t *strmap_get_h(const strmap *m, const char *key, uint64_t h);
+int32_t *strmap_put_h(strmap *m, const char *key, uint64_t h, int64_t val, int *added);
+/* Insert key with val (0 <= val < 2^31) unless present; returns a pointer to its value
+ * (NULL: out of memory, or val out of range). *added says whether it was new. */
+int32_t *strmap_put(strmap *m, const char *key, int64_t val, int *added);
 
 /* A raw file read record by record: plain or gzip, lines or RFC 4180 records. */
 typedef struct rec_reader {

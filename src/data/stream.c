@@ -140,7 +140,7 @@ static int add_row(stream *st, const row_reader *rr, int split, float label) {
         st->bused += l;
     }
     for (int j = 0; j < st->c->n_joins; j++) {
-        int64_t *jr = strmap_get(&st->join_map[j], rr->tok[st->join_key[j]]);
+        int32_t *jr = strmap_get(&st->join_map[j], rr->tok[st->join_key[j]]);
         st->bjrow[(size_t)r * (size_t)st->c->n_joins + (size_t)j] = jr ? *jr : -1;
     }
     st->bsplit[r] = (int8_t)split;
@@ -277,6 +277,37 @@ static int push_entry(stream *st, int fi, int64_t at, int32_t e) {
     return 0;
 }
 
+#define AHEAD 16 /* rows between a slot's prefetch and its lookup; its key's comes half-way */
+
+/* A single-valued categorical field over the block: its value is the cell itself, so every
+ * row's hash is known first and each lookup's slot and key are prefetched rows ahead. */
+static int intern_cells(stream *st, int fi, int nb) {
+    const dcfg *c = st->c;
+    svocab *v = &st->fv[fi];
+    const char *cell[BLOCK];
+    uint64_t h[BLOCK];
+    for (int r = 0; r < nb; r++) {
+        cell[r] = stream_cell(st, r, v->col);
+        h[r] = strmap_hash(cell[r]);
+    }
+    for (int r = 0; r < nb && r < AHEAD; r++)
+        strmap_prefetch(&v->voc.map, h[r], 0);
+    if (v->width < 1)
+        v->width = 1;
+    for (int r = 0; r < nb; r++) {
+        if (r + AHEAD < nb)
+            strmap_prefetch(&v->voc.map, h[r + AHEAD], 0);
+        if (r + AHEAD / 2 < nb)
+            strmap_prefetch(&v->voc.map, h[r + AHEAD / 2], 1);
+        int32_t e = 0;
+        int counted = !st->seq && (c->vocab_all || st->bsplit[r] == 0);
+        AMEIR_TRY(vocab_intern_h(&v->voc, &st->arena, cell[r], h[r], counted, &e));
+        AMEIR_TRY(push_entry(st, fi, r, e));
+        st->boff[fi][r + 1] = r + 1;
+    }
+    return 0;
+}
+
 /* Field by field over the block (values interned, counted on vocabulary rows), then the
  * block's rows spilled in order. */
 static int process_block(stream *st) {
@@ -292,6 +323,11 @@ static int process_block(stream *st) {
             return ameir_fail(AMEIR_ENOMEM, "out of memory");
         int32_t at = 0;
         st->boff[fi][0] = 0;
+        const dcfg_field *f = &c->fields[fi];
+        if (f->kind == DF_CATEGORICAL && !f->n_flags && !f->parse[0]) {
+            AMEIR_TRY(intern_cells(st, fi, nb));
+            continue;
+        }
         for (int r = 0; r < nb; r++) {
             /* seq: the split is known after the sort; counted then */
             int n = 0, counted = !st->seq && (c->vocab_all || st->bsplit[r] == 0);
@@ -324,14 +360,15 @@ static int process_block(stream *st) {
         }
         if (st->user_col >= 0) {
             const char *u = stream_cell(st, r, st->user_col);
-            int64_t *id = strmap_get(&st->users, u);
+            int32_t *id = strmap_get(&st->users, u);
             if (!id) {
                 const char *k = arena_strdup(&st->arena, u, strlen(u));
                 int added;
                 if (!k || !(id = strmap_put(&st->users, k, (int64_t)st->users.n, &added)))
                     return ameir_fail(AMEIR_ENOMEM, "out of memory");
             }
-            AMEIR_TRY(spill(st, id, sizeof *id));
+            int64_t uid = *id; /* a row's user, as the shards hold it */
+            AMEIR_TRY(spill(st, &uid, sizeof uid));
             if (st->seq) {
                 prep_event_key key = {*id, st->btime[r], st->done_rows};
                 AMEIR_TRY(xsort_add(&st->by_user, &key));

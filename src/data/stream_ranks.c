@@ -188,7 +188,7 @@ static int merge_entries(stream *st, ameir_unpack *u, int32_t **glob, int64_t **
         char *s = ameir_unpack_strdup(u);
         if (!s)
             return ameir_fail(AMEIR_EINTERNAL, "vocabulary exchange: truncated");
-        int64_t *id = strmap_get(&st->users, s);
+        int32_t *id = strmap_get(&st->users, s);
         if (!id) {
             const char *key = arena_strdup(&st->arena, s, strlen(s));
             int added;

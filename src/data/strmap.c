@@ -1,4 +1,5 @@
 /* Small containers for prep: a string arena, a string -> int64 hash map, a progress line. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,18 +62,45 @@ void strmap_destroy(strmap *m) {
     memset(m, 0, sizeof *m);
 }
 
-static size_t slot_of(const strmap *m, const char *key) {
+/* FNV-1a up to the NUL (no strlen first); only the map sees it, so it need not match
+ * ameir_hash_bytes */
+static uint64_t hash_str(const char *key) {
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+        h = (h ^ *p) * 0x100000001b3ULL;
+    return h;
+}
+
+uint64_t strmap_hash(const char *key) {
     /* FNV-1a low bits depend only on low input bits: mixed, the probe chains stay short */
-    size_t i = (size_t)ameir_mix64(ameir_hash_bytes(key, strlen(key))) & (m->cap - 1);
-    while (m->slots[i].key && strcmp(m->slots[i].key, key))
+    return ameir_mix64(hash_str(key));
+}
+
+void strmap_prefetch(const strmap *m, uint64_t h, int key_too) {
+    const strmap_slot *sl = &m->slots[(size_t)h & (m->cap - 1)];
+    __builtin_prefetch(sl);
+    if (key_too && sl->key) /* the slot came in at the earlier call: now its string */
+        __builtin_prefetch(sl->key);
+}
+
+static uint32_t tag_of(uint64_t h) { return (uint32_t)(h >> 32); }
+
+static size_t slot_of_h(const strmap *m, const char *key, uint64_t h) {
+    size_t i = (size_t)h & (m->cap - 1);
+    uint32_t tag = tag_of(h);
+    while (m->slots[i].key && (m->slots[i].tag != tag || strcmp(m->slots[i].key, key)))
         i = (i + 1) & (m->cap - 1);
     return i;
 }
 
-int64_t *strmap_get(const strmap *m, const char *key) {
-    size_t i = slot_of(m, key);
+static size_t slot_of(const strmap *m, const char *key) { return slot_of_h(m, key, strmap_hash(key)); }
+
+int32_t *strmap_get_h(const strmap *m, const char *key, uint64_t h) {
+    size_t i = slot_of_h(m, key, h);
     return m->slots[i].key ? &m->slots[i].val : NULL;
 }
+
+int32_t *strmap_get(const strmap *m, const char *key) { return strmap_get_h(m, key, strmap_hash(key)); }
 
 static int grow(strmap *m) {
     strmap big;
@@ -87,14 +115,19 @@ static int grow(strmap *m) {
     return 0;
 }
 
-int64_t *strmap_put(strmap *m, const char *key, int64_t val, int *added) {
-    if (2 * (m->n + 1) > m->cap && grow(m))
+int32_t *strmap_put(strmap *m, const char *key, int64_t val, int *added) {
+    return strmap_put_h(m, key, strmap_hash(key), val, added);
+}
+
+int32_t *strmap_put_h(strmap *m, const char *key, uint64_t h, int64_t val, int *added) {
+    if (val < 0 || val > INT32_MAX || (2 * (m->n + 1) > m->cap && grow(m)))
         return NULL;
-    size_t i = slot_of(m, key);
+    size_t i = slot_of_h(m, key, h);
     *added = !m->slots[i].key;
     if (*added) {
         m->slots[i].key = key;
-        m->slots[i].val = val;
+        m->slots[i].tag = tag_of(h);
+        m->slots[i].val = (int32_t)val;
         m->n++;
     }
     return &m->slots[i].val;
@@ -114,7 +147,11 @@ void prep_progress(const char *what, int64_t count, int done) {
 }
 
 int vocab_intern(vocab_count *v, str_arena *a, const char *s, int counted, int32_t *entry) {
-    int64_t *e = strmap_get(&v->map, s);
+    return vocab_intern_h(v, a, s, strmap_hash(s), counted, entry);
+}
+
+int vocab_intern_h(vocab_count *v, str_arena *a, const char *s, uint64_t h, int counted, int32_t *entry) {
+    int32_t *e = strmap_get_h(&v->map, s, h);
     if (!e) {
         if (v->n == v->cap) {
             int64_t cap = v->cap ? 2 * v->cap : 1024;
@@ -130,7 +167,7 @@ int vocab_intern(vocab_count *v, str_arena *a, const char *s, int counted, int32
         }
         const char *k = arena_strdup(a, s, strlen(s));
         int added;
-        if (!k || !(e = strmap_put(&v->map, k, v->n, &added)))
+        if (!k || !(e = strmap_put_h(&v->map, k, h, v->n, &added)))
             return ameir_fail(AMEIR_ENOMEM, "out of memory");
         v->str[v->n] = k;
         v->count[v->n++] = 0;
