@@ -7,7 +7,7 @@
 int main(void) {
     ameir_oneshot_round r[16];
     /* n 18, eta 3, r 100, R 900: 18 at 100, 6 at 300, 2 at 900 */
-    ameir_schedule s = {18, 3, 100, 900};
+    ameir_schedule s = {.n = 18, .eta = 3, .r = 100, .R = 900};
     CHECK_EQ_INT(ameir_oneshot_plan(&s, 18, r, 16), 3);
     CHECK_EQ_INT(r[0].budget, 100);
     CHECK_EQ_INT(r[0].alive, 18);
@@ -16,12 +16,12 @@ int main(void) {
     CHECK_EQ_INT(r[2].budget, 900);
     CHECK_EQ_INT(r[2].alive, 2);
     /* n 12, eta 2, r 200, R 1600: 12, 6, 3, 2 at 200..1600 */
-    ameir_schedule t = {12, 2, 200, 1600};
+    ameir_schedule t = {.n = 12, .eta = 2, .r = 200, .R = 1600};
     CHECK_EQ_INT(ameir_oneshot_plan(&t, 12, r, 16), 4);
     CHECK_EQ_INT(r[3].budget, 1600);
     CHECK_EQ_INT(r[3].alive, 2);
     /* R not a power of eta times r: 27 at 100, 9 at 300, 3 at 500 (capped), then R reached */
-    ameir_schedule u = {27, 3, 100, 500};
+    ameir_schedule u = {.n = 27, .eta = 3, .r = 100, .R = 500};
     CHECK_EQ_INT(ameir_oneshot_plan(&u, 27, r, 16), 3);
     CHECK_EQ_INT(r[2].budget, 500);
     CHECK_EQ_INT(r[2].alive, 3);
