@@ -362,12 +362,13 @@ int ameir_journal_record(ameir_journal *j, const char *run_path, const ameir_sea
 int64_t ameir_journal_pending(const ameir_journal *j);
 /* Sync and close (NULL is fine). */
 int ameir_journal_close(ameir_journal *j);
-/* Apply the journal of run_path to ctl when it follows snapshot `snapshot` of this config
+/* Apply the journal of run_path to ctl when it follows snapshot `snapshot` of config cfg
  * (else it is older than the snapshot and ignored): results of trials not finished in the
- * snapshot are reported in order; a torn last record is dropped with a warning. *applied
- * = results applied. Errors: AMEIR_ECHECKPOINT (a damaged record before the end, or one for
- * a trial the search has not made), AMEIR_EIO. */
-int ameir_journal_replay(const char *run_path, uint64_t config_hash, uint64_t snapshot, ameir_controller *ctl,
+ * snapshot are reported in order, and each trial row they make is checked as a row of
+ * RUN.h5 is; a torn last record is dropped with a warning. *applied = results applied.
+ * Errors: AMEIR_ECHECKPOINT (a damaged record before the end, one for a trial the search has
+ * not made, or one whose values no trial can have), AMEIR_EIO. */
+int ameir_journal_replay(const char *run_path, const ameir_search_config *cfg, uint64_t snapshot, ameir_controller *ctl,
                          int64_t *applied);
 
 #endif

@@ -646,7 +646,7 @@ int ameir_checkpoint_read(const char *path, ameir_search_config **cfg_out, ameir
     uint64_t snapshot = 0;
     int64_t applied = 0;
     if (read_attr(file, "journal_id", H5T_NATIVE_UINT64, &snapshot) == 0 &&
-        (rc = ameir_journal_replay(path, cfg->hash, snapshot, ctl, &applied)) < 0)
+        (rc = ameir_journal_replay(path, cfg, snapshot, ctl, &applied)) < 0)
         goto done;
     *cfg_out = cfg;
     *ctl_out = ctl;

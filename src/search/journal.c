@@ -21,6 +21,7 @@
 #include "ameir/seal.h"
 #include "ameir/trial.h"
 #include "ameir/rng.h"
+#include "checkpoint_priv.h"
 
 #define HEADER_BYTES 32
 #define SYNC_SECONDS 0.5 /* a power loss may lose this much; a killed process loses nothing */
@@ -193,7 +194,7 @@ int ameir_journal_close(ameir_journal *j) {
     return rc;
 }
 
-int ameir_journal_replay(const char *run_path, uint64_t config_hash, uint64_t snapshot, ameir_controller *ctl,
+int ameir_journal_replay(const char *run_path, const ameir_search_config *cfg, uint64_t snapshot, ameir_controller *ctl,
                          int64_t *applied) {
     char path[AMEIR_PATH_MAX + 16];
     unsigned char h[HEADER_BYTES], want[HEADER_BYTES], rec[RECORD_BYTES];
@@ -203,7 +204,7 @@ int ameir_journal_replay(const char *run_path, uint64_t config_hash, uint64_t sn
     if (!f)
         return errno == ENOENT ? 0 : ameir_fail(AMEIR_EIO, "%s: cannot open: %s", path, strerror(errno));
     int rc = 0;
-    header(want, config_hash, snapshot);
+    header(want, cfg->hash, snapshot);
     /* no header, or one for another snapshot (RUN.h5.prev, or a crash right after a whole
      * write): the snapshot holds everything this journal could add */
     if (fread(h, 1, HEADER_BYTES, f) != HEADER_BYTES || memcmp(h, want, HEADER_BYTES) != 0)
@@ -231,6 +232,13 @@ int ameir_journal_replay(const char *run_path, uint64_t config_hash, uint64_t sn
             if ((rc = ameir_controller_replay_result(ctl, &r)) < 0) {
                 char msg[512];
                 snprintf(msg, sizeof msg, "%s", ameir_last_error());
+                rc = ameir_fail(AMEIR_ECHECKPOINT, "%s: record at byte %lld: %s", path, (long long)offset, msg);
+                goto done;
+            }
+            /* the CRC says the bytes are as written; the row check says they make sense */
+            char msg[256];
+            int task = -1;
+            if (ameir_trial_row_check(cfg, ameir_controller_trial(ctl, r.trial_id), r.trial_id, &task, msg, sizeof msg) < 0) {
                 rc = ameir_fail(AMEIR_ECHECKPOINT, "%s: record at byte %lld: %s", path, (long long)offset, msg);
                 goto done;
             }

@@ -161,6 +161,16 @@ int main(void) {
     CHECK_EQ_INT(ameir_checkpoint_read(run, &cfg_back, &back), AMEIR_ECHECKPOINT);
     CHECK_STR_CONTAINS(ameir_last_error(), "which the search has not made");
 
+    /* a record whose checksum is right but whose values no trial can have is refused */
+    memcpy(bad, full, (size_t)n_full);
+    int64_t steps = -7;
+    memcpy(bad + 32 + 14 * rec + 28, &steps, 8);
+    crc = ameir_crc32(0, bad + 32 + 14 * rec, (size_t)rec - 4);
+    memcpy(bad + 32 + 15 * rec - 4, &crc, 4);
+    spill(jpath, bad, n_full);
+    CHECK_EQ_INT(ameir_checkpoint_read(run, &cfg_back, &back), AMEIR_ECHECKPOINT);
+    CHECK_STR_CONTAINS(ameir_last_error(), "column steps: got -7");
+
     /* a journal that follows an older snapshot is ignored: a whole write holds its results */
     CHECK_EQ_INT(ameir_checkpoint_write(run, cfg, live), 0);
     CHECK_EQ_INT(file_size(jpath), 32);
