@@ -9,6 +9,7 @@
 #include "prep_internal.h"
 
 #define STREAM_BATCH 8192
+#define SPILL_BUF ((size_t)1 << 20)
 #define BLOCK 4096 /* pass 1 takes rows in blocks and each field over a block: its map stays in cache */
 #define MAX_VALUES 1024
 
@@ -47,6 +48,9 @@ typedef struct stream {
     int64_t bent_cap[AMEIR_MAX_FIELDS];
     int32_t *boff[AMEIR_MAX_FIELDS]; /* (BLOCK + 1) offsets into bent */
     FILE *spill; /* pass 1 -> pass 2: split, label, user, value entries of every row */
+    unsigned char *sbuf; /* SPILL_BUF bytes: writes gather here; reads take from [sread, sused) */
+    size_t sused, sread;
+    int sreading; /* after the first rewind */
     char spill_path[DCFG_PATH * 2 + 16];
     /* pass 2: rows of each split waiting to be written */
     prep_split_writer w[3];
@@ -94,6 +98,8 @@ typedef struct spilled_row {
     int64_t user;
 } spilled_row;
 int stream_read_spilled(stream *st, spilled_row *row);
+/* The spill's buffered writes out, and reading from its start. */
+int stream_spill_rewind(stream *st);
 /* The x ids of a spilled row (x_width ids), and its item's row of the item table if new. */
 int stream_row_ids(stream *st, const spilled_row *row, int32_t *x);
 

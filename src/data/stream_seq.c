@@ -216,8 +216,7 @@ static int split_events(stream *st, const prep_dir *d) {
 static int count_values(stream *st, spilled_row *row) {
     const dcfg *c = st->c;
     int seq = c->task == AMEIR_TASK_SEQ;
-    if (fflush(st->spill) || fseek(st->spill, 0, SEEK_SET))
-        return ameir_fail(AMEIR_EIO, "%s: write failed (disk full?)", st->spill_path);
+    AMEIR_TRY(stream_spill_rewind(st));
     for (int64_t r = 0; r < st->n_rows; r++) {
         AMEIR_TRY(stream_read_spilled(st, row));
         int sp = st->split[r] & 3, counted = c->vocab_all || sp == 0;
@@ -245,7 +244,7 @@ static int encode_events(stream *st, spilled_row *row, xsort *ev, recfile *xrec,
     int32_t *x = malloc(xb + sizeof(int32_t));
     if (!x)
         return ameir_fail(AMEIR_ENOMEM, "out of memory");
-    int rc = fseek(st->spill, 0, SEEK_SET) ? ameir_fail(AMEIR_EIO, "%s: cannot rewind", st->spill_path) : 0;
+    int rc = stream_spill_rewind(st);
     memset(rec, 0, ev_size(st));
     for (int64_t r = 0; r < st->n_rows && rc >= 0; r++) {
         if ((rc = stream_read_spilled(st, row)) < 0 || (rc = stream_row_ids(st, row, x)) < 0)
