@@ -1,6 +1,8 @@
 /* The collective calls of a parallel prep (ameir_prep_peers) over the job's communicator.
  * Byte counts may pass 2^31 (vocabularies of a large input), so bytes move in pieces of at
- * most 1 GiB. */
+ * most 1 GiB. Every call is non-blocking and waited for with short sleeps: the ranks that
+ * wait while rank 0 merges the vocabularies would otherwise spin a core each (Open MPI
+ * busy-polls in a blocking call). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,11 +24,26 @@ static void *alloc_or_abort(size_t n) {
     return p;
 }
 
+/* Until the request completes, testing every millisecond. */
+static int wait_for(MPI_Request *req) {
+    int rc = 0, done_ = 0;
+    for (;;) {
+        AMEIR_MPI_CHECK(MPI_Test(req, &done_, MPI_STATUS_IGNORE), rc, done);
+        if (done_)
+            break;
+        ameir_sleep_ms(1);
+    }
+done:
+    return rc;
+}
+
 static int send_bytes(MPI_Comm comm, const void *buf, size_t n, int dest) {
     int rc = 0;
-    for (size_t at = 0; at < n; at += PIECE) {
+    MPI_Request req;
+    for (size_t at = 0; at < n && rc >= 0; at += PIECE) {
         size_t k = n - at < PIECE ? n - at : PIECE;
-        AMEIR_MPI_CHECK(MPI_Send((const char *)buf + at, (int)k, MPI_BYTE, dest, 0, comm), rc, done);
+        AMEIR_MPI_CHECK(MPI_Isend((const char *)buf + at, (int)k, MPI_BYTE, dest, 0, comm, &req), rc, done);
+        rc = wait_for(&req);
     }
 done:
     return rc;
@@ -34,9 +51,11 @@ done:
 
 static int recv_bytes(MPI_Comm comm, void *buf, size_t n, int src) {
     int rc = 0;
-    for (size_t at = 0; at < n; at += PIECE) {
+    MPI_Request req;
+    for (size_t at = 0; at < n && rc >= 0; at += PIECE) {
         size_t k = n - at < PIECE ? n - at : PIECE;
-        AMEIR_MPI_CHECK(MPI_Recv((char *)buf + at, (int)k, MPI_BYTE, src, 0, comm, MPI_STATUS_IGNORE), rc, done);
+        AMEIR_MPI_CHECK(MPI_Irecv((char *)buf + at, (int)k, MPI_BYTE, src, 0, comm, &req), rc, done);
+        rc = wait_for(&req);
     }
 done:
     return rc;
@@ -44,7 +63,9 @@ done:
 
 static int allgather_i64(void *ctx, const int64_t *mine, int n, int64_t *all) {
     int rc = 0;
-    AMEIR_MPI_CHECK(MPI_Allgather(mine, n, MPI_INT64_T, all, n, MPI_INT64_T, comm_of(ctx)), rc, done);
+    MPI_Request req;
+    AMEIR_MPI_CHECK(MPI_Iallgather(mine, n, MPI_INT64_T, all, n, MPI_INT64_T, comm_of(ctx), &req), rc, done);
+    rc = wait_for(&req);
 done:
     return rc;
 }
@@ -54,7 +75,10 @@ static int gather(void *ctx, const void *mine, size_t n, void **all, size_t *siz
     int rank = ((const ameir_job *)ctx)->rank, size = ((const ameir_job *)ctx)->size, rc = 0;
     uint64_t len = n, *lens = rank == 0 ? alloc_or_abort((size_t)size * sizeof *lens) : NULL;
     *all = NULL;
-    AMEIR_MPI_CHECK(MPI_Gather(&len, 1, MPI_UINT64_T, lens, 1, MPI_UINT64_T, 0, comm), rc, done);
+    MPI_Request req;
+    AMEIR_MPI_CHECK(MPI_Igather(&len, 1, MPI_UINT64_T, lens, 1, MPI_UINT64_T, 0, comm, &req), rc, done);
+    if ((rc = wait_for(&req)) < 0)
+        goto done;
     if (rank > 0) {
         rc = send_bytes(comm, mine, n, 0);
         goto done;
@@ -83,7 +107,10 @@ static int scatter(void *ctx, void *const *part, const size_t *sizes, void **min
     *n = 0;
     for (int r = 0; rank == 0 && r < size; r++)
         lens[r] = sizes[r];
-    AMEIR_MPI_CHECK(MPI_Scatter(lens, 1, MPI_UINT64_T, &len, 1, MPI_UINT64_T, 0, comm), rc, done);
+    MPI_Request req;
+    AMEIR_MPI_CHECK(MPI_Iscatter(lens, 1, MPI_UINT64_T, &len, 1, MPI_UINT64_T, 0, comm, &req), rc, done);
+    if ((rc = wait_for(&req)) < 0)
+        goto done;
     *mine = alloc_or_abort((size_t)len);
     *n = (size_t)len;
     if (rank > 0) {
@@ -100,9 +127,11 @@ done:
 
 static int bcast(void *ctx, void *buf, size_t n) {
     int rc = 0;
-    for (size_t at = 0; at < n; at += PIECE) {
+    MPI_Request req;
+    for (size_t at = 0; at < n && rc >= 0; at += PIECE) {
         size_t k = n - at < PIECE ? n - at : PIECE;
-        AMEIR_MPI_CHECK(MPI_Bcast((char *)buf + at, (int)k, MPI_BYTE, 0, comm_of(ctx)), rc, done);
+        AMEIR_MPI_CHECK(MPI_Ibcast((char *)buf + at, (int)k, MPI_BYTE, 0, comm_of(ctx), &req), rc, done);
+        rc = wait_for(&req);
     }
 done:
     return rc;
