@@ -98,6 +98,9 @@ static int resolve(const enc *e, const char *name, const char *key, colref *out)
             *out = (colref){j + 1, col};
             return 0;
         }
+    if (!e->c->main.n_columns && e->c->main.n_files && e->c->main.format == DSRC_DELIMITED) /* names from a header */
+        return ameir_fail(AMEIR_EDATA, "%s:1: no column \"%s\" in the header (the config's key %s names it, in %s)",
+                          e->main.paths[0], name, key, e->c->path);
     return ameir_fail(AMEIR_ECONFIG, "%s: key %s: no column \"%s\" in the source or its joins", e->c->path, key, name);
 }
 

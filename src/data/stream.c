@@ -38,6 +38,9 @@ static int col_of(const stream *st, const char *name, const char *key) {
         if (col >= 0)
             return DCFG_MAX_COLS * (j + 1) + col;
     }
+    if (!st->c->main.n_columns && st->c->main.n_files && st->c->main.format == DSRC_DELIMITED) /* names from a header */
+        return ameir_fail(AMEIR_EDATA, "%s:1: no column \"%s\" in the header (the config's key %s names it, in %s)",
+                          st->paths[0], name, key, st->c->path);
     return ameir_fail(AMEIR_ECONFIG, "%s: key %s: no column \"%s\" in the source or its joins", st->c->path, key, name);
 }
 

@@ -110,6 +110,18 @@ static void test_data(void) {
     expect_fail(AMEIR_EDATA, "data.tsv:2:", "a quoted cell is not closed before the end of the file");
     du_write(src, "data.tsv", "a,5\n\"b\nx\",4,3\n");
     expect_fail(AMEIR_EDATA, "data.tsv:2:", "3 columns, expected 2");
+    /* columns named by a header line: a field whose column the header lacks names the header,
+     * streamed (flat) and in memory alike */
+    du_write(dir, "cfg.json",
+             "{\"name\": \"tiny\", \"task\": \"ctr\",\n"
+             " \"source\": {\"files\": [{\"path\": \"data.tsv\", \"header\": true}], \"format\": \"delimited\", \"sep\": \",\"},\n"
+             " \"label\": {\"column\": \"rating\", \"op\": \">=\", \"value\": 4},\n"
+             " \"fields\": [{\"name\": \"item\"}, {\"name\": \"price\"}], \"split\": {\"method\": \"random\", \"fractions\": [0.6, 0.2, 0.2]}}\n");
+    du_write(src, "data.tsv", "item,prixe,rating\na,1,5\nb,2,4\nc,3,1\n");
+    expect_fail(AMEIR_EDATA, "data.tsv:1: no column \"price\" in the header", "key fields[1].column");
+    setenv("AMEIR_PREP_IN_MEMORY", "1", 1);
+    expect_fail(AMEIR_EDATA, "data.tsv:1: no column \"price\" in the header", "key fields[1].column");
+    unsetenv("AMEIR_PREP_IN_MEMORY");
     /* a label rule no row meets: every split has one class; a split with no rows */
     du_write(src, "data.tsv", GOOD_DATA);
     write_cfg("", "{\"column\": \"rating\", \"op\": \">=\", \"value\": 6}", GOOD_AGE);
