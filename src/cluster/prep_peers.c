@@ -88,7 +88,8 @@ static int gather(void *ctx, const void *mine, size_t n, void **all, size_t *siz
         total += (sizes[r] = (size_t)lens[r]);
     unsigned char *buf = alloc_or_abort(total);
     *all = buf;
-    memcpy(buf, mine, n);
+    if (n) /* a rank with nothing to send may pass NULL */
+        memcpy(buf, mine, n);
     size_t off = n;
     for (int r = 1; r < size && rc >= 0; r++) {
         rc = recv_bytes(comm, buf + off, sizes[r], r);
@@ -117,7 +118,8 @@ static int scatter(void *ctx, void *const *part, const size_t *sizes, void **min
         rc = recv_bytes(comm, *mine, *n, 0);
         goto done;
     }
-    memcpy(*mine, part[0], *n);
+    if (*n)
+        memcpy(*mine, part[0], *n);
     for (int r = 1; r < size && rc >= 0; r++)
         rc = send_bytes(comm, part[r], sizes[r], r);
 done:
