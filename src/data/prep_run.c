@@ -67,16 +67,14 @@ int ameir_prep(const char *config_path, const char *source_dir, const char *out_
 int prep_agree(const ameir_prep_peers *p, int rc) {
     if (!p || p->size == 1)
         return rc;
-    int64_t mine = rc, all[1024];
-    int64_t *v = p->size <= 1024 ? all : malloc((size_t)p->size * sizeof *v);
+    int64_t mine = rc, *v = malloc((size_t)p->size * sizeof *v);
     if (!v)
         return ameir_fail(AMEIR_ENOMEM, "out of memory");
     int got = p->allgather_i64(p->ctx, &mine, 1, v);
     int worst = 0;
     for (int r = 0; r < p->size && got >= 0 && !worst; r++)
         worst = v[r] < 0 ? (int)v[r] : 0;
-    if (v != all)
-        free(v);
+    free(v);
     if (got < 0)
         return got;
     if (rc < 0)

@@ -12,40 +12,16 @@
 
 #define REC_CHUNK ((size_t)4 << 20)
 
-int rec_open(rec_reader *r, const char *path, char sep, int quote, int latin1) {
+/* Through the first '\n' (the end of the previous slice's last record); nothing if none. */
+static int skip_partial(rec_reader *r);
+
+/* Records beginning in [start, stop) of path (stop -1: to the end). */
+static int rec_open_range(rec_reader *r, const char *path, char sep, int quote, int latin1, int64_t start,
+                          int64_t stop) {
     memset(r, 0, sizeof *r);
     snprintf(r->path, sizeof r->path, "%s", path);
     r->sep = sep;
     r->quote = quote;
-    r->latin1 = latin1;
-    FILE *probe = fopen(path, "rb");
-    if (!probe)
-        return ameir_fail(AMEIR_ENOENT, "%s: missing source file (%s)", path, strerror(errno));
-    fclose(probe);
-    r->gz = gzopen(path, "rb");
-    r->cap = REC_CHUNK;
-    r->buf = malloc(r->cap + 1);
-    if (!r->gz || !r->buf) {
-        rec_close(r);
-        return ameir_fail(AMEIR_ENOMEM, "%s: cannot open (out of memory)", path);
-    }
-    gzbuffer(r->gz, 1 << 18);
-    r->stop = -1;
-    return 0;
-}
-
-/* Through the first '\n' (the end of the previous slice's last record); nothing if none. */
-static int skip_partial(rec_reader *r);
-
-int rec_open_at(rec_reader *r, const char *path, char sep, int latin1, int64_t start, int64_t stop) {
-    if (start == 0) {
-        AMEIR_TRY(rec_open(r, path, sep, 0, latin1));
-        r->stop = stop;
-        return 0;
-    }
-    memset(r, 0, sizeof *r);
-    snprintf(r->path, sizeof r->path, "%s", path);
-    r->sep = sep;
     r->latin1 = latin1;
     r->stop = stop;
     int fd = open(path, O_RDONLY);
@@ -53,11 +29,11 @@ int rec_open_at(rec_reader *r, const char *path, char sep, int latin1, int64_t s
         return ameir_fail(AMEIR_ENOENT, "%s: missing source file (%s)", path, strerror(errno));
     /* a real seek (gzseek on a fresh gzFile reads its way there); from the byte before start,
      * so a record beginning exactly at start is kept */
-    if (lseek(fd, (off_t)(start - 1), SEEK_SET) < 0) {
+    if (start > 0 && lseek(fd, (off_t)(start - 1), SEEK_SET) < 0) {
         close(fd);
         return ameir_fail(AMEIR_EIO, "%s: cannot seek to byte %lld (%s)", path, (long long)start, strerror(errno));
     }
-    r->base = start - 1;
+    r->base = start > 0 ? start - 1 : 0;
     r->gz = gzdopen(fd, "rb");
     r->cap = REC_CHUNK;
     r->buf = malloc(r->cap + 1);
@@ -68,7 +44,15 @@ int rec_open_at(rec_reader *r, const char *path, char sep, int latin1, int64_t s
         return ameir_fail(AMEIR_ENOMEM, "%s: cannot open (out of memory)", path);
     }
     gzbuffer(r->gz, 1 << 18);
-    return skip_partial(r);
+    return start > 0 ? skip_partial(r) : 0;
+}
+
+int rec_open(rec_reader *r, const char *path, char sep, int quote, int latin1) {
+    return rec_open_range(r, path, sep, quote, latin1, 0, -1);
+}
+
+int rec_open_at(rec_reader *r, const char *path, char sep, int latin1, int64_t start, int64_t stop) {
+    return rec_open_range(r, path, sep, 0, latin1, start, stop);
 }
 
 void rec_close(rec_reader *r) {

@@ -60,8 +60,6 @@ static int resolve_columns(stream *st) {
     }
     if (c->time_column[0])
         AMEIR_TRY(st->time_col = col_of(st, c->time_column, "sequence.time"));
-    if (!st->seq && (st->label_col >= DCFG_MAX_COLS || st->user_col >= DCFG_MAX_COLS))
-        return ameir_fail(AMEIR_EINTERNAL, "%s: label or user in a join", c->path);
     if (c->label_kind != DLABEL_IMPLICIT)
         AMEIR_TRY(st->label_col = col_of(st, c->label_column, "label.column"));
     if (c->user_column[0])
@@ -104,7 +102,6 @@ const char *stream_cell(const stream *st, int r, int col) {
     int64_t jr = st->bjrow[(size_t)r * (size_t)st->c->n_joins + (size_t)j];
     return jr < 0 ? "" : t->cells[jr * t->n_cols + col % DCFG_MAX_COLS];
 }
-
 
 /* The values of field fi in block row r. */
 static int row_values(stream *st, int fi, int r, const char **vals, char *buf, size_t nbuf, int *n) {
@@ -303,6 +300,18 @@ static int push_entry(stream *st, int fi, int64_t at, int32_t e) {
     return 0;
 }
 
+int stream_user_id(stream *st, const char *u, int64_t *id) {
+    int32_t *v = strmap_get(&st->users, u);
+    if (!v) {
+        const char *k = arena_strdup(&st->arena, u, strlen(u));
+        int added;
+        if (!k || !(v = strmap_put(&st->users, k, (int64_t)st->users.n, &added)))
+            return ameir_fail(AMEIR_ENOMEM, "out of memory");
+    }
+    *id = *v;
+    return 0;
+}
+
 #define AHEAD 16 /* rows between a slot's prefetch and its lookup; its key's comes half-way */
 
 /* A single-valued categorical field over the block: its value is the cell itself, so every
@@ -385,18 +394,11 @@ static int process_block(stream *st) {
             AMEIR_TRY(spill(st, st->bent[fi] + b, (size_t)n * sizeof(int32_t)));
         }
         if (st->user_col >= 0) {
-            const char *u = stream_cell(st, r, st->user_col);
-            int32_t *id = strmap_get(&st->users, u);
-            if (!id) {
-                const char *k = arena_strdup(&st->arena, u, strlen(u));
-                int added;
-                if (!k || !(id = strmap_put(&st->users, k, (int64_t)st->users.n, &added)))
-                    return ameir_fail(AMEIR_ENOMEM, "out of memory");
-            }
-            int64_t uid = *id; /* a row's user, as the shards hold it */
+            int64_t uid = 0; /* a row's user, as the shards hold it */
+            AMEIR_TRY(stream_user_id(st, stream_cell(st, r, st->user_col), &uid));
             AMEIR_TRY(spill(st, &uid, sizeof uid));
             if (st->seq) {
-                prep_event_key key = {*id, st->btime[r], st->done_rows};
+                prep_event_key key = {uid, st->btime[r], st->done_rows};
                 AMEIR_TRY(xsort_add(&st->by_user, &key));
             }
         }
@@ -527,6 +529,15 @@ static int write_row(stream *st, spilled_row *row) {
     return 0;
 }
 
+/* The spill closed and removed (it lives only while prep runs). */
+static void spill_close(stream *st) {
+    if (!st->spill)
+        return;
+    fclose(st->spill);
+    st->spill = NULL;
+    remove(st->spill_path);
+}
+
 static void stream_free(stream *st) {
     for (int fi = 0; fi < AMEIR_MAX_FIELDS; fi++) {
         svocab *v = &st->fv[fi];
@@ -556,10 +567,7 @@ static void stream_free(stream *st) {
         free(st->bent[fi]);
         free(st->boff[fi]);
     }
-    if (st->spill) {
-        fclose(st->spill);
-        remove(st->spill_path);
-    }
+    spill_close(st);
 }
 
 /* Pass 2's buffers and, alone, the split writers. */
@@ -605,9 +613,7 @@ static int pass2(stream *st, prep_dir *d) {
     if (rc < 0)
         for (int sp = 0; sp < open; sp++)
             prep_split_writer_abort(&st->w[sp]);
-    fclose(st->spill);
-    st->spill = NULL;
-    remove(st->spill_path);
+    spill_close(st);
     return rc;
 }
 
@@ -637,30 +643,22 @@ static int passes(stream *st, prep_dir *d) {
         rc = xsort_init(&st->by_user, sizeof(prep_event_key), prep_cmp_user_time, stream_sort_chunk(), d->tmp, "user");
     if (rc >= 0)
         rc = pass1(st);
-    if (st->seq) {
-        AMEIR_TRY(rc);
-        if (!st->n_rows)
-            return ameir_fail(AMEIR_EDATA, "%s: no rows", st->paths[0]);
-        rc = stream_seq_rows(st, d);
-        fclose(st->spill);
-        st->spill = NULL;
-        remove(st->spill_path);
-        return rc;
-    }
-    if (st->size > 1) {
+    if (st->size > 1) { /* flat only: the sorted prep runs alone */
         AMEIR_TRY(prep_agree(st->peers, rc));
         AMEIR_TRY(stream_merge_ranks(st));
-    } else {
-        AMEIR_TRY(rc);
-        if (!st->n_rows)
-            return ameir_fail(AMEIR_EDATA, "%s: no rows", st->paths[0]);
-        AMEIR_TRY(prep_check_splits(c, st->rows, st->positives));
-        AMEIR_TRY(stream_assign_ids(st));
+        return stream_shards_ranks(st, d, pass2(st, d));
     }
-    rc = pass2(st, d);
-    if (st->size > 1)
-        return stream_shards_ranks(st, d, rc);
-    return rc;
+    AMEIR_TRY(rc);
+    if (!st->n_rows)
+        return ameir_fail(AMEIR_EDATA, "%s: no rows", st->paths[0]);
+    if (st->seq) {
+        rc = stream_seq_rows(st, d);
+        spill_close(st);
+        return rc;
+    }
+    AMEIR_TRY(prep_check_splits(c, st->rows, st->positives));
+    AMEIR_TRY(stream_assign_ids(st));
+    return pass2(st, d);
 }
 
 static int stream_run(stream *st, const char *source_dir, const char *out_dir) {
@@ -687,11 +685,7 @@ static int stream_run(stream *st, const char *source_dir, const char *out_dir) {
     AMEIR_TRY(rc);
     rc = passes(st, &d);
     if (rc < 0) {
-        if (st->spill) {
-            fclose(st->spill);
-            st->spill = NULL;
-            remove(st->spill_path);
-        }
+        spill_close(st);
         stream_parts_close(st);
         /* every rank has agreed on the failure: once each has removed its own files, rank 0
          * removes the directory */
@@ -732,7 +726,6 @@ int prep_stream(const dcfg *c, const char *source_dir, const char *out_dir, cons
                   st->size > 1 ? " over the ranks" : "");
     }
     stream_ranks_free(st);
-    stream_seq_free(st);
     stream_free(st);
     free(st);
     return rc;

@@ -103,6 +103,9 @@ int stream_spill_rewind(stream *st);
 /* The x ids of a spilled row (x_width ids), and its item's row of the item table if new. */
 int stream_row_ids(stream *st, const spilled_row *row, int32_t *x);
 
+/* The id of user u (in order of first appearance), added if new. */
+int stream_user_id(stream *st, const char *u, int64_t *id);
+
 /* ---- histories and the seq task (stream_seq.c) ---- */
 /* Memory of one external sort's chunk: 128 MB, or AMEIR_PREP_SORT_CHUNK bytes (tests make
  * it small so the merge of many runs is exercised). */
@@ -111,7 +114,6 @@ size_t stream_sort_chunk(void);
 int stream_seq_event(stream *st, int r);
 /* After pass 1: splits, counts, ids, the item table and every row written (seq mode). */
 int stream_seq_rows(stream *st, prep_dir *d);
-void stream_seq_free(stream *st);
 
 /* ---- over ranks (stream_ranks.c) ---- */
 /* Which files (or byte slices) this rank reads, from the file sizes. */

@@ -188,17 +188,9 @@ static int merge_entries(stream *st, ameir_unpack *u, int32_t **glob, int64_t **
         char *s = ameir_unpack_strdup(u);
         if (!s)
             return ameir_fail(AMEIR_EINTERNAL, "vocabulary exchange: truncated");
-        int32_t *id = strmap_get(&st->users, s);
-        if (!id) {
-            const char *key = arena_strdup(&st->arena, s, strlen(s));
-            int added;
-            if (!key || !(id = strmap_put(&st->users, key, (int64_t)st->users.n, &added))) {
-                free(s);
-                return ameir_fail(AMEIR_ENOMEM, "out of memory");
-            }
-        }
+        int rc = stream_user_id(st, s, &(*gusers)[i]);
         free(s);
-        (*gusers)[i] = *id;
+        AMEIR_TRY(rc);
     }
     return ameir_unpack_finish(u, "vocabulary exchange");
 }

@@ -507,5 +507,3 @@ int stream_seq_rows(stream *st, prep_dir *d) {
     free(row);
     return rc;
 }
-
-void stream_seq_free(stream *st) { xsort_free(&st->by_user); }
