@@ -378,8 +378,9 @@ static int cmp_row(const void *a, const void *b) {
 static int ctr_rows(stream *st, const prep_dir *d, xsort *ev, recfile *xrec, batches *b) {
     const ameir_schema *s = &st->schema;
     int L = s->seq_len;
-    size_t hs = sizeof(int64_t) + (size_t)L * sizeof(int32_t), xb = (size_t)s->x_width * sizeof(int32_t);
-    unsigned char *h = malloc(hs), *pending = malloc(ev_size(st)), *xr = malloc(xrec_size(st));
+    /* padded to 8 bytes like ev_size: the sort's buffers hold records back to back and cmp_row reads the row in place */
+    size_t hs = (sizeof(int64_t) + (size_t)L * sizeof(int32_t) + 7) / 8 * 8, xb = (size_t)s->x_width * sizeof(int32_t);
+    unsigned char *h = calloc(1, hs), *pending = malloc(ev_size(st)), *xr = malloc(xrec_size(st));
     group g = {0};
     g.rs = ev_size(st);
     xsort by_row;
