@@ -9,8 +9,11 @@
  *
  * Conversation (worker w, coordinator 0):
  *   w -> 0 REQUEST          "I am free"
- *   0 -> w TASK             one trial to run      (or STOP when the search is over)
- *   w -> 0 RESULT           its outcome, then REQUEST again
+ *   0 -> w TASK             one trial to run, with the group of ranks that train it together
+ *                           (w alone, or spare workers sharing it: train.shards > 0)
+ *                           (or STOP when the search is over)
+ *   w -> 0 RESULT           the group leader's: the outcome, which also asks for the next
+ *                           task; the other members of a group send REQUEST
  *   w -> 0 INTERRUPTED      w got SIGTERM/SIGINT/SIGUSR1; the coordinator stops the job
  *   0 -> w STOP             finish; w answers BYE (with its wait statistics) and leaves
  * Every MPI call is checked by AMEIR_MPI_CHECK (ameir/check.h), which records the file and line. */
@@ -32,7 +35,7 @@
 #include "ameir/trial.h"
 
 #define AMEIR_MSG_MAGIC 0x52494D41u /* "AMIR" little-endian */
-#define AMEIR_MSG_VERSION 1u
+#define AMEIR_MSG_VERSION 2u /* 2: a task names the ranks that train it; a result also asks for the next task */
 #define AMEIR_MSG_TAG 4242
 #define AMEIR_MSG_MAX_PAYLOAD (16u << 20) /* a sanity bound: nothing we send is near it */
 
@@ -123,10 +126,19 @@ void ameir_sleep_ms(int ms);
 
 /* --- task and result payloads -------------------------------------------------------- */
 
-/* Pack a task / result field by field (the arch as its plain bytes: every rank runs the
- * same build, which the header's version and the exact payload length check). */
-void ameir_pack_task(ameir_pack *p, const ameir_search_task *task);
-int ameir_unpack_task(const void *payload, size_t len, ameir_search_task *task);
+/* The worker ranks that train one task together, in ascending order; ranks[0] leads (scores,
+ * saves, answers). size 1: one worker alone. */
+#define AMEIR_GROUP_MAX 256
+typedef struct ameir_group {
+    int size;
+    int ranks[AMEIR_GROUP_MAX];
+} ameir_group;
+
+/* Pack a task and its group / a result field by field (the arch as its plain bytes: every
+ * rank runs the same build, which the header's version and the exact payload length check).
+ * Unpacking refuses a group that is empty, too large or not ascending worker ranks. */
+void ameir_pack_task(ameir_pack *p, const ameir_search_task *task, const ameir_group *group);
+int ameir_unpack_task(const void *payload, size_t len, ameir_search_task *task, ameir_group *group);
 void ameir_pack_result(ameir_pack *p, const ameir_search_result *res);
 int ameir_unpack_result(const void *payload, size_t len, ameir_search_result *res);
 
@@ -143,6 +155,12 @@ typedef struct ameir_dp_comm {
 
 int ameir_dp_comm_init(ameir_dp_comm *dc, MPI_Comm comm);
 void ameir_dp_comm_destroy(ameir_dp_comm *dc);
+
+/* How many workers each of n_tasks startable tasks gets when `workers` are free (sizes[i]
+ * for the i-th task handed out): one each while tasks outnumber them; else the free workers
+ * shared out as evenly as possible (earlier tasks first), at most max_group each (the
+ * trials' virtual shards; <= 1: always one). Pure; the simulated cluster uses it too. */
+void ameir_group_sizes(int n_tasks, int workers, int max_group, int *sizes);
 
 /* --- the loops ------------------------------------------------------------------------ */
 

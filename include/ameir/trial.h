@@ -61,12 +61,17 @@ void ameir_trial_data_close(ameir_trial_data *td);
 /* Asked between training chunks; non-zero abandons the trial (AMEIR_EINTERRUPTED). */
 typedef int (*ameir_trial_stop_fn)(void *arg);
 
-/* Run task on td. On 0, *res holds the outcome: status done, diverged (loss NaN/inf) or
+/* Run task on td, alone (group NULL) or as one rank of a group that trains it data-parallel
+ * over ctx->train.shards virtual shards (group: the transport of train.h; every rank of the
+ * group calls this with the same task). The result is the same bit for bit either way. In a
+ * group, rank 0 (the leader) scores the trial, saves its weights or model file and owns
+ * *res; the others only train. Between chunks the ranks agree on stopping: a stop on any
+ * rank stops all, the leader's clock decides the time limit. On 0, *res holds the outcome: status done, diverged (loss NaN/inf) or
  * timeout (time limit exceeded between chunks); res->worker is left for the caller.
  * AMEIR_EINTERRUPTED when stop said so (nothing saved; the trial stays pending).
  * Other negative codes are runtime failures (files, HDF5, memory). */
-int ameir_trial_run(const ameir_trial_ctx *ctx, ameir_trial_data *td, const ameir_search_task *task, ameir_trial_stop_fn stop,
-                    void *stop_arg, ameir_search_result *res);
+int ameir_trial_run(const ameir_trial_ctx *ctx, ameir_trial_data *td, const ameir_search_task *task,
+                    const ameir_shard_comm *group, ameir_trial_stop_fn stop, void *stop_arg, ameir_search_result *res);
 
 /* Copy a file through a temporary name and a rename (for best_model.h5). 0 or AMEIR_EIO. */
 int ameir_copy_file(const char *from, const char *to);

@@ -126,7 +126,7 @@ int ameir_local_run(const ameir_search_config *cfg, ameir_controller *ctl, const
             break;
         }
         ameir_search_result res;
-        rc = ameir_trial_run(ctx, td, task, local_stop, NULL, &res);
+        rc = ameir_trial_run(ctx, td, task, NULL, local_stop, NULL, &res);
         if (rc < 0)
             break; /* interrupted: the trial stays running, i.e. pending in the checkpoint */
         res.worker = 0;
@@ -165,7 +165,9 @@ typedef struct cluster {
     worker_slot *w;
     ameir_msg msg;
     ameir_pack pack;
-    ameir_search_task *task;
+    ameir_search_task *tasks; /* (size - 1): those handed out in one dispatch */
+    int *free_ranks, *sizes;  /* (size - 1) */
+    ameir_group group;
 } cluster;
 
 static int send_stop(cluster *k, int rank, int exit_code) {
@@ -182,6 +184,7 @@ static int on_result(cluster *k) {
     AMEIR_TRY(ameir_unpack_result(ameir_msg_payload(&k->msg), k->msg.length, &res));
     res.worker = k->msg.source;
     k->w[k->msg.source].busy = 0;
+    k->w[k->msg.source].waiting = !k->w[k->msg.source].stopped; /* a result asks for the next task too */
     return record_result(&k->c, &res);
 }
 
@@ -198,36 +201,66 @@ static int on_bye(cluster *k) {
     return 0;
 }
 
-/* Answer waiting workers in rank order while the controller has tasks. Sets *done when
- * the controller is done (every worker then gets stop with code 0). */
+/* Send task i of this dispatch to each rank of its group. */
+static int send_task(cluster *k, const ameir_search_task *task) {
+    ameir_pack_reset(&k->pack);
+    ameir_pack_task(&k->pack, task, &k->group);
+    if (k->pack.failed)
+        return ameir_fail(AMEIR_ENOMEM, "no memory to pack a task");
+    double now = ameir_now();
+    for (int i = 0; i < k->group.size; i++) {
+        worker_slot *w = &k->w[k->group.ranks[i]];
+        AMEIR_TRY(ameir_msg_post(k->comm, k->group.ranks[i], AMEIR_MSG_TASK, k->pack.data, k->pack.len, &w->task_out));
+        w->waiting = 0;
+        w->busy = 1;
+        w->sent = w->last = now;
+        w->trial = task->trial_id;
+        w->watched = task->kind == AMEIR_TRIAL_SEARCH && k->c.cfg->trial_time_limit > 0;
+    }
+    return 0;
+}
+
+/* Answer the waiting workers with the tasks the controller has: one task each in rank order
+ * while there are enough; when fewer tasks can start than workers wait and trials train on
+ * virtual shards, the spare workers join them (ameir_group_sizes), each group a run of
+ * consecutive waiting ranks. Sets *done when the controller is done (every worker then gets
+ * stop with code 0). */
 static int dispatch(cluster *k, int *done) {
-    for (int r = 1; r < k->size; r++) {
-        if (!k->w[r].waiting)
-            continue;
-        int next = ameir_controller_next(k->c.ctl, k->task);
-        if (next < 0)
-            return next;
-        if (next == AMEIR_NEXT_WAIT) {
-            for (int b = 1; b < k->size; b++)
-                if (k->w[b].busy)
-                    return 0;
-            /* waiting for results with none to come would hang the job */
-            return ameir_fail(AMEIR_EINTERNAL, "controller waits for results although no trial is running");
+    int n_free = 0, n_tasks = 0, next = AMEIR_NEXT_TASK;
+    for (int r = 1; r < k->size; r++)
+        if (k->w[r].waiting)
+            k->free_ranks[n_free++] = r;
+    if (n_free == 0)
+        return 0;
+    while (n_tasks < n_free && (next = ameir_controller_next(k->c.ctl, &k->tasks[n_tasks])) == AMEIR_NEXT_TASK)
+        n_tasks++;
+    if (next < 0)
+        return next;
+    if (n_tasks == 0 && next == AMEIR_NEXT_DONE) {
+        *done = 1;
+        return 0;
+    }
+    if (n_tasks == 0 && next == AMEIR_NEXT_WAIT) {
+        for (int b = 1; b < k->size; b++)
+            if (k->w[b].busy)
+                return 0;
+        /* waiting for results with none to come would hang the job */
+        return ameir_fail(AMEIR_EINTERNAL, "controller waits for results although no trial is running");
+    }
+    ameir_group_sizes(n_tasks, n_free, k->c.cfg->train.shards, k->sizes);
+    for (int i = 0, at = 0; i < n_tasks; i++) {
+        k->group.size = k->sizes[i];
+        for (int j = 0; j < k->sizes[i]; j++)
+            k->group.ranks[j] = k->free_ranks[at++];
+        if (k->group.size > 1) {
+            char ranks[96];
+            size_t n = 0;
+            for (int j = 0; j < k->group.size && n + 12 < sizeof ranks; j++)
+                n += (size_t)snprintf(ranks + n, sizeof ranks - n, "%s%d", j ? "," : "", k->group.ranks[j]);
+            ameir_log(AMEIR_LOG_INFO, "ameir search: trial %lld trains on ranks %s%s, data-parallel over %d shards",
+                      (long long)k->tasks[i].trial_id, ranks, n + 12 >= sizeof ranks ? ",..." : "", k->c.cfg->train.shards);
         }
-        if (next == AMEIR_NEXT_DONE) {
-            *done = 1;
-            return 0;
-        }
-        ameir_pack_reset(&k->pack);
-        ameir_pack_task(&k->pack, k->task);
-        if (k->pack.failed)
-            return ameir_fail(AMEIR_ENOMEM, "no memory to pack a task");
-        AMEIR_TRY(ameir_msg_post(k->comm, r, AMEIR_MSG_TASK, k->pack.data, k->pack.len, &k->w[r].task_out));
-        k->w[r].waiting = 0;
-        k->w[r].busy = 1;
-        k->w[r].sent = k->w[r].last = ameir_now();
-        k->w[r].trial = k->task->trial_id;
-        k->w[r].watched = k->task->kind == AMEIR_TRIAL_SEARCH && k->c.cfg->trial_time_limit > 0;
+        AMEIR_TRY(send_task(k, &k->tasks[i]));
     }
     return 0;
 }
@@ -327,8 +360,9 @@ static double stop_grace(void) {
 static int handle(cluster *k) {
     k->w[k->msg.source].last = ameir_now();
     switch (k->msg.type) {
-    case AMEIR_MSG_REQUEST:
+    case AMEIR_MSG_REQUEST: /* also a group member done with its share of a trial */
         k->w[k->msg.source].waiting = 1;
+        k->w[k->msg.source].busy = 0;
         return 0;
     case AMEIR_MSG_RESULT:
         return on_result(k);
@@ -363,8 +397,10 @@ int ameir_coordinator_run(MPI_Comm comm, const ameir_search_config *cfg, ameir_c
     ameir_msg_init(&k.msg);
     ameir_pack_init(&k.pack);
     k.w = calloc((size_t)k.size, sizeof *k.w);
-    k.task = malloc(sizeof *k.task);
-    if (!k.w || !k.task) {
+    k.tasks = malloc(sizeof *k.tasks * (size_t)(k.size > 1 ? k.size - 1 : 1));
+    k.free_ranks = malloc(sizeof *k.free_ranks * (size_t)k.size);
+    k.sizes = malloc(sizeof *k.sizes * (size_t)k.size);
+    if (!k.w || !k.tasks || !k.free_ranks || !k.sizes) {
         rc = ameir_fail(AMEIR_ENOMEM, "no memory for %d worker slots", k.size);
         goto done;
     }
@@ -384,8 +420,12 @@ int ameir_coordinator_run(MPI_Comm comm, const ameir_search_config *cfg, ameir_c
         /* the flag ends the wait at once; the 50 ms bound only keeps the loop honest */
         if ((rc = ameir_msg_wait(comm, MPI_ANY_SOURCE, &k.msg, &got, &ameir_signal_caught, 0.05)) < 0)
             goto done;
-        if (got && (rc = handle(&k)) < 0)
-            goto done;
+        /* take every message already here before handing out work, so that the ranks of a
+         * group that ended together are shared out together */
+        while (got) {
+            if ((rc = handle(&k)) < 0 || (rc = ameir_msg_poll(comm, MPI_ANY_SOURCE, &k.msg, &got)) < 0)
+                goto done;
+        }
         if (!st->signal && (rc = dispatch(&k, &done)) < 0)
             goto done;
         watchdog(&k, grace);
@@ -419,6 +459,8 @@ done:
         ameir_outbox_destroy(&k.w[r].stop_out);
     }
     free(k.w);
-    free(k.task);
+    free(k.tasks);
+    free(k.free_ranks);
+    free(k.sizes);
     return rc;
 }

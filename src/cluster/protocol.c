@@ -171,7 +171,7 @@ int ameir_msg_wait(MPI_Comm comm, int source, ameir_msg *m, int *got, volatile s
 
 /* --- task and result payloads -------------------------------------------------------- */
 
-void ameir_pack_task(ameir_pack *p, const ameir_search_task *t) {
+void ameir_pack_task(ameir_pack *p, const ameir_search_task *t, const ameir_group *g) {
     ameir_pack_i64(p, t->trial_id);
     ameir_pack_i64(p, t->stage);
     ameir_pack_i64(p, t->kind);
@@ -183,9 +183,12 @@ void ameir_pack_task(ameir_pack *p, const ameir_search_task *t) {
     ameir_pack_i64(p, t->parent);
     ameir_pack_i64(p, (int64_t)t->seed);
     ameir_pack_bytes(p, &t->arch, sizeof t->arch);
+    ameir_pack_i64(p, g->size);
+    for (int i = 0; i < g->size && i < AMEIR_GROUP_MAX; i++)
+        ameir_pack_i64(p, g->ranks[i]);
 }
 
-int ameir_unpack_task(const void *payload, size_t len, ameir_search_task *t) {
+int ameir_unpack_task(const void *payload, size_t len, ameir_search_task *t, ameir_group *g) {
     ameir_unpack u;
     ameir_unpack_init(&u, payload, len);
     memset(t, 0, sizeof *t);
@@ -200,6 +203,22 @@ int ameir_unpack_task(const void *payload, size_t len, ameir_search_task *t) {
     t->parent = ameir_unpack_i64(&u);
     t->seed = (uint64_t)ameir_unpack_i64(&u);
     ameir_unpack_bytes(&u, &t->arch, sizeof t->arch);
+    int64_t n = ameir_unpack_i64(&u);
+    if (u.failed)
+        return ameir_unpack_finish(&u, "task");
+    if (n < 1 || n > AMEIR_GROUP_MAX)
+        return ameir_fail(AMEIR_EINVAL, "protocol error: task %lld for a group of %lld ranks (expected 1 to %d)",
+                          (long long)t->trial_id, (long long)n, AMEIR_GROUP_MAX);
+    g->size = (int)n;
+    for (int i = 0; i < g->size; i++) {
+        int64_t r = ameir_unpack_i64(&u);
+        if (u.failed)
+            return ameir_unpack_finish(&u, "task");
+        if (r < 1 || r > INT32_MAX || (i > 0 && r <= g->ranks[i - 1]))
+            return ameir_fail(AMEIR_EINVAL, "protocol error: task %lld: group rank %lld at %d is not an ascending worker rank",
+                              (long long)t->trial_id, (long long)r, i);
+        g->ranks[i] = (int)r;
+    }
     AMEIR_TRY(ameir_unpack_finish(&u, "task"));
     if (t->trial_id < 0 || t->budget < 0 || t->valid_rows < 0 || t->eval_every < 0 || t->stage < 0 || t->stage > AMEIR_STAGE_FINAL)
         return ameir_fail(AMEIR_EINVAL, "protocol error: task with trial %lld, stage %d, budget %lld", (long long)t->trial_id,

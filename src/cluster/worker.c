@@ -16,8 +16,10 @@ typedef struct worker {
     int exit_code;     /* sent with the stop */
     int told_signal;   /* INTERRUPTED already sent */
     int error;         /* an MPI or protocol error inside the stop callback */
+    int answered;      /* the last message was a result, which asks for the next task too */
     double wait, start;
     int64_t trials;
+    ameir_group group; /* of the current task */
 } worker;
 
 static int read_stop(worker *w) {
@@ -81,13 +83,59 @@ static int wait_message(worker *w) {
     }
 }
 
+/* Run the task with the other ranks of its group: a communicator of just them (created by
+ * them alone, MPI_Comm_create_group), the trial trained data-parallel over it. */
+static int run_in_group(worker *w, const ameir_trial_ctx *ctx, ameir_trial_data *td, const ameir_search_task *task,
+                        ameir_search_result *res, int *leader) {
+    MPI_Group all = MPI_GROUP_NULL, mine = MPI_GROUP_NULL;
+    MPI_Comm gc = MPI_COMM_NULL;
+    ameir_dp_comm dc = {0};
+    int rc = 0, size = 0, in = 0;
+    AMEIR_MPI_CHECK(MPI_Comm_size(w->comm, &size), rc, done);
+    for (int i = 0; i < w->group.size; i++) {
+        if (w->group.ranks[i] >= size) {
+            rc = ameir_fail(AMEIR_EINVAL, "protocol error: task %lld names rank %d of %d", (long long)task->trial_id,
+                            w->group.ranks[i], size);
+            goto done;
+        }
+        in |= w->group.ranks[i] == w->rank;
+    }
+    if (!in) {
+        rc = ameir_fail(AMEIR_EINVAL, "protocol error: rank %d got task %lld for a group without it", w->rank,
+                        (long long)task->trial_id);
+        goto done;
+    }
+    *leader = w->group.ranks[0] == w->rank;
+    if (w->group.size == 1) {
+        rc = ameir_trial_run(ctx, td, task, NULL, trial_stop, w, res);
+        goto done;
+    }
+    AMEIR_MPI_CHECK(MPI_Comm_group(w->comm, &all), rc, done);
+    AMEIR_MPI_CHECK(MPI_Group_incl(all, w->group.size, w->group.ranks, &mine), rc, done);
+    /* the groups that form at once are disjoint, so one tag serves them all */
+    AMEIR_MPI_CHECK(MPI_Comm_create_group(w->comm, mine, AMEIR_MSG_TAG + 1, &gc), rc, done);
+    if ((rc = ameir_dp_comm_init(&dc, gc)) < 0)
+        goto done;
+    rc = ameir_trial_run(ctx, td, task, &dc.base, trial_stop, w, res);
+done:
+    ameir_dp_comm_destroy(&dc);
+    if (gc != MPI_COMM_NULL)
+        MPI_Comm_free(&gc);
+    if (mine != MPI_GROUP_NULL)
+        MPI_Group_free(&mine);
+    if (all != MPI_GROUP_NULL)
+        MPI_Group_free(&all);
+    return rc;
+}
+
 static int worker_loop(worker *w, const ameir_trial_ctx *ctx, ameir_trial_data *td, ameir_search_task *task) {
     for (;;) {
         if (ameir_signal_caught && !w->told_signal)
             AMEIR_TRY(send_signal_notice(w));
         double asked = ameir_now();
-        if (!w->told_signal)
+        if (!w->told_signal && !w->answered)
             AMEIR_TRY(ameir_msg_send(w->comm, 0, AMEIR_MSG_REQUEST, NULL, 0));
+        w->answered = 0;
         AMEIR_TRY(wait_message(w));
         w->wait += ameir_now() - asked;
         if (w->msg.type == AMEIR_MSG_STOP) {
@@ -99,9 +147,10 @@ static int worker_loop(worker *w, const ameir_trial_ctx *ctx, ameir_trial_data *
                               ameir_msg_type_name(w->msg.type));
         if (w->told_signal)
             continue; /* stopping: the task stays running at rank 0, pending on resume */
-        AMEIR_TRY(ameir_unpack_task(ameir_msg_payload(&w->msg), w->msg.length, task));
+        AMEIR_TRY(ameir_unpack_task(ameir_msg_payload(&w->msg), w->msg.length, task, &w->group));
         ameir_search_result res;
-        int rc = ameir_trial_run(ctx, td, task, trial_stop, w, &res);
+        int leader = 0;
+        int rc = run_in_group(w, ctx, td, task, &res, &leader);
         if (w->error)
             return w->error;
         if (rc == AMEIR_EINTERRUPTED && w->stop_seen)
@@ -109,6 +158,8 @@ static int worker_loop(worker *w, const ameir_trial_ctx *ctx, ameir_trial_data *
         if (rc == AMEIR_EINTERRUPTED)
             continue; /* signal: tell rank 0 at the top, then wait for its stop */
         AMEIR_TRY(rc);
+        if (!leader)
+            continue; /* the leader answers for the group; this rank asks for more work */
         res.worker = w->rank;
         w->trials++;
         ameir_pack_reset(&w->pack);
@@ -116,6 +167,7 @@ static int worker_loop(worker *w, const ameir_trial_ctx *ctx, ameir_trial_data *
         if (w->pack.failed)
             return ameir_fail(AMEIR_ENOMEM, "no memory to pack a result");
         AMEIR_TRY(ameir_msg_send(w->comm, 0, AMEIR_MSG_RESULT, w->pack.data, w->pack.len));
+        w->answered = 1;
     }
 }
 

@@ -56,7 +56,7 @@ static void base_name(char *out, size_t n, const char *path) {
 /* ---- sections ---- */
 
 static int parse_train(ameir_json_ctx *c, const cJSON *o, ameir_train_config *t) {
-    static const char *const keys[] = {"batch", "lr", "dropout", "l2", "n_neg", "threads", NULL};
+    static const char *const keys[] = {"batch", "lr", "dropout", "l2", "n_neg", "threads", "shards", NULL};
     double lr = t->opt.lr, dropout = t->opt.dropout, l2 = t->opt.l2;
     if (!o)
         return 0;
@@ -67,6 +67,14 @@ static int parse_train(ameir_json_ctx *c, const cJSON *o, ameir_train_config *t)
     AMEIR_TRY(ameir_json_number(c, o, "train", "l2", 0.0, 10.0, 1, &l2));
     AMEIR_TRY(ameir_json_int(c, o, "train", "n_neg", 1, 100, &t->n_neg));
     AMEIR_TRY(ameir_json_int(c, o, "train", "threads", 1, 256, &t->threads));
+    /* virtual shards: a trial's result then depends on S only, so idle workers may share it */
+    AMEIR_TRY(ameir_json_int(c, o, "train", "shards", 0, 256, &t->shards));
+    if (t->shards > t->batch) {
+        char got[32], expected[64];
+        snprintf(got, sizeof got, "%d", t->shards);
+        snprintf(expected, sizeof expected, "at most batch = %d (a shard holds at least one row)", t->batch);
+        return ameir_json_bad(c, "train", "shards", got, expected);
+    }
     t->opt.lr = (float)lr;
     t->opt.dropout = (float)dropout;
     t->opt.l2 = (float)l2;

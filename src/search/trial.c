@@ -199,23 +199,50 @@ static int forced_to_diverge(int64_t trial_id) {
 #endif
 }
 
+/* The ranks of a group stop together: a stop on any rank stops all; the leader's clock
+ * (timeout) and chunk size (target) decide for every rank. */
+static int agree(const ameir_shard_comm *group, int *stop_now, int *timeout, int64_t *target) {
+    int64_t mine[3] = {*stop_now, group->rank == 0 ? *timeout : 0, group->rank == 0 ? *target : 0};
+    int64_t all[3 * 256];
+    size_t got = 0;
+    if (group->size > 256)
+        return ameir_fail(AMEIR_EINVAL, "a trial group of %d ranks (at most 256)", group->size);
+    AMEIR_TRY(group->allgather(group->ctx, mine, sizeof mine, all, sizeof all, &got));
+    if (got != (size_t)group->size * sizeof mine)
+        return ameir_fail(AMEIR_EINTERNAL, "trial group: %zu bytes agreed, expected %zu", got, (size_t)group->size * sizeof mine);
+    for (int r = 0; r < group->size; r++)
+        *stop_now |= all[3 * r] != 0;
+    *timeout = all[1] != 0; /* group rank 0's */
+    *target = all[2];
+    return 0;
+}
+
+static int is_leader(const ameir_shard_comm *group) { return !group || group->rank == 0; }
+
 /* Train in chunks of about CHUNK_SECONDS up to step `until`; checks stop and the time limit
- * between chunks. Returns 0 (res->status set) or AMEIR_EINTERRUPTED / an error. */
-static int train_search(const ameir_trial_ctx *ctx, ameir_trial_data *td, const ameir_search_task *task, ameir_net *net,
-                        ameir_trial_stop_fn stop, void *stop_arg, double start, int64_t until, ameir_search_result *res) {
+ * between chunks (a group agrees on them). Returns 0 (res->status set) or AMEIR_EINTERRUPTED
+ * / an error. */
+static int train_search(const ameir_trial_ctx *ctx, ameir_trial_data *td, const ameir_search_task *task,
+                        const ameir_shard_comm *group, ameir_net *net, ameir_trial_stop_fn stop, void *stop_arg, double start,
+                        int64_t until, ameir_search_result *res) {
     ameir_train_config c = ctx->train;
     c.seed = task->seed;
+    c.comm = group;
     if (forced_to_diverge(task->trial_id))
         c.opt.lr = 3e38f;
     int64_t step = ameir_net_params(net)->step, chunk = 4;
     while (step < until) {
-        if (stop && stop(stop_arg))
+        int stop_now = stop && stop(stop_arg);
+        int timeout = ctx->time_limit > 0 && ameir_now() - start > ctx->time_limit;
+        int64_t target = step + chunk < until ? step + chunk : until;
+        if (group)
+            AMEIR_TRY(agree(group, &stop_now, &timeout, &target));
+        if (stop_now)
             return AMEIR_EINTERRUPTED;
-        if (ctx->time_limit > 0 && ameir_now() - start > ctx->time_limit) {
+        if (timeout) {
             res->status = AMEIR_TRIAL_TIMEOUT;
             break;
         }
-        int64_t target = step + chunk < until ? step + chunk : until;
         double t0 = ameir_now(), loss = 0;
         int rc = ameir_train_steps(net, td->train, &c, target, &loss);
         if (rc == AMEIR_EDIVERGED) {
@@ -274,8 +301,9 @@ static int scoring_split(ameir_trial_data *td, int64_t rows, uint64_t seed, cons
     return 0;
 }
 
-static int run_search(const ameir_trial_ctx *ctx, ameir_trial_data *td, const ameir_search_task *task, ameir_trial_stop_fn stop,
-                      void *stop_arg, double start, ameir_search_result *res) {
+static int run_search(const ameir_trial_ctx *ctx, ameir_trial_data *td, const ameir_search_task *task,
+                      const ameir_shard_comm *group, ameir_trial_stop_fn stop, void *stop_arg, double start,
+                      ameir_search_result *res) {
     const ameir_schema *schema = ameir_dataset_schema(td->ds);
     char path[AMEIR_PATH_MAX + 64];
     ameir_net *net = NULL;
@@ -287,7 +315,7 @@ static int run_search(const ameir_trial_ctx *ctx, ameir_trial_data *td, const am
             goto done;
     }
     const ameir_split *valid = NULL;
-    if ((rc = scoring_split(td, task->valid_rows, task->seed, &valid)) < 0)
+    if (is_leader(group) && (rc = scoring_split(td, task->valid_rows, task->seed, &valid)) < 0)
         goto done;
     /* with eval_every, validate at every multiple of it (global steps, so a chain validates at
      * the same points however it is split into rungs) and keep the best, as early stopping would */
@@ -296,10 +324,15 @@ static int run_search(const ameir_trial_ctx *ctx, ameir_trial_data *td, const am
         int64_t step = ameir_net_params(net)->step, until = task->budget;
         if (task->eval_every > 0 && (step / task->eval_every + 1) * task->eval_every < until)
             until = (step / task->eval_every + 1) * task->eval_every;
-        if ((rc = train_search(ctx, td, task, net, stop, stop_arg, start, until, res)) < 0)
+        if ((rc = train_search(ctx, td, task, group, net, stop, stop_arg, start, until, res)) < 0)
             goto done;
         if (res->status != AMEIR_TRIAL_DONE)
             goto done; /* diverged or timed out: ranks last, never promoted, nothing to keep */
+        if (!is_leader(group)) { /* a member only trains: the leader scores, saves and answers */
+            if (until >= task->budget)
+                goto done;
+            continue;
+        }
         ameir_metrics m;
         if ((rc = ameir_evaluate(net, valid, &m)) < 0)
             goto done;
@@ -340,7 +373,8 @@ static char *final_record(const ameir_search_task *task, const ameir_train_confi
     return text;
 }
 
-static int run_final(const ameir_trial_ctx *ctx, ameir_trial_data *td, const ameir_search_task *task, ameir_search_result *res) {
+static int run_final(const ameir_trial_ctx *ctx, ameir_trial_data *td, const ameir_search_task *task,
+                     const ameir_shard_comm *group, ameir_search_result *res) {
     const ameir_schema *schema = ameir_dataset_schema(td->ds);
     char path[AMEIR_PATH_MAX + 64];
     char *record = NULL;
@@ -348,9 +382,10 @@ static int run_final(const ameir_trial_ctx *ctx, ameir_trial_data *td, const ame
     ameir_fit_result fit;
     ameir_train_config c = ctx->final_train;
     c.seed = task->seed;
+    c.comm = group; /* every rank validates (early stopping is the same on all), the leader tests and saves */
     memset(&fit, 0, sizeof fit);
     int rc = 0;
-    if (!td->test && (rc = ameir_split_load(&td->test, td->ds, "test", 0, -1)) < 0)
+    if (is_leader(group) && !td->test && (rc = ameir_split_load(&td->test, td->ds, "test", 0, -1)) < 0)
         return rc;
     if ((rc = ameir_net_create(&net, &task->arch, schema, ctx->d, ameir_train_batch_rows(&c, schema), task->seed)) < 0)
         goto done;
@@ -361,7 +396,7 @@ static int run_final(const ameir_trial_ctx *ctx, ameir_trial_data *td, const ame
         rc = 0;
         goto done;
     }
-    if (rc < 0)
+    if (rc < 0 || !is_leader(group))
         goto done;
     if ((rc = ameir_evaluate(net, td->valid, &res->valid)) < 0 || (rc = ameir_evaluate(net, td->test, &res->test)) < 0)
         goto done;
@@ -379,13 +414,17 @@ done:
     return rc;
 }
 
-int ameir_trial_run(const ameir_trial_ctx *ctx, ameir_trial_data *td, const ameir_search_task *task, ameir_trial_stop_fn stop,
-                    void *stop_arg, ameir_search_result *res) {
+int ameir_trial_run(const ameir_trial_ctx *ctx, ameir_trial_data *td, const ameir_search_task *task,
+                    const ameir_shard_comm *group, ameir_trial_stop_fn stop, void *stop_arg, ameir_search_result *res) {
     double start = ameir_now();
     result_init(res, task, ameir_dataset_schema(td->ds)->task);
-    int rc = task->kind == AMEIR_TRIAL_SEARCH ? run_search(ctx, td, task, stop, stop_arg, start, res) : run_final(ctx, td, task, res);
+    if (group && ctx->train.shards < 1)
+        return ameir_fail(AMEIR_EINVAL, "trial %lld: a group of %d ranks needs train.shards > 0", (long long)task->trial_id,
+                          group->size);
+    int rc = task->kind == AMEIR_TRIAL_SEARCH ? run_search(ctx, td, task, group, stop, stop_arg, start, res)
+                                              : run_final(ctx, td, task, group, res);
     res->seconds = ameir_now() - start;
-    if (rc == 0 && res->status != AMEIR_TRIAL_DONE) {
+    if (rc == 0 && res->status != AMEIR_TRIAL_DONE && is_leader(group)) {
         res->metric = NAN;
         ameir_log(AMEIR_LOG_INFO, "trial %lld: %s after %lld steps", (long long)task->trial_id,
                   ameir_trial_status_name(res->status), (long long)res->steps);

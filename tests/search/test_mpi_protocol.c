@@ -1,7 +1,8 @@
 /* The message layer of the search cluster on one rank talking to itself: payload round
  * trips, and every malformed message refused with AMEIR_EINVAL and a message that says
  * what is wrong (short payload, extra bytes, bad magic, other version, unknown type,
- * length mismatch, bad result status). Run under mpirun -np 2: rank 1 sends a task (too
+ * length mismatch, bad result status, a group no worker can form), and the sharing out of
+ * waiting workers among tasks. Run under mpirun -np 2: rank 1 sends a task (too
  * large for an eager send to oneself), rank 0 checks everything. */
 #include <math.h>
 #include <mpi.h>
@@ -35,13 +36,15 @@ static void fill_task(ameir_search_task *t) {
     strcpy(t->arch.interactions[0].fields[1], "category");
 }
 
+static const ameir_group GROUP = {3, {2, 5, 9}};
+
 /* Rank 1's side of the round trip. */
 static void send_task(void) {
     ameir_search_task *t = calloc(1, sizeof *t);
     ameir_pack p;
     ameir_pack_init(&p);
     fill_task(t);
-    ameir_pack_task(&p, t);
+    ameir_pack_task(&p, t, &GROUP);
     CHECK_EQ_INT(ameir_msg_send(MPI_COMM_WORLD, 0, AMEIR_MSG_TASK, p.data, p.len), 0);
     ameir_pack_destroy(&p);
     free(t);
@@ -51,16 +54,19 @@ static void test_task_round_trip(void) {
     ameir_search_task *t = calloc(1, sizeof *t), *u = calloc(1, sizeof *u);
     ameir_pack p;
     ameir_msg m;
+    ameir_group g;
     int got = 0;
     ameir_pack_init(&p);
     ameir_msg_init(&m);
     fill_task(t);
-    ameir_pack_task(&p, t);
+    ameir_pack_task(&p, t, &GROUP);
     CHECK_EQ_INT(ameir_msg_wait(MPI_COMM_WORLD, 1, &m, &got, NULL, 30.0), 0);
     CHECK_EQ_INT(got, 1);
     CHECK_EQ_INT(m.type, AMEIR_MSG_TASK);
     CHECK_EQ_INT(m.source, 1);
-    CHECK_EQ_INT(ameir_unpack_task(ameir_msg_payload(&m), m.length, u), 0);
+    CHECK_EQ_INT(ameir_unpack_task(ameir_msg_payload(&m), m.length, u, &g), 0);
+    CHECK_EQ_INT(g.size, 3);
+    CHECK(g.ranks[0] == 2 && g.ranks[1] == 5 && g.ranks[2] == 9);
     CHECK_EQ_INT(u->trial_id, 41);
     CHECK_EQ_INT(u->stage, AMEIR_STAGE_INTERACTION);
     CHECK_EQ_INT(u->rung, 2);
@@ -69,10 +75,21 @@ static void test_task_round_trip(void) {
     CHECK(u->seed == 0xFEDCBA9876543210ull);
     CHECK(ameir_arch_equal(&t->arch, &u->arch));
     /* one byte short, one byte too many */
-    CHECK_EQ_INT(ameir_unpack_task(ameir_msg_payload(&m), m.length - 1, u), AMEIR_EINVAL);
+    CHECK_EQ_INT(ameir_unpack_task(ameir_msg_payload(&m), m.length - 1, u, &g), AMEIR_EINVAL);
     CHECK_STR_CONTAINS(ameir_last_error(), "task payload is truncated");
+    /* groups no worker can form: empty, rank 0 (the coordinator), not ascending */
+    static const ameir_group bad[3] = {{0, {0}}, {2, {0, 1}}, {3, {1, 4, 4}}};
+    static const char *const why[3] = {"group of 0 ranks", "group rank 0 at 0", "group rank 4 at 2"};
+    for (int i = 0; i < 3; i++) {
+        ameir_pack q;
+        ameir_pack_init(&q);
+        ameir_pack_task(&q, t, &bad[i]);
+        CHECK_EQ_INT(ameir_unpack_task(q.data, q.len, u, &g), AMEIR_EINVAL);
+        CHECK_STR_CONTAINS(ameir_last_error(), why[i]);
+        ameir_pack_destroy(&q);
+    }
     ameir_pack_bytes(&p, "x", 1);
-    CHECK_EQ_INT(ameir_unpack_task(p.data, p.len, u), AMEIR_EINVAL);
+    CHECK_EQ_INT(ameir_unpack_task(p.data, p.len, u, &g), AMEIR_EINVAL);
     CHECK_STR_CONTAINS(ameir_last_error(), "expected");
     /* nothing waiting: poll says so, wait gives up at its timeout */
     CHECK_EQ_INT(ameir_msg_wait(MPI_COMM_WORLD, MPI_ANY_SOURCE, &m, &got, NULL, 0.01), 0);
@@ -176,6 +193,23 @@ static void test_unpack_strings(void) {
     ameir_pack_destroy(&p);
 }
 
+/* How waiting workers are shared out among the tasks that can start (hand-worked cases). */
+static void test_group_sizes(void) {
+    int s[8];
+    ameir_group_sizes(3, 4, 3, s); /* one spare worker: the first task gets it */
+    CHECK(s[0] == 2 && s[1] == 1 && s[2] == 1);
+    ameir_group_sizes(1, 5, 3, s); /* capped at the shards */
+    CHECK_EQ_INT(s[0], 3);
+    ameir_group_sizes(2, 7, 8, s);
+    CHECK(s[0] == 4 && s[1] == 3);
+    ameir_group_sizes(2, 6, 0, s); /* no virtual shards: one worker a trial */
+    CHECK(s[0] == 1 && s[1] == 1);
+    ameir_group_sizes(4, 4, 8, s);
+    CHECK(s[0] == 1 && s[1] == 1 && s[2] == 1 && s[3] == 1);
+    ameir_group_sizes(1, 1000, 256, s); /* at most AMEIR_GROUP_MAX */
+    CHECK_EQ_INT(s[0], AMEIR_GROUP_MAX);
+}
+
 int main(int argc, char **argv) {
     int rank = 0, size = 0;
     MPI_Init(&argc, &argv);
@@ -196,6 +230,7 @@ int main(int argc, char **argv) {
     test_result_round_trip();
     test_bad_headers();
     test_unpack_strings();
+    test_group_sizes();
     int rc = check_finish("test_mpi_protocol");
     MPI_Finalize();
     return rc;

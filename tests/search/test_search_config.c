@@ -48,6 +48,7 @@ static void check_defaults(void) {
     CHECK_NEAR(cfg->train.opt.lr, 1e-3, 1e-9);
     CHECK_EQ_INT(cfg->train.n_neg, 1);
     CHECK_EQ_INT(cfg->train.threads, 1);
+    CHECK_EQ_INT(cfg->train.shards, 0);
     CHECK_EQ_INT(cfg->final_train.epochs, 10);
     CHECK_EQ_INT(cfg->final_train.patience, 2);
     CHECK_EQ_INT(cfg->final_train.max_steps, 0);
@@ -123,6 +124,13 @@ static void check_data_root(void) {
 static void check_bad(void) {
     bad("{\"data\": \"x\",\n \"seed\": 1,\n \"d\": ,\n}", AMEIR_EJSON, "bad.json:3:");
     bad("{\"data\": \"x\",\n \"seed\": 1,\n \"d\": ,\n}", AMEIR_EJSON, "JSON syntax error");
+    /* virtual shards: more than a batch has rows, or out of range */
+    bad("{\"data\": \"x\", \"train\": {\"batch\": 4, \"shards\": 5}, \"behavior\": {" SCHED "}, \"interaction\": {" SCHED
+        "}, \"mlp\": {" SCHED "}}",
+        AMEIR_ECONFIG, "bad.json: train.shards: got 5, expected at most batch = 4");
+    bad("{\"data\": \"x\", \"train\": {\"shards\": 300}, \"behavior\": {" SCHED "}, \"interaction\": {" SCHED
+        "}, \"mlp\": {" SCHED "}}",
+        AMEIR_ECONFIG, "train.shards: got 300");
     bad("[1, 2]", AMEIR_ECONFIG, "bad.json: (top level): got an array, expected an object");
     bad("{\"behavior\": {}, \"interaction\": {}, \"mlp\": {}}", AMEIR_ECONFIG, "bad.json: data: missing, expected this key");
     bad("{\"data\": \"x\", \"behavior\": {}, \"interaction\": {" SCHED "}, \"mlp\": {" SCHED "}}", AMEIR_ECONFIG,

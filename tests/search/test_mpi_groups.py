@@ -1,0 +1,58 @@
+"""Spare workers join trials (train.shards > 0): a trial that starts when fewer trials can
+run than workers wait trains data-parallel over a group of them, and the search is the same
+bit for bit whatever the groups: `ameir report --json` of N = 1 and 5 agree on every trial,
+the stage winners, the winner and the baselines, and N = 5 did form groups. A SIGUSR1
+after groups formed (a config whose rungs hold at most three trials, so most trials of 4
+workers are group trials) gives exit 3, and the resume with another N ends as the run with
+one rank does."""
+import os
+import re
+import signal
+
+from test_mpi_common import (Workspace, check, comparable, describe, diff, interrupt_after, main, mpi_env, mpirun_args, report,
+                             run, search)
+
+GROUP_LINE = re.compile(r"trial (\d+) trains on ranks ([\d,]+), data-parallel over 3 shards")
+
+
+def grouped_search(ws, config, name, n):
+    """A fresh search that must exit 0; returns (comparable report, {trial: ranks} of groups)."""
+    rh5 = os.path.join(ws.run_dir(name), "RUN.h5")
+    env = mpi_env()
+    env["AMEIR_LOG"] = "info"
+    p = run(mpirun_args(n) + ["search", "--config", config, "--out", rh5], timeout=900, env=env)
+    check(p.returncode == 0, "%s: search with %d ranks: expected exit 0: %s" % (name, n, describe(p)))
+    groups = {int(m.group(1)): m.group(2) for m in GROUP_LINE.finditer(p.stderr)}
+    return comparable(report(rh5)), groups
+
+
+def test():
+    ws = Workspace("groups", {"train": {"shards": 3}})
+    try:
+        ref, none = grouped_search(ws, ws.config, "n1", 1)
+        check(not none, "one rank alone formed groups: %r" % none)
+        for n in (5,):
+            rep, groups = grouped_search(ws, ws.config, "n%d" % n, n)
+            print("N=%d: %d trials, %d of them in groups: %s" % (n, len(rep["trials"]), len(groups), sorted(groups.items())))
+            check(groups, "N=%d: no trial trained on a group of ranks (expected the last rungs and the finals to)" % n)
+            d = diff(ref, rep)
+            check(not d, "report of N=1 and N=%d (groups) differ at %s" % (n, d))
+        small = ws.write_config("small.json", {"train": {"shards": 3}, "behavior": {"schedule": {"n": 1}},
+                                               "interaction": {"schedule": {"n": 2}}, "mlp": {"schedule": {"n": 1}}})
+        ref, _ = grouped_search(ws, small, "small-n1", 1)
+        rh5 = os.path.join(ws.run_dir("small-usr1"), "RUN.h5")
+        env = {"AMEIR_LOG": "info"}
+        code, out, err, seen = interrupt_after(5, ["--config", small, "--out", rh5], 4, "mpirun", signal.SIGUSR1, extra_env=env)
+        check(code == 3, "SIGUSR1 after %d progress lines: expected exit 3, got %d\n%s\n%s" % (seen, code, out[-3000:], err[-3000:]))
+        check(GROUP_LINE.search(err), "the interrupted run formed no group:\n%s" % err[-3000:])
+        p = search(3, "--resume", rh5)
+        check(p.returncode == 0, "resume with 3 ranks: expected exit 0: %s" % describe(p))
+        d = diff(ref, comparable(report(rh5)))
+        check(not d, "the interrupted and resumed search differs from the run with one rank at %s" % d)
+        print("small: SIGUSR1 after %d lines, exit 3, resumed with 3 ranks: same as N=1 (%d trials)" % (seen, len(ref["trials"])))
+    finally:
+        ws.cleanup()
+
+
+if __name__ == "__main__":
+    main("test_mpi_groups", test)
