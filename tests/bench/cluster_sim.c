@@ -4,7 +4,8 @@
  *
  * usage: cluster_sim RUN.h5 [--scale K] [--workers 2,16,64,256,1024] [--seed S] [--shards S --dp-serial F]
  *
- * RUN.h5 is a finished search: its config (each stage's n multiplied by K, the size of the
+ * RUN.h5 is a search (finished, or stopped after its warm start: a stage with no finished
+ * trial then takes the others' seconds per step): its config (each stage's n multiplied by K, the size of the
  * subspace permitting) is searched again with fake results; a search trial lasts its budget
  * times the seconds per step measured in RUN.h5 for that stage, times a lognormal factor
  * (sigma 0.25); a final trial lasts a final trial's time of RUN.h5 drawn at random. The
@@ -47,8 +48,16 @@ static int measure(const ameir_controller *ctl, measured *m) {
             m->final_s[m->n_final++] = t->seconds;
         }
     }
+    /* a stage the (interrupted) search has not reached yet runs at the pace of those it has */
+    double all_s = 0, all_steps = 0;
     for (int s = 0; s < AMEIR_N_STAGES; s++)
-        m->sec_per_step[s] = steps[s] > 0 ? secs[s] / steps[s] : 0;
+        all_s += secs[s], all_steps += steps[s];
+    for (int s = 0; s < AMEIR_N_STAGES; s++) {
+        m->sec_per_step[s] = steps[s] > 0 ? secs[s] / steps[s] : all_steps > 0 ? all_s / all_steps : 0;
+        if (steps[s] == 0)
+            fprintf(stderr, "cluster_sim: no finished %s trial: it takes the other stages' %.4f s per step\n",
+                    ameir_stage_name(s), m->sec_per_step[s]);
+    }
     return m->n_final > 0 ? 0 : ameir_fail(AMEIR_EINVAL, "the checkpoint has no finished final trial to draw from");
 }
 
