@@ -26,6 +26,7 @@
 
 #define AMEIR_PATH_MAX 1024
 #define AMEIR_MAX_BASELINES 16
+#define AMEIR_MAX_FINAL_SEEDS 16
 #define AMEIR_SPACE_MAX_OPS 32    /* (op, option) pairs of the behaviour subspace */
 #define AMEIR_SPACE_MAX_WIDTHS 16 /* MLP widths to choose from */
 #define AMEIR_CHECKPOINT_VERSION 2 /* 2: sealed (a CRC-32 in the user block) */
@@ -117,6 +118,7 @@ typedef struct ameir_search_config {
     ameir_arch defaults;           /* parts of stages not searched yet */
     ameir_train_config final_train; /* final phase: epochs, max_steps, patience, eval_every */
     int final_top;                 /* the final phase trains the best final_top archs of the last stage */
+    int final_seeds;               /* each contender of the final phase trains with this many seeds; mean valid picks */
     int seed_baselines;            /* rung 0 of a stage also trains each baseline's part that lies in its subspace */
     int warm_start;                /* baselines train first; the best on validation is the first incumbent and a finalist */
     int n_baselines;
@@ -292,9 +294,25 @@ int ameir_controller_stage(const ameir_controller *ctl);
  * default part). */
 int64_t ameir_controller_stage_winner(const ameir_controller *ctl, int stage);
 
-/* The final winner: the finalist with the best validation metric (ties: lower id), with
- * warm_start the baselines counting as finalists; -1 while none has finished. */
+/* The final winner: the contender (an arch of the final phase: a finalist, with warm_start
+ * also a baseline) with the best mean validation metric over its final_seeds trainings
+ * (ties: lower id); its first trial, the one with the config's seed. With final_seeds > 1
+ * only contenders trained with every seed compete (the finalists and, with warm_start, the
+ * best baseline). -1 while none has finished. */
 int64_t ameir_controller_final_winner(const ameir_controller *ctl);
+
+/* Of the final trial `id`'s contender: its trials, and the mean and sample sd of the
+ * validation and test primary metrics of those finished well. -1 if id is not a final trial. */
+typedef struct ameir_contender_stats {
+    int64_t first; /* its first trial (the config's seed) */
+    int count;     /* its trials, finished or not */
+    int n;         /* of them finished well: the mean and sd are over these */
+    double valid_mean, valid_sd, test_mean, test_sd;
+} ameir_contender_stats;
+int ameir_controller_contender(const ameir_controller *ctl, int64_t id, ameir_contender_stats *out);
+
+/* The training seed of the j-th final training of a contender (j = 0: the config's seed). */
+uint64_t ameir_final_seed(const ameir_search_config *cfg, int j);
 
 /* What a trial is, for progress lines and reports: "candidate", "incumbent",
  * "baseline:NAME" (a search trial holding that baseline's part, or a final baseline),

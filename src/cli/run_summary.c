@@ -81,20 +81,31 @@ static cJSON *arch_cjson(const ameir_arch *arch) {
     return o;
 }
 
-/* A final trial (winner or baseline) as JSON. */
-static cJSON *final_cjson(const ameir_search_config *cfg, const ameir_trial *t) {
+/* A final trial (winner or baseline) as JSON; with final_seeds > 1 also its contender's
+ * mean and sd over the seeds it trained with. */
+static cJSON *final_cjson(const ameir_search_config *cfg, const ameir_controller *ctl, const ameir_trial *t) {
     cJSON *o = cJSON_CreateObject();
     if (!o)
         return NULL;
     if (t->kind == AMEIR_TRIAL_FINAL_BASELINE && t->baseline >= 0 && t->baseline < cfg->n_baselines)
         cJSON_AddStringToObject(o, "name", cfg->baseline_names[t->baseline]);
     cJSON_AddNumberToObject(o, "trial", (double)t->id);
+    cJSON_AddNumberToObject(o, "seed", (double)t->seed);
     cJSON_AddStringToObject(o, "status", ameir_trial_status_name(t->status));
     cJSON_AddNumberToObject(o, "steps", (double)t->steps);
     cJSON_AddItemToObject(o, "arch", arch_cjson(&t->arch));
     if (t->status == AMEIR_TRIAL_DONE) {
         cJSON_AddItemToObject(o, "valid", ameir_metrics_to_cjson(&t->valid));
         cJSON_AddItemToObject(o, "test", ameir_metrics_to_cjson(&t->test));
+    }
+    ameir_contender_stats st;
+    if (cfg->final_seeds > 1 && ameir_controller_contender(ctl, t->id, &st) == 0 && st.n > 0) {
+        cJSON *m = cJSON_AddObjectToObject(o, "over_seeds");
+        cJSON_AddNumberToObject(m, "seeds", st.n);
+        cJSON_AddNumberToObject(m, "valid_mean", st.valid_mean);
+        cJSON_AddNumberToObject(m, "valid_sd", st.valid_sd);
+        cJSON_AddNumberToObject(m, "test_mean", st.test_mean);
+        cJSON_AddNumberToObject(m, "test_sd", st.test_sd);
     }
     return o;
 }
@@ -105,7 +116,7 @@ cJSON *ameir_run_outcome_json(const ameir_search_config *cfg, const ameir_contro
         return NULL;
     int64_t w = ameir_run_winner_trial(ctl);
     if (w >= 0) {
-        cJSON_AddItemToObject(o, "winner", final_cjson(cfg, ameir_controller_trial(ctl, w)));
+        cJSON_AddItemToObject(o, "winner", final_cjson(cfg, ctl, ameir_controller_trial(ctl, w)));
     } else {
         ameir_arch best;
         ameir_controller_best_arch(ctl, &best);
@@ -120,9 +131,9 @@ cJSON *ameir_run_outcome_json(const ameir_search_config *cfg, const ameir_contro
     for (int64_t i = 0; i < n; i++) {
         const ameir_trial *t = ameir_controller_trial(ctl, i);
         if (t->kind == AMEIR_TRIAL_FINAL_BASELINE)
-            cJSON_AddItemToArray(bl, final_cjson(cfg, t));
+            cJSON_AddItemToArray(bl, final_cjson(cfg, ctl, t));
         else if (t->kind == AMEIR_TRIAL_FINAL_WINNER)
-            cJSON_AddItemToArray(fl, final_cjson(cfg, t));
+            cJSON_AddItemToArray(fl, final_cjson(cfg, ctl, t));
     }
     cJSON *sw = cJSON_AddArrayToObject(o, "stage_winners");
     for (int s = 0; s < AMEIR_N_STAGES; s++) {
@@ -146,17 +157,27 @@ cJSON *ameir_run_outcome_json(const ameir_search_config *cfg, const ameir_contro
     return o;
 }
 
-static void print_row(FILE *f, const char *name, const ameir_trial *t) {
+static void print_row(FILE *f, const ameir_controller *ctl, const char *name, const ameir_trial *t) {
+    ameir_contender_stats st;
+    int seeds = ameir_controller_contender(ctl, t->id, &st) == 0 && st.count > 1;
     if (t->status != AMEIR_TRIAL_DONE) {
         fprintf(f, "  %-16s trial %-5lld %s\n", name, (long long)t->id, ameir_trial_status_name(t->status));
-        return;
-    }
-    if (t->test.task == AMEIR_TASK_SEQ)
+    } else if (t->test.task == AMEIR_TASK_SEQ) {
         fprintf(f, "  %-16s trial %-5lld valid ndcg10 %.5f  test ndcg10 %.5f  hr10 %.5f  mrr %.5f\n", name, (long long)t->id,
                 t->valid.ndcg10, t->test.ndcg10, t->test.hr10, t->test.mrr);
-    else
+    } else {
         fprintf(f, "  %-16s trial %-5lld valid auc %.5f  test auc %.5f  logloss %.5f  gauc %.5f\n", name, (long long)t->id,
                 t->valid.auc, t->test.auc, t->test.logloss, t->test.gauc);
+    }
+    if (seeds) /* the selection is on the mean over the seeds */
+        fprintf(f, "  %-16s %d of %d seeds done: valid %.5f +- %.5f  test %.5f +- %.5f\n", "", st.n, st.count, st.valid_mean,
+                st.valid_sd, st.test_mean, st.test_sd);
+}
+
+/* The first training of its contender: the other seeds are summarised on its line. */
+static int first_of_contender(const ameir_controller *ctl, int64_t id) {
+    ameir_contender_stats st;
+    return ameir_controller_contender(ctl, id, &st) == 0 && st.first == id;
 }
 
 void ameir_run_print_outcome(FILE *f, const ameir_search_config *cfg, const ameir_controller *ctl) {
@@ -171,17 +192,19 @@ void ameir_run_print_outcome(FILE *f, const ameir_search_config *cfg, const amei
     fprintf(f, "winner: %s\n", summary);
     if (t->kind == AMEIR_TRIAL_FINAL_BASELINE && t->baseline >= 0 && t->baseline < cfg->n_baselines)
         fprintf(f, "  (the baseline %s: no searched arch beat it on validation)\n", cfg->baseline_names[t->baseline]);
-    print_row(f, "winner", t);
+    if (cfg->final_seeds > 1)
+        fprintf(f, "  (chosen on the mean validation metric over %d training seeds)\n", cfg->final_seeds);
+    print_row(f, ctl, "winner", t);
     int64_t n = ameir_controller_n_trials(ctl);
     for (int64_t i = 0; i < n; i++) { /* the other finalists: the winner is the best of them on validation */
         const ameir_trial *b = ameir_controller_trial(ctl, i);
-        if (b->kind == AMEIR_TRIAL_FINAL_WINNER && i != w)
-            print_row(f, "finalist", b);
+        if (b->kind == AMEIR_TRIAL_FINAL_WINNER && i != w && first_of_contender(ctl, i))
+            print_row(f, ctl, "finalist", b);
     }
     for (int64_t i = 0; i < n; i++) {
         const ameir_trial *b = ameir_controller_trial(ctl, i);
-        if (b->kind == AMEIR_TRIAL_FINAL_BASELINE)
-            print_row(f, b->baseline >= 0 && b->baseline < cfg->n_baselines ? cfg->baseline_names[b->baseline] : "baseline", b);
+        if (b->kind == AMEIR_TRIAL_FINAL_BASELINE && first_of_contender(ctl, i))
+            print_row(f, ctl, b->baseline >= 0 && b->baseline < cfg->n_baselines ? cfg->baseline_names[b->baseline] : "baseline", b);
     }
 }
 

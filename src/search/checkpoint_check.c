@@ -43,6 +43,14 @@ static int metrics_check(const ameir_metrics *m, const char *table, int64_t row,
     return 0;
 }
 
+/* j with ameir_final_seed(cfg, j) == seed, j < final_seeds; or -1 */
+static int final_seed_index(const ameir_search_config *cfg, uint64_t seed) {
+    for (int j = 0; j < cfg->final_seeds; j++)
+        if (ameir_final_seed(cfg, j) == seed)
+            return j;
+    return -1;
+}
+
 #define BAD(col, fmt, ...)                                                                                  \
     do {                                                                                                    \
         snprintf(msg, cap, "trial %lld, column %s: " fmt, (long long)row, col, __VA_ARGS__);                 \
@@ -59,8 +67,11 @@ int ameir_trial_row_check(const ameir_search_config *cfg, const ameir_trial *t, 
         BAD("kind", "got %d, expected %s for stage %d", t->kind, search ? "0 (search)" : "1 or 2 (final)", t->stage);
     if (t->status < 0 || t->status >= AMEIR_TRIAL_N_STATUS)
         BAD("status", "got %d, expected 0..%d", t->status, AMEIR_TRIAL_N_STATUS - 1);
-    if (t->seed != cfg->seed)
+    if (search && t->seed != cfg->seed)
         BAD("seed", "got %llu, expected the config's %llu", (unsigned long long)t->seed, (unsigned long long)cfg->seed);
+    if (!search && final_seed_index(cfg, t->seed) < 0)
+        BAD("seed", "got %llu, expected one of the %d final seeds of the config's seed %llu", (unsigned long long)t->seed,
+            cfg->final_seeds, (unsigned long long)cfg->seed);
     if (search) {
         const ameir_schedule *s = &cfg->schedule[t->stage];
         if (t->rung < 0 || t->rung > 62)

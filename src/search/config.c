@@ -321,8 +321,8 @@ static void set_defaults(ameir_search_config *cfg) {
 
 static int parse_root(ameir_json_ctx *c, const cJSON *root, ameir_search_config *cfg) {
     static const char *const keys[] = {"name", "description", "data", "seed", "d", "train", "trial_time_limit", "behavior",
-                                       "interaction", "mlp", "defaults", "final", "final_top", "seed_baselines", "warm_start",
-                                       "baselines", NULL};
+                                       "interaction", "mlp", "defaults", "final", "final_top", "final_seeds", "seed_baselines",
+                                       "warm_start", "baselines", NULL};
     static const char *const need[] = {"data", "behavior", "interaction", "mlp", NULL};
     const char *const stage_keys[AMEIR_N_STAGES] = {"behavior", "interaction", "mlp"};
     char data[AMEIR_PATH_MAX];
@@ -357,6 +357,8 @@ static int parse_root(ameir_json_ctx *c, const cJSON *root, ameir_search_config 
     AMEIR_TRY(parse_baselines(c, root, cfg));
     cfg->final_top = 1;
     AMEIR_TRY(ameir_json_int(c, root, NULL, "final_top", 1, 64, &cfg->final_top));
+    cfg->final_seeds = 1;
+    AMEIR_TRY(ameir_json_int(c, root, NULL, "final_seeds", 1, AMEIR_MAX_FINAL_SEEDS, &cfg->final_seeds));
     cfg->seed_baselines = 1;
     AMEIR_TRY(ameir_json_bool(c, root, NULL, "seed_baselines", &cfg->seed_baselines));
     cfg->warm_start = 1;

@@ -13,7 +13,9 @@
  * the best of that rung. Rungs are synchronous and the ranking reads only (score, id), so the
  * trial table is the same whatever order results arrive in. Then the final phase: the best
  * final_top archs of the last stage and each baseline, from scratch, with the final budget;
- * the finalist best on validation is the winner.
+ * the finalist best on validation is the winner. With final_seeds k > 1 every contender
+ * (finalist, and with warm_start the best baseline) trains with k seeds and the best mean on
+ * validation wins: the archs a search ends between differ by less than one seed's noise.
  *
  * With warm_start (and baselines), the baselines' final trials come first instead: the one
  * best on validation is the first stage's incumbent (in place of the config's defaults), the
@@ -28,6 +30,7 @@
 #include <string.h>
 
 #include "ameir/error.h"
+#include "ameir/rng.h"
 
 struct ameir_controller {
     const ameir_search_config *cfg;
@@ -46,6 +49,7 @@ struct ameir_controller {
     int done;
     int warming;          /* warm_start: the baselines' final trials are running */
     int64_t horizon;      /* steps the best baseline trained in the warm start (R "baseline") */
+    int warm_best;        /* index of the baseline best in the warm start, or -1 */
     int max_cand;         /* room in cand and order */
     ameir_arch *cand;     /* scratch for a stage's candidates */
     const ameir_arch **cand2; /* scratch: the parents and the seen archs of a generation */
@@ -152,22 +156,46 @@ static int seeded(const ameir_arch *seeds, int n, const ameir_arch *a) {
 static int warm_started(const ameir_search_config *cfg) { return cfg->warm_start && cfg->n_baselines > 0; }
 
 static int rung_complete(ameir_controller *ctl);
-static int64_t best_final(const ameir_controller *ctl, int with_baselines);
+static int64_t best_final(const ameir_controller *ctl, int with_baselines, int need);
 
-/* Each baseline from scratch with the final budget, into the current final rung. */
-static int add_baselines(ameir_controller *ctl) {
-    const ameir_search_config *cfg = ctl->cfg;
-    for (int i = 0; i < cfg->n_baselines; i++) {
-        ameir_trial *t = NULL;
-        AMEIR_TRY(add_trial(ctl, &t));
-        t->stage = AMEIR_STAGE_FINAL;
-        t->kind = AMEIR_TRIAL_FINAL_BASELINE;
-        t->baseline = i;
-        t->budget = cfg->final_train.max_steps;
-        t->arch = cfg->baselines[i];
-        ctl->rung_size++, ctl->rung_open++;
-    }
+uint64_t ameir_final_seed(const ameir_search_config *cfg, int j) {
+    if (j == 0)
+        return cfg->seed;
+    ameir_rng r = ameir_rng_stream(cfg->seed, UINT64_C(0x5EED5000) + (uint64_t)j);
+    return ameir_rng_u64(&r) >> 11; /* below 2^53, as the config's seed: exact in JSON */
+}
+
+/* One final training (seed j) of a finalist (kind winner, index = its place) or a
+ * baseline (index into the config's), into the current final rung. */
+static int add_final(ameir_controller *ctl, int kind, int index, const ameir_arch *arch, int j) {
+    ameir_trial *t = NULL;
+    AMEIR_TRY(add_trial(ctl, &t));
+    t->stage = AMEIR_STAGE_FINAL;
+    t->kind = kind;
+    if (kind == AMEIR_TRIAL_FINAL_WINNER)
+        t->candidate = index;
+    else
+        t->baseline = index;
+    t->budget = ctl->cfg->final_train.max_steps;
+    t->arch = *arch;
+    t->seed = ameir_final_seed(ctl->cfg, j);
+    ctl->rung_size++, ctl->rung_open++;
     return 0;
+}
+
+/* Each baseline from scratch with the final budget and the config's seed. */
+static int add_baselines(ameir_controller *ctl) {
+    for (int i = 0; i < ctl->cfg->n_baselines; i++)
+        AMEIR_TRY(add_final(ctl, AMEIR_TRIAL_FINAL_BASELINE, i, &ctl->cfg->baselines[i], 0));
+    return 0;
+}
+
+/* The index of the first baseline equal to a, or -1. */
+static int baseline_index(const ameir_search_config *cfg, const ameir_arch *a) {
+    for (int i = 0; i < cfg->n_baselines; i++)
+        if (ameir_arch_equal(&cfg->baselines[i], a))
+            return i;
+    return -1;
 }
 
 /* warm_start: the baselines first, as a final rung of their own. */
@@ -215,11 +243,11 @@ static int best_chains(ameir_controller *ctl, int stage, int64_t *ids, int max) 
 
 static int start_final(ameir_controller *ctl) {
     const ameir_search_config *cfg = ctl->cfg;
-    ameir_trial *t = NULL;
     int64_t ids[64];
     int top = cfg->final_top < 64 ? cfg->final_top : 64;
     int n_fin = best_chains(ctl, AMEIR_N_STAGES - 1, ids, top);
-    int warm = warm_started(cfg);
+    int warm = warm_started(cfg), k = cfg->final_seeds;
+    int extended[AMEIR_MAX_BASELINES] = {0};
     ctl->stage = AMEIR_STAGE_FINAL;
     ctl->rung = 0;
     ctl->rung_first = ctl->n;
@@ -230,16 +258,19 @@ static int start_final(ameir_controller *ctl) {
         ameir_arch a = ctl->base;
         if (n_fin) /* the stage winner is the first: base already holds its part */
             ameir_arch_set_part(&a, &ctl->trials[ids[i]].arch, AMEIR_N_STAGES - 1);
-        if (warm && seeded(cfg->baselines, cfg->n_baselines, &a))
-            continue; /* trained already, under the same final budget and seed */
-        ctl->rung_size++, ctl->rung_open++;
-        AMEIR_TRY(add_trial(ctl, &t));
-        t->stage = AMEIR_STAGE_FINAL;
-        t->kind = AMEIR_TRIAL_FINAL_WINNER;
-        t->candidate = i;
-        t->budget = cfg->final_train.max_steps;
-        t->arch = a;
+        int b = warm ? baseline_index(cfg, &a) : -1;
+        if (b >= 0) { /* trained already with the config's seed: only its other seeds */
+            for (int j = 1; j < k && !extended[b]; j++)
+                AMEIR_TRY(add_final(ctl, AMEIR_TRIAL_FINAL_BASELINE, b, &cfg->baselines[b], j));
+            extended[b] = 1;
+            continue;
+        }
+        for (int j = 0; j < k; j++)
+            AMEIR_TRY(add_final(ctl, AMEIR_TRIAL_FINAL_WINNER, i, &a, j));
     }
+    /* the best baseline is a contender even when no finalist equals it */
+    for (int j = 1; warm && ctl->warm_best >= 0 && j < k && !extended[ctl->warm_best]; j++)
+        AMEIR_TRY(add_final(ctl, AMEIR_TRIAL_FINAL_BASELINE, ctl->warm_best, &cfg->baselines[ctl->warm_best], j));
     if (!warm)
         AMEIR_TRY(add_baselines(ctl));
     if (ctl->rung_size == 0) /* every finalist was a baseline, already trained */
@@ -357,9 +388,9 @@ static int next_generation(ameir_controller *ctl, int64_t *added) {
 static int rung_complete(ameir_controller *ctl) {
     const ameir_schedule *sch = &ctl->cfg->schedule[ctl->stage];
     if (ctl->warming) { /* the best baseline on validation is the first incumbent */
-        int64_t w = best_final(ctl, 1);
+        int64_t w = best_final(ctl, 1, 1);
         if (w >= 0)
-            ctl->base = ctl->trials[w].arch, ctl->horizon = ctl->trials[w].steps;
+            ctl->base = ctl->trials[w].arch, ctl->horizon = ctl->trials[w].steps, ctl->warm_best = ctl->trials[w].baseline;
         ctl->warming = 0;
         return start_stage(ctl, AMEIR_STAGE_BEHAVIOR);
     }
@@ -440,8 +471,8 @@ int ameir_controller_create(ameir_controller **out, const ameir_search_config *c
         if (k > max_n)
             max_n = k;
     }
-    if (cfg->final_top + cfg->n_baselines > max_n)
-        max_n = cfg->final_top + cfg->n_baselines;
+    if ((cfg->final_top + 1) * cfg->final_seeds + cfg->n_baselines > max_n)
+        max_n = (cfg->final_top + 1) * cfg->final_seeds + cfg->n_baselines;
     ctl = calloc(1, sizeof *ctl);
     if (!ctl)
         return ameir_fail(AMEIR_ENOMEM, "search controller: out of memory");
@@ -457,6 +488,7 @@ int ameir_controller_create(ameir_controller **out, const ameir_search_config *c
     }
     for (int s = 0; s < AMEIR_N_STAGES; s++)
         ctl->winners[s] = -1;
+    ctl->warm_best = -1;
     ctl->base = cfg->defaults;
     rc = warm_started(cfg) ? start_warm(ctl) : start_stage(ctl, AMEIR_STAGE_BEHAVIOR);
     if (rc < 0)
@@ -572,6 +604,8 @@ static const char *record_differs(const ameir_trial *rec, const ameir_trial *t) 
         return "parent";
     if (rec->baseline != t->baseline)
         return "baseline";
+    if (rec->seed != t->seed)
+        return "seed";
     if (!ameir_arch_equal(&rec->arch, &t->arch))
         return "architecture";
     return NULL;
@@ -631,7 +665,7 @@ void ameir_controller_best_arch(const ameir_controller *ctl, ameir_arch *out) { 
 
 int64_t ameir_controller_planned_trials(const ameir_controller *ctl) {
     const ameir_search_config *cfg = ctl->cfg;
-    int64_t total = cfg->final_top + cfg->n_baselines;
+    int64_t total = (int64_t)cfg->final_top * cfg->final_seeds + cfg->n_baselines + (warm_started(cfg) ? cfg->final_seeds - 1 : 0);
     for (int s = 0; s < AMEIR_N_STAGES; s++) {
         const ameir_schedule *sch = &cfg->schedule[s];
         int64_t seeds = 1 + (cfg->seed_baselines ? cfg->n_baselines : 0);
@@ -647,14 +681,55 @@ int64_t ameir_controller_planned_trials(const ameir_controller *ctl) {
     return total;
 }
 
-/* The best final trial on validation (ties: lower id): finalists, and baselines if asked. */
-static int64_t best_final(const ameir_controller *ctl, int with_baselines) {
+static int is_final(const ameir_trial *t) { return t->kind == AMEIR_TRIAL_FINAL_WINNER || t->kind == AMEIR_TRIAL_FINAL_BASELINE; }
+
+/* Final trials a and b train the same contender: the same arch, and with warm_start
+ * (baselines are contenders) of either kind, otherwise of the same kind. */
+static int same_contender(const ameir_controller *ctl, const ameir_trial *a, const ameir_trial *b) {
+    return is_final(a) && is_final(b) && (warm_started(ctl->cfg) || a->kind == b->kind) && ameir_arch_equal(&a->arch, &b->arch);
+}
+
+/* The trainings of the contender of final trial t (ameir_contender_stats). */
+static void contender_stats(const ameir_controller *ctl, const ameir_trial *t, ameir_contender_stats *st) {
+    double sv = 0, sv2 = 0, st1 = 0, st2 = 0;
+    memset(st, 0, sizeof *st);
+    st->first = -1;
+    for (int64_t id = 0; id < ctl->n; id++) {
+        const ameir_trial *u = &ctl->trials[id];
+        if (!same_contender(ctl, t, u))
+            continue;
+        if (st->first < 0)
+            st->first = id;
+        st->count++;
+        if (!ok(u))
+            continue;
+        double v = u->metric, x = ameir_metrics_primary(&u->test);
+        st->n++, sv += v, sv2 += v * v, st1 += x, st2 += x * x;
+    }
+    if (st->n == 0)
+        return;
+    st->valid_mean = sv / st->n, st->test_mean = st1 / st->n;
+    if (st->n > 1) {
+        st->valid_sd = sqrt(fmax(0.0, (sv2 - sv * st->valid_mean) / (st->n - 1)));
+        st->test_sd = sqrt(fmax(0.0, (st2 - st1 * st->test_mean) / (st->n - 1)));
+    }
+}
+
+/* The contender best on mean validation (ties: lower first id) among those with at least
+ * `need` trainings, all finished well: its first trial. Finalists, and baselines if asked. */
+static int64_t best_final(const ameir_controller *ctl, int with_baselines, int need) {
     int64_t best = -1;
+    double best_mean = 0;
     for (int64_t id = 0; id < ctl->n; id++) {
         const ameir_trial *t = &ctl->trials[id];
-        int eligible = t->kind == AMEIR_TRIAL_FINAL_WINNER || (with_baselines && t->kind == AMEIR_TRIAL_FINAL_BASELINE);
-        if (eligible && ok(t) && (best < 0 || t->metric > ctl->trials[best].metric))
-            best = id;
+        if (!(t->kind == AMEIR_TRIAL_FINAL_WINNER || (with_baselines && t->kind == AMEIR_TRIAL_FINAL_BASELINE)))
+            continue;
+        ameir_contender_stats st;
+        contender_stats(ctl, t, &st);
+        if (st.first != id || st.count < need || st.n < st.count)
+            continue; /* seen at its first trial; too few seeds; or one of them failed */
+        if (best < 0 || st.valid_mean > best_mean)
+            best = id, best_mean = st.valid_mean;
     }
     return best;
 }
@@ -662,7 +737,14 @@ static int64_t best_final(const ameir_controller *ctl, int with_baselines) {
 int64_t ameir_controller_final_winner(const ameir_controller *ctl) {
     if (ctl->stage != AMEIR_STAGE_FINAL || ctl->warming)
         return -1; /* the final phase has not begun */
-    return best_final(ctl, warm_started(ctl->cfg));
+    return best_final(ctl, warm_started(ctl->cfg), ctl->cfg->final_seeds);
+}
+
+int ameir_controller_contender(const ameir_controller *ctl, int64_t id, ameir_contender_stats *out) {
+    if (id < 0 || id >= ctl->n || !is_final(&ctl->trials[id]))
+        return -1;
+    contender_stats(ctl, &ctl->trials[id], out);
+    return 0;
 }
 
 const char *ameir_controller_role(const ameir_controller *ctl, const ameir_trial *t, char *out, size_t cap) {

@@ -189,6 +189,10 @@ static void semantics(const ameir_controller *ctl) {
     violation_f64("trials/valid", done, 0, 7, want);
     snprintf(want, sizeof want, "trial %lld, column test.logloss: got -1", (long long)final);
     violation_f64("trials/test", final, 3, -1, want);
+    snprintf(want, sizeof want, "trial %lld, column seed: got 12345, expected the config's", (long long)done);
+    violation_i64("trials/seed", done, 12345, want);
+    snprintf(want, sizeof want, "trial %lld, column seed: got 12345, expected one of the 1 final seeds", (long long)final);
+    violation_i64("trials/seed", final, 12345, want);
     snprintf(want, sizeof want, "trial %lld, column seconds: got inf", (long long)done);
     violation_f64("trials/seconds", done, 0, INFINITY, want);
     violation_i64("controller/stage_winners", 0, done == 0 ? 1 : 0, "/controller/stage_winners[0] is");

@@ -54,12 +54,20 @@ static double incumbent_metric = NAN;
 /* The final baselines' fake metric when not NaN (check_warm_start makes them the best). */
 static double baseline_metric = NAN;
 
+/* When > 0, a final trial's metric also varies with its training seed by up to this much. */
+static double seed_noise = 0;
+
 /* Steps a final baseline reports having trained (early stopping); 0 = its budget. */
 static int64_t baseline_steps = 0;
 
 /* A fake validation metric: a function of the trial alone (its arch and budget). */
 static double fake_metric(const ameir_search_task *t) {
     uint64_t h = ameir_arch_hash(&t->arch);
+    if (seed_noise > 0 && t->stage == AMEIR_STAGE_FINAL) {
+        ameir_rng r = ameir_rng_stream(t->seed ^ h, 3);
+        double base = t->kind == AMEIR_TRIAL_FINAL_BASELINE && !isnan(baseline_metric) ? baseline_metric : 0.7 + 0.001 * (double)(h % 7);
+        return base + seed_noise * ameir_rng_uniform(&r);
+    }
     if (t->kind == AMEIR_TRIAL_FINAL_BASELINE && !isnan(baseline_metric))
         return baseline_metric + 0.001 * (double)t->baseline;
     if (t->baseline == AMEIR_ROLE_INCUMBENT && !isnan(incumbent_metric))
@@ -722,6 +730,114 @@ static void check_final_top(void) {
     ameir_search_config_free(cfg);
 }
 
+/* A final baseline diverges when its seed is the config's second final seed. */
+static const ameir_search_config *diverge_cfg;
+static int second_seed_diverges(const ameir_search_task *t) {
+    return t->kind == AMEIR_TRIAL_FINAL_BASELINE && t->seed == ameir_final_seed(diverge_cfg, 1) ? AMEIR_TRIAL_DIVERGED
+                                                                                                 : AMEIR_TRIAL_DONE;
+}
+
+/* final_seeds: every finalist and the best baseline train with k seeds, the winner is the
+ * contender with the best mean validation metric (not the best single training), a failed
+ * seed puts its contender out, and the table is the same in any result order and on replay. */
+static void check_final_seeds(void) {
+    ameir_search_config *cfg = parse_config(
+        "{\"data\": \"x\", \"seed\": 5, \"final_top\": 2, \"final_seeds\": 3,"
+        " \"behavior\": {\"schedule\": {\"n\": 3, \"eta\": 2, \"r\": 5, \"R\": 10}},"
+        " \"interaction\": {\"max_interactions\": 2, \"schedule\": {\"n\": 3, \"eta\": 2, \"r\": 5, \"R\": 10}},"
+        " \"mlp\": {\"widths\": [80, 200], \"acts\": [\"relu\"], \"schedule\": {\"n\": 3, \"eta\": 2, \"r\": 5, \"R\": 10}},"
+        " \"baselines\": [\"../../configs/archs/din.json\", \"../../configs/archs/dnn.json\"]}");
+    CHECK_EQ_INT(cfg->final_seeds, 3);
+    CHECK(ameir_final_seed(cfg, 0) == cfg->seed);
+    CHECK(ameir_final_seed(cfg, 1) != ameir_final_seed(cfg, 2) && ameir_final_seed(cfg, 1) != cfg->seed);
+    int differs = 0; /* runs where the best single training is not the best mean */
+    seed_noise = 0.05;
+    for (uint64_t order = 0; order < 8; order++) {
+        ameir_controller *ctl = NULL;
+        CHECK_EQ_INT(ameir_controller_create(&ctl, cfg), 0);
+        run(ctl, 3, order, all_done, -1);
+        int64_t n = ameir_controller_n_trials(ctl), w = ameir_controller_final_winner(ctl);
+        /* the warm start's best baseline: of the first two trials, on the config's seed */
+        const ameir_trial *b0 = ameir_controller_trial(ctl, 0), *b1 = ameir_controller_trial(ctl, 1);
+        int best_base = b1->metric > b0->metric ? 1 : 0;
+        /* brute force: the contenders are the archs with three final trainings */
+        int64_t best = -1, best_single = -1;
+        double best_mean = -1;
+        int n_contenders = 0;
+        for (int64_t i = 0; i < n; i++) {
+            const ameir_trial *t = ameir_controller_trial(ctl, i);
+            if (t->stage != AMEIR_STAGE_FINAL)
+                continue;
+            int count = 0, first = 1;
+            double sum = 0;
+            uint64_t seeds[3] = {0};
+            for (int64_t j = 0; j < n; j++) {
+                const ameir_trial *u = ameir_controller_trial(ctl, j);
+                if (u->stage != AMEIR_STAGE_FINAL || !ameir_arch_equal(&u->arch, &t->arch))
+                    continue;
+                first &= j >= i;
+                if (count < 3)
+                    seeds[count] = u->seed;
+                count++, sum += u->metric;
+            }
+            if (t->kind == AMEIR_TRIAL_FINAL_BASELINE && t->baseline != best_base) {
+                CHECK_EQ_INT(count, 1); /* the other baseline: the config's seed only */
+                continue;
+            }
+            CHECK_EQ_INT(count, 3);
+            for (int j = 0; j < 3 && count == 3; j++)
+                CHECK(seeds[j] == ameir_final_seed(cfg, j)); /* in seed order, first the config's */
+            if (first) {
+                n_contenders++;
+                if (best < 0 || sum / 3 > best_mean)
+                    best = i, best_mean = sum / 3;
+            }
+            if (best_single < 0 || t->metric > ameir_controller_trial(ctl, best_single)->metric)
+                best_single = i;
+        }
+        CHECK_EQ_INT(n_contenders, 3); /* two finalists and the best baseline */
+        CHECK_EQ_INT(w, best);
+        ameir_contender_stats st;
+        CHECK_EQ_INT(ameir_controller_contender(ctl, w, &st), 0);
+        CHECK_EQ_INT(st.count, 3);
+        CHECK_EQ_INT(st.n, 3);
+        CHECK_EQ_INT(st.first, w);
+        CHECK(fabs(st.valid_mean - best_mean) < 1e-12 && st.valid_sd > 0);
+        CHECK(ameir_controller_contender(ctl, 2, &st) < 0); /* a search trial is no contender */
+        differs += !ameir_arch_equal(&ameir_controller_trial(ctl, best_single)->arch, &ameir_controller_trial(ctl, w)->arch);
+        ameir_controller *re = replayed(cfg, ctl);
+        CHECK(same_table(ctl, re, 1));
+        CHECK_EQ_INT(ameir_controller_final_winner(re), w);
+        ameir_controller_free(re);
+        if (order > 0) { /* another order of results: the same table */
+            ameir_controller *ref = NULL;
+            CHECK_EQ_INT(ameir_controller_create(&ref, cfg), 0);
+            run(ref, 1, 0, all_done, -1);
+            CHECK(same_table(ctl, ref, 1));
+            ameir_controller_free(ref);
+        }
+        ameir_controller_free(ctl);
+        /* with a fresh config seed the draws differ */
+        cfg->seed += 1000;
+    }
+    CHECK(differs > 0); /* so the mean, not one training, decided at least once */
+    /* a contender whose training diverged with one seed is out; the others still compete */
+    diverge_cfg = cfg;
+    seed_noise = 0.05;
+    baseline_metric = 2.0; /* far the best, but for the seed it lost */
+    ameir_controller *ctl = NULL;
+    CHECK_EQ_INT(ameir_controller_create(&ctl, cfg), 0);
+    run(ctl, 2, 0, second_seed_diverges, -1);
+    baseline_metric = NAN;
+    int64_t w = ameir_controller_final_winner(ctl);
+    CHECK(w >= 0 && ameir_controller_trial(ctl, w)->kind == AMEIR_TRIAL_FINAL_WINNER);
+    ameir_search_task t;
+    CHECK_EQ_INT(ameir_controller_next(ctl, &t), AMEIR_NEXT_DONE);
+    ameir_controller_free(ctl);
+    seed_noise = 0;
+    ameir_search_config_free(cfg);
+}
+
 int main(void) {
     /* rung 0 = the incumbent + n candidates */
     static const int s1[] = {7, 4, 2};
@@ -749,6 +865,7 @@ int main(void) {
     check_valid_rows();
     check_generations();
     check_final_top();
+    check_final_seeds();
     check_diverged();
     check_order_independence();
     check_warm_start();

@@ -150,6 +150,8 @@ static void check_bad(void) {
     bad_with("\"train\": {\"epochs\": 3}", "", AMEIR_ECONFIG, "train.epochs: got an unknown key");
     bad_with("\"final\": {\"patience\": -1}", "", AMEIR_ECONFIG, "final.patience: got -1, expected an integer from 0");
     bad_with("\"trial_time_limit\": -5", "", AMEIR_ECONFIG, "trial_time_limit: got -5, expected a number >= 0");
+    bad_with("\"final_seeds\": 0", "", AMEIR_ECONFIG, "bad.json: final_seeds: got 0, expected an integer from 1 to 16");
+    bad_with("\"final_seeds\": 17", "", AMEIR_ECONFIG, "bad.json: final_seeds: got 17, expected an integer from 1 to 16");
     bad_with("\"baselines\": \"din.json\"", "", AMEIR_ECONFIG, "baselines: got \"din.json\", expected an array");
     bad_with("\"baselines\": [\"nope.json\"]", "", AMEIR_ENOENT, "bad.json: baselines[0]: no such arch file /base/nope.json");
     bad_with("\"defaults\": {\"behavior\": {\"aggregate\": \"max\"}}", "", AMEIR_ECONFIG, "bad.json: defaults");
