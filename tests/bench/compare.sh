@@ -4,6 +4,9 @@
 # dimension, for docs/performance.md: samples per wall-clock second (the bench's last line)
 # and per CPU second of the process (steadier when the machine is shared). The load average
 # before and after goes with the numbers: other jobs on the cores change them.
+# PyTorch runs with OMP_NUM_THREADS=T, as a job script sets it: Debian's torch links
+# OpenBLAS, whose own thread pool torch.set_num_threads does not bound (at T = 1 it kept a
+# second core busy, docs/performance.md).
 # usage: tests/bench/compare.sh AMEIR_EXE [ARCH] [RUNS] [STEPS] [DIMS] [THREADS]   (from the source root)
 #        defaults: configs/archs/product-bench.json 5 60 "16 32 64" "1 2"
 set -eu
@@ -34,8 +37,8 @@ for d in $dims; do
         while [ $i -lt "$runs" ]; do
             set -- --arch "$arch" --batch 256 --seq 50 --dim "$d" --steps "$steps" --threads "$t"
             one ameir "$exe" bench "$@"
-            one sparse $py tests/bench/torch_bench.py "$@" --optimizer sparse
-            one dense $py tests/bench/torch_bench.py "$@" --optimizer dense
+            one sparse env OMP_NUM_THREADS="$t" $py tests/bench/torch_bench.py "$@" --optimizer sparse
+            one dense env OMP_NUM_THREADS="$t" $py tests/bench/torch_bench.py "$@" --optimizer dense
             i=$((i + 1))
         done
         for k in wall cpu; do

@@ -53,6 +53,33 @@ def primary(task):
     return "ndcg10" if task == "seq" else "auc"
 
 
+def outcome(ameir, rh5):
+    """The search's outcome from `ameir report RH5 --json`: the winner, the finalists and the
+    baselines (each training, with its seed and, for final_seeds > 1, its contender's mean
+    over seeds), the stage winners and the trial counts; {} if there is no report."""
+    rep = subprocess.run([ameir, "report", rh5, "--json"], stdout=subprocess.PIPE, text=True, env=env())
+    try:
+        r = json.loads(rep.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return {}
+    m = r["metric"]
+    finals = [t for st in r["stages"] if st["stage"] == "final" for t in st["trials"]]
+    secs = {t["trial"]: t["seconds"] for t in finals}
+
+    def entry(e):
+        keep = ("name", "trial", "seed", "valid", "test", "steps", "over_seeds", "arch")
+        d = {k: e.get(k) for k in keep if k in e}
+        d["seconds"] = secs.get(e.get("trial"))
+        return d
+
+    line = {"trials": r["trials"], "metric": m, "stage_winners": r["stage_winners"], "winner": entry(r["winner"]),
+            "finalists": [entry(f) for f in r.get("finalists", [])], "baselines": [entry(b) for b in r["baselines"]]}
+    search = [t for st in r["stages"] if st["stage"] != "final" for t in st["trials"]]
+    line["search_trials"] = len(search)
+    line["search_seconds"] = sum(t["seconds"] for t in search)
+    return line
+
+
 def run_one(a, name, seed):
     out_dir = os.path.join(a.out, name, "seed%d" % seed)
     rh5 = os.path.join(out_dir, "RUN.h5")
@@ -87,28 +114,9 @@ def run_one(a, name, seed):
     wall = time.time() - t0
     stop.set()
     th.join()
-    rep = subprocess.run([a.ameir, "report", rh5, "--json"], stdout=subprocess.PIPE, text=True, env=env())
     line = {"dataset": name, "seed": seed, "command": " ".join(cmd), "exit": p.returncode, "wall_s": wall, "resumed": resume,
             "load_mean": statistics.mean(loads) if loads else None, "load_max": max(loads) if loads else None}
-    try:
-        r = json.loads(rep.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        r = None
-    if r:
-        m = r["metric"]
-        finals = [t for st in r["stages"] if st["stage"] == "final" for t in st["trials"]]
-        secs = {t["trial"]: t["seconds"] for t in finals}
-        line.update(trials=r["trials"], metric=m, stage_winners=r["stage_winners"])
-        line["winner"] = {"trial": r["winner"].get("trial"), "arch": r["winner"].get("arch"),
-                          "valid": r["winner"].get("valid"), "test": r["winner"].get("test"), "steps": r["winner"].get("steps"),
-                          "seconds": secs.get(r["winner"].get("trial"))}
-        line["finalists"] = [{"trial": f["trial"], "valid": f.get("valid"), "test": f.get("test"), "steps": f["steps"]}
-                             for f in r.get("finalists", [])]
-        line["baselines"] = [{"name": b["name"], "trial": b["trial"], "valid": b.get("valid"), "test": b.get("test"),
-                              "steps": b["steps"], "seconds": secs.get(b["trial"])} for b in r["baselines"]]
-        search = [t for st in r["stages"] if st["stage"] != "final" for t in st["trials"]]
-        line["search_trials"] = len(search)
-        line["search_seconds"] = sum(t["seconds"] for t in search)
+    line.update(outcome(a.ameir, rh5))
     with open(os.path.join(a.out, "results.jsonl"), "a") as f:
         f.write(json.dumps(line) + "\n")
     return line
@@ -136,12 +144,30 @@ def ms(v):
     return "%.4f ± %.4f" % (statistics.mean(v), statistics.stdev(v))
 
 
+def first_seed(entries):
+    """The first training of each contender or baseline (the config's seed): one per trial
+    arch, in order; with final_seeds > 1 the other seeds' entries follow it in the JSON."""
+    seen, out = set(), []
+    for e in entries:
+        key = e.get("name") or json.dumps(e.get("arch"), sort_keys=True)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(e)
+    return out
+
+
 def cmd_table(a):
     rows = {}
     with open(os.path.join(a.out, "results.jsonl")) as f:
         for l in f:
             r = json.loads(l)
             rows.setdefault(r["dataset"], {})[r["seed"]] = r  # the last run of a seed counts
+    for name, by_seed in rows.items():  # the outcome as the checkpoint has it now (report's current fields)
+        for seed, r in by_seed.items():
+            rh5 = os.path.join(a.out, name, "seed%d" % seed, "RUN.h5")
+            if os.path.exists(rh5):
+                r.update(outcome(a.ameir, rh5))
     for name, by_seed in rows.items():
         runs = [by_seed[s] for s in sorted(by_seed) if by_seed[s].get("winner")]
         if not runs:
@@ -150,8 +176,8 @@ def cmd_table(a):
         print("\n### %s (test %s; seeds %s)\n" % (name, m, ", ".join(str(r["seed"]) for r in runs)))
         print("| seed | wall | trials (search + final) | load avg (mean, max) | winner valid | winner test | best baseline (test) | search wall / mean baseline fit |")
         print("|---|---|---|---|---|---|---|---|")
-        for r in runs:
-            bl = [b for b in r["baselines"] if b.get("test")]
+        for r in runs:  # a baseline's first training (the config's seed), as the winner's
+            bl = [b for b in first_seed(r["baselines"]) if b.get("test")]
             best = max(bl, key=lambda b: b["test"][m]) if bl else None
             fit = statistics.mean(b["seconds"] for b in bl) if bl else float("nan")
             print("| %d | %dm%02ds | %d (%d + %d) | %.1f, %.1f | %.4f | %.4f | %s %.4f | %.1f |" % (
@@ -164,12 +190,23 @@ def cmd_table(a):
         print("| **search winner** | %s | %s | %s | %s |" % (
             ms([r["winner"]["test"][m] for r in runs]), ms([r["winner"]["valid"][m] for r in runs]),
             "/".join(str(r["winner"]["steps"]) for r in runs), "/".join("%.0f" % (r["winner"]["seconds"] or 0) for r in runs)))
-        names = [b["name"] for b in runs[0]["baselines"]]
+        names = [b["name"] for b in first_seed(runs[0]["baselines"])]
         for n in names:
             bs = [next((b for b in r["baselines"] if b["name"] == n), None) for r in runs]
             bs = [b for b in bs if b and b.get("test")]
             print("| %s | %s | %s | %s | %s |" % (n, ms([b["test"][m] for b in bs]), ms([b["valid"][m] for b in bs]),
                                               "/".join(str(b["steps"]) for b in bs), "/".join("%.0f" % b["seconds"] for b in bs)))
+        if any(r["winner"].get("over_seeds") for r in runs):  # final_seeds > 1: the contenders over their seeds
+            print("\n| seed | contender | trainings | valid %s, mean ± sd | test %s, mean ± sd | won |" % (m, m))
+            print("|---|---|---|---|---|---|")
+            for r in runs:
+                for c in first_seed(r["finalists"] + r["baselines"]):
+                    o = c.get("over_seeds")
+                    if not o or o["seeds"] < 2:
+                        continue
+                    print("| %d | %s | %d | %.4f ± %.4f | %.4f ± %.4f | %s |" % (
+                        r["seed"], c.get("name", "finalist (trial %d)" % c["trial"]), o["seeds"], o["valid_mean"],
+                        o["valid_sd"], o["test_mean"], o["test_sd"], "yes" if c["trial"] == r["winner"]["trial"] else ""))
 
 
 def main():
