@@ -101,6 +101,9 @@ void ameir_maxpool_backward(real *dinp, const real *dout, const int32_t *argmax,
 size_t ameir_attention_act_size(int B, int L, int C, int H);
 void ameir_attention_forward(real *out, real *act, const real *inp, const real *w_in, const real *b_in, const real *w_out, const real *b_out, const uint8_t *mask, int B, int L, int C, int H);
 void ameir_attention_backward(real *dinp, real *dw_in, real *db_in, real *dw_out, real *db_out, const real *dout, real *act, const real *inp, const real *w_in, const real *w_out, const uint8_t *mask, int B, int L, int C, int H);
+/* plain loops over the whole L x L, the reference the fast form is tested against (same act) */
+void ameir_attention_forward_naive(real *out, real *act, const real *inp, const real *w_in, const real *b_in, const real *w_out, const real *b_out, const uint8_t *mask, int B, int L, int C, int H);
+void ameir_attention_backward_naive(real *dinp, real *dw_in, real *db_in, real *dw_out, real *db_out, const real *dout, real *act, const real *inp, const real *w_in, const real *w_out, const uint8_t *mask, int B, int L, int C, int H);
 
 /* ---- layer norm over the last dimension, eps 1e-5; rows with mask 0 give 0 ----
  * inp/out (N, C), w/b (C), mean/rstd (N). mask may be NULL (all rows real). */

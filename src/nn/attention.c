@@ -7,13 +7,21 @@
  *   out = ctx w_out^T + b_out at real queries, 0 at padding queries
  * A query row with no real key (cannot happen for a real query, which is its own key)
  * would give ctx = 0.
- * Per (row, head) the products are small gemms straight on the strided q, k, v columns
- * (ld 3C), so no copies are made; the mask is applied to the probabilities. They run over
- * the row's real range only, from its first real position to its last (padding before
- * and after it gives nothing and gets nothing): histories are padded at the front, so
- * the L x L products shrink to n x n with n the real length. A row's A is n x n (ld n).
- * act layout: QKV (B*L, 3C) | A (B, H, L, L) | CTX (B*L, C) |
- *             backward scratch: DQKV (B*L, 3C) | DCTX (B*L, C) | DA (L, L). */
+ * Per (row, head) the work runs over the row's real range only, from its first real
+ * position to its last (padding before and after it gives nothing and gets nothing):
+ * histories are padded at the front, so the L x L products shrink to n x n with n the
+ * real length. A row's A is stored transposed, n x np (n padded, see VB): AT[j][i] =
+ * A[i, j]. The forward's products are far too small for BLAS (its call and packing
+ * overhead, with the row-wise softmax, was most of the layer's time), so they are loops
+ * over that key-major layout: every inner loop runs over blocks of queries with no
+ * reduction, and each lane is one query summed in a fixed order, so every SIMD clone
+ * gives the same bits. The backward keeps its four gemms (BLAS takes AT transposed for
+ * free; loops were slower there) and runs the softmax backward over lanes of queries.
+ * The _naive functions are the layer in plain loops over the whole L x L, the reference
+ * the unit test compares against.
+ * act layout: QKV (B*L, 3C) | AT (B, H, L, LP) | CTX (B*L, C) |
+ *             backward scratch: DQKV (B*L, 3C) | DCTX (B*L, C) |
+ *             per-(row, head) scratch: WS ((L + 2 C + 2) LP), LP = L rounded up to 16. */
 #include <math.h>
 #include <string.h>
 
@@ -21,13 +29,16 @@
 #include "ameir/nn.h"
 #include "nn_math.h"
 
+/* lanes of a row's products, padded (see VB below) */
+static size_t padded_len(int L) { return ((size_t)L + 15) / 16 * 16; }
+
 size_t ameir_attention_act_size(int B, int L, int C, int H) {
-    size_t BL = (size_t)B * L;
-    return BL * 3 * C + (size_t)B * H * L * L + BL * C + BL * 3 * C + BL * C + (size_t)L * L;
+    size_t BL = (size_t)B * L, LP = padded_len(L);
+    return BL * 3 * C + (size_t)B * H * L * LP + BL * C + BL * 3 * C + BL * C + ((size_t)L + 2 * C + 2) * LP;
 }
 
 typedef struct att_act {
-    real *qkv, *att, *ctx, *dqkv, *dctx, *da;
+    real *qkv, *att, *ctx, *dqkv, *dctx, *ws;
 } att_act;
 
 static att_act att_split(real *act, int B, int L, int C, int H) {
@@ -35,10 +46,10 @@ static att_act att_split(real *act, int B, int L, int C, int H) {
     att_act a;
     a.qkv = act;
     a.att = a.qkv + BL * 3 * C;
-    a.ctx = a.att + (size_t)B * H * L * L;
+    a.ctx = a.att + (size_t)B * H * L * padded_len(L);
     a.dqkv = a.ctx + BL * C;
     a.dctx = a.dqkv + BL * 3 * C;
-    a.da = a.dctx + BL * C;
+    a.ws = a.dctx + BL * C;
     return a;
 }
 
@@ -53,58 +64,156 @@ static void real_range(const uint8_t *m, int L, int *lo, int *hi) {
     *hi = b;
 }
 
-/* A (L, L) holds scores on entry; softmax over the real keys of each real query row,
- * zeros for padding keys, padding queries and rows without a real key. Each pass is
- * a simple loop (bit-mask selects, four partial max/sum chains) so that it vectorises
- * or at least does not wait on one long chain of additions. */
-NN_SIMD_CLONES static void masked_softmax(real *A, const uint8_t *m, int L) {
-#ifdef AMEIR_REAL_DOUBLE
-    typedef int64_t bits_t;
-#else
-    typedef int32_t bits_t;
-#endif
-    const real neg_inf = -(real)INFINITY;
-    bits_t ninf;
-    memcpy(&ninf, &neg_inf, sizeof ninf);
-    for (int i = 0; i < L; i++) {
-        real *a = A + (size_t)i * L;
-        if (!m[i]) {
-            memset(a, 0, (size_t)L * sizeof(real));
+/* The per-(row, head) products run on blocks of VB lanes, over queries i or keys j, with
+ * the sums of a block kept in registers; a row's n positions are padded to np, a
+ * multiple of VB, with zeros in the scratch so that no loop has a remainder. */
+#define VB 16
+#define CB 4 /* columns of a head per pass of the products summed over positions */
+
+static int pad_lanes(int n) { return (n + VB - 1) / VB * VB; }
+
+/* A block of VB lanes in GCC's vector extension: a block's sums stay in registers (as
+ * plain loops over small arrays GCC unrolled them and left them scalar). Lanes are plain
+ * adds and multiplies, the same in every clone; memcpy makes the unaligned loads. */
+typedef real vblock __attribute__((vector_size(VB * sizeof(real))));
+#define VLOAD(v, p) memcpy(&(v), (p), sizeof(vblock))
+#define VSTORE(p, v) memcpy((p), &(v), sizeof(vblock))
+
+/* o[r][l] = sum_c x_rc y[c][l] for the real rows r (x has ld ldx) and the np lanes
+ * (y is hd x np); 0 for the rows with m[r] == 0. A sum runs over c in order. */
+NN_INLINE void prod_over_c(real *restrict o, const real *restrict x, int ldx, const real *restrict y, const uint8_t *m, int n, int np, int hd) {
+    for (int r = 0; r < n; r++) {
+        real *restrict orow = o + (size_t)r * np;
+        if (!m[r]) {
+            memset(orow, 0, (size_t)np * sizeof(real));
             continue;
         }
-        /* padding keys get -inf, so exp makes them exactly 0 */
-        for (int j = 0; j < L; j++) {
-            bits_t keep = -(bits_t)(m[j] != 0), v;
-            memcpy(&v, a + j, sizeof v);
-            v = (v & keep) | (ninf & ~keep);
-            memcpy(a + j, &v, sizeof v);
+        const real *xr = x + (size_t)r * ldx;
+        for (int l0 = 0; l0 < np; l0 += VB) {
+            vblock acc = {0};
+            for (int c = 0; c < hd; c++) {
+                vblock yc;
+                VLOAD(yc, y + (size_t)c * np + l0);
+                acc += xr[c] * yc;
+            }
+            VSTORE(orow + l0, acc);
         }
-        real mx[4] = {neg_inf, neg_inf, neg_inf, neg_inf};
-        int j = 0;
-        for (; j + 4 <= L; j += 4)
-            for (int u = 0; u < 4; u++)
-                mx[u] = a[j + u] > mx[u] ? a[j + u] : mx[u];
-        for (; j < L; j++)
-            mx[0] = a[j] > mx[0] ? a[j] : mx[0];
-        real top = mx[0];
-        for (int u = 1; u < 4; u++)
-            top = mx[u] > top ? mx[u] : top;
-        if (top == neg_inf) { /* no real key */
-            memset(a, 0, (size_t)L * sizeof(real));
-            continue;
-        }
-        for (j = 0; j < L; j++)
-            a[j] = nn_exp(a[j] - top);
-        real sum[4] = {0, 0, 0, 0};
-        for (j = 0; j + 4 <= L; j += 4)
-            for (int u = 0; u < 4; u++)
-                sum[u] += a[j + u];
-        for (; j < L; j++)
-            sum[0] += a[j];
-        real inv = (real)1 / ((sum[0] + sum[1]) + (sum[2] + sum[3]));
-        for (j = 0; j < L; j++)
-            a[j] *= inv;
     }
+}
+
+/* oT[c][l] = sum_r x_rc y[r][l] over the real rows r in order (x has ld ldx, y is
+ * n x np), for the hd columns c and np lanes: CB columns at a time, so that CB sums
+ * are in flight. hd is a multiple of cb. */
+NN_INLINE void prod_over_r(real *restrict oT, const real *restrict x, int ldx, const real *restrict y, const uint8_t *m, int n, int np, int hd, int cb) {
+    for (int c0 = 0; c0 < hd; c0 += cb)
+        for (int l0 = 0; l0 < np; l0 += VB) {
+            vblock acc[CB];
+            for (int t = 0; t < cb; t++)
+                acc[t] = (vblock){0};
+            for (int r = 0; r < n; r++) {
+                if (!m[r])
+                    continue;
+                vblock yr;
+                VLOAD(yr, y + (size_t)r * np + l0);
+                const real *xr = x + (size_t)r * ldx + c0;
+                for (int t = 0; t < cb; t++)
+                    acc[t] += xr[t] * yr;
+            }
+            for (int t = 0; t < cb; t++)
+                VSTORE(oT + (size_t)(c0 + t) * np + l0, acc[t]);
+        }
+}
+
+/* xT (hd x np) = the n x hd block x (ld ldx) transposed and times s, 0 in the lanes of
+ * padding positions and past n */
+NN_INLINE void transpose_in(real *restrict xT, const real *restrict x, int ldx, const uint8_t *m, int n, int np, int hd, real s) {
+    for (int c = 0; c < hd; c++)
+        for (int i = 0; i < np; i++)
+            xT[(size_t)c * np + i] = 0;
+    for (int i = 0; i < n; i++)
+        if (m[i])
+            for (int c = 0; c < hd; c++)
+                xT[(size_t)c * np + i] = s * x[(size_t)i * ldx + c];
+}
+
+/* One (row, head) forward over its n positions (the first and last are real): AT (n, np)
+ * gets AT[j][i] = A[i, j], with 0 rows for padding keys and 0 lanes for padding queries
+ * and past n; ctx (n, hd; ld C) gets A v. q, k, v have ld C3. ws: 2 hd np + 2 np reals. */
+NN_INLINE void head_forward(real *restrict AT, real *restrict ctx, real *restrict ws, const real *q, const real *k, const real *v, const uint8_t *m, int n, int hd, int cb, int C, int C3, real scale) {
+    int np = pad_lanes(n);
+    real *restrict qT = ws, *restrict cT = ws + (size_t)hd * np, *restrict mx = cT + (size_t)hd * np, *restrict inv = mx + np;
+    /* scores S[i, j] = sum_c (scale q_ic) k_jc, lanes over the queries i */
+    transpose_in(qT, q, C3, m, n, np, hd, scale);
+    prod_over_c(AT, k, C3, qT, m, n, np, hd);
+    /* softmax over the real keys of each query (key 0 is real) */
+    memcpy(mx, AT, (size_t)np * sizeof(real));
+    for (int j = 1; j < n; j++) {
+        if (!m[j])
+            continue;
+        const real *restrict s = AT + (size_t)j * np;
+        for (int i = 0; i < np; i++)
+            mx[i] = s[i] > mx[i] ? s[i] : mx[i];
+    }
+    memset(inv, 0, (size_t)np * sizeof(real));
+    for (int j = 0; j < n; j++) {
+        if (!m[j])
+            continue;
+        real *restrict s = AT + (size_t)j * np;
+        for (int i = 0; i < np; i++) {
+            s[i] = nn_exp(s[i] - mx[i]);
+            inv[i] += s[i];
+        }
+    }
+    /* the sums are >= 1 (the max gives exp 0); padding queries and lanes past n get 0.
+     * Their lanes of qT are 0, so their scores are 0 and their exps finite: times 0 is
+     * exactly 0, whatever values they hold */
+    for (int i = 0; i < np; i++) {
+        real r = (real)1 / inv[i];
+        inv[i] = i < n && m[i] ? r : 0;
+    }
+    for (int j = 0; j < n; j++) {
+        if (!m[j])
+            continue;
+        real *restrict s = AT + (size_t)j * np;
+        for (int i = 0; i < np; i++)
+            s[i] *= inv[i];
+    }
+    /* ctx = A v, lanes over the queries, then back to rows */
+    prod_over_r(cT, v, C3, AT, m, n, np, hd, cb);
+    for (int i = 0; i < n; i++)
+        for (int c = 0; c < hd; c++)
+            ctx[(size_t)i * C + c] = cT[(size_t)c * np + i];
+}
+
+/* One (row, head) backward, with ctx = A v, A = softmax(S) row-wise, S = scale q k^T:
+ *   dA = dctx v^T,  dv += A^T dctx,
+ *   dS_ij = A_ij (dA_ij - sum_k A_ik dA_ik)   (softmax backward; scale folded in)
+ *   dq += scale dS k,  dk += scale dS^T q.
+ * dA and dS are kept transposed like AT, so that the softmax backward runs over lanes of
+ * queries with no reduction; the four products (n x n by n x hd) are gemms, which take
+ * the transposed operands for free. Padding keys and padding queries have A = 0, hence
+ * dS = 0 and no gradient. dq, dk, dv and q, k, v have ld C3, dctx ld C. ws: n np + np. */
+NN_INLINE void head_backward(real *restrict dq, real *restrict dk, real *restrict dv, real *restrict ws, const real *restrict AT, const real *dctx, const real *q, const real *k, const real *v, int n, int hd, int C, int C3, real scale) {
+    int np = pad_lanes(n);
+    real *restrict dST = ws, *restrict dot = ws + (size_t)n * np;
+    /* dAT[j][i] = v_j . dctx_i; dv += AT dctx */
+    AMEIR_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, hd, 1, v, C3, dctx, C, 0, dST, np);
+    AMEIR_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hd, n, 1, AT, np, dctx, C, 1, dv, C3);
+    memset(dot, 0, (size_t)n * sizeof(real));
+    for (int j = 0; j < n; j++) {
+        const real *restrict a = AT + (size_t)j * np, *restrict d = dST + (size_t)j * np;
+        for (int i = 0; i < n; i++)
+            dot[i] += a[i] * d[i];
+    }
+    for (int j = 0; j < n; j++) {
+        const real *restrict a = AT + (size_t)j * np;
+        real *restrict d = dST + (size_t)j * np;
+        for (int i = 0; i < n; i++)
+            d[i] = a[i] * (d[i] - dot[i]) * scale;
+    }
+    /* dq += dST^T k, dk += dST q */
+    AMEIR_GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, n, hd, n, 1, dST, np, k, C3, 1, dq, C3);
+    AMEIR_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hd, n, 1, dST, np, q, C3, 1, dk, C3);
 }
 
 NN_SIMD_CLONES void ameir_attention_forward(real *out, real *act, const real *inp, const real *w_in, const real *b_in, const real *w_out, const real *b_out, const uint8_t *mask, int B, int L, int C, int H) {
@@ -124,12 +233,16 @@ NN_SIMD_CLONES void ameir_attention_forward(real *out, real *act, const real *in
         memset(ctx + (size_t)hi * C, 0, (size_t)(L - hi) * C * sizeof(real));
         ctx += (size_t)lo * C;
         for (int h = 0; h < H && n > 0; h++) {
-            real *A = a.att + ((size_t)b * H + h) * L * L;
-            const real *q = qkv + h * hd, *k = qkv + C + h * hd, *v = qkv + 2 * C + h * hd;
-            /* S = scale q k^T (n, n); A = masked softmax of S; ctx_h = A v (n, hd) */
-            AMEIR_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, hd, scale, q, C3, k, C3, 0, A, n);
-            masked_softmax(A, m, n);
-            AMEIR_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hd, n, 1, A, n, v, C3, 0, ctx + h * hd, C);
+            real *AT = a.att + ((size_t)b * H + h) * L * padded_len(L), *ch = ctx + h * hd;
+            const real *q = qkv + h * hd, *k = q + C, *v = q + 2 * C;
+            /* the common head sizes as constants, so that the loops over a head's
+             * columns compile to straight vector code */
+            switch (hd) {
+            case 8: head_forward(AT, ch, a.ws, q, k, v, m, n, 8, 4, C, C3, scale); break;
+            case 16: head_forward(AT, ch, a.ws, q, k, v, m, n, 16, 4, C, C3, scale); break;
+            case 32: head_forward(AT, ch, a.ws, q, k, v, m, n, 32, 4, C, C3, scale); break;
+            default: head_forward(AT, ch, a.ws, q, k, v, m, n, hd, hd % 4 ? 1 : 4, C, C3, scale);
+            }
         }
     }
     ameir_linear_forward(out, a.ctx, w_out, b_out, B * L, C, C);
@@ -156,47 +269,113 @@ NN_SIMD_CLONES void ameir_attention_backward(real *dinp, real *dw_in, real *db_i
                     db_out[c] += dout[r * C + c];
     AMEIR_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)BL, C, C, 1, dout, C, w_out, C, 0, a.dctx, C);
     memset(a.dqkv, 0, BL * C3 * sizeof(real));
-    /* Per row and head, with ctx = A v and A = softmax(S) row-wise, S = scale q k^T:
-     *   dA = dctx v^T,  dv += A^T dctx,
-     *   dS_ij = A_ij (dA_ij - sum_k A_ik dA_ik)   (softmax backward; scale folded in)
-     *   dq += scale dS k,  dk += scale dS^T q.
-     * Padding keys and padding queries have A = 0, hence dS = 0 and no gradient. */
     for (int b = 0; b < B; b++) {
         int lo, hi;
         real_range(mask + (size_t)b * L, L, &lo, &hi);
         int n = hi - lo;
-        const uint8_t *m = mask + (size_t)b * L + lo;
         const real *qkv = a.qkv + ((size_t)b * L + lo) * C3;
         real *dqkv = a.dqkv + ((size_t)b * L + lo) * C3;
         const real *dctx = a.dctx + ((size_t)b * L + lo) * C;
         for (int h = 0; h < H && n > 0; h++) {
-            const real *A = a.att + ((size_t)b * H + h) * L * L;
-            const real *q = qkv + h * hd, *k = qkv + C + h * hd, *v = qkv + 2 * C + h * hd;
-            real *dq = dqkv + h * hd, *dk = dqkv + C + h * hd, *dv = dqkv + 2 * C + h * hd;
-            real *dS = a.da;
-            AMEIR_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, hd, 1, dctx + h * hd, C, v, C3, 0, dS, n);
-            AMEIR_GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, n, hd, n, 1, A, n, dctx + h * hd, C, 1, dv, C3);
-            for (int i = 0; i < n; i++) {
-                real *ds = dS + (size_t)i * n;
-                const real *ai = A + (size_t)i * n;
-                if (!m[i]) {
-                    memset(ds, 0, (size_t)n * sizeof(real));
-                    continue;
-                }
-                real acc[4] = {0, 0, 0, 0}; /* four chains, as in the forward sums */
-                int j = 0;
-                for (; j + 4 <= n; j += 4)
-                    for (int u = 0; u < 4; u++)
-                        acc[u] += ai[j + u] * ds[j + u];
-                for (; j < n; j++)
-                    acc[0] += ai[j] * ds[j];
-                real dot = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-                for (j = 0; j < n; j++)
-                    ds[j] = ai[j] * (ds[j] - dot) * scale;
-            }
-            AMEIR_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hd, n, 1, dS, n, k, C3, 1, dq, C3);
-            AMEIR_GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, n, hd, n, 1, dS, n, q, C3, 1, dk, C3);
+            const real *AT = a.att + ((size_t)b * H + h) * L * padded_len(L), *dch = dctx + h * hd;
+            const real *q = qkv + h * hd, *k = q + C, *v = q + 2 * C;
+            real *dq = dqkv + h * hd, *dk = dq + C, *dv = dq + 2 * C;
+            head_backward(dq, dk, dv, a.ws, AT, dch, q, k, v, n, hd, C, C3, scale);
         }
     }
     ameir_linear_backward(dinp, dw_in, db_in, a.dqkv, inp, w_in, (int)BL, C, C3);
+}
+
+/* The layer in plain loops over the whole L x L, with no row ranges and no transposes:
+ * the reference the unit test compares against. Same act (and size); A is stored row
+ * by row (B, H, L, L) in the AT area. */
+void ameir_attention_forward_naive(real *out, real *act, const real *inp, const real *w_in, const real *b_in, const real *w_out, const real *b_out, const uint8_t *mask, int B, int L, int C, int H) {
+    att_act a = att_split(act, B, L, C, H);
+    int hd = C / H, C3 = 3 * C;
+    real scale = (real)1 / AMEIR_SQRT((real)hd);
+    ameir_linear_forward_naive(a.qkv, inp, w_in, b_in, B * L, C, C3);
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++)
+            for (int i = 0; i < L; i++) {
+                real *A = a.att + (((size_t)b * H + h) * L + i) * L, *ctx = a.ctx + ((size_t)b * L + i) * C + h * hd;
+                const real *q = a.qkv + ((size_t)b * L + i) * C3 + h * hd;
+                const uint8_t *m = mask + (size_t)b * L;
+                real top = -(real)INFINITY, sum = 0;
+                for (int j = 0; j < L; j++) {
+                    const real *k = a.qkv + ((size_t)b * L + j) * C3 + C + h * hd;
+                    real s = 0;
+                    for (int c = 0; c < hd; c++)
+                        s += q[c] * k[c];
+                    A[j] = s * scale;
+                    if (m[j] && A[j] > top)
+                        top = A[j];
+                }
+                for (int j = 0; j < L; j++) {
+                    A[j] = m[i] && m[j] ? AMEIR_EXP(A[j] - top) : 0;
+                    sum += A[j];
+                }
+                for (int c = 0; c < hd; c++)
+                    ctx[c] = 0;
+                for (int j = 0; j < L; j++) {
+                    if (sum > 0)
+                        A[j] /= sum;
+                    const real *v = a.qkv + ((size_t)b * L + j) * C3 + 2 * C + h * hd;
+                    for (int c = 0; c < hd; c++)
+                        ctx[c] += A[j] * v[c];
+                }
+            }
+    ameir_linear_forward_naive(out, a.ctx, w_out, b_out, B * L, C, C);
+    for (size_t r = 0; r < (size_t)B * L; r++)
+        if (!mask[r])
+            memset(out + r * C, 0, (size_t)C * sizeof(real));
+}
+
+void ameir_attention_backward_naive(real *dinp, real *dw_in, real *db_in, real *dw_out, real *db_out, const real *dout, real *act, const real *inp, const real *w_in, const real *w_out, const uint8_t *mask, int B, int L, int C, int H) {
+    att_act a = att_split(act, B, L, C, H);
+    int hd = C / H, C3 = 3 * C;
+    size_t BL = (size_t)B * L;
+    real scale = (real)1 / AMEIR_SQRT((real)hd);
+    /* out rows at padding queries are 0: they pass no gradient */
+    memset(a.dctx, 0, BL * C * sizeof(real));
+    for (size_t r = 0; r < BL; r++) {
+        if (!mask[r])
+            continue;
+        for (int o = 0; o < C; o++) {
+            real g = dout[r * C + o];
+            for (int c = 0; c < C; c++) {
+                a.dctx[r * C + c] += g * w_out[(size_t)o * C + c];
+                if (dw_out)
+                    dw_out[(size_t)o * C + c] += g * a.ctx[r * C + c];
+            }
+            if (db_out)
+                db_out[o] += g;
+        }
+    }
+    memset(a.dqkv, 0, BL * C3 * sizeof(real));
+    real *dA = a.ws;
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++)
+            for (int i = 0; i < L; i++) {
+                const real *A = a.att + (((size_t)b * H + h) * L + i) * L, *g = a.dctx + ((size_t)b * L + i) * C + h * hd;
+                size_t ri = (size_t)b * L + i;
+                real dot = 0;
+                for (int j = 0; j < L; j++) {
+                    const real *v = a.qkv + ((size_t)b * L + j) * C3 + 2 * C + h * hd;
+                    dA[j] = 0;
+                    for (int c = 0; c < hd; c++)
+                        dA[j] += g[c] * v[c];
+                    dot += A[j] * dA[j];
+                }
+                for (int j = 0; j < L; j++) {
+                    size_t rj = (size_t)b * L + j;
+                    real dS = A[j] * (dA[j] - dot) * scale;
+                    for (int c = 0; c < hd; c++) {
+                        size_t qc = h * hd + c;
+                        a.dqkv[ri * C3 + qc] += dS * a.qkv[rj * C3 + C + qc];
+                        a.dqkv[rj * C3 + C + qc] += dS * a.qkv[ri * C3 + qc];
+                        a.dqkv[rj * C3 + 2 * C + qc] += A[j] * g[c];
+                    }
+                }
+            }
+    ameir_linear_backward_naive(dinp, dw_in, db_in, a.dqkv, inp, w_in, (int)BL, C, C3);
 }

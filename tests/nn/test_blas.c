@@ -2,7 +2,7 @@
  * linear against ameir_linear_*_naive, conv1d (im2col + gemm in chunks) against a
  * direct convolution written here, the DIN unit's split first layer against its direct
  * form (ameir_din_*_naive), on random shapes large enough to cross the conv and DIN
- * chunk boundaries. Backward is checked with non-zero initial gradients, so the
+ * chunk boundaries, attention against ameir_attention_*_naive. Backward is checked with non-zero initial gradients, so the
  * accumulation (+=) is compared too. ameir_gemm_rows: a row's result does not depend on
  * how many rows share the call (so one history encoded alone gives the bits it gets among
  * 100 candidate rows); without the padding of src/nn/gemm_rows.c OpenBLAS's small-matrix
@@ -166,6 +166,38 @@ static void test_din(int B, int L, int C) {
     free(dh2), free(dt2), free(dw12), free(db12), free(dw22), free(db22);
 }
 
+/* attention against its plain loops: seq_mask's rows (one empty, one full, holes) and a
+ * row with one real position */
+static void test_attention(int B, int L, int C, int H) {
+    size_t n = (size_t)B * L * C, nwi = (size_t)3 * C * C, nwo = (size_t)C * C;
+    uint8_t *m = seq_mask(B, L);
+    for (int l = 0; l < L; l++)
+        m[(size_t)2 * L + l] = l == L / 2;
+    real *x = rnd(n), *wi = rnd(nwi), *bi = rnd((size_t)3 * C), *wo = rnd(nwo), *bo = rnd((size_t)C), *g = rnd(n);
+    size_t na = ameir_attention_act_size(B, L, C, H);
+    real *act1 = rnd(na), *act2 = rnd(na), *y1 = rnd(n), *y2 = rnd(n);
+    ameir_attention_forward(y1, act1, x, wi, bi, wo, bo, m, B, L, C, H);
+    ameir_attention_forward_naive(y2, act2, x, wi, bi, wo, bo, m, B, L, C, H);
+    CHECK_NEAR(worst_diff(y1, y2, n), 0, 2e-6 * C);
+    real *dx1 = rnd(n), *dwi1 = rnd(nwi), *dbi1 = rnd((size_t)3 * C), *dwo1 = rnd(nwo), *dbo1 = rnd((size_t)C);
+    real *dx2 = dup(dx1, n), *dwi2 = dup(dwi1, nwi), *dbi2 = dup(dbi1, (size_t)3 * C), *dwo2 = dup(dwo1, nwo),
+         *dbo2 = dup(dbo1, (size_t)C);
+    ameir_attention_backward(dx1, dwi1, dbi1, dwo1, dbo1, g, act1, x, wi, wo, m, B, L, C, H);
+    ameir_attention_backward_naive(dx2, dwi2, dbi2, dwo2, dbo2, g, act2, x, wi, wo, m, B, L, C, H);
+    CHECK_NEAR(worst_diff(dx1, dx2, n), 0, 2e-6 * C * L);
+    CHECK_NEAR(worst_diff(dwi1, dwi2, nwi), 0, 2e-6 * B * L);
+    CHECK_NEAR(worst_diff(dbi1, dbi2, (size_t)3 * C), 0, 2e-6 * B * L);
+    CHECK_NEAR(worst_diff(dwo1, dwo2, nwo), 0, 2e-6 * B * L);
+    CHECK_NEAR(worst_diff(dbo1, dbo2, (size_t)C), 0, 2e-6 * B * L);
+    /* the empty row gives 0 and its input gets no gradient beyond what it had */
+    for (size_t i = 0; i < (size_t)L * C; i++) {
+        CHECK_EQ_INT(y1[i] == 0, 1);
+        CHECK_EQ_INT(dx1[i] == dx2[i], 1);
+    }
+    free(m), free(x), free(wi), free(bi), free(wo), free(bo), free(g), free(act1), free(act2), free(y1), free(y2);
+    free(dx1), free(dwi1), free(dbi1), free(dwo1), free(dbo1), free(dx2), free(dwi2), free(dbi2), free(dwo2), free(dbo2);
+}
+
 #define BIG 2000 /* rows of the reference call: far past any small-matrix range */
 
 /* In -> O as used by: conv (C*K -> C), gru and attention (C -> 3C), attention out (C -> C),
@@ -232,6 +264,14 @@ int main(void) {
     test_din(3, 5, 2);
     test_din(32, 50, 16);
     test_din(5, 20, 64);
+    /* attention: small, the bench's shapes (hd 8, 16, 32), odd sizes, every head count */
+    test_attention(4, 5, 4, 1);
+    test_attention(16, 50, 16, 2);
+    test_attention(8, 50, 32, 2);
+    test_attention(8, 50, 64, 2);
+    test_attention(5, 17, 24, 4);
+    test_attention(6, 33, 16, 8);
+    test_attention(3, 70, 8, 1);
     /* In -> O as used by conv (C*K -> C), gru and attention (C -> 3C; gru's hidden step with
      * rows L*C apart), attention out (C -> C), target attention (4C -> 36) */
     static const int Cs[] = {8, 16, 32, 64};
