@@ -134,11 +134,21 @@ typedef struct ameir_group {
     int ranks[AMEIR_GROUP_MAX];
 } ameir_group;
 
+/* Where an unpacked task's one-shot lists (task->cands, task->alive) live: grown as needed,
+ * owned by the receiver, released with ameir_task_lists_free. */
+typedef struct ameir_task_lists {
+    ameir_arch *cands;
+    int *alive;
+    int cap;
+} ameir_task_lists;
+void ameir_task_lists_free(ameir_task_lists *lists);
+
 /* Pack a task and its group / a result field by field (the arch as its plain bytes: every
  * rank runs the same build, which the header's version and the exact payload length check).
- * Unpacking refuses a group that is empty, too large or not ascending worker ranks. */
+ * Unpacking refuses a group that is empty, too large or not ascending worker ranks, and
+ * one-shot lists that are too long or name a candidate out of range. */
 void ameir_pack_task(ameir_pack *p, const ameir_search_task *task, const ameir_group *group);
-int ameir_unpack_task(const void *payload, size_t len, ameir_search_task *task, ameir_group *group);
+int ameir_unpack_task(const void *payload, size_t len, ameir_search_task *task, ameir_group *group, ameir_task_lists *lists);
 void ameir_pack_result(ameir_pack *p, const ameir_search_result *res);
 int ameir_unpack_result(const void *payload, size_t len, ameir_search_result *res);
 

@@ -5,7 +5,9 @@
  * to budget_g steps over the candidates still alive, then scores every one of them on
  * validation with the supernet's weights, without training; the best ceil(k/eta) of the k
  * alive go on. Budgets grow as the train method's rungs do (r, eta r, ... at most R), and
- * the rounds end after the one at R or when at most one candidate would go on. */
+ * the rounds end after the one at R, or when at most one candidate, or fewer than
+ * s->standalone_top, would go on. The controller (controller.c) runs these rounds as trials;
+ * s->R must be the stage's resolved R (not AMEIR_R_BASELINE). */
 #ifndef AMEIR_ONESHOT_H
 #define AMEIR_ONESHOT_H
 
@@ -28,5 +30,11 @@ void ameir_oneshot_rank(int *alive, int n_alive, const double *score);
 
 /* How many of k alive go on: ceil(k / eta). */
 int ameir_oneshot_keep(int k, int eta);
+
+/* 1 if a round of k alive trained to budget is the stage's last. */
+int ameir_oneshot_last(const ameir_schedule *s, int64_t budget, int k);
+
+/* The next round's budget: min(eta * budget, R). */
+int64_t ameir_oneshot_next_budget(const ameir_schedule *s, int64_t budget);
 
 #endif

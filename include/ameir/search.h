@@ -49,7 +49,14 @@ typedef struct ameir_schedule {
     int64_t R; /* largest budget (>= r), or AMEIR_R_BASELINE */
     int64_t valid_rows; /* rungs below the stage's last score on this many validation rows (seeded subsample); 0 = all */
     int64_t eval_every; /* trials also validate every this many steps and report their best; 0 = at the end only */
+    int method;         /* enum ameir_method */
+    int standalone_top; /* oneshot: the best this many by supernet score (and the incumbent) then train alone at R */
 } ameir_schedule;
+
+/* How a stage compares its candidates: each trained on its own (successive elimination over
+ * rungs of trials), or as paths of one weight-sharing supernet (rounds of supernet training
+ * and scoring with inherited weights, then the best few trained alone; docs/config-search.md). */
+enum ameir_method { AMEIR_METHOD_TRAIN = 0, AMEIR_METHOD_ONESHOT = 1 };
 
 /* schedule.R "baseline": the stage's last rung trains as many steps as the best baseline's
  * final training took in the warm start (its early-stopping horizon), so a stage ranks its
@@ -178,7 +185,16 @@ int ameir_space_evolve(const ameir_search_config *cfg, const ameir_arch *base, c
 
 /* ------------------------------------------------------------ controller ---- */
 
-enum ameir_trial_kind { AMEIR_TRIAL_SEARCH = 0, AMEIR_TRIAL_FINAL_WINNER = 1, AMEIR_TRIAL_FINAL_BASELINE = 2 };
+/* Search trials train a candidate; in a one-shot stage a supernet trial trains the stage's
+ * supernet for a round and a scored trial scores one candidate with its weights. */
+enum ameir_trial_kind {
+    AMEIR_TRIAL_SEARCH = 0,
+    AMEIR_TRIAL_FINAL_WINNER = 1,
+    AMEIR_TRIAL_FINAL_BASELINE = 2,
+    AMEIR_TRIAL_SUPERNET = 3,
+    AMEIR_TRIAL_SCORED = 4,
+};
+#define AMEIR_TRIAL_N_KINDS 5
 /* The trial statuses, in their stored order (RUN.h5 keeps the numbers): one list for the
  * enum, the names and the count. Those from DONE on are finished. */
 #define AMEIR_TRIAL_STATUSES(X) X(PENDING, "pending") X(RUNNING, "running") X(DONE, "done") X(DIVERGED, "diverged") X(TIMEOUT, "timeout")
@@ -188,7 +204,7 @@ enum ameir_trial_status {
 #undef AMEIR_STATUS_ENUM_
     AMEIR_TRIAL_N_STATUS
 };
-/* "search", "winner", "baseline" / "pending", "running", "done", "diverged", "timeout";
+/* "search", "winner", "baseline", "supernet", "scored" / "pending", "running", "done", "diverged", "timeout";
  * NULL out of range. Static strings. */
 const char *ameir_trial_kind_name(int kind);
 const char *ameir_trial_status_name(int status);
@@ -206,6 +222,13 @@ typedef struct ameir_search_task {
     int64_t parent; /* trial whose saved weights + Adam state to continue from, -1 = from scratch */
     uint64_t seed;  /* training seed; the same along a chain of promotions */
     ameir_arch arch;
+    /* one-shot stages: the supernet's candidates (all of the stage, in order), for a supernet
+     * trial the ones its paths are drawn from, for a scored trial the one it scores */
+    int candidate;            /* scored: index into cands; else the trial's candidate or -1 */
+    int n_cands;              /* 0 outside one-shot stages */
+    const ameir_arch *cands;
+    int n_alive;              /* supernet trials */
+    const int *alive;
 } ameir_search_task;
 
 /* What a worker answers. */

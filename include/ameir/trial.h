@@ -5,7 +5,10 @@
  * chunks it checks the time limit and asks the caller whether to stop), evaluates on valid
  * and saves its weights as TRIAL_DIR/trial-<id>.h5 so a promotion can continue from them.
  * A final trial trains from scratch with early stopping, is evaluated on valid and test
- * and saved as a model file TRIAL_DIR/final-<id>.h5. Because training is a pure function
+ * and saved as a model file TRIAL_DIR/final-<id>.h5. In a one-shot stage, a supernet trial
+ * builds the stage's supernet (continuing its parent round's TRIAL_DIR/supernet-<id>.h5),
+ * trains it to the budget over the alive candidates and saves it; a scored trial scores
+ * one candidate on validation with the saved supernet's weights. Because training is a pure function
  * of (initial state, seed, step), the result depends only on the task, not on which rank
  * runs it or how often the search was interrupted. */
 #ifndef AMEIR_TRIAL_H
@@ -13,6 +16,7 @@
 
 #include "ameir/dataset.h"
 #include "ameir/search.h"
+#include "ameir/supernet.h"
 #include "ameir/train.h"
 
 /* What a rank needs to know to run tasks: plain data, so rank 0 can broadcast it as bytes. */
@@ -43,6 +47,7 @@ int ameir_trial_dir_make(const char *dir);
 /* Paths of a trial's saved weights and of a final trial's model file. 0 or AMEIR_EINVAL. */
 int ameir_trial_weights_path(const ameir_trial_ctx *ctx, int64_t trial_id, char *out, size_t cap);
 int ameir_trial_model_path(const ameir_trial_ctx *ctx, int64_t trial_id, char *out, size_t cap);
+int ameir_trial_supernet_path(const ameir_trial_ctx *ctx, int64_t trial_id, char *out, size_t cap);
 
 /* The data a rank has loaded: train and valid at open, test on first need (finals). */
 typedef struct ameir_trial_data {
@@ -51,6 +56,11 @@ typedef struct ameir_trial_data {
     ameir_split *valid_sub;  /* the seeded subsample of valid last asked for, or NULL */
     int64_t valid_sub_rows;
     uint64_t valid_sub_seed;
+    /* one-shot stages: the supernet this rank last trained or loaded, kept between tasks so
+     * a round's scored trials on this rank read its state once */
+    ameir_supernet *sn;
+    int sn_held;          /* sn holds the state saved by trial sn_trial */
+    int64_t sn_trial;
 } ameir_trial_data;
 
 /* Open the dataset and load train and valid. On failure everything is released.

@@ -195,7 +195,7 @@ static void print_stage(const ameir_controller *ctl, int stage, const int64_t *i
         const ameir_trial *t = ameir_controller_trial(ctl, ids[j]);
         ameir_arch_summary(&t->arch, summary, sizeof summary);
         ameir_controller_role(ctl, t, role, sizeof role);
-        if (t->status == AMEIR_TRIAL_DONE)
+        if (t->status == AMEIR_TRIAL_DONE && isfinite(t->metric))
             printf("%6lld %4d %8lld %9.5f %-9s %-18s %s\n", (long long)t->id, t->rung, (long long)t->budget, t->metric,
                    ameir_trial_status_name(t->status), role, summary);
         else

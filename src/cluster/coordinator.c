@@ -63,11 +63,13 @@ static void progress_line(coord *c, const ameir_trial *t) {
     ameir_format_duration(el, sizeof el, elapsed);
     ameir_format_duration(et, sizeof et, eta);
     const char *mname = ameir_metrics_primary_name(t->valid.task);
-    if (t->status == AMEIR_TRIAL_DONE)
-        snprintf(metric, sizeof metric, "%s %.5f", mname, t->metric);
+    if (t->status == AMEIR_TRIAL_DONE && t->kind == AMEIR_TRIAL_SUPERNET)
+        snprintf(metric, sizeof metric, "trained to step %lld", (long long)t->steps);
+    else if (t->status == AMEIR_TRIAL_DONE)
+        snprintf(metric, sizeof metric, "%s %.5f%s", mname, t->metric, t->kind == AMEIR_TRIAL_SCORED ? " (supernet weights)" : "");
     else
         snprintf(metric, sizeof metric, "%s", ameir_trial_status_name(t->status));
-    if (t->kind == AMEIR_TRIAL_SEARCH) {
+    if (t->stage < AMEIR_N_STAGES) {
         int64_t b = ameir_controller_best_in_stage(c->ctl, t->stage);
         if (b >= 0)
             snprintf(best, sizeof best, "best %.5f (trial %lld)", ameir_controller_trial(c->ctl, b)->metric, (long long)b);

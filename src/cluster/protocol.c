@@ -186,9 +186,70 @@ void ameir_pack_task(ameir_pack *p, const ameir_search_task *t, const ameir_grou
     ameir_pack_i64(p, g->size);
     for (int i = 0; i < g->size && i < AMEIR_GROUP_MAX; i++)
         ameir_pack_i64(p, g->ranks[i]);
+    ameir_pack_i64(p, t->candidate);
+    ameir_pack_i64(p, t->n_cands);
+    for (int i = 0; i < t->n_cands; i++)
+        ameir_pack_bytes(p, &t->cands[i], sizeof t->cands[i]);
+    ameir_pack_i64(p, t->n_alive);
+    for (int i = 0; i < t->n_alive; i++)
+        ameir_pack_i64(p, t->alive[i]);
 }
 
-int ameir_unpack_task(const void *payload, size_t len, ameir_search_task *t, ameir_group *g) {
+void ameir_task_lists_free(ameir_task_lists *lists) {
+    free(lists->cands);
+    free(lists->alive);
+    memset(lists, 0, sizeof *lists);
+}
+
+static int lists_reserve(ameir_task_lists *l, int n) {
+    if (n <= l->cap)
+        return 0;
+    ameir_arch *c = realloc(l->cands, (size_t)n * sizeof *c);
+    if (c)
+        l->cands = c;
+    int *a = realloc(l->alive, (size_t)n * sizeof *a);
+    if (a)
+        l->alive = a;
+    if (!c || !a)
+        return ameir_fail(AMEIR_ENOMEM, "no memory for a task's %d candidates", n);
+    l->cap = n;
+    return 0;
+}
+
+/* The one-shot lists after the group: at most 65536 candidates, alive ones distinct in range. */
+static int unpack_lists(ameir_unpack *u, ameir_search_task *t, ameir_task_lists *l) {
+    t->candidate = (int)ameir_unpack_i64(u);
+    int64_t n = ameir_unpack_i64(u);
+    if (u->failed)
+        return ameir_unpack_finish(u, "task");
+    if (n < 0 || n > 65536 || (n > 0 && !l))
+        return ameir_fail(AMEIR_EINVAL, "protocol error: task %lld with %lld one-shot candidates", (long long)t->trial_id,
+                          (long long)n);
+    if (n > 0)
+        AMEIR_TRY(lists_reserve(l, (int)n));
+    for (int64_t i = 0; i < n; i++)
+        ameir_unpack_bytes(u, &l->cands[i], sizeof l->cands[i]);
+    int64_t k = ameir_unpack_i64(u);
+    if (u->failed)
+        return ameir_unpack_finish(u, "task");
+    if (k < 0 || k > n || (t->candidate < -1 || t->candidate >= (n > 0 ? n : INT32_MAX)))
+        return ameir_fail(AMEIR_EINVAL, "protocol error: task %lld: %lld alive of %lld candidates, candidate %d", (long long)t->trial_id,
+                          (long long)k, (long long)n, t->candidate);
+    for (int64_t i = 0; i < k; i++) {
+        int64_t a = ameir_unpack_i64(u);
+        if (u->failed)
+            return ameir_unpack_finish(u, "task");
+        if (a < 0 || a >= n)
+            return ameir_fail(AMEIR_EINVAL, "protocol error: task %lld: alive candidate %lld of %lld", (long long)t->trial_id,
+                              (long long)a, (long long)n);
+        l->alive[i] = (int)a;
+    }
+    t->n_cands = (int)n, t->cands = n > 0 ? l->cands : NULL;
+    t->n_alive = (int)k, t->alive = k > 0 ? l->alive : NULL;
+    return 0;
+}
+
+int ameir_unpack_task(const void *payload, size_t len, ameir_search_task *t, ameir_group *g, ameir_task_lists *lists) {
     ameir_unpack u;
     ameir_unpack_init(&u, payload, len);
     memset(t, 0, sizeof *t);
@@ -219,6 +280,7 @@ int ameir_unpack_task(const void *payload, size_t len, ameir_search_task *t, ame
                               (long long)t->trial_id, (long long)r, i);
         g->ranks[i] = (int)r;
     }
+    AMEIR_TRY(unpack_lists(&u, t, lists));
     AMEIR_TRY(ameir_unpack_finish(&u, "task"));
     if (t->trial_id < 0 || t->budget < 0 || t->valid_rows < 0 || t->eval_every < 0 || t->stage < 0 || t->stage > AMEIR_STAGE_FINAL)
         return ameir_fail(AMEIR_EINVAL, "protocol error: task with trial %lld, stage %d, budget %lld", (long long)t->trial_id,

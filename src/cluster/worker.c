@@ -20,6 +20,7 @@ typedef struct worker {
     double wait, start;
     int64_t trials;
     ameir_group group; /* of the current task */
+    ameir_task_lists lists; /* of the current task (one-shot stages) */
 } worker;
 
 static int read_stop(worker *w) {
@@ -147,7 +148,7 @@ static int worker_loop(worker *w, const ameir_trial_ctx *ctx, ameir_trial_data *
                               ameir_msg_type_name(w->msg.type));
         if (w->told_signal)
             continue; /* stopping: the task stays running at rank 0, pending on resume */
-        AMEIR_TRY(ameir_unpack_task(ameir_msg_payload(&w->msg), w->msg.length, task, &w->group));
+        AMEIR_TRY(ameir_unpack_task(ameir_msg_payload(&w->msg), w->msg.length, task, &w->group, &w->lists));
         ameir_search_result res;
         int leader = 0;
         int rc = run_in_group(w, ctx, td, task, &res, &leader);
@@ -188,6 +189,7 @@ int ameir_worker_run(MPI_Comm comm, const ameir_trial_ctx *ctx, ameir_trial_data
         rc = worker_loop(&w, ctx, td, task);
     *exit_code = w.exit_code;
     free(task);
+    ameir_task_lists_free(&w.lists);
     ameir_msg_destroy(&w.msg);
     ameir_pack_destroy(&w.pack);
     return rc;

@@ -193,7 +193,7 @@ static int write_trials(hid_t file, const char *tmp, const ameir_controller *ctl
     AMEIR_H5_CHECK(write_attr_str(g, "metric_columns", metric_columns), rc, done, tmp, "metric_columns");
     /* the enums' names, index = stored value, so h5py users need not read the C headers */
     AMEIR_H5_CHECK(write_attr_str(g, "stage_names", "behavior,interaction,mlp,final"), rc, done, tmp, "stage_names");
-    AMEIR_H5_CHECK(write_attr_str(g, "kind_names", "search,winner,baseline"), rc, done, tmp, "kind_names");
+    AMEIR_H5_CHECK(write_attr_str(g, "kind_names", "search,winner,baseline,supernet,scored"), rc, done, tmp, "kind_names");
     AMEIR_H5_CHECK(write_attr_str(g, "status_names", "pending,running,done,diverged,timeout"), rc, done, tmp, "status_names");
 done:
     if (g >= 0)

@@ -63,8 +63,13 @@ int ameir_trial_row_check(const ameir_search_config *cfg, const ameir_trial *t, 
     if (t->stage < AMEIR_STAGE_BEHAVIOR || t->stage > AMEIR_STAGE_FINAL)
         BAD("stage", "got %d, expected 0..3", t->stage);
     int search = t->stage < AMEIR_STAGE_FINAL;
-    if (search ? t->kind != AMEIR_TRIAL_SEARCH : t->kind != AMEIR_TRIAL_FINAL_WINNER && t->kind != AMEIR_TRIAL_FINAL_BASELINE)
-        BAD("kind", "got %d, expected %s for stage %d", t->kind, search ? "0 (search)" : "1 or 2 (final)", t->stage);
+    int oneshot = search && cfg->schedule[t->stage].method == AMEIR_METHOD_ONESHOT;
+    int supernet = t->kind == AMEIR_TRIAL_SUPERNET, scored = t->kind == AMEIR_TRIAL_SCORED;
+    int kind_ok = !search ? t->kind == AMEIR_TRIAL_FINAL_WINNER || t->kind == AMEIR_TRIAL_FINAL_BASELINE
+                          : t->kind == AMEIR_TRIAL_SEARCH || (oneshot && (supernet || scored));
+    if (!kind_ok)
+        BAD("kind", "got %d, expected %s for stage %d", t->kind,
+            !search ? "1 or 2 (final)" : oneshot ? "0, 3 or 4 (search, supernet, scored)" : "0 (search)", t->stage);
     if (t->status < 0 || t->status >= AMEIR_TRIAL_N_STATUS)
         BAD("status", "got %d, expected 0..%d", t->status, AMEIR_TRIAL_N_STATUS - 1);
     if (search && t->seed != cfg->seed)
@@ -81,13 +86,19 @@ int ameir_trial_row_check(const ameir_search_config *cfg, const ameir_trial *t, 
         /* rung 0: the incumbent, the seeded baseline parts, then n per generation */
         int gens = t->stage == AMEIR_STAGE_INTERACTION ? cfg->interaction.generations : 1;
         int max_cand = 1 + cfg->n_baselines + s->n * gens;
-        if (t->candidate < 0 || t->candidate >= max_cand)
+        if (supernet && t->candidate != -1)
+            BAD("candidate", "got %d, expected -1 for a supernet trial", t->candidate);
+        if (!supernet && (t->candidate < 0 || t->candidate >= max_cand))
             BAD("candidate", "got %d, expected 0..%d", t->candidate, max_cand - 1);
         if (t->baseline < AMEIR_ROLE_INCUMBENT || t->baseline >= cfg->n_baselines)
             BAD("baseline", "got %d, expected a role: -2 incumbent, -1 candidate, or a baseline index < %d", t->baseline,
                 cfg->n_baselines);
-        if (t->rung == 0 ? t->parent != -1 : t->parent < 0 || t->parent >= t->id)
-            BAD("parent", "got %lld, expected %s", (long long)t->parent, t->rung == 0 ? "-1 at rung 0" : "an earlier trial");
+        /* one-shot: a round's supernet continues the last one, a scored trial reads its round's
+         * supernet, the standalone trials start from scratch */
+        int root = oneshot ? (supernet ? t->rung == 0 : !scored) : t->rung == 0;
+        if (root ? t->parent != -1 : t->parent < 0 || t->parent >= t->id)
+            BAD("parent", "got %lld, expected %s", (long long)t->parent,
+                !root ? "an earlier trial" : oneshot && !supernet ? "-1 for a standalone trial" : "-1 at rung 0");
     } else {
         if (t->rung != 0)
             BAD("rung", "got %d, expected 0 for a final trial", t->rung);
@@ -122,7 +133,10 @@ int ameir_trial_row_check(const ameir_search_config *cfg, const ameir_trial *t, 
     if (metrics_check(&t->valid, "valid", row, ran, msg, cap) < 0 ||
         metrics_check(&t->test, "test", row, ran && !search && t->status == AMEIR_TRIAL_DONE, msg, cap) < 0)
         return -1;
-    if (t->status == AMEIR_TRIAL_DONE) {
+    if (supernet) { /* trains the supernet, scores nothing */
+        if (!isnan(t->metric))
+            BAD("metric", "got %g, expected NaN for a supernet trial", t->metric);
+    } else if (t->status == AMEIR_TRIAL_DONE) {
         double want = ameir_metrics_primary(&t->valid);
         if (!(t->metric == want))
             BAD("metric", "got %g, expected %g (the done trial's valid.%s)", t->metric, want, ameir_metrics_primary_name(t->valid.task));

@@ -93,8 +93,24 @@ static int parse_final(ameir_json_ctx *c, const cJSON *o, ameir_train_config *t)
     return 0;
 }
 
+/* "method": "train" or "oneshot" into *method (left as it is when absent). */
+static int parse_method(ameir_json_ctx *c, const cJSON *o, const char *path, int *method) {
+    char got[80];
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "method");
+    if (!m)
+        return 0;
+    if (cJSON_IsString(m) && !strcmp(m->valuestring, "train"))
+        *method = AMEIR_METHOD_TRAIN;
+    else if (cJSON_IsString(m) && !strcmp(m->valuestring, "oneshot"))
+        *method = AMEIR_METHOD_ONESHOT;
+    else
+        return ameir_json_bad(c, path, "method", ameir_json_got(m, got, sizeof got), "\"train\" or \"oneshot\"");
+    return 0;
+}
+
+/* s->method and s->standalone_top hold the config's top-level values (or their defaults). */
 static int parse_schedule(ameir_json_ctx *c, const cJSON *stage, const char *stage_path, ameir_schedule *s) {
-    static const char *const keys[] = {"n", "eta", "r", "R", "valid_rows", "eval_every", NULL};
+    static const char *const keys[] = {"n", "eta", "r", "R", "valid_rows", "eval_every", "method", "standalone_top", NULL};
     static const char *const need[] = {"n", "eta", "r", "R", NULL};
     char path[64], got[80];
     const cJSON *o = cJSON_GetObjectItemCaseSensitive(stage, "schedule");
@@ -117,6 +133,8 @@ static int parse_schedule(ameir_json_ctx *c, const cJSON *stage, const char *sta
     AMEIR_TRY(ameir_json_int64(c, o, path, "valid_rows", 0, INT64_C(1000000000000), &s->valid_rows));
     s->eval_every = 0;
     AMEIR_TRY(ameir_json_int64(c, o, path, "eval_every", 0, INT64_C(1000000000000), &s->eval_every));
+    AMEIR_TRY(parse_method(c, o, path, &s->method));
+    AMEIR_TRY(ameir_json_int(c, o, path, "standalone_top", 1, 64, &s->standalone_top));
     if (s->R != AMEIR_R_BASELINE && s->R < s->r) {
         char expected[64];
         snprintf(got, sizeof got, "%lld", (long long)s->R);
@@ -322,7 +340,7 @@ static void set_defaults(ameir_search_config *cfg) {
 static int parse_root(ameir_json_ctx *c, const cJSON *root, ameir_search_config *cfg) {
     static const char *const keys[] = {"name", "description", "data", "seed", "d", "train", "trial_time_limit", "behavior",
                                        "interaction", "mlp", "defaults", "final", "final_top", "final_seeds", "seed_baselines",
-                                       "warm_start", "baselines", NULL};
+                                       "warm_start", "baselines", "method", "standalone_top", NULL};
     static const char *const need[] = {"data", "behavior", "interaction", "mlp", NULL};
     const char *const stage_keys[AMEIR_N_STAGES] = {"behavior", "interaction", "mlp"};
     char data[AMEIR_PATH_MAX];
@@ -349,8 +367,13 @@ static int parse_root(ameir_json_ctx *c, const cJSON *root, ameir_search_config 
     AMEIR_TRY(parse_behavior(c, cJSON_GetObjectItemCaseSensitive(root, "behavior"), cfg->d, &cfg->behavior));
     AMEIR_TRY(parse_interaction(c, cJSON_GetObjectItemCaseSensitive(root, "interaction"), &cfg->interaction));
     AMEIR_TRY(parse_mlp(c, cJSON_GetObjectItemCaseSensitive(root, "mlp"), &cfg->mlp));
-    for (int s = 0; s < AMEIR_N_STAGES; s++)
+    int method = AMEIR_METHOD_TRAIN, top = 3; /* the defaults of every stage's schedule */
+    AMEIR_TRY(parse_method(c, root, NULL, &method));
+    AMEIR_TRY(ameir_json_int(c, root, NULL, "standalone_top", 1, 64, &top));
+    for (int s = 0; s < AMEIR_N_STAGES; s++) {
+        cfg->schedule[s].method = method, cfg->schedule[s].standalone_top = top;
         AMEIR_TRY(parse_schedule(c, cJSON_GetObjectItemCaseSensitive(root, stage_keys[s]), stage_keys[s], &cfg->schedule[s]));
+    }
     AMEIR_TRY(parse_defaults(c, cJSON_GetObjectItemCaseSensitive(root, "defaults"), &cfg->defaults));
     cfg->final_train = cfg->train;
     AMEIR_TRY(parse_final(c, cJSON_GetObjectItemCaseSensitive(root, "final"), &cfg->final_train));

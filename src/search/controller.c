@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "ameir/error.h"
+#include "ameir/oneshot.h"
 #include "ameir/rng.h"
 
 struct ameir_controller {
@@ -57,16 +58,26 @@ struct ameir_controller {
     int64_t *order2;      /* and for merging */
     int64_t rung_open;    /* trials of the current rung without a result */
     int64_t cursor;       /* no pending trial of the current rung lies before it */
+    /* a one-shot stage (oneshot_* below) */
+    int os_phase;         /* OS_TRAIN: a supernet trial runs; OS_SCORE: its scored trials; OS_ALONE: the standalone trials */
+    int os_n;             /* candidates of the stage's supernet */
+    ameir_arch *os_cand;  /* them, seeds first (max_cand room) */
+    int *os_role;         /* their roles (AMEIR_ROLE_* or a baseline index) */
+    int *os_alive;        /* the candidates the current round trains over and scores */
+    int os_n_alive;
+    int64_t os_supernet;  /* the latest supernet trial, -1 before the first */
 };
 
-static const char *const kind_names[] = {"search", "winner", "baseline"};
+enum { OS_TRAIN = 0, OS_SCORE = 1, OS_ALONE = 2 };
+
+static const char *const kind_names[] = {"search", "winner", "baseline", "supernet", "scored"};
 static const char *const status_names[] = {
 #define STATUS_NAME(id, name) name,
     AMEIR_TRIAL_STATUSES(STATUS_NAME)
 #undef STATUS_NAME
 };
 
-const char *ameir_trial_kind_name(int kind) { return kind >= 0 && kind <= 2 ? kind_names[kind] : NULL; }
+const char *ameir_trial_kind_name(int kind) { return kind >= 0 && kind < AMEIR_TRIAL_N_KINDS ? kind_names[kind] : NULL; }
 const char *ameir_trial_status_name(int status) { return status >= 0 && status < AMEIR_TRIAL_N_STATUS ? status_names[status] : NULL; }
 
 static int finished(int status) { return status >= AMEIR_TRIAL_DONE; }
@@ -156,6 +167,7 @@ static int seeded(const ameir_arch *seeds, int n, const ameir_arch *a) {
 static int warm_started(const ameir_search_config *cfg) { return cfg->warm_start && cfg->n_baselines > 0; }
 
 static int rung_complete(ameir_controller *ctl);
+static void rank_rung(ameir_controller *ctl);
 static int64_t best_final(const ameir_controller *ctl, int with_baselines, int need);
 
 uint64_t ameir_final_seed(const ameir_search_config *cfg, int j) {
@@ -216,7 +228,7 @@ static int best_chains(ameir_controller *ctl, int stage, int64_t *ids, int max) 
     int n = 0;
     for (int64_t id = 0; id < ctl->n; id++) {
         const ameir_trial *t = &ctl->trials[id];
-        if (t->stage != stage || !ok(t))
+        if (t->stage != stage || t->kind != AMEIR_TRIAL_SEARCH || !ok(t))
             continue;
         int deepest = 1; /* no child of it finished well */
         for (int64_t j = id + 1; j < ctl->n && deepest; j++)
@@ -278,6 +290,149 @@ static int start_final(ameir_controller *ctl) {
     return 0;
 }
 
+static int oneshot_stage(const ameir_search_config *cfg, int stage) {
+    return stage >= 0 && stage < AMEIR_N_STAGES && cfg->schedule[stage].method == AMEIR_METHOD_ONESHOT;
+}
+
+/* The stage's schedule with R resolved (the rounds need a number). */
+static ameir_schedule resolved_schedule(const ameir_controller *ctl, int stage) {
+    ameir_schedule s = ctl->cfg->schedule[stage];
+    s.R = stage_R(ctl, stage);
+    return s;
+}
+
+/* A one-shot round: the supernet trial that trains over os_alive up to `budget` steps,
+ * continuing the previous round's supernet. It is a rung of its own. */
+static int oneshot_round(ameir_controller *ctl, int round, int64_t budget) {
+    ameir_trial *t = NULL;
+    int64_t parent = ctl->os_supernet;
+    AMEIR_TRY(add_trial(ctl, &t));
+    t->stage = ctl->stage;
+    t->kind = AMEIR_TRIAL_SUPERNET;
+    t->rung = round;
+    t->budget = budget;
+    t->parent = parent;
+    t->arch = ctl->base;
+    ctl->os_supernet = t->id;
+    ctl->os_phase = OS_TRAIN;
+    ctl->rung = round;
+    ctl->rung_first = t->id;
+    ctl->rung_size = 1, ctl->rung_open = 1;
+    ctl->rung_budget = budget;
+    ctl->rung_valid_rows = 0;
+    return 0;
+}
+
+/* Open a rung of the current stage for trials to be added (by add_os_trial). */
+static void open_rung(ameir_controller *ctl, int rung, int64_t budget, int64_t valid_rows) {
+    ctl->rung = rung;
+    ctl->rung_first = ctl->n;
+    ctl->rung_size = 0, ctl->rung_open = 0;
+    ctl->rung_budget = budget;
+    ctl->rung_valid_rows = valid_rows;
+}
+
+/* A trial of the open rung about one-shot candidate k: scored (parent: the supernet trial)
+ * or trained alone from scratch (kind search). */
+static int add_os_trial(ameir_controller *ctl, int kind, int k) {
+    ameir_trial *t = NULL;
+    AMEIR_TRY(add_trial(ctl, &t));
+    t->stage = ctl->stage;
+    t->kind = kind;
+    t->rung = ctl->rung;
+    t->baseline = ctl->os_role[k];
+    t->candidate = k;
+    t->budget = ctl->rung_budget;
+    t->parent = kind == AMEIR_TRIAL_SCORED ? ctl->os_supernet : -1;
+    t->arch = ctl->os_cand[k];
+    t->valid_rows = ctl->rung_valid_rows;
+    ctl->rung_size++, ctl->rung_open++;
+    return 0;
+}
+
+static int oneshot_alone(ameir_controller *ctl);
+
+/* The supernet trial finished: every alive candidate is scored with its weights, on the
+ * validation subsample below the last round and on the whole split in it. */
+static int oneshot_trained(ameir_controller *ctl) {
+    const ameir_trial *sn = &ctl->trials[ctl->os_supernet];
+    if (sn->status != AMEIR_TRIAL_DONE) /* diverged or out of time: no scores; go on with the order known */
+        return oneshot_alone(ctl);
+    ameir_schedule sch = resolved_schedule(ctl, ctl->stage);
+    int64_t budget = sn->budget;
+    int last = ameir_oneshot_last(&sch, budget, ctl->os_n_alive);
+    ctl->os_phase = OS_SCORE;
+    open_rung(ctl, ctl->rung, budget, last ? 0 : sch.valid_rows);
+    for (int i = 0; i < ctl->os_n_alive; i++)
+        AMEIR_TRY(add_os_trial(ctl, AMEIR_TRIAL_SCORED, ctl->os_alive[i]));
+    return 0;
+}
+
+/* A round's scores are in: the best ceil(k/eta) go on to the next round, or after the last
+ * round the best few train alone. */
+static int oneshot_scored(ameir_controller *ctl) {
+    ameir_schedule sch = resolved_schedule(ctl, ctl->stage);
+    int k = (int)ctl->rung_size, keep = ameir_oneshot_keep(k, sch.eta), n_ok = 0;
+    rank_rung(ctl);
+    for (int i = 0; i < k; i++)
+        n_ok += ok(&ctl->trials[ctl->order[i]]);
+    if (keep > n_ok)
+        keep = n_ok;
+    if (ameir_oneshot_last(&sch, ctl->rung_budget, k) || keep <= 1 || keep < sch.standalone_top)
+        return oneshot_alone(ctl);
+    for (int i = 0; i < keep; i++) /* best first: a failed supernet later falls back on this order */
+        ctl->os_alive[i] = ctl->trials[ctl->order[i]].candidate;
+    ctl->os_n_alive = keep;
+    return oneshot_round(ctl, ctl->rung + 1, ameir_oneshot_next_budget(&sch, ctl->rung_budget));
+}
+
+/* The standalone phase: the best standalone_top by the latest scores (the alive ones in
+ * their order when the supernet trial failed) and the incumbent wherever it ranked, each
+ * trained alone from scratch to R like the train method's trials; the stage's winner is
+ * the best of them, so a one-shot stage cannot end below its incumbent either. */
+static int oneshot_alone(ameir_controller *ctl) {
+    ameir_schedule sch = resolved_schedule(ctl, ctl->stage);
+    int top = sch.standalone_top, n_pick = 0, incumbent = 0;
+    int *pick = ctl->os_alive; /* reused: the rounds are over */
+    if (ctl->os_phase == OS_SCORE) {
+        rank_rung(ctl);
+        for (int64_t i = 0; i < ctl->rung_size && n_pick < top; i++)
+            if (ok(&ctl->trials[ctl->order[i]]))
+                pick[n_pick++] = ctl->trials[ctl->order[i]].candidate;
+    } else {
+        n_pick = ctl->os_n_alive < top ? ctl->os_n_alive : top;
+    }
+    for (int i = 0; i < n_pick; i++)
+        incumbent |= ctl->os_role[pick[i]] == AMEIR_ROLE_INCUMBENT;
+    if (!incumbent) /* candidate 0 is the incumbent (start_stage seeds it first) */
+        pick[n_pick++] = 0;
+    ctl->os_n_alive = n_pick;
+    ctl->os_phase = OS_ALONE;
+    open_rung(ctl, ctl->rung + 1, sch.R, 0);
+    for (int i = 0; i < n_pick; i++)
+        AMEIR_TRY(add_os_trial(ctl, AMEIR_TRIAL_SEARCH, pick[i]));
+    return 0;
+}
+
+/* A one-shot stage's candidates are the seeds and the draws (no generations): one supernet
+ * over all of them, round 0 at budget r. */
+static int oneshot_start(ameir_controller *ctl, const ameir_arch *seeds, const int *roles, int n_seed, int n_cand) {
+    const ameir_search_config *cfg = ctl->cfg;
+    ctl->os_n = 0;
+    ctl->os_supernet = -1;
+    for (int i = 0; i < n_seed; i++)
+        ctl->os_cand[ctl->os_n] = seeds[i], ctl->os_role[ctl->os_n++] = roles[i];
+    for (int i = 0, k = 0; i < n_cand && k < cfg->schedule[ctl->stage].n; i++)
+        if (!seeded(seeds, n_seed, &ctl->cand[i])) {
+            ctl->os_cand[ctl->os_n] = ctl->cand[i], ctl->os_role[ctl->os_n++] = AMEIR_ROLE_CANDIDATE;
+            k++;
+        }
+    for (int i = 0; i < ctl->os_n; i++)
+        ctl->os_alive[i] = i;
+    ctl->os_n_alive = ctl->os_n;
+    return oneshot_round(ctl, 0, cfg->schedule[ctl->stage].r);
+}
+
 static int start_stage(ameir_controller *ctl, int stage) {
     const ameir_search_config *cfg = ctl->cfg;
     ameir_arch seeds[1 + AMEIR_MAX_BASELINES];
@@ -303,6 +458,8 @@ static int start_stage(ameir_controller *ctl, int stage) {
     ctl->rung_budget = cfg->schedule[stage].r;
     int planned = n_seed + cfg->schedule[stage].n * (ctl->enumerated ? 1 : stage_generations(cfg, stage));
     ctl->rung_valid_rows = rung_valid_rows(&cfg->schedule[stage], stage_R(ctl, stage), ctl->rung_budget, planned);
+    if (oneshot_stage(cfg, stage))
+        return oneshot_start(ctl, seeds, roles, n_seed, n_cand);
     for (int i = 0; i < n_seed; i++)
         AMEIR_TRY(add_candidate(ctl, &seeds[i], roles[i]));
     for (int i = 0, k = 0; i < n_cand && k < cfg->schedule[stage].n; i++)
@@ -401,6 +558,8 @@ static int rung_complete(ameir_controller *ctl) {
         ctl->done = 1;
         return 0;
     }
+    if (oneshot_stage(ctl->cfg, ctl->stage))
+        return ctl->os_phase == OS_TRAIN ? oneshot_trained(ctl) : ctl->os_phase == OS_SCORE ? oneshot_scored(ctl) : end_stage(ctl);
     if (ctl->rung == 0 && !ctl->enumerated && ctl->generation + 1 < stage_generations(ctl->cfg, ctl->stage)) {
         int64_t added = 0;
         AMEIR_TRY(next_generation(ctl, &added));
@@ -482,7 +641,10 @@ int ameir_controller_create(ameir_controller **out, const ameir_search_config *c
     ctl->cand2 = malloc((size_t)max_n * 2 * sizeof *ctl->cand2);
     ctl->order = malloc((size_t)max_n * sizeof *ctl->order);
     ctl->order2 = malloc((size_t)max_n * sizeof *ctl->order2);
-    if (!ctl->cand || !ctl->cand2 || !ctl->order || !ctl->order2) {
+    ctl->os_cand = malloc((size_t)max_n * sizeof *ctl->os_cand);
+    ctl->os_role = malloc((size_t)max_n * sizeof *ctl->os_role);
+    ctl->os_alive = malloc((size_t)(max_n + 1) * sizeof *ctl->os_alive);
+    if (!ctl->cand || !ctl->cand2 || !ctl->order || !ctl->order2 || !ctl->os_cand || !ctl->os_role || !ctl->os_alive) {
         rc = ameir_fail(AMEIR_ENOMEM, "search controller: out of memory");
         goto fail;
     }
@@ -508,6 +670,9 @@ void ameir_controller_free(ameir_controller *ctl) {
     free(ctl->cand2);
     free(ctl->order);
     free(ctl->order2);
+    free(ctl->os_cand);
+    free(ctl->os_role);
+    free(ctl->os_alive);
     free(ctl);
 }
 
@@ -534,6 +699,11 @@ int ameir_controller_next(ameir_controller *ctl, ameir_search_task *task) {
         task->parent = t->parent;
         task->seed = t->seed;
         task->arch = t->arch;
+        task->candidate = t->candidate;
+        if (t->kind == AMEIR_TRIAL_SUPERNET || t->kind == AMEIR_TRIAL_SCORED)
+            task->n_cands = ctl->os_n, task->cands = ctl->os_cand;
+        if (t->kind == AMEIR_TRIAL_SUPERNET)
+            task->n_alive = ctl->os_n_alive, task->alive = ctl->os_alive;
         return AMEIR_NEXT_TASK;
     }
     return AMEIR_NEXT_WAIT;
@@ -655,7 +825,7 @@ int64_t ameir_controller_best_in_stage(const ameir_controller *ctl, int stage) {
     int64_t best = -1;
     for (int64_t id = 0; id < ctl->n; id++) {
         const ameir_trial *t = &ctl->trials[id];
-        if (t->stage == stage && ok(t) && (best < 0 || better(t, &ctl->trials[best])))
+        if (t->stage == stage && t->kind == AMEIR_TRIAL_SEARCH && ok(t) && (best < 0 || better(t, &ctl->trials[best])))
             best = id;
     }
     return best;
@@ -669,8 +839,18 @@ int64_t ameir_controller_planned_trials(const ameir_controller *ctl) {
     for (int s = 0; s < AMEIR_N_STAGES; s++) {
         const ameir_schedule *sch = &cfg->schedule[s];
         int64_t seeds = 1 + (cfg->seed_baselines ? cfg->n_baselines : 0);
-        int64_t k = stage_n(cfg, s) * (stage_n(cfg, s) < sch->n ? 1 : stage_generations(cfg, s)) + seeds, budget = sch->r;
+        int gens = oneshot_stage(cfg, s) || stage_n(cfg, s) < sch->n ? 1 : stage_generations(cfg, s);
+        int64_t k = stage_n(cfg, s) * gens + seeds, budget = sch->r;
         int64_t R = stage_R(ctl, s);
+        if (oneshot_stage(cfg, s)) { /* rounds of a supernet trial and k scored, then the best and the incumbent alone */
+            ameir_schedule rs = resolved_schedule(ctl, s);
+            ameir_oneshot_round rounds[64];
+            int nr = ameir_oneshot_plan(&rs, (int)k, rounds, 64);
+            for (int g = 0; g < nr; g++)
+                total += 1 + rounds[g].alive;
+            total += (rounds[nr - 1].alive < rs.standalone_top ? rounds[nr - 1].alive : rs.standalone_top) + 1;
+            continue;
+        }
         total += k;
         while (budget < R && ceil_div(k, sch->eta) > 1) {
             k = ceil_div(k, sch->eta);
@@ -749,14 +929,17 @@ int ameir_controller_contender(const ameir_controller *ctl, int64_t id, ameir_co
 
 const char *ameir_controller_role(const ameir_controller *ctl, const ameir_trial *t, char *out, size_t cap) {
     const ameir_search_config *cfg = ctl->cfg;
+    const char *scored = t->kind == AMEIR_TRIAL_SCORED ? "scored " : "";
     if (t->kind == AMEIR_TRIAL_FINAL_WINNER)
         snprintf(out, cap, "finalist");
+    else if (t->kind == AMEIR_TRIAL_SUPERNET)
+        snprintf(out, cap, "supernet");
     else if (t->baseline >= 0 && t->baseline < cfg->n_baselines)
-        snprintf(out, cap, "baseline:%s", cfg->baseline_names[t->baseline]);
+        snprintf(out, cap, "%sbaseline:%s", scored, cfg->baseline_names[t->baseline]);
     else if (t->baseline == AMEIR_ROLE_INCUMBENT)
-        snprintf(out, cap, "incumbent");
+        snprintf(out, cap, "%sincumbent", scored);
     else
-        snprintf(out, cap, "candidate");
+        snprintf(out, cap, "%scandidate", scored);
     return out;
 }
 

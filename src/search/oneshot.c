@@ -5,6 +5,15 @@
 
 int ameir_oneshot_keep(int k, int eta) { return (k + eta - 1) / eta; }
 
+int ameir_oneshot_last(const ameir_schedule *s, int64_t budget, int k) {
+    int keep = ameir_oneshot_keep(k, s->eta);
+    return budget >= s->R || keep <= 1 || keep < s->standalone_top;
+}
+
+int64_t ameir_oneshot_next_budget(const ameir_schedule *s, int64_t budget) {
+    return budget > s->R / s->eta ? s->R : budget * s->eta;
+}
+
 int ameir_oneshot_plan(const ameir_schedule *s, int n, ameir_oneshot_round *rounds, int cap) {
     int g = 0, k = n;
     int64_t budget = s->r;
@@ -12,11 +21,10 @@ int ameir_oneshot_plan(const ameir_schedule *s, int n, ameir_oneshot_round *roun
         rounds[g].budget = budget;
         rounds[g].alive = k;
         g++;
-        int keep = ameir_oneshot_keep(k, s->eta);
-        if (budget >= s->R || keep <= 1)
+        if (ameir_oneshot_last(s, budget, k))
             break;
-        k = keep;
-        budget = budget > s->R / s->eta ? s->R : budget * s->eta;
+        k = ameir_oneshot_keep(k, s->eta);
+        budget = ameir_oneshot_next_budget(s, budget);
     }
     return g;
 }

@@ -84,6 +84,10 @@ int ameir_trial_model_path(const ameir_trial_ctx *ctx, int64_t trial_id, char *o
     return trial_file_path(ctx, "final", trial_id, out, cap);
 }
 
+int ameir_trial_supernet_path(const ameir_trial_ctx *ctx, int64_t trial_id, char *out, size_t cap) {
+    return trial_file_path(ctx, "supernet", trial_id, out, cap);
+}
+
 int ameir_trial_data_open(ameir_trial_data *td, const char *data_dir) {
     memset(td, 0, sizeof *td);
     int rc = ameir_dataset_open(&td->ds, data_dir);
@@ -101,12 +105,18 @@ void ameir_trial_data_close(ameir_trial_data *td) {
     ameir_split_free(td->valid);
     ameir_split_free(td->test);
     ameir_split_free(td->valid_sub);
+    ameir_supernet_free(td->sn);
     ameir_dataset_free(td->ds);
     memset(td, 0, sizeof *td);
 }
 
-/* Weights + Adam state of a search trial: "/net" (ameir_net_save), attribute "trial_id". */
-static int save_weights(const char *path, const ameir_net *net, int64_t trial_id) {
+/* A trial's state file: attribute "trial_id" and one group written by save(obj, group)
+ * (a net's weights + Adam state as /net, a supernet's as /supernet), through a temporary
+ * name and a rename. */
+typedef int (*state_save_fn)(const void *obj, hid_t group);
+typedef int (*state_load_fn)(void *obj, hid_t group);
+
+static int save_state(const char *path, int64_t trial_id, const char *name, state_save_fn save, const void *obj) {
     ameir_atomic_file w;
     int rc = 0;
     hid_t f = H5I_INVALID_HID, g = H5I_INVALID_HID, sp = H5I_INVALID_HID, a = H5I_INVALID_HID;
@@ -116,7 +126,7 @@ static int save_weights(const char *path, const ameir_net *net, int64_t trial_id
         f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     } H5E_END_TRY;
     if (f < 0) {
-        rc = ameir_fail(AMEIR_EHDF5, "%s: cannot create the trial weights file", tmp);
+        rc = ameir_fail(AMEIR_EHDF5, "%s: cannot create the trial state file", tmp);
         goto done;
     }
     sp = H5Screate(H5S_SCALAR);
@@ -125,12 +135,12 @@ static int save_weights(const char *path, const ameir_net *net, int64_t trial_id
         rc = ameir_fail(AMEIR_EHDF5, "%s: cannot write attribute trial_id", tmp);
         goto done;
     }
-    g = H5Gcreate2(f, "net", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    g = H5Gcreate2(f, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (g < 0) {
-        rc = ameir_fail(AMEIR_EHDF5, "%s: cannot create group /net", tmp);
+        rc = ameir_fail(AMEIR_EHDF5, "%s: cannot create group /%s", tmp, name);
         goto done;
     }
-    rc = ameir_net_save(net, g);
+    rc = save(obj, g);
 done:
     H5E_BEGIN_TRY {
         if (a >= 0)
@@ -148,20 +158,20 @@ done:
     return rc;
 }
 
-static int load_weights(const char *path, ameir_net *net) {
+static int load_state(const char *path, const char *name, state_load_fn load, void *obj) {
     int rc = 0;
     hid_t f = H5I_INVALID_HID, g = H5I_INVALID_HID;
     H5E_BEGIN_TRY {
         f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
         if (f >= 0)
-            g = H5Gopen2(f, "net", H5P_DEFAULT);
+            g = H5Gopen2(f, name, H5P_DEFAULT);
     } H5E_END_TRY;
     if (f < 0)
-        rc = ameir_fail(AMEIR_ENOENT, "%s: cannot open the parent trial's weights (was the trial directory moved?)", path);
+        rc = ameir_fail(AMEIR_ENOENT, "%s: cannot open the parent trial's state (was the trial directory moved?)", path);
     else if (g < 0)
-        rc = ameir_fail(AMEIR_EDATA, "%s: no group /net: not a trial weights file", path);
+        rc = ameir_fail(AMEIR_EDATA, "%s: no group /%s: not the state file of such a trial", path, name);
     else
-        rc = ameir_net_load(net, g);
+        rc = load(obj, g);
     H5E_BEGIN_TRY {
         if (g >= 0)
             H5Gclose(g);
@@ -170,6 +180,11 @@ static int load_weights(const char *path, ameir_net *net) {
     } H5E_END_TRY;
     return rc;
 }
+
+static int net_save(const void *net, hid_t g) { return ameir_net_save(net, g); }
+static int net_load(void *net, hid_t g) { return ameir_net_load(net, g); }
+static int supernet_save(const void *sn, hid_t g) { return ameir_supernet_save(sn, g); }
+static int supernet_load(void *sn, hid_t g) { return ameir_supernet_load(sn, g); }
 
 static void result_init(ameir_search_result *res, const ameir_search_task *task, int task_kind) {
     memset(res, 0, sizeof *res);
@@ -219,21 +234,37 @@ static int agree(const ameir_shard_comm *group, int *stop_now, int *timeout, int
 
 static int is_leader(const ameir_shard_comm *group) { return !group || group->rank == 0; }
 
+/* What a trial trains: a net, or a supernet over the task's alive paths. */
+typedef struct trainee {
+    ameir_net *net;
+    ameir_supernet *sn;
+    const ameir_search_task *task;
+} trainee;
+
+static int64_t trainee_step(const trainee *a) { return a->net ? ameir_net_params(a->net)->step : ameir_supernet_step(a->sn); }
+
+static int trainee_train(const trainee *a, const ameir_split *train, const ameir_train_config *c, int64_t target) {
+    double loss = 0;
+    if (a->net)
+        return ameir_train_steps(a->net, train, c, target, &loss);
+    return ameir_supernet_train(a->sn, train, c, a->task->alive, a->task->n_alive, target, &loss);
+}
+
 /* Train in chunks of about CHUNK_SECONDS up to step `until`; checks stop and the time limit
- * between chunks (a group agrees on them). Returns 0 (res->status set) or AMEIR_EINTERRUPTED
- * / an error. */
+ * (0 = none) between chunks (a group agrees on them). Returns 0 (res->status set) or
+ * AMEIR_EINTERRUPTED / an error. */
 static int train_search(const ameir_trial_ctx *ctx, ameir_trial_data *td, const ameir_search_task *task,
-                        const ameir_shard_comm *group, ameir_net *net, ameir_trial_stop_fn stop, void *stop_arg, double start,
-                        int64_t until, ameir_search_result *res) {
+                        const ameir_shard_comm *group, const trainee *a, ameir_trial_stop_fn stop, void *stop_arg, double start,
+                        double time_limit, int64_t until, ameir_search_result *res) {
     ameir_train_config c = ctx->train;
     c.seed = task->seed;
     c.comm = group;
     if (forced_to_diverge(task->trial_id))
         c.opt.lr = 3e38f;
-    int64_t step = ameir_net_params(net)->step, chunk = 4;
+    int64_t step = trainee_step(a), chunk = 4;
     while (step < until) {
         int stop_now = stop && stop(stop_arg);
-        int timeout = ctx->time_limit > 0 && ameir_now() - start > ctx->time_limit;
+        int timeout = time_limit > 0 && ameir_now() - start > time_limit;
         int64_t target = step + chunk < until ? step + chunk : until;
         if (group)
             AMEIR_TRY(agree(group, &stop_now, &timeout, &target));
@@ -243,8 +274,8 @@ static int train_search(const ameir_trial_ctx *ctx, ameir_trial_data *td, const 
             res->status = AMEIR_TRIAL_TIMEOUT;
             break;
         }
-        double t0 = ameir_now(), loss = 0;
-        int rc = ameir_train_steps(net, td->train, &c, target, &loss);
+        double t0 = ameir_now();
+        int rc = trainee_train(a, td->train, &c, target);
         if (rc == AMEIR_EDIVERGED) {
             res->status = AMEIR_TRIAL_DIVERGED;
             break;
@@ -255,7 +286,7 @@ static int train_search(const ameir_trial_ctx *ctx, ameir_trial_data *td, const 
         chunk = per_step > 0 ? (int64_t)(CHUNK_SECONDS / per_step) : 1000;
         chunk = chunk < 1 ? 1 : chunk > 100000 ? 100000 : chunk;
     }
-    res->steps = ameir_net_params(net)->step;
+    res->steps = trainee_step(a);
     return 0;
 }
 
@@ -311,7 +342,7 @@ static int run_search(const ameir_trial_ctx *ctx, ameir_trial_data *td, const am
     if (rc < 0)
         goto done;
     if (task->parent >= 0) {
-        if ((rc = ameir_trial_weights_path(ctx, task->parent, path, sizeof path)) < 0 || (rc = load_weights(path, net)) < 0)
+        if ((rc = ameir_trial_weights_path(ctx, task->parent, path, sizeof path)) < 0 || (rc = load_state(path, "net", net_load, net)) < 0)
             goto done;
     }
     const ameir_split *valid = NULL;
@@ -324,7 +355,8 @@ static int run_search(const ameir_trial_ctx *ctx, ameir_trial_data *td, const am
         int64_t step = ameir_net_params(net)->step, until = task->budget;
         if (task->eval_every > 0 && (step / task->eval_every + 1) * task->eval_every < until)
             until = (step / task->eval_every + 1) * task->eval_every;
-        if ((rc = train_search(ctx, td, task, group, net, stop, stop_arg, start, until, res)) < 0)
+        const trainee a = {.net = net, .task = task};
+        if ((rc = train_search(ctx, td, task, group, &a, stop, stop_arg, start, ctx->time_limit, until, res)) < 0)
             goto done;
         if (res->status != AMEIR_TRIAL_DONE)
             goto done; /* diverged or timed out: ranks last, never promoted, nothing to keep */
@@ -344,10 +376,72 @@ static int run_search(const ameir_trial_ctx *ctx, ameir_trial_data *td, const am
     }
     if ((rc = ameir_trial_weights_path(ctx, task->trial_id, path, sizeof path)) < 0)
         goto done;
-    rc = save_weights(path, net, task->trial_id);
+    rc = save_state(path, task->trial_id, "net", net_save, net);
 done:
     ameir_net_free(net);
     return rc;
+}
+
+/* The stage's supernet holding the state saved by trial `state` (-1: freshly built), in
+ * td->sn: kept from this rank's last task when it holds that state, else built from the
+ * task's candidates (initialised from the task's seed) and, for state >= 0, loaded. */
+static int supernet_at(const ameir_trial_ctx *ctx, ameir_trial_data *td, const ameir_search_task *task, int64_t state) {
+    const ameir_schema *schema = ameir_dataset_schema(td->ds);
+    char path[AMEIR_PATH_MAX + 64];
+    if (task->n_cands < 1)
+        return ameir_fail(AMEIR_EINVAL, "trial %lld: a one-shot task without candidates", (long long)task->trial_id);
+    if (td->sn && td->sn_held && td->sn_trial == state && state >= 0)
+        return 0;
+    ameir_supernet_free(td->sn);
+    td->sn = NULL, td->sn_held = 0;
+    AMEIR_TRY(ameir_supernet_create(&td->sn, task->cands, task->n_cands, schema, ctx->d,
+                                    ameir_train_batch_rows(&ctx->train, schema), task->seed));
+    if (state >= 0) {
+        AMEIR_TRY(ameir_trial_supernet_path(ctx, state, path, sizeof path));
+        AMEIR_TRY(load_state(path, "supernet", supernet_load, td->sn));
+    }
+    td->sn_held = 1, td->sn_trial = state;
+    return 0;
+}
+
+/* A supernet trial: continue the parent round's supernet up to the budget over the alive
+ * paths, save it. No time limit (a round is many trials' worth of steps); no metric. */
+static int run_supernet(const ameir_trial_ctx *ctx, ameir_trial_data *td, const ameir_search_task *task,
+                        const ameir_shard_comm *group, ameir_trial_stop_fn stop, void *stop_arg, double start,
+                        ameir_search_result *res) {
+    char path[AMEIR_PATH_MAX + 64];
+    if (task->n_alive < 1)
+        return ameir_fail(AMEIR_EINVAL, "trial %lld: a supernet task with no alive candidate", (long long)task->trial_id);
+    AMEIR_TRY(supernet_at(ctx, td, task, task->parent));
+    td->sn_held = 0; /* changing from here on */
+    const trainee a = {.sn = td->sn, .task = task};
+    AMEIR_TRY(train_search(ctx, td, task, group, &a, stop, stop_arg, start, 0, task->budget, res));
+    if (res->status != AMEIR_TRIAL_DONE)
+        return 0;
+    if (is_leader(group)) {
+        AMEIR_TRY(ameir_trial_supernet_path(ctx, task->trial_id, path, sizeof path));
+        AMEIR_TRY(save_state(path, task->trial_id, "supernet", supernet_save, td->sn));
+    }
+    td->sn_held = 1, td->sn_trial = task->trial_id;
+    return 0;
+}
+
+/* A scored trial: candidate task->candidate on validation with the weights of the supernet
+ * its parent trained, no training (the leader scores; group members have nothing to do). */
+static int run_scored(const ameir_trial_ctx *ctx, ameir_trial_data *td, const ameir_search_task *task,
+                      const ameir_shard_comm *group, ameir_search_result *res) {
+    const ameir_split *valid = NULL;
+    if (!is_leader(group))
+        return 0;
+    if (task->candidate < 0 || task->candidate >= task->n_cands)
+        return ameir_fail(AMEIR_EINVAL, "trial %lld: scores candidate %d of %d", (long long)task->trial_id, task->candidate,
+                          task->n_cands);
+    AMEIR_TRY(supernet_at(ctx, td, task, task->parent));
+    AMEIR_TRY(scoring_split(td, task->valid_rows, task->seed, &valid));
+    AMEIR_TRY(ameir_supernet_score(td->sn, task->candidate, valid, &res->valid));
+    res->metric = ameir_metrics_primary(&res->valid);
+    res->steps = ameir_supernet_step(td->sn);
+    return 0;
 }
 
 /* The training record stored in a final model file. */
@@ -421,8 +515,10 @@ int ameir_trial_run(const ameir_trial_ctx *ctx, ameir_trial_data *td, const amei
     if (group && ctx->train.shards < 1)
         return ameir_fail(AMEIR_EINVAL, "trial %lld: a group of %d ranks needs train.shards > 0", (long long)task->trial_id,
                           group->size);
-    int rc = task->kind == AMEIR_TRIAL_SEARCH ? run_search(ctx, td, task, group, stop, stop_arg, start, res)
-                                              : run_final(ctx, td, task, group, res);
+    int rc = task->kind == AMEIR_TRIAL_SEARCH     ? run_search(ctx, td, task, group, stop, stop_arg, start, res)
+             : task->kind == AMEIR_TRIAL_SUPERNET ? run_supernet(ctx, td, task, group, stop, stop_arg, start, res)
+             : task->kind == AMEIR_TRIAL_SCORED   ? run_scored(ctx, td, task, group, res)
+                                                  : run_final(ctx, td, task, group, res);
     res->seconds = ameir_now() - start;
     if (rc == 0 && res->status != AMEIR_TRIAL_DONE && is_leader(group)) {
         res->metric = NAN;

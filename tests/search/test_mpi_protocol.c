@@ -64,7 +64,7 @@ static void test_task_round_trip(void) {
     CHECK_EQ_INT(got, 1);
     CHECK_EQ_INT(m.type, AMEIR_MSG_TASK);
     CHECK_EQ_INT(m.source, 1);
-    CHECK_EQ_INT(ameir_unpack_task(ameir_msg_payload(&m), m.length, u, &g), 0);
+    CHECK_EQ_INT(ameir_unpack_task(ameir_msg_payload(&m), m.length, u, &g, NULL), 0);
     CHECK_EQ_INT(g.size, 3);
     CHECK(g.ranks[0] == 2 && g.ranks[1] == 5 && g.ranks[2] == 9);
     CHECK_EQ_INT(u->trial_id, 41);
@@ -75,7 +75,7 @@ static void test_task_round_trip(void) {
     CHECK(u->seed == 0xFEDCBA9876543210ull);
     CHECK(ameir_arch_equal(&t->arch, &u->arch));
     /* one byte short, one byte too many */
-    CHECK_EQ_INT(ameir_unpack_task(ameir_msg_payload(&m), m.length - 1, u, &g), AMEIR_EINVAL);
+    CHECK_EQ_INT(ameir_unpack_task(ameir_msg_payload(&m), m.length - 1, u, &g, NULL), AMEIR_EINVAL);
     CHECK_STR_CONTAINS(ameir_last_error(), "task payload is truncated");
     /* groups no worker can form: empty, rank 0 (the coordinator), not ascending */
     static const ameir_group bad[3] = {{0, {0}}, {2, {0, 1}}, {3, {1, 4, 4}}};
@@ -84,12 +84,12 @@ static void test_task_round_trip(void) {
         ameir_pack q;
         ameir_pack_init(&q);
         ameir_pack_task(&q, t, &bad[i]);
-        CHECK_EQ_INT(ameir_unpack_task(q.data, q.len, u, &g), AMEIR_EINVAL);
+        CHECK_EQ_INT(ameir_unpack_task(q.data, q.len, u, &g, NULL), AMEIR_EINVAL);
         CHECK_STR_CONTAINS(ameir_last_error(), why[i]);
         ameir_pack_destroy(&q);
     }
     ameir_pack_bytes(&p, "x", 1);
-    CHECK_EQ_INT(ameir_unpack_task(p.data, p.len, u, &g), AMEIR_EINVAL);
+    CHECK_EQ_INT(ameir_unpack_task(p.data, p.len, u, &g, NULL), AMEIR_EINVAL);
     CHECK_STR_CONTAINS(ameir_last_error(), "expected");
     /* nothing waiting: poll says so, wait gives up at its timeout */
     CHECK_EQ_INT(ameir_msg_wait(MPI_COMM_WORLD, MPI_ANY_SOURCE, &m, &got, NULL, 0.01), 0);
@@ -210,6 +210,42 @@ static void test_group_sizes(void) {
     CHECK_EQ_INT(s[0], AMEIR_GROUP_MAX);
 }
 
+/* A one-shot task's candidate list and alive set survive the trip; bad ones are refused. */
+static void test_task_lists(void) {
+    ameir_search_task *t = calloc(1, sizeof *t), *u = calloc(1, sizeof *u);
+    ameir_arch *cands = calloc(3, sizeof *cands);
+    int alive[2] = {2, 0};
+    ameir_task_lists lists = {0};
+    ameir_group g;
+    fill_task(t);
+    for (int i = 0; i < 3; i++)
+        cands[i] = t->arch, cands[i].n_interactions = i;
+    t->kind = AMEIR_TRIAL_SUPERNET, t->candidate = 1, t->n_cands = 3, t->cands = cands, t->n_alive = 2, t->alive = alive;
+    ameir_pack p;
+    ameir_pack_init(&p);
+    ameir_pack_task(&p, t, &GROUP);
+    CHECK_EQ_INT(ameir_unpack_task(p.data, p.len, u, &g, &lists), 0);
+    CHECK_EQ_INT(u->n_cands, 3);
+    CHECK_EQ_INT(u->candidate, 1);
+    CHECK_EQ_INT(u->n_alive, 2);
+    CHECK(u->alive[0] == 2 && u->alive[1] == 0);
+    for (int i = 0; i < 3; i++)
+        CHECK(ameir_arch_equal(&u->cands[i], &cands[i]));
+    /* without storage for the lists, and with an alive index out of range */
+    CHECK_EQ_INT(ameir_unpack_task(p.data, p.len, u, &g, NULL), AMEIR_EINVAL);
+    CHECK_STR_CONTAINS(ameir_last_error(), "3 one-shot candidates");
+    alive[1] = 3;
+    ameir_pack_reset(&p);
+    ameir_pack_task(&p, t, &GROUP);
+    CHECK_EQ_INT(ameir_unpack_task(p.data, p.len, u, &g, &lists), AMEIR_EINVAL);
+    CHECK_STR_CONTAINS(ameir_last_error(), "alive candidate 3 of 3");
+    ameir_pack_destroy(&p);
+    ameir_task_lists_free(&lists);
+    free(cands);
+    free(t);
+    free(u);
+}
+
 int main(int argc, char **argv) {
     int rank = 0, size = 0;
     MPI_Init(&argc, &argv);
@@ -227,6 +263,7 @@ int main(int argc, char **argv) {
         return rc1;
     }
     test_task_round_trip();
+    test_task_lists();
     test_result_round_trip();
     test_bad_headers();
     test_unpack_strings();
