@@ -114,6 +114,17 @@ def last_json(p):
         raise TestFailure("the last line is not JSON: " + describe(p))
 
 
+def logged_search(ws, config, name, n):
+    """A fresh search of config with n ranks and AMEIR_LOG=info into ws/name/RUN.h5 that must
+    exit 0; returns (its report, RUN.h5 path, stderr)."""
+    rh5 = os.path.join(ws.run_dir(name), "RUN.h5")
+    env = mpi_env()
+    env["AMEIR_LOG"] = "info"
+    p = run(mpirun_args(n) + ["search", "--config", config, "--out", rh5], timeout=900, env=env)
+    check(p.returncode == 0, "%s: search with %d ranks: expected exit 0: %s" % (name, n, describe(p)))
+    return report(rh5), rh5, p.stderr
+
+
 def report(run_h5):
     p = run([EXE, "report", run_h5, "--json"], env=mpi_env())
     check(p.returncode == 0, "ameir report %s failed: %s" % (run_h5, describe(p)))

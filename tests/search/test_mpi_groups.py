@@ -9,21 +9,17 @@ import os
 import re
 import signal
 
-from test_mpi_common import (Workspace, check, comparable, describe, diff, interrupt_after, main, mpi_env, mpirun_args, report,
-                             run, search)
+from test_mpi_common import (Workspace, check, comparable, describe, diff, interrupt_after, logged_search, main, report,
+                             search)
 
 GROUP_LINE = re.compile(r"trial (\d+) trains on ranks ([\d,]+), data-parallel over 3 shards")
 
 
 def grouped_search(ws, config, name, n):
     """A fresh search that must exit 0; returns (comparable report, {trial: ranks} of groups)."""
-    rh5 = os.path.join(ws.run_dir(name), "RUN.h5")
-    env = mpi_env()
-    env["AMEIR_LOG"] = "info"
-    p = run(mpirun_args(n) + ["search", "--config", config, "--out", rh5], timeout=900, env=env)
-    check(p.returncode == 0, "%s: search with %d ranks: expected exit 0: %s" % (name, n, describe(p)))
-    groups = {int(m.group(1)): m.group(2) for m in GROUP_LINE.finditer(p.stderr)}
-    return comparable(report(rh5)), groups
+    rep, _, err = logged_search(ws, config, name, n)
+    groups = {int(m.group(1)): m.group(2) for m in GROUP_LINE.finditer(err)}
+    return comparable(rep), groups
 
 
 def test():

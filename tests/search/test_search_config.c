@@ -53,6 +53,8 @@ static void check_defaults(void) {
     CHECK_EQ_INT(cfg->final_train.patience, 2);
     CHECK_EQ_INT(cfg->final_train.max_steps, 0);
     CHECK_NEAR(cfg->trial_time_limit, 0.0, 0);
+    for (int s = 0; s < AMEIR_N_STAGES; s++) /* the train method, 3 alone after one-shot rounds */
+        CHECK(cfg->schedule[s].method == AMEIR_METHOD_TRAIN && cfg->schedule[s].standalone_top == 3);
     CHECK_EQ_INT(cfg->behavior.min_blocks, 0);
     CHECK_EQ_INT(cfg->behavior.max_blocks, 3);
     /* zero, gru, avgpool, maxpool + conv x 4 kernels + attention x 4 heads (all divide 16) */
@@ -121,6 +123,23 @@ static void check_data_root(void) {
     unsetenv("AMEIR_DATA_ROOT");
 }
 
+/* "method" at the top sets every stage's; a stage's schedule may say otherwise. */
+static void check_methods(void) {
+    ameir_search_config *cfg = NULL;
+    CHECK_EQ_INT(ameir_search_config_parse(&cfg,
+                                           "{\"data\": \"x\", \"method\": \"oneshot\", \"standalone_top\": 5, \"behavior\": {" SCHED
+                                           "}, \"interaction\": {\"schedule\": {\"n\": 4, \"eta\": 2, \"r\": 1, \"R\": 4, \"standalone_top\": 2}},"
+                                           " \"mlp\": {\"schedule\": {\"n\": 4, \"eta\": 2, \"r\": 1, \"R\": 4, \"method\": \"train\"}}}",
+                                           "m.json", "/base"),
+                 0);
+    CHECK_EQ_INT(cfg->schedule[AMEIR_STAGE_BEHAVIOR].method, AMEIR_METHOD_ONESHOT);
+    CHECK_EQ_INT(cfg->schedule[AMEIR_STAGE_BEHAVIOR].standalone_top, 5);
+    CHECK_EQ_INT(cfg->schedule[AMEIR_STAGE_INTERACTION].method, AMEIR_METHOD_ONESHOT);
+    CHECK_EQ_INT(cfg->schedule[AMEIR_STAGE_INTERACTION].standalone_top, 2);
+    CHECK_EQ_INT(cfg->schedule[AMEIR_STAGE_MLP].method, AMEIR_METHOD_TRAIN);
+    ameir_search_config_free(cfg);
+}
+
 static void check_bad(void) {
     bad("{\"data\": \"x\",\n \"seed\": 1,\n \"d\": ,\n}", AMEIR_EJSON, "bad.json:3:");
     bad("{\"data\": \"x\",\n \"seed\": 1,\n \"d\": ,\n}", AMEIR_EJSON, "JSON syntax error");
@@ -152,6 +171,11 @@ static void check_bad(void) {
     bad_with("\"trial_time_limit\": -5", "", AMEIR_ECONFIG, "trial_time_limit: got -5, expected a number >= 0");
     bad_with("\"final_seeds\": 0", "", AMEIR_ECONFIG, "bad.json: final_seeds: got 0, expected an integer from 1 to 16");
     bad_with("\"final_seeds\": 17", "", AMEIR_ECONFIG, "bad.json: final_seeds: got 17, expected an integer from 1 to 16");
+    bad_with("\"method\": \"evolve\"", "", AMEIR_ECONFIG, "bad.json: method: got \"evolve\", expected \"train\" or \"oneshot\"");
+    bad_with("\"standalone_top\": 0", "", AMEIR_ECONFIG, "bad.json: standalone_top: got 0, expected an integer from 1 to 64");
+    bad("{\"data\": \"x\", \"behavior\": {\"schedule\": {\"n\": 2, \"eta\": 2, \"r\": 1, \"R\": 4, \"method\": 1}}, \"interaction\": {" SCHED
+        "}, \"mlp\": {" SCHED "}}",
+        AMEIR_ECONFIG, "bad.json: behavior.schedule.method: got 1, expected \"train\" or \"oneshot\"");
     bad_with("\"baselines\": \"din.json\"", "", AMEIR_ECONFIG, "baselines: got \"din.json\", expected an array");
     bad_with("\"baselines\": [\"nope.json\"]", "", AMEIR_ENOENT, "bad.json: baselines[0]: no such arch file /base/nope.json");
     bad_with("\"defaults\": {\"behavior\": {\"aggregate\": \"max\"}}", "", AMEIR_ECONFIG, "bad.json: defaults");
@@ -348,6 +372,7 @@ int main(int argc, char **argv) {
     check_defaults();
     check_canonical();
     check_data_root();
+    check_methods();
     check_bad();
     check_resolve();
     check_shipped();
