@@ -32,8 +32,8 @@ def config_for(name, seed, out_dir):
     with open(path) as f:
         cfg = json.load(f)
     cfg["seed"] = seed
-    cfg["data"] = os.path.join(ROOT, "runs", "data", name)
     here = os.path.dirname(path)
+    cfg["data"] = os.path.normpath(os.path.join(here, cfg["data"]))  # a variant (NAME-oneshot) shares NAME's data
     cfg["baselines"] = [os.path.normpath(os.path.join(here, b)) for b in cfg.get("baselines", [])]
     os.makedirs(out_dir, exist_ok=True)
     dst = os.path.join(out_dir, "search.json")
@@ -77,6 +77,12 @@ def outcome(ameir, rh5):
     search = [t for st in r["stages"] if st["stage"] != "final" for t in st["trials"]]
     line["search_trials"] = len(search)
     line["search_seconds"] = sum(t["seconds"] for t in search)
+    # per stage: candidates compared (rung-0 trials: trained, or scored with supernet weights),
+    # candidates trained alone, and the seconds its trials took (summed over the workers)
+    line["stages"] = {st["stage"]: {
+        "candidates": sum(1 for t in st["trials"] if t["rung"] == 0 and t["kind"] in ("search", "scored")),
+        "alone": len({json.dumps(t["arch"], sort_keys=True) for t in st["trials"] if t["kind"] == "search"}),
+        "trial_seconds": sum(t["seconds"] for t in st["trials"])} for st in r["stages"] if st["stage"] != "final"}
     return line
 
 
@@ -185,6 +191,12 @@ def cmd_table(a):
                 r["trials"]["total"] - r["search_trials"], r["load_mean"], r["load_max"], r["winner"]["valid"][m],
                 r["winner"]["test"][m], best["name"] if best else "-", best["test"][m] if best else float("nan"),
                 r["wall_s"] / fit))
+        if all(r.get("stages") for r in runs):
+            print("\n| seed | stage | candidates compared | trained alone | trial-seconds |")
+            print("|---|---|---|---|---|")
+            for r in runs:
+                for st, v in r["stages"].items():
+                    print("| %d | %s | %d | %d | %.0f |" % (r["seed"], st, v["candidates"], v["alone"], v["trial_seconds"]))
         print("\n| arch | test %s (mean ± sd) | valid %s | steps | fit seconds |" % (m, m))
         print("|---|---|---|---|---|")
         print("| **search winner** | %s | %s | %s | %s |" % (
