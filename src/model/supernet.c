@@ -356,8 +356,9 @@ int ameir_supernet_create(ameir_supernet **out, const ameir_arch *cands, int n, 
             AMEIR_ASSERT(st >= 0);
             build_map(sn, &cands[i], &p->tensors[t], t, &sn->shared.tensors[st], st, kind, &ph->maps[m], runs);
             runs += ph->maps[m].nruns;
+            /* covered is indexed over the whole shared block, as the tensors lie in it */
             map_init(&ph->maps[m], ph->init + (p->tensors[t].offset - sn->E),
-                     sn->shared.data + sn->shared.tensors[st].offset, covered);
+                     sn->shared.data + sn->shared.tensors[st].offset, covered + sn->shared.tensors[st].offset);
             m++;
         }
         free(ph->init);

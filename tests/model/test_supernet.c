@@ -136,12 +136,38 @@ static void check_resume(const ameir_arch *cands, int n, const ameir_train_confi
     ameir_supernet_free(y);
 }
 
+/* The shared weights start as the candidates' own: the first candidate's exported weights
+ * are its standalone initial weights (seed 17) bit for bit, and no candidate gets a tensor of
+ * zeros where its own initial tensor is not (every shared weight was given a start value). */
+static void check_init(ameir_supernet *sn, const ameir_arch *cands, int n, const ameir_train_config *c) {
+    for (int k = 0; k < n; k++) {
+        ameir_net *own = NULL, *got = standalone(&cands[k], c);
+        CHECK_EQ_INT(ameir_net_create(&own, &cands[k], ameir_dataset_schema(ds), D, rows(c), 17), 0);
+        CHECK_EQ_INT(ameir_supernet_export(sn, k, got), 0);
+        ameir_params *p = ameir_net_params(own), *q = ameir_net_params(got);
+        if (k == 0)
+            CHECK(!memcmp(p->data, q->data, p->total * sizeof(float)));
+        for (int t = 0; t < p->n; t++) {
+            const float *a = ameir_params_data(p, t), *b = ameir_params_data(q, t);
+            int own_zero = 1, got_zero = 1;
+            for (size_t i = 0; i < p->tensors[t].size; i++)
+                own_zero &= a[i] == 0, got_zero &= b[i] == 0;
+            if (!own_zero && got_zero)
+                fprintf(stderr, "candidate %d: tensor %s starts at zero in the supernet\n", k, p->tensors[t].name);
+            CHECK(own_zero || !got_zero);
+        }
+        ameir_net_free(own);
+        ameir_net_free(got);
+    }
+}
+
 static void check_stage(const char *what, const ameir_arch *cands, int n, ameir_train_config c, int steps) {
     ameir_supernet *sn = NULL;
     CHECK_EQ_INT(ameir_supernet_create(&sn, cands, n, ameir_dataset_schema(ds), D, rows(&c), 17), 0);
     if (!sn)
         return;
     fprintf(stderr, "%s: %d candidates, %lld shared floats\n", what, n, (long long)ameir_supernet_param_count(sn));
+    check_init(sn, cands, n, &c);
     check_paths(sn, cands, n, &c, steps);
     ameir_supernet_free(sn);
     check_resume(cands, n, &c);
