@@ -135,17 +135,32 @@ typedef struct str_arena {
 char *arena_strdup(str_arena *a, const char *s, size_t n);
 void arena_free(str_arena *a);
 
-/* Open-addressing map from string (not copied) to a non-negative int32. */
+/* Open-addressing map from string to a non-negative int32. A key of at most 8 bytes is held
+ * in its slot (compared as one word: reading a string elsewhere was a cache miss a lookup in
+ * a large vocabulary); a longer key is not copied and must outlive the map. */
 typedef struct strmap_slot {
-    const char *key; /* NULL: empty */
-    uint32_t tag;    /* high bits of the key's hash: most other keys are passed by without
-                      * reading their string (a cache miss each, in a large vocabulary) */
+    union {
+        const char *key; /* a key longer than 8 bytes */
+        uint64_t word;   /* a shorter one, zero-padded (strmap_key_of) */
+    };
+    uint32_t tag; /* 0: empty; else the hash's high 28 bits and the key's form (low 4 bits:
+                   * length + 1 when held here, 15 when not), so most other keys are passed
+                   * by without reading anything else */
     int32_t val;
 } strmap_slot;
 typedef struct strmap {
     strmap_slot *slots; /* key and value side by side: one cache line per probe */
     size_t cap, n;
 } strmap;
+/* A key ready for lookups: its hash, its first 8 bytes as a word, its length. */
+typedef struct strmap_key {
+    const char *s;
+    uint64_t h, word;
+    size_t len;
+} strmap_key;
+void strmap_key_of(strmap_key *k, const char *s);
+/* The key of an occupied slot as a string (in buf when the slot holds it). */
+const char *strmap_slot_key(const strmap_slot *sl, char buf[9]);
 int strmap_init(strmap *m, size_t expect);
 void strmap_destroy(strmap *m);
 
@@ -161,7 +176,8 @@ typedef struct vocab_count {
 /* The entry of s in *entry, added (string copied into a, count 0) if new; its count goes up
  * by counted. AMEIR_ENOMEM on failure. */
 int vocab_intern(vocab_count *v, str_arena *a, const char *s, int counted, int32_t *entry);
-int vocab_intern_h(vocab_count *v, str_arena *a, const char *s, uint64_t h, int counted, int32_t *entry);
+int vocab_intern_k(vocab_count *v, str_arena *a, const strmap_key *k, int counted, int32_t *entry);
+void vocab_prefetch(const vocab_count *v, const strmap_key *k, int stage);
 void vocab_count_free(vocab_count *v);
 /* Ids in order of first appearance among the values counted at least min_freq times (and at
  * least once), from 2 on; the others get 1 (OOV), 0 is padding. *id (v->n entries) and *vocab
@@ -171,13 +187,12 @@ int vocab_assign_ids(const vocab_count *v, int64_t min_freq, str_arena *copy_to,
                      int32_t *n_ids);
 /* Pointer to the value of key, or NULL. */
 int32_t *strmap_get(const strmap *m, const char *key);
-/* The same with the key's hash computed beforehand (strmap_hash), so a caller can prefetch
- * the slot (and, a little later, the slot's key) of lookups to come: the maps of large
- * vocabularies do not fit the caches. */
-uint64_t strmap_hash(const char *key);
-void strmap_prefetch(const strmap *m, uint64_t h, int key_too);
-int32_t *strmap_get_h(const strmap *m, const char *key, uint64_t h);
-int32_t *strmap_put_h(strmap *m, const char *key, uint64_t h, int64_t val, int *added);
+/* The same with the key prepared beforehand (strmap_key_of), so a caller can prefetch the slot
+ * (stage 0) and, a little later, what the slot points to (stage 1: the key if it is not in
+ * the slot, and for a vocabulary the count of its entry) of lookups to come: the maps of
+ * large vocabularies do not fit the caches. */
+int32_t *strmap_get_k(const strmap *m, const strmap_key *k);
+int32_t *strmap_put_k(strmap *m, const strmap_key *k, int64_t val, int *added);
 /* Insert key with val (0 <= val < 2^31) unless present; returns a pointer to its value
  * (NULL: out of memory, or val out of range). *added says whether it was new. */
 int32_t *strmap_put(strmap *m, const char *key, int64_t val, int *added);

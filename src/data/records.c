@@ -206,16 +206,17 @@ int rec_split(rec_reader *r, char *s, char **tok, int max) {
     char sep = r->sep;
     int n = 0;
     if (!r->quote || !strchr(s, '"')) {
-        for (;;) {
-            char *e = strchr(s, sep);
-            if (n < max)
-                tok[n] = s;
-            n++;
-            if (!e)
-                break;
-            *e = '\0';
-            s = e + 1;
-        }
+        /* one walk over the bytes: cells are a few bytes each, a strchr call per cell cost more */
+        if (max > 0)
+            tok[0] = s;
+        n = 1;
+        for (char *p = s; *p; p++)
+            if (*p == sep) {
+                *p = '\0';
+                if (n < max)
+                    tok[n] = p + 1;
+                n++;
+            }
         return n;
     }
     /* RFC 4180: a cell that starts with '"' runs to the matching '"'; "" inside is one '"' */

@@ -119,12 +119,12 @@ static int row_values(stream *st, int fi, int r, const char **vals, char *buf, s
 
 static int process_block(stream *st);
 
-/* A row's cells copied into the block; a full block is processed. */
+/* A row's cells copied into the block in one piece (the reader's cells lie in order in one
+ * buffer, each ended by its NUL); a full block is processed. */
 static int add_row(stream *st, const row_reader *rr, int split, float label) {
-    int r = st->nblk;
-    size_t need = 0;
-    for (int i = 0; i < st->n_names; i++)
-        need += strlen(rr->tok[i]) + 1;
+    int r = st->nblk, nn = st->n_names;
+    const char *first = rr->tok[0], *last = rr->tok[nn - 1];
+    size_t need = (size_t)(last - first) + strlen(last) + 1;
     if (st->bused + need > st->bcap) {
         size_t cap = 2 * (st->bused + need);
         char *t = realloc(st->btext, cap);
@@ -133,12 +133,10 @@ static int add_row(stream *st, const row_reader *rr, int split, float label) {
         st->btext = t;
         st->bcap = cap;
     }
-    for (int i = 0; i < st->n_names; i++) {
-        size_t l = strlen(rr->tok[i]) + 1;
-        memcpy(st->btext + st->bused, rr->tok[i], l);
-        st->bcell[(size_t)r * (size_t)st->n_names + (size_t)i] = st->bused;
-        st->bused += l;
-    }
+    memcpy(st->btext + st->bused, first, need);
+    for (int i = 0; i < nn; i++)
+        st->bcell[(size_t)r * (size_t)nn + (size_t)i] = st->bused + (size_t)(rr->tok[i] - first);
+    st->bused += need;
     for (int j = 0; j < st->c->n_joins; j++) {
         int32_t *jr = strmap_get(&st->join_map[j], rr->tok[st->join_key[j]]);
         st->bjrow[(size_t)r * (size_t)st->c->n_joins + (size_t)j] = jr ? *jr : -1;
@@ -312,31 +310,28 @@ int stream_user_id(stream *st, const char *u, int64_t *id) {
     return 0;
 }
 
-#define AHEAD 16 /* rows between a slot's prefetch and its lookup; its key's comes half-way */
+#define AHEAD 32 /* rows between a slot's prefetch and its lookup; what it points to comes half-way */
 
 /* A single-valued categorical field over the block: its value is the cell itself, so every
- * row's hash is known first and each lookup's slot and key are prefetched rows ahead. */
+ * row's key is known first and each lookup's slot, key and count are prefetched rows ahead. */
 static int intern_cells(stream *st, int fi, int nb) {
     const dcfg *c = st->c;
     svocab *v = &st->fv[fi];
-    const char *cell[BLOCK];
-    uint64_t h[BLOCK];
-    for (int r = 0; r < nb; r++) {
-        cell[r] = stream_cell(st, r, v->col);
-        h[r] = strmap_hash(cell[r]);
-    }
+    strmap_key *k = st->bkey;
+    for (int r = 0; r < nb; r++)
+        strmap_key_of(&k[r], stream_cell(st, r, v->col));
     for (int r = 0; r < nb && r < AHEAD; r++)
-        strmap_prefetch(&v->voc.map, h[r], 0);
+        vocab_prefetch(&v->voc, &k[r], 0);
     if (v->width < 1)
         v->width = 1;
     for (int r = 0; r < nb; r++) {
         if (r + AHEAD < nb)
-            strmap_prefetch(&v->voc.map, h[r + AHEAD], 0);
+            vocab_prefetch(&v->voc, &k[r + AHEAD], 0);
         if (r + AHEAD / 2 < nb)
-            strmap_prefetch(&v->voc.map, h[r + AHEAD / 2], 1);
+            vocab_prefetch(&v->voc, &k[r + AHEAD / 2], 1);
         int32_t e = 0;
         int counted = !st->seq && (c->vocab_all || st->bsplit[r] == 0);
-        AMEIR_TRY(vocab_intern_h(&v->voc, &st->arena, cell[r], h[r], counted, &e));
+        AMEIR_TRY(vocab_intern_k(&v->voc, &st->arena, &k[r], counted, &e));
         AMEIR_TRY(push_entry(st, fi, r, e));
         st->boff[fi][r + 1] = r + 1;
     }

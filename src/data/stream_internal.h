@@ -47,6 +47,7 @@ typedef struct stream {
     int32_t *bent[AMEIR_MAX_FIELDS]; /* entries of the block's rows, per field */
     int64_t bent_cap[AMEIR_MAX_FIELDS];
     int32_t *boff[AMEIR_MAX_FIELDS]; /* (BLOCK + 1) offsets into bent */
+    strmap_key bkey[BLOCK];          /* one field's keys over the block */
     FILE *spill; /* pass 1 -> pass 2: split, label, user, value entries of every row */
     unsigned char *sbuf; /* SPILL_BUF bytes: writes gather here; reads take from [sread, sused) */
     size_t sused, sread;

@@ -123,12 +123,12 @@ int stream_count_ranks(stream *st, int64_t *total) {
     return rc;
 }
 
-/* Users in local id order (the map holds string -> id). */
-static const char **users_by_id(const stream *st) {
-    const char **u = malloc((st->users.n ? st->users.n : 1) * sizeof *u);
+/* Users' slots in local id order (the map holds string -> id). */
+static const strmap_slot **users_by_id(const stream *st) {
+    const strmap_slot **u = malloc((st->users.n ? st->users.n : 1) * sizeof *u);
     for (size_t i = 0; u && i < st->users.cap; i++)
-        if (st->users.slots[i].key)
-            u[st->users.slots[i].val] = st->users.slots[i].key;
+        if (st->users.slots[i].tag)
+            u[st->users.slots[i].val] = &st->users.slots[i];
     return u;
 }
 
@@ -143,12 +143,13 @@ static int pack_entries(const stream *st, ameir_pack *p) {
             ameir_pack_str(p, v->str[e]);
         }
     }
-    const char **u = users_by_id(st);
+    const strmap_slot **u = users_by_id(st);
     if (!u)
         return ameir_fail(AMEIR_ENOMEM, "out of memory");
     ameir_pack_i64(p, (int64_t)st->users.n);
+    char buf[9];
     for (size_t i = 0; i < st->users.n; i++)
-        ameir_pack_str(p, u[i]);
+        ameir_pack_str(p, strmap_slot_key(u[i], buf));
     free(u);
     return p->failed ? ameir_fail(AMEIR_ENOMEM, "out of memory for the vocabularies") : 0;
 }

@@ -62,53 +62,78 @@ void strmap_destroy(strmap *m) {
     memset(m, 0, sizeof *m);
 }
 
-/* FNV-1a up to the NUL (no strlen first); only the map sees it, so it need not match
- * ameir_hash_bytes */
-static uint64_t hash_str(const char *key) {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-        h = (h ^ *p) * 0x100000001b3ULL;
-    return h;
+#define FORM_POINTER 15u /* a tag's low 4 bits: the key is not in the slot */
+
+void strmap_key_of(strmap_key *k, const char *s) {
+    uint64_t w = 0;
+    size_t n = 0;
+    for (; n < 8 && s[n]; n++)
+        w |= (uint64_t)(unsigned char)s[n] << (8 * n);
+    uint64_t h = w;
+    if (n == 8) /* FNV-1a over the rest; only the map sees it */
+        for (const unsigned char *p = (const unsigned char *)s + 8; *p; p++, n++)
+            h = (h ^ *p) * 0x100000001b3ULL;
+    k->s = s;
+    k->word = w;
+    k->len = n;
+    /* mixed, so that the low bits (the slot) depend on every byte */
+    k->h = ameir_mix64(h + (uint64_t)n * 0x9e3779b97f4a7c15ULL);
 }
 
-uint64_t strmap_hash(const char *key) {
-    /* FNV-1a low bits depend only on low input bits: mixed, the probe chains stay short */
-    return ameir_mix64(hash_str(key));
+static uint32_t tag_of(const strmap_key *k) {
+    uint32_t form = k->len <= 8 ? (uint32_t)k->len + 1 : FORM_POINTER;
+    return ((uint32_t)(k->h >> 32) & ~0xfu) | form;
 }
 
-void strmap_prefetch(const strmap *m, uint64_t h, int key_too) {
-    const strmap_slot *sl = &m->slots[(size_t)h & (m->cap - 1)];
-    __builtin_prefetch(sl);
-    if (key_too && sl->key) /* the slot came in at the earlier call: now its string */
-        __builtin_prefetch(sl->key);
+const char *strmap_slot_key(const strmap_slot *sl, char buf[9]) {
+    uint32_t form = sl->tag & 0xfu;
+    if (form == FORM_POINTER)
+        return sl->key;
+    size_t len = form >= 1 && form <= 9 ? form - 1 : 0;
+    for (size_t i = 0; i < len; i++)
+        buf[i] = (char)(sl->word >> (8 * i));
+    buf[len] = '\0';
+    return buf;
 }
 
-static uint32_t tag_of(uint64_t h) { return (uint32_t)(h >> 32); }
-
-static size_t slot_of_h(const strmap *m, const char *key, uint64_t h) {
-    size_t i = (size_t)h & (m->cap - 1);
-    uint32_t tag = tag_of(h);
-    while (m->slots[i].key && (m->slots[i].tag != tag || strcmp(m->slots[i].key, key)))
+static size_t slot_of_k(const strmap *m, const strmap_key *k) {
+    size_t i = (size_t)k->h & (m->cap - 1);
+    uint32_t tag = tag_of(k);
+    for (;;) {
+        const strmap_slot *sl = &m->slots[i];
+        if (!sl->tag || (sl->tag == tag && (k->len <= 8 ? sl->word == k->word : !strcmp(sl->key, k->s))))
+            return i;
         i = (i + 1) & (m->cap - 1);
-    return i;
+    }
 }
 
-static size_t slot_of(const strmap *m, const char *key) { return slot_of_h(m, key, strmap_hash(key)); }
-
-int32_t *strmap_get_h(const strmap *m, const char *key, uint64_t h) {
-    size_t i = slot_of_h(m, key, h);
-    return m->slots[i].key ? &m->slots[i].val : NULL;
+int32_t *strmap_get_k(const strmap *m, const strmap_key *k) {
+    size_t i = slot_of_k(m, k);
+    return m->slots[i].tag ? &m->slots[i].val : NULL;
 }
 
-int32_t *strmap_get(const strmap *m, const char *key) { return strmap_get_h(m, key, strmap_hash(key)); }
+int32_t *strmap_get(const strmap *m, const char *key) {
+    strmap_key k;
+    strmap_key_of(&k, key);
+    return strmap_get_k(m, &k);
+}
 
 static int grow(strmap *m) {
     strmap big;
     if (strmap_init(&big, m->cap))
         return -1;
-    for (size_t i = 0; i < m->cap; i++)
-        if (m->slots[i].key)
-            big.slots[slot_of(&big, m->slots[i].key)] = m->slots[i];
+    for (size_t i = 0; i < m->cap; i++) {
+        const strmap_slot *sl = &m->slots[i];
+        if (!sl->tag)
+            continue;
+        char buf[9];
+        strmap_key k;
+        strmap_key_of(&k, strmap_slot_key(sl, buf));
+        size_t j = (size_t)k.h & (big.cap - 1);
+        while (big.slots[j].tag) /* every key is distinct: the first empty slot */
+            j = (j + 1) & (big.cap - 1);
+        big.slots[j] = *sl;
+    }
     big.n = m->n;
     strmap_destroy(m);
     *m = big;
@@ -116,21 +141,27 @@ static int grow(strmap *m) {
 }
 
 int32_t *strmap_put(strmap *m, const char *key, int64_t val, int *added) {
-    return strmap_put_h(m, key, strmap_hash(key), val, added);
+    strmap_key k;
+    strmap_key_of(&k, key);
+    return strmap_put_k(m, &k, val, added);
 }
 
-int32_t *strmap_put_h(strmap *m, const char *key, uint64_t h, int64_t val, int *added) {
+int32_t *strmap_put_k(strmap *m, const strmap_key *k, int64_t val, int *added) {
     if (val < 0 || val > INT32_MAX || (2 * (m->n + 1) > m->cap && grow(m)))
         return NULL;
-    size_t i = slot_of_h(m, key, h);
-    *added = !m->slots[i].key;
+    size_t i = slot_of_k(m, k);
+    strmap_slot *sl = &m->slots[i];
+    *added = !sl->tag;
     if (*added) {
-        m->slots[i].key = key;
-        m->slots[i].tag = tag_of(h);
-        m->slots[i].val = (int32_t)val;
+        if (k->len <= 8)
+            sl->word = k->word;
+        else
+            sl->key = k->s;
+        sl->tag = tag_of(k);
+        sl->val = (int32_t)val;
         m->n++;
     }
-    return &m->slots[i].val;
+    return &sl->val;
 }
 
 void prep_progress(const char *what, int64_t count, int done) {
@@ -147,11 +178,26 @@ void prep_progress(const char *what, int64_t count, int done) {
 }
 
 int vocab_intern(vocab_count *v, str_arena *a, const char *s, int counted, int32_t *entry) {
-    return vocab_intern_h(v, a, s, strmap_hash(s), counted, entry);
+    strmap_key k;
+    strmap_key_of(&k, s);
+    return vocab_intern_k(v, a, &k, counted, entry);
 }
 
-int vocab_intern_h(vocab_count *v, str_arena *a, const char *s, uint64_t h, int counted, int32_t *entry) {
-    int32_t *e = strmap_get_h(&v->map, s, h);
+void vocab_prefetch(const vocab_count *v, const strmap_key *k, int stage) {
+    const strmap_slot *sl = &v->map.slots[(size_t)k->h & (v->map.cap - 1)];
+    if (stage == 0) {
+        __builtin_prefetch(sl);
+        return;
+    }
+    if (sl->tag != tag_of(k)) /* the slot came in at stage 0: now what it points to */
+        return;
+    if ((sl->tag & 0xfu) == FORM_POINTER)
+        __builtin_prefetch(sl->key);
+    __builtin_prefetch(&v->count[sl->val], 1);
+}
+
+int vocab_intern_k(vocab_count *v, str_arena *a, const strmap_key *k, int counted, int32_t *entry) {
+    int32_t *e = strmap_get_k(&v->map, k);
     if (!e) {
         if (v->n == v->cap) {
             int64_t cap = v->cap ? 2 * v->cap : 1024;
@@ -165,11 +211,12 @@ int vocab_intern_h(vocab_count *v, str_arena *a, const char *s, uint64_t h, int 
                 return ameir_fail(AMEIR_ENOMEM, "out of memory for %lld values", (long long)cap);
             v->cap = cap;
         }
-        const char *k = arena_strdup(a, s, strlen(s));
+        strmap_key kept = *k; /* a long key's slot points to the arena's copy */
+        kept.s = arena_strdup(a, k->s, k->len);
         int added;
-        if (!k || !(e = strmap_put_h(&v->map, k, h, v->n, &added)))
+        if (!kept.s || !(e = strmap_put_k(&v->map, &kept, v->n, &added)))
             return ameir_fail(AMEIR_ENOMEM, "out of memory");
-        v->str[v->n] = k;
+        v->str[v->n] = kept.s;
         v->count[v->n++] = 0;
     }
     v->count[*e] += counted;
