@@ -37,8 +37,17 @@ double ameir_rng_normal(ameir_rng *rng);
 /* Fisher-Yates shuffle of n 64-bit values in place. */
 void ameir_rng_shuffle_i64(ameir_rng *rng, int64_t *v, size_t n);
 
-/* The splitmix64 finaliser, exposed for hashing (e.g. config hashes). */
-uint64_t ameir_mix64(uint64_t x);
+/* The splitmix64 finaliser, exposed for hashing (e.g. config hashes): a bijection with good
+ * avalanche, so (key + i * gamma) mixed gives independent-looking draws for every counter
+ * value. Inline: prep hashes every cell with it. */
+static inline uint64_t ameir_mix64(uint64_t x) {
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    return x;
+}
 
 /* FNV-1a 64-bit hash of bytes, for hashing canonical texts. */
 uint64_t ameir_hash_bytes(const void *data, size_t n);

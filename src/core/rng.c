@@ -2,17 +2,6 @@
 
 #include <math.h>
 
-/* splitmix64's finaliser: a bijection with good avalanche, so (key + i * gamma)
- * mixed gives independent-looking draws for every counter value. */
-uint64_t ameir_mix64(uint64_t x) {
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
-}
-
 #define AMEIR_GAMMA 0x9e3779b97f4a7c15ULL
 
 ameir_rng ameir_rng_stream(uint64_t seed, uint64_t k) {

@@ -159,6 +159,8 @@ typedef struct strmap_key {
     size_t len;
 } strmap_key;
 void strmap_key_of(strmap_key *k, const char *s);
+/* The same, faster, for a string followed by at least 7 readable bytes after its NUL. */
+void strmap_key_of_padded(strmap_key *k, const char *s);
 /* The key of an occupied slot as a string (in buf when the slot holds it). */
 const char *strmap_slot_key(const strmap_slot *sl, char buf[9]);
 int strmap_init(strmap *m, size_t expect);

@@ -127,7 +127,7 @@ static int add_row(stream *st, const row_reader *rr, int split, float label) {
     size_t need = (size_t)(last - first) + strlen(last) + 1;
     if (st->bused + need > st->bcap) {
         size_t cap = 2 * (st->bused + need);
-        char *t = realloc(st->btext, cap);
+        char *t = realloc(st->btext, cap + 8); /* 8 bytes more: strmap_key_of_padded reads past a NUL */
         if (!t)
             return ameir_fail(AMEIR_ENOMEM, "out of memory");
         st->btext = t;
@@ -256,35 +256,6 @@ int stream_split_rows(stream *st, int64_t n, int64_t first, int64_t count) {
     return 0;
 }
 
-/* The spill goes through one buffer of SPILL_BUF bytes (a row is dozens of small fields: a
- * stdio call each cost a tenth of the prep's time). */
-static int spill_flush(stream *st) {
-    if (st->sused && fwrite(st->sbuf, 1, st->sused, st->spill) != st->sused)
-        return ameir_fail(AMEIR_EIO, "%s: write failed (disk full?)", st->spill_path);
-    st->sused = 0;
-    return 0;
-}
-
-static int spill(stream *st, const void *p, size_t n) {
-    if (st->sused + n > SPILL_BUF)
-        AMEIR_TRY(spill_flush(st));
-    if (n > SPILL_BUF)
-        return fwrite(p, 1, n, st->spill) == n ? 0 : ameir_fail(AMEIR_EIO, "%s: write failed (disk full?)", st->spill_path);
-    memcpy(st->sbuf + st->sused, p, n);
-    st->sused += n;
-    return 0;
-}
-
-int stream_spill_rewind(stream *st) {
-    if (!st->sreading) /* the last writes are still in the buffer */
-        AMEIR_TRY(spill_flush(st));
-    st->sreading = 1;
-    st->sread = st->sused = 0;
-    if (fflush(st->spill) || fseek(st->spill, 0, SEEK_SET))
-        return ameir_fail(AMEIR_EIO, "%s: write failed (disk full?)", st->spill_path);
-    return 0;
-}
-
 static int push_entry(stream *st, int fi, int64_t at, int32_t e) {
     if (at == st->bent_cap[fi]) {
         int64_t cap = at ? 2 * at : (int64_t)BLOCK * 2;
@@ -310,6 +281,14 @@ int stream_user_id(stream *st, const char *u, int64_t *id) {
     return 0;
 }
 
+/* The key of block row r's cell: a cell of the main table lies in btext, padded. */
+static void cell_key(const stream *st, int r, int col, strmap_key *k) {
+    if (col < DCFG_MAX_COLS)
+        strmap_key_of_padded(k, stream_cell(st, r, col));
+    else
+        strmap_key_of(k, stream_cell(st, r, col));
+}
+
 #define AHEAD 32 /* rows between a slot's prefetch and its lookup; what it points to comes half-way */
 
 /* A single-valued categorical field over the block: its value is the cell itself, so every
@@ -319,7 +298,7 @@ static int intern_cells(stream *st, int fi, int nb) {
     svocab *v = &st->fv[fi];
     strmap_key *k = st->bkey;
     for (int r = 0; r < nb; r++)
-        strmap_key_of(&k[r], stream_cell(st, r, v->col));
+        cell_key(st, r, v->col, &k[r]);
     for (int r = 0; r < nb && r < AHEAD; r++)
         vocab_prefetch(&v->voc, &k[r], 0);
     if (v->width < 1)
@@ -332,6 +311,46 @@ static int intern_cells(stream *st, int fi, int nb) {
         int32_t e = 0;
         int counted = !st->seq && (c->vocab_all || st->bsplit[r] == 0);
         AMEIR_TRY(vocab_intern_k(&v->voc, &st->arena, &k[r], counted, &e));
+        AMEIR_TRY(push_entry(st, fi, r, e));
+        st->boff[fi][r + 1] = r + 1;
+    }
+    return 0;
+}
+
+/* A numeric field or one with a date transform: its value is a function of the cell alone,
+ * so the entries of short cells met recently are remembered (a small direct-mapped table)
+ * and their parse, binning and second lookup skipped. A cell is remembered only once it was
+ * read without error. */
+static int intern_derived(stream *st, int fi, int nb) {
+    const dcfg *c = st->c;
+    svocab *v = &st->fv[fi];
+    const char *vals[MAX_VALUES];
+    char buf[256];
+    if (!v->memo) {
+        if (!(v->memo = malloc(MEMO * sizeof *v->memo)))
+            return ameir_fail(AMEIR_ENOMEM, "out of memory");
+        for (int i = 0; i < MEMO; i++)
+            v->memo[i].entry = -1;
+    }
+    if (v->width < 1)
+        v->width = 1;
+    for (int r = 0; r < nb; r++) {
+        int counted = !st->seq && (c->vocab_all || st->bsplit[r] == 0);
+        strmap_key k;
+        cell_key(st, r, v->col, &k);
+        cell_memo *m = &v->memo[k.h & (MEMO - 1)];
+        int32_t e = 0;
+        if (k.len <= 8 && m->entry >= 0 && m->word == k.word && m->len == k.len) {
+            e = m->entry;
+            v->voc.count[e] += counted;
+        } else {
+            int n = 0;
+            AMEIR_TRY(row_values(st, fi, r, vals, buf, sizeof buf, &n));
+            AMEIR_ASSERT(n == 1);
+            AMEIR_TRY(vocab_intern(&v->voc, &st->arena, vals[0], counted, &e));
+            if (k.len <= 8)
+                *m = (cell_memo){k.word, (uint32_t)k.len, e};
+        }
         AMEIR_TRY(push_entry(st, fi, r, e));
         st->boff[fi][r + 1] = r + 1;
     }
@@ -358,6 +377,10 @@ static int process_block(stream *st) {
             AMEIR_TRY(intern_cells(st, fi, nb));
             continue;
         }
+        if ((f->kind == DF_NUMERIC || f->parse[0]) && f->kind != DF_MULTI && !f->n_flags) {
+            AMEIR_TRY(intern_derived(st, fi, nb));
+            continue;
+        }
         for (int r = 0; r < nb; r++) {
             /* seq: the split is known after the sort; counted then */
             int n = 0, counted = !st->seq && (c->vocab_all || st->bsplit[r] == 0);
@@ -376,27 +399,15 @@ static int process_block(stream *st) {
         int split = st->bsplit[r];
         st->rows[split] += !st->seq;
         st->positives[split] += !st->seq && st->blab[r] > 0.5f;
-        AMEIR_TRY(spill(st, &st->bsplit[r], 1));
-        AMEIR_TRY(spill(st, &st->blab[r], sizeof st->blab[r]));
-        if (st->seq)
-            AMEIR_TRY(spill(st, &st->btime[r], sizeof st->btime[r]));
-        for (int fi = 0; fi < c->n_fields; fi++) {
-            int32_t b = st->boff[fi][r], n = st->boff[fi][r + 1] - b;
-            if (c->fields[fi].kind == DF_MULTI) {
-                uint16_t k = (uint16_t)n;
-                AMEIR_TRY(spill(st, &k, sizeof k));
-            }
-            AMEIR_TRY(spill(st, st->bent[fi] + b, (size_t)n * sizeof(int32_t)));
-        }
+        int64_t uid = -1; /* a row's user, as the shards hold it */
         if (st->user_col >= 0) {
-            int64_t uid = 0; /* a row's user, as the shards hold it */
             AMEIR_TRY(stream_user_id(st, stream_cell(st, r, st->user_col), &uid));
-            AMEIR_TRY(spill(st, &uid, sizeof uid));
             if (st->seq) {
                 prep_event_key key = {uid, st->btime[r], st->done_rows};
                 AMEIR_TRY(xsort_add(&st->by_user, &key));
             }
         }
+        AMEIR_TRY(stream_spill_row(st, r, uid));
         st->done_rows++;
     }
     st->nblk = 0;
@@ -437,57 +448,6 @@ static int flush(stream *st, int sp) {
                           : prep_split_writer_append(&st->w[sp], &r, st->nb[sp]);
     st->nb[sp] = 0;
     return rc;
-}
-
-/* Reading back: bytes [sread, sused) of sbuf are read from the file but not yet taken. */
-static int unspill(stream *st, void *p, size_t n) {
-    if (st->sread + n > st->sused) {
-        size_t left = st->sused - st->sread;
-        memmove(st->sbuf, st->sbuf + st->sread, left);
-        st->sread = 0;
-        st->sused = left + fread(st->sbuf + left, 1, SPILL_BUF - left, st->spill);
-        if (n > st->sused)
-            return ameir_fail(AMEIR_EIO, "%s: read failed (changed while prep ran?)", st->spill_path);
-    }
-    memcpy(p, st->sbuf + st->sread, n);
-    st->sread += n;
-    return 0;
-}
-
-int stream_read_spilled(stream *st, spilled_row *row) {
-    const dcfg *c = st->c;
-    AMEIR_TRY(unspill(st, &row->split, 1));
-    AMEIR_TRY(unspill(st, &row->label, sizeof row->label));
-    if (row->split < 0 || row->split > 2)
-        return ameir_fail(AMEIR_EIO, "%s: damaged (split %d)", st->spill_path, row->split);
-    row->time = 0;
-    if (st->seq)
-        AMEIR_TRY(unspill(st, &row->time, sizeof row->time));
-    int32_t *at = row->buf;
-    for (int fi = 0; fi < c->n_fields; fi++) {
-        const svocab *v = &st->fv[fi];
-        uint16_t n = 1;
-        if (c->fields[fi].kind == DF_MULTI)
-            AMEIR_TRY(unspill(st, &n, sizeof n));
-        if (n > MAX_VALUES)
-            return ameir_fail(AMEIR_EIO, "%s: damaged (%d values)", st->spill_path, n);
-        AMEIR_TRY(unspill(st, at, (size_t)n * sizeof *at));
-        for (int i = 0; i < n; i++)
-            if (at[i] < 0 || at[i] >= v->voc.n)
-                return ameir_fail(AMEIR_EIO, "%s: damaged (entry %d)", st->spill_path, at[i]);
-        row->ent[fi] = at;
-        row->n[fi] = n;
-        at += n;
-    }
-    row->user = -1;
-    if (st->user_col >= 0) {
-        AMEIR_TRY(unspill(st, &row->user, sizeof row->user));
-        if (row->user < 0 || row->user >= (int64_t)st->users.n)
-            return ameir_fail(AMEIR_EIO, "%s: damaged (user %lld)", st->spill_path, (long long)row->user);
-        if (st->user_map)
-            row->user = st->user_map[row->user];
-    }
-    return 0;
 }
 
 int stream_row_ids(stream *st, const spilled_row *row, int32_t *x) {
@@ -537,6 +497,7 @@ static void stream_free(stream *st) {
     for (int fi = 0; fi < AMEIR_MAX_FIELDS; fi++) {
         svocab *v = &st->fv[fi];
         vocab_count_free(&v->voc);
+        free(v->memo);
         free(v->id);
         free(st->vocab[fi]);
     }

@@ -13,8 +13,17 @@
 #define BLOCK 4096 /* pass 1 takes rows in blocks and each field over a block: its map stays in cache */
 #define MAX_VALUES 1024
 
+#define MEMO 1024 /* a derived field's remembered cells (stream.c) */
+
+typedef struct cell_memo {
+    uint64_t word; /* a short cell (strmap_key_of) */
+    uint32_t len;
+    int32_t entry; /* -1: empty */
+} cell_memo;
+
 typedef struct svocab {
     vocab_count voc; /* value -> entry, strings, counts */
+    cell_memo *memo; /* numeric or date-transformed fields: short cell -> entry */
     int32_t *id;
     int width; /* most values in one row */
     int col, flags[DCFG_MAX_COLS];
@@ -99,6 +108,8 @@ typedef struct spilled_row {
     int64_t user;
 } spilled_row;
 int stream_read_spilled(stream *st, spilled_row *row);
+/* Block row r (with its user uid, if the rows have users) appended to the spill. */
+int stream_spill_row(stream *st, int r, int64_t uid);
 /* The spill's buffered writes out, and reading from its start. */
 int stream_spill_rewind(stream *st);
 /* The x ids of a spilled row (x_width ids), and its item's row of the item table if new. */

@@ -64,11 +64,34 @@ void strmap_destroy(strmap *m) {
 
 #define FORM_POINTER 15u /* a tag's low 4 bits: the key is not in the slot */
 
+static void key_finish(strmap_key *k, const char *s, uint64_t w, size_t n);
+
 void strmap_key_of(strmap_key *k, const char *s) {
     uint64_t w = 0;
     size_t n = 0;
     for (; n < 8 && s[n]; n++)
         w |= (uint64_t)(unsigned char)s[n] << (8 * n);
+    key_finish(k, s, w, n);
+}
+
+void strmap_key_of_padded(strmap_key *k, const char *s) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* one load of 8 bytes; its first zero byte is the NUL (the lowest flagged byte is exact:
+     * the trick's false flags lie only above a true zero) */
+    uint64_t w;
+    memcpy(&w, s, sizeof w);
+    uint64_t z = (w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL;
+    size_t n = z ? (size_t)__builtin_ctzll(z) / 8 : 8;
+    if (n < 8)
+        w &= ((uint64_t)1 << (8 * n)) - 1;
+    key_finish(k, s, w, n);
+#else
+    strmap_key_of(k, s);
+#endif
+}
+
+/* The key of s from its first n (<= 8) bytes as the word w. */
+static void key_finish(strmap_key *k, const char *s, uint64_t w, size_t n) {
     uint64_t h = w;
     if (n == 8) /* FNV-1a over the rest; only the map sees it */
         for (const unsigned char *p = (const unsigned char *)s + 8; *p; p++, n++)
