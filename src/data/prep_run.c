@@ -113,8 +113,8 @@ int ameir_prep_ranks(const char *config_path, const char *source_dir, const char
         c->shards = shards;
     if (seed >= 0)
         c->seed = (uint64_t)seed;
-    int parallel = peers && peers->size > 1 && !c->is_synthetic && source_dir && prep_can_stream(c) &&
-                   !getenv("AMEIR_PREP_IN_MEMORY");
+    int parallel = peers && peers->size > 1 && !c->is_synthetic && source_dir &&
+                   (prep_can_stream(c) || prep_can_stream_seq(c)) && !getenv("AMEIR_PREP_IN_MEMORY");
     if (peers && peers->size > 1 && !parallel && rank > 0) {
         /* a prep that does not stream runs on rank 0; the others wait for its status */
         rc = prep_agree(peers, 0);

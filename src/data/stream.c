@@ -402,7 +402,7 @@ static int process_block(stream *st) {
         int64_t uid = -1; /* a row's user, as the shards hold it */
         if (st->user_col >= 0) {
             AMEIR_TRY(stream_user_id(st, stream_cell(st, r, st->user_col), &uid));
-            if (st->seq) {
+            if (st->seq && st->size == 1) { /* over ranks the users are merged first */
                 prep_event_key key = {uid, st->btime[r], st->done_rows};
                 AMEIR_TRY(xsort_add(&st->by_user, &key));
             }
@@ -590,17 +590,22 @@ static int passes(stream *st, prep_dir *d) {
     if (st->size > 1) {
         AMEIR_TRY(prep_agree(st->peers, rc));
         AMEIR_TRY(stream_count_ranks(st, &total));
-        if (c->split == DSPLIT_RANDOM)
+        if (c->split == DSPLIT_RANDOM && !st->seq) /* sorted: stream_seq_split_init */
             rc = stream_split_rows(st, total, st->row_base, st->n_rows);
     } else if (rc >= 0 && c->split == DSPLIT_RANDOM && !st->seq) {
         rc = random_split(st);
     }
-    if (rc >= 0 && st->seq) /* (user, time, row) of each event: 24 bytes, sorted in chunks of 128 MB */
-        rc = xsort_init(&st->by_user, sizeof(prep_event_key), prep_cmp_user_time, stream_sort_chunk(), d->tmp, "user");
+    if (rc >= 0 && st->seq && st->size == 1) /* (user, time, row) of each event: 24 bytes, sorted in chunks of 128 MB */
+        rc = stream_sort_init(st, &st->by_user, sizeof(prep_event_key), prep_cmp_user_time, d, "user");
     if (rc >= 0)
         rc = pass1(st);
-    if (st->size > 1) { /* flat only: the sorted prep runs alone */
+    if (st->size > 1) {
         AMEIR_TRY(prep_agree(st->peers, rc));
+        if (st->seq) {
+            rc = stream_seq_rows(st, d);
+            spill_close(st);
+            return stream_shards_ranks(st, d, rc);
+        }
         AMEIR_TRY(stream_merge_ranks(st));
         return stream_shards_ranks(st, d, pass2(st, d));
     }

@@ -88,6 +88,10 @@ typedef struct stream {
     int64_t row_base;                        /* rows of the ranks before this one */
     int64_t *user_map;                       /* local user index -> global (NULL: the same) */
     int64_t *split_rows;                     /* (size, 3): rows of each split on each rank */
+    int64_t *rank_row0;                      /* (size + 1): the first row of each rank (sorted prep) */
+    int users_merged;                        /* the users were merged before the vocabularies */
+    int64_t n_users;                         /* all ranks' users, once merged */
+    int64_t written[3];                      /* rows of each split appended to the parts */
     FILE *part[3];                           /* encoded rows of each split, for the shard owners */
     char part_path[3][DCFG_PATH * 2 + 32];
     unsigned char *part_buf;                 /* STREAM_BATCH part records */
@@ -122,10 +126,34 @@ int stream_user_id(stream *st, const char *u, int64_t *id);
 /* Memory of one external sort's chunk: 128 MB, or AMEIR_PREP_SORT_CHUNK bytes (tests make
  * it small so the merge of many runs is exercised). */
 size_t stream_sort_chunk(void);
+/* An external sort of that chunk in the output's temporary directory, its runs named after
+ * what and this rank. */
+int stream_sort_init(const stream *st, xsort *s, size_t rec, xsort_cmp cmp, const prep_dir *d, const char *what);
 /* Block row r of pass 1: label and time parsed into the block (seq mode). */
 int stream_seq_event(stream *st, int r);
-/* After pass 1: splits, counts, ids, the item table and every row written (seq mode). */
+/* After pass 1: splits, counts, ids, the item table and every row written (seq mode), alone
+ * or over ranks (then to the parts, for stream_shards_ranks). */
 int stream_seq_rows(stream *st, prep_dir *d);
+#define FIRST_OF_USER 0x10 /* in split[row]: the user's first event in time order */
+/* split[] of this rank's rows: random and files as decided, else 0 (total: rows of all ranks). */
+int stream_seq_split_init(stream *st, int64_t total);
+/* The leave-one-out split of the i-th of a user's n events in time order. */
+int8_t stream_loo_split(int64_t i, int64_t n);
+/* Each user's events (keys in time order) from a sort by user, time and row, to fn. */
+int stream_each_user(xsort *s, int (*fn)(void *ctx, const prep_event_key *k, int64_t n), void *ctx);
+/* Step 2: values counted on the vocabulary rows; rows and positives of each split. */
+int stream_seq_count(stream *st, spilled_row *row);
+/* Bytes of a record of step 3's sort (key and payload) and of step 4's (row, history). */
+size_t stream_ev_size(const stream *st);
+size_t stream_hist_size(const stream *st);
+int stream_hist_sort_init(const stream *st, const prep_dir *d, xsort *by_row);
+/* xsort_add as a sink for route_recv. */
+int stream_to_sort(void *ctx, const void *rec);
+/* Over ranks (stream_seq_ranks.c): the rank that owns user's events, the rank that read row. */
+int stream_owner_of_user(const stream *st, int64_t user);
+int stream_rank_of_row(const stream *st, int64_t row);
+/* Over ranks: users merged, then every rank's split[] (collective). */
+int stream_seq_split_ranks(stream *st, const prep_dir *d);
 
 /* ---- over ranks (stream_ranks.c) ---- */
 /* Which files (or byte slices) this rank reads, from the file sizes. */
@@ -140,6 +168,12 @@ int stream_merge_ranks(stream *st);
 /* After pass 2 wrote the parts: rank 0 merges the item tables in rank order; each shard is
  * written by one rank (round robin) from the parts of the ranks that hold its rows. */
 int stream_shards_ranks(stream *st, const prep_dir *d, int rc);
+/* Rank 0 merges the users of every rank in rank order (first appearance in the whole
+ * input); each rank gets the global id of its own users (user_map) and n_users. */
+int stream_merge_users(stream *st);
+/* After pass 1 of a sorted prep over ranks: splits, counts, ids, the item table and every
+ * row written to the parts (stream_seq_ranks.c). */
+int stream_seq_rows_ranks(stream *st, prep_dir *d);
 /* Pass 2 over ranks: this rank's encoded rows of split sp, in order, to its part file. */
 int stream_part_open(stream *st, const prep_dir *d, int sp);
 int stream_part_append(stream *st, int sp, const prep_rows *r, int64_t n);
@@ -152,5 +186,35 @@ int stream_items_alloc(stream *st);
 /* The random split of rows [first, first + n) of total rows (the in-memory prep's shuffle). */
 int stream_split_rows(stream *st, int64_t total, int64_t first, int64_t n);
 void stream_ranks_free(stream *st);
+
+/* ---- records between ranks through files (stream_route.c) ---- */
+typedef struct route {
+    char dir[DCFG_PATH * 2], kind[16];
+    size_t rec;
+    int rank, size;
+    FILE **out; /* to each rank */
+} route;
+/* This rank's files of kind for every rank, records of rec bytes. */
+int route_open(route *rt, const stream *st, const char *dir, const char *kind, size_t rec);
+int route_put(route *rt, int dst, const void *rec);
+/* This rank's files closed: after every rank has sent (prep_agree), each receives. */
+int route_send(route *rt);
+/* The records for this rank, from rank 0's file to the last's, each to take; files removed. */
+int route_recv(route *rt, int (*take)(void *ctx, const void *rec), void *ctx);
+/* Rank 0 only, the records for it merged from every rank's file (each in cmp order) into one
+ * order; the other ranks remove their (empty) files. */
+int route_recv_merged(route *rt, int (*cmp)(const void *a, const void *b), int (*take)(void *ctx, const void *rec),
+                      void *ctx);
+void route_free(route *rt);
+/* A sink that sends each record to the rank that owns its user (a record that begins with the
+ * user) or read its row (one that begins with the row). */
+typedef struct stream_router {
+    const stream *st;
+    route rt;
+} stream_router;
+int stream_route_by_user(void *ctx, const void *rec);
+int stream_route_by_row(void *ctx, const void *rec);
+/* Over ranks, after the parts are written: split_rows from every rank's written rows. */
+int stream_gather_written(stream *st);
 
 #endif

@@ -132,17 +132,8 @@ static const strmap_slot **users_by_id(const stream *st) {
     return u;
 }
 
-/* Rank r > 0: every field's entries (count, string) in local order, then the users. */
-static int pack_entries(const stream *st, ameir_pack *p) {
-    const dcfg *c = st->c;
-    for (int fi = 0; fi < c->n_fields; fi++) {
-        const vocab_count *v = &st->fv[fi].voc;
-        ameir_pack_i64(p, v->n);
-        for (int64_t e = 0; e < v->n; e++) {
-            ameir_pack_i64(p, v->count[e]);
-            ameir_pack_str(p, v->str[e]);
-        }
-    }
+/* Rank r > 0: its users in local order. */
+static int pack_users(const stream *st, ameir_pack *p) {
     const strmap_slot **u = users_by_id(st);
     if (!u)
         return ameir_fail(AMEIR_ENOMEM, "out of memory");
@@ -153,6 +144,23 @@ static int pack_entries(const stream *st, ameir_pack *p) {
     free(u);
     return p->failed ? ameir_fail(AMEIR_ENOMEM, "out of memory for the vocabularies") : 0;
 }
+
+/* Rank r > 0: every field's entries (count, string) in local order, then the users (unless
+ * merged before). */
+static int pack_entries(const stream *st, ameir_pack *p) {
+    const dcfg *c = st->c;
+    for (int fi = 0; fi < c->n_fields; fi++) {
+        const vocab_count *v = &st->fv[fi].voc;
+        ameir_pack_i64(p, v->n);
+        for (int64_t e = 0; e < v->n; e++) {
+            ameir_pack_i64(p, v->count[e]);
+            ameir_pack_str(p, v->str[e]);
+        }
+    }
+    return st->users_merged ? 0 : pack_users(st, p);
+}
+
+static int merge_users(stream *st, ameir_unpack *u, int64_t **gusers, int64_t *nloc);
 
 /* Rank 0: rank r's entries into the merged vocabularies and users; glob[fi] (and gusers)
  * get, per local entry, the merged entry. */
@@ -179,10 +187,17 @@ static int merge_entries(stream *st, ameir_unpack *u, int32_t **glob, int64_t **
             glob[fi][e] = g;
         }
     }
+    if (!st->users_merged)
+        AMEIR_TRY(merge_users(st, u, gusers, &nloc[c->n_fields]));
+    return ameir_unpack_finish(u, "vocabulary exchange");
+}
+
+/* Rank 0: rank r's users into the merged ones; (*gusers)[i] = the merged id of its user i. */
+static int merge_users(stream *st, ameir_unpack *u, int64_t **gusers, int64_t *nloc) {
     int64_t n = ameir_unpack_i64(u);
     if (u->failed || n < 0 || n > (int64_t)u->len)
         return ameir_fail(AMEIR_EINTERNAL, "vocabulary exchange: bad user count %lld", (long long)n);
-    nloc[c->n_fields] = n;
+    *nloc = n;
     if (!(*gusers = malloc((size_t)(n ? n : 1) * sizeof **gusers)))
         return ameir_fail(AMEIR_ENOMEM, "out of memory");
     for (int64_t i = 0; i < n; i++) {
@@ -193,7 +208,7 @@ static int merge_entries(stream *st, ameir_unpack *u, int32_t **glob, int64_t **
         free(s);
         AMEIR_TRY(rc);
     }
-    return ameir_unpack_finish(u, "vocabulary exchange");
+    return 0;
 }
 
 /* Rank 0 with every rank's entries: the merge, ids, schema, and each rank's ids to send. */
@@ -227,7 +242,8 @@ static int merge_on_root(stream *st, const unsigned char *all, const size_t *siz
                 ameir_pack_bytes(p, &v, sizeof v);
             }
         }
-        ameir_pack_bytes(p, gusers[r], (size_t)nloc[(size_t)r * (nf + 1) + nf] * sizeof *gusers[r]);
+        if (!st->users_merged)
+            ameir_pack_bytes(p, gusers[r], (size_t)nloc[(size_t)r * (nf + 1) + nf] * sizeof *gusers[r]);
         if (p->failed)
             rc = ameir_fail(AMEIR_ENOMEM, "out of memory for the ids of rank %d", r);
     }
@@ -241,6 +257,8 @@ static int merge_on_root(stream *st, const unsigned char *all, const size_t *siz
     return rc;
 }
 
+static int take_users(stream *st, ameir_unpack *u);
+
 /* Rank r > 0: the ids of its own entries and users, from rank 0. */
 static int take_ids(stream *st, const unsigned char *mine, size_t n) {
     const dcfg *c = st->c;
@@ -252,10 +270,75 @@ static int take_ids(stream *st, const unsigned char *mine, size_t n) {
             return ameir_fail(AMEIR_ENOMEM, "out of memory");
         ameir_unpack_bytes(&u, v->id, (size_t)v->voc.n * sizeof *v->id);
     }
+    if (!st->users_merged)
+        AMEIR_TRY(take_users(st, &u));
+    return ameir_unpack_finish(&u, "ids from rank 0");
+}
+
+/* Rank r > 0: the merged id of each of its users. */
+static int take_users(stream *st, ameir_unpack *u) {
     if (!(st->user_map = malloc((st->users.n ? st->users.n : 1) * sizeof *st->user_map)))
         return ameir_fail(AMEIR_ENOMEM, "out of memory");
-    ameir_unpack_bytes(&u, st->user_map, st->users.n * sizeof *st->user_map);
-    return ameir_unpack_finish(&u, "ids from rank 0");
+    ameir_unpack_bytes(u, st->user_map, st->users.n * sizeof *st->user_map);
+    return 0;
+}
+
+int stream_merge_users(stream *st) {
+    const ameir_prep_peers *p = st->peers;
+    ameir_pack out, *maps = calloc((size_t)st->size, sizeof *maps);
+    ameir_pack_init(&out);
+    size_t *sizes = calloc((size_t)st->size, sizeof *sizes);
+    int64_t **gusers = calloc((size_t)st->size, sizeof *gusers), n = 0;
+    int rc = maps && sizes && gusers ? 0 : ameir_fail(AMEIR_ENOMEM, "out of memory");
+    if (rc >= 0 && st->rank > 0)
+        rc = pack_users(st, &out);
+    void *all = NULL;
+    int got = p->gather(p->ctx, out.data, rc < 0 ? 0 : out.len, &all, sizes);
+    rc = prep_agree(p, rc >= 0 ? got : rc);
+    size_t off = sizes ? sizes[0] : 0;
+    for (int r = 1; r < st->size && rc >= 0 && st->rank == 0; r++) { /* in rank order: first appearance */
+        ameir_unpack u;
+        ameir_unpack_init(&u, (unsigned char *)all + off, sizes[r]);
+        off += sizes[r];
+        if ((rc = merge_users(st, &u, &gusers[r], &n)) >= 0)
+            rc = ameir_unpack_finish(&u, "user exchange");
+        ameir_pack_bytes(&maps[r], gusers[r], (size_t)n * sizeof *gusers[r]);
+        if (rc >= 0 && maps[r].failed)
+            rc = ameir_fail(AMEIR_ENOMEM, "out of memory");
+    }
+    free(all);
+    rc = prep_agree(p, rc);
+    if (rc >= 0) {
+        void **parts = calloc((size_t)st->size, sizeof *parts), *own = NULL;
+        size_t len = 0;
+        for (int r = 0; r < st->size && parts; r++) {
+            parts[r] = maps[r].data;
+            sizes[r] = maps[r].len;
+        }
+        rc = parts ? p->scatter(p->ctx, parts, sizes, &own, &len) : ameir_fail(AMEIR_ENOMEM, "out of memory");
+        if (rc >= 0 && st->rank > 0) {
+            ameir_unpack u;
+            ameir_unpack_init(&u, own, len);
+            if ((rc = take_users(st, &u)) >= 0)
+                rc = ameir_unpack_finish(&u, "user ids from rank 0");
+        }
+        free(own);
+        free(parts);
+    }
+    int64_t users = (int64_t)st->users.n; /* rank 0 holds them all now */
+    if (rc >= 0)
+        rc = p->bcast(p->ctx, &users, sizeof users);
+    st->n_users = users;
+    st->users_merged = 1;
+    for (int r = 0; gusers && r < st->size; r++)
+        free(gusers[r]);
+    for (int r = 0; maps && r < st->size; r++)
+        ameir_pack_destroy(&maps[r]);
+    free(gusers);
+    free(maps);
+    free(sizes);
+    ameir_pack_destroy(&out);
+    return prep_agree(p, rc);
 }
 
 int stream_merge_ranks(stream *st) {
@@ -339,8 +422,15 @@ int stream_merge_ranks(stream *st) {
     return rc;
 }
 
-/* A part record: x, then label, then user. */
-static size_t part_record(const stream *st) { return (size_t)st->schema.x_width * sizeof(int32_t) + sizeof(float) + sizeof(int64_t); }
+/* A part record: x, label, user, then the history (seq_len ids) and the candidates of a seq
+ * task (zeros in train) when the schema has them. */
+static size_t hist_bytes(const stream *st) { return (size_t)st->schema.seq_len * sizeof(int32_t); }
+static size_t cand_bytes(const stream *st) {
+    return st->schema.task == AMEIR_TASK_SEQ ? (size_t)st->schema.n_candidates * sizeof(int32_t) : 0;
+}
+static size_t part_record(const stream *st) {
+    return (size_t)st->schema.x_width * sizeof(int32_t) + sizeof(float) + sizeof(int64_t) + hist_bytes(st) + cand_bytes(st);
+}
 
 int stream_part_open(stream *st, const prep_dir *d, int sp) {
     snprintf(st->part_path[sp], sizeof st->part_path[sp], "%s/part-%d-%d.tmp", d->tmp, sp, st->rank);
@@ -358,6 +448,14 @@ int stream_part_append(stream *st, int sp, const prep_rows *r, int64_t n) {
         memcpy(q, r->x + i * st->schema.x_width, xb);
         memcpy(q + xb, &r->label[i], sizeof(float));
         memcpy(q + xb + sizeof(float), &r->user[i], sizeof(int64_t));
+        q += xb + sizeof(float) + sizeof(int64_t);
+        if (hist_bytes(st))
+            memcpy(q, r->hist + i * st->schema.seq_len, hist_bytes(st));
+        q += hist_bytes(st);
+        if (r->cand)
+            memcpy(q, r->cand + i * st->schema.n_candidates, cand_bytes(st));
+        else
+            memset(q, 0, cand_bytes(st));
     }
     if (n && fwrite(st->part_buf, rs, (size_t)n, st->part[sp]) != (size_t)n)
         return ameir_fail(AMEIR_EIO, "%s: write failed (disk full?)", st->part_path[sp]);
@@ -409,8 +507,16 @@ static int write_shard(stream *st, const prep_dir *d, int sp, int k) {
     const ameir_schema *s = &st->schema;
     prep_split_writer w;
     size_t rs = part_record(st), xb = (size_t)s->x_width * sizeof(int32_t);
-    AMEIR_TRY(prep_split_writer_open_shard(&w, d, s, st->c, sp, st->rows[sp], k));
-    int rc = 0;
+    int32_t *x = malloc((size_t)STREAM_BATCH * xb + 1), *hist = malloc((size_t)STREAM_BATCH * hist_bytes(st) + 1);
+    int32_t *cand = malloc((size_t)STREAM_BATCH * cand_bytes(st) + 1);
+    float *label = malloc(STREAM_BATCH * sizeof *label);
+    int64_t *user = malloc(STREAM_BATCH * sizeof *user);
+    int rc = x && hist && cand && label && user ? prep_split_writer_open_shard(&w, d, s, st->c, sp, st->rows[sp], k)
+                                                : ameir_fail(AMEIR_ENOMEM, "out of memory");
+    if (rc < 0) {
+        free(x), free(hist), free(cand), free(label), free(user);
+        return rc;
+    }
     int64_t first = st->rows[sp] * k / st->c->shards, end = st->rows[sp] * (k + 1) / st->c->shards, base = 0;
     for (int q = 0; q < st->size && rc >= 0; q++) {
         int64_t n = st->split_rows[q * 3 + sp], lo = first > base ? first : base;
@@ -429,11 +535,15 @@ static int write_shard(stream *st, const prep_dir *d, int sp, int k) {
                 }
                 for (int64_t i = 0; i < m; i++) {
                     const unsigned char *r = st->part_buf + (size_t)i * rs;
-                    memcpy(st->bx[sp] + i * s->x_width, r, xb);
-                    memcpy(&st->blabel[sp][i], r + xb, sizeof(float));
-                    memcpy(&st->buser[sp][i], r + xb + sizeof(float), sizeof(int64_t));
+                    memcpy(x + i * s->x_width, r, xb);
+                    memcpy(&label[i], r + xb, sizeof(float));
+                    memcpy(&user[i], r + xb + sizeof(float), sizeof(int64_t));
+                    r += xb + sizeof(float) + sizeof(int64_t);
+                    memcpy(hist + i * s->seq_len, r, hist_bytes(st));
+                    memcpy(cand + i * s->n_candidates, r + hist_bytes(st), cand_bytes(st));
                 }
-                prep_rows rows = {st->bx[sp], NULL, st->blabel[sp], st->buser[sp], NULL};
+                prep_rows rows = {x, s->seq_len > 0 ? hist : NULL, label, user,
+                                  s->task == AMEIR_TASK_SEQ && sp > 0 ? cand : NULL};
                 rc = prep_split_writer_append(&w, &rows, m);
                 at += m;
             }
@@ -442,6 +552,7 @@ static int write_shard(stream *st, const prep_dir *d, int sp, int k) {
         }
         base += n;
     }
+    free(x), free(hist), free(cand), free(label), free(user);
     if (rc >= 0)
         return prep_split_writer_close(&w);
     prep_split_writer_abort(&w);
@@ -469,5 +580,6 @@ void stream_ranks_free(stream *st) {
     stream_parts_close(st);
     free(st->user_map);
     free(st->split_rows);
+    free(st->rank_row0);
     free(st->part_buf);
 }

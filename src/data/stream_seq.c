@@ -21,7 +21,12 @@
 #include "ameir/error.h"
 #include "stream_internal.h"
 
-#define FIRST_OF_USER 0x10 /* in split[row]: the user's first event in time order */
+
+int stream_sort_init(const stream *st, xsort *s, size_t rec, xsort_cmp cmp, const prep_dir *d, const char *what) {
+    char name[24]; /* the ranks share the directory: each its own run files */
+    snprintf(name, sizeof name, "%.12s-%d", what, st->rank);
+    return xsort_init(s, rec, cmp, stream_sort_chunk(), d->tmp, name);
+}
 
 size_t stream_sort_chunk(void) {
     const char *v = getenv("AMEIR_PREP_SORT_CHUNK");
@@ -71,8 +76,8 @@ typedef struct recfile {
     FILE *f;
 } recfile;
 
-static int rf_open(recfile *rf, const prep_dir *d, const char *name) {
-    snprintf(rf->path, sizeof rf->path, "%s/%s.tmp", d->tmp, name);
+static int rf_open(recfile *rf, const stream *st, const prep_dir *d, const char *name) {
+    snprintf(rf->path, sizeof rf->path, "%s/%s-%d.tmp", d->tmp, name, st->rank); /* the ranks share the directory */
     if (!(rf->f = fopen(rf->path, "w+b")))
         return ameir_fail(AMEIR_EIO, "%s: cannot create (%s)", rf->path, strerror(errno));
     remove(rf->path); /* lives as long as the FILE */
@@ -103,10 +108,11 @@ static void rf_close(recfile *rf) {
     rf->f = NULL;
 }
 
-/* Step 3's sort records: the key, then (ctr) the item id or (seq) x and the label; sizes a
- * multiple of 8 so the key stays aligned. */
-static size_t ev_size(const stream *st) {
-    size_t payload = st->c->task == AMEIR_TASK_SEQ ? ((size_t)st->schema.x_width + 1) * sizeof(int32_t) : sizeof(int32_t);
+/* Step 3's sort records: the key, then (ctr) the item id or (seq) x, the label and the split
+ * (the rank that writes a user's rows may not hold their split bytes); sizes a multiple of 8
+ * so the key stays aligned. */
+size_t stream_ev_size(const stream *st) {
+    size_t payload = st->c->task == AMEIR_TASK_SEQ ? ((size_t)st->schema.x_width + 2) * sizeof(int32_t) : sizeof(int32_t);
     return (sizeof(prep_event_key) + payload + 7) / 8 * 8;
 }
 
@@ -148,56 +154,88 @@ static void group_free(group *g) {
     free(g->rec);
 }
 
-/* Step 1: the split of every event, and each user's first event marked. */
-static int split_events(stream *st, const prep_dir *d) {
+int stream_seq_split_init(stream *st, int64_t total) {
     const dcfg *c = st->c;
     int64_t n = st->n_rows;
     if (c->split == DSPLIT_RANDOM)
-        AMEIR_TRY(stream_split_rows(st, n, 0, n));
-    else if (!(st->split = calloc((size_t)n, 1)))
+        AMEIR_TRY(stream_split_rows(st, total, st->row_base, n));
+    else if (!(st->split = calloc((size_t)(n ? n : 1), 1)))
         return ameir_fail(AMEIR_ENOMEM, "out of memory for the split of %lld events", (long long)n);
-    if (c->split == DSPLIT_FILES)
+    if (c->split == DSPLIT_FILES) /* this rank's rows of each file, in order */
         for (int64_t fi = 0, r = 0; fi < c->main.n_files; fi++)
             for (int64_t k = 0; k < st->file_rows[fi]; k++)
                 st->split[r++] = (int8_t)c->main.files[fi].split;
-    xsort by_time;
-    memset(&by_time, 0, sizeof by_time);
-    int rc = xsort_done(&st->by_user);
-    if (rc >= 0 && c->split == DSPLIT_TIME)
-        rc = xsort_init(&by_time, sizeof(prep_event_key), prep_cmp_time_row, stream_sort_chunk(), d->tmp, "time");
-    int64_t *rows = NULL, nr = 0, cap = 0, user = -1;
-    prep_event_key k;
-    int got = 0;
-    while (rc >= 0) {
-        if ((got = xsort_next(&st->by_user, &k)) < 0) {
+    return 0;
+}
+
+int8_t stream_loo_split(int64_t i, int64_t n) { return (int8_t)(i == n - 1 && n >= 2 ? 2 : i == n - 2 && n >= 3 ? 1 : 0); }
+
+int stream_each_user(xsort *s, int (*fn)(void *ctx, const prep_event_key *k, int64_t n), void *ctx) {
+    prep_event_key *keys = NULL, k;
+    int64_t n = 0, cap = 0;
+    int rc = 0;
+    for (;;) {
+        int got = xsort_next(s, &k);
+        if (got < 0) {
             rc = got;
             break;
         }
-        if (!got || k.user != user) { /* a user's events end: leave-one-out over them */
-            for (int64_t i = 0; i < nr && c->split == DSPLIT_LOO; i++)
-                st->split[rows[i]] = (int8_t)(i == nr - 1 && nr >= 2 ? 2 : i == nr - 2 && nr >= 3 ? 1 : 0);
-            if (nr)
-                st->split[rows[0]] |= FIRST_OF_USER;
-            nr = 0;
-            user = k.user;
+        if (n && (!got || k.user != keys[0].user)) { /* a user's events end */
+            rc = fn(ctx, keys, n);
+            n = 0;
         }
-        if (!got)
+        if (!got || rc < 0)
             break;
-        if (nr == cap) {
-            int64_t *p = realloc(rows, (size_t)(cap = cap ? 2 * cap : 256) * sizeof *p);
+        if (n == cap) {
+            prep_event_key *p = realloc(keys, (size_t)(cap = cap ? 2 * cap : 256) * sizeof *p);
             if (!p) {
                 rc = ameir_fail(AMEIR_ENOMEM, "out of memory for a user of %lld events", (long long)cap);
                 break;
             }
-            rows = p;
+            keys = p;
         }
-        rows[nr++] = k.row;
-        if (c->split == DSPLIT_TIME) {
-            prep_event_key t = {0, k.time, k.row};
-            rc = xsort_add(&by_time, &t);
+        keys[n++] = k;
+    }
+    free(keys);
+    return rc;
+}
+
+typedef struct split_ctx {
+    stream *st;
+    xsort *by_time;
+} split_ctx;
+
+/* One user's events alone: leave-one-out, its first event marked, (time, row) to by_time. */
+static int split_user(void *ctx, const prep_event_key *k, int64_t n) {
+    const split_ctx *sc = ctx;
+    int8_t *split = sc->st->split;
+    int method = sc->st->c->split;
+    for (int64_t i = 0; i < n; i++) {
+        if (method == DSPLIT_LOO)
+            split[k[i].row] = stream_loo_split(i, n);
+        if (i == 0)
+            split[k[i].row] |= FIRST_OF_USER;
+        if (method == DSPLIT_TIME) {
+            prep_event_key t = {0, k[i].time, k[i].row};
+            AMEIR_TRY(xsort_add(sc->by_time, &t));
         }
     }
-    free(rows);
+    return 0;
+}
+
+/* Step 1 alone: the split of every event, and each user's first event marked. */
+static int split_events(stream *st, const prep_dir *d) {
+    const dcfg *c = st->c;
+    int64_t n = st->n_rows;
+    AMEIR_TRY(stream_seq_split_init(st, n));
+    xsort by_time;
+    memset(&by_time, 0, sizeof by_time);
+    int rc = xsort_done(&st->by_user), got = 0;
+    if (rc >= 0 && c->split == DSPLIT_TIME)
+        rc = stream_sort_init(st, &by_time, sizeof(prep_event_key), prep_cmp_time_row, d, "time");
+    split_ctx sc = {st, &by_time};
+    if (rc >= 0)
+        rc = stream_each_user(&st->by_user, split_user, &sc);
     xsort_free(&st->by_user);
     if (rc >= 0 && c->split == DSPLIT_TIME) {
         int64_t n0 = (int64_t)floor(c->fractions[0] * (double)n), n1 = (int64_t)floor(c->fractions[1] * (double)n);
@@ -212,8 +250,7 @@ static int split_events(stream *st, const prep_dir *d) {
     return rc;
 }
 
-/* Step 2: values counted on the vocabulary rows; rows and positives of each split. */
-static int count_values(stream *st, spilled_row *row) {
+int stream_seq_count(stream *st, spilled_row *row) {
     const dcfg *c = st->c;
     int seq = c->task == AMEIR_TASK_SEQ;
     AMEIR_TRY(stream_spill_rewind(st));
@@ -236,8 +273,12 @@ static size_t xrec_size(const stream *st) {
     return (size_t)st->schema.x_width * sizeof(int32_t) + sizeof(float) + sizeof(int64_t);
 }
 
-/* Step 3: every event's ids, in file order, into the sort by user and time (and xrec). */
-static int encode_events(stream *st, spilled_row *row, xsort *ev, recfile *xrec, unsigned char *rec) {
+int stream_to_sort(void *ctx, const void *rec) { return xsort_add(ctx, rec); }
+
+/* Step 3: every event's ids, in file order, to put (the sort by user and time, or the rank
+ * that holds the user) and, for ctr, x, label and user to xrec. */
+static int encode_events(stream *st, spilled_row *row, int (*put)(void *ctx, const void *rec), void *ctx,
+                         recfile *xrec, unsigned char *rec) {
     const ameir_schema *s = &st->schema;
     int seq = s->task == AMEIR_TASK_SEQ, W = s->x_width;
     size_t xb = (size_t)W * sizeof(int32_t);
@@ -245,15 +286,17 @@ static int encode_events(stream *st, spilled_row *row, xsort *ev, recfile *xrec,
     if (!x)
         return ameir_fail(AMEIR_ENOMEM, "out of memory");
     int rc = stream_spill_rewind(st);
-    memset(rec, 0, ev_size(st));
+    memset(rec, 0, stream_ev_size(st));
     for (int64_t r = 0; r < st->n_rows && rc >= 0; r++) {
         if ((rc = stream_read_spilled(st, row)) < 0 || (rc = stream_row_ids(st, row, x)) < 0)
             break;
-        prep_event_key key = {row->user, row->time, r};
+        prep_event_key key = {row->user, row->time, st->row_base + r};
         memcpy(rec, &key, sizeof key);
         if (seq) {
+            int32_t sp = st->split[r] & 3;
             memcpy(rec + sizeof key, x, xb);
             memcpy(rec + sizeof key + xb, &row->label, sizeof row->label);
+            memcpy(rec + sizeof key + xb + sizeof row->label, &sp, sizeof sp);
         } else {
             memcpy(rec + sizeof key, &x[s->fields[s->item_field].offset], sizeof(int32_t));
             unsigned char xr[sizeof(int64_t) + sizeof(float)];
@@ -263,12 +306,12 @@ static int encode_events(stream *st, spilled_row *row, xsort *ev, recfile *xrec,
                 rc = rf_write(xrec, xr, sizeof xr);
         }
         if (rc >= 0)
-            rc = xsort_add(ev, rec);
+            rc = put(ctx, rec);
     }
     free(x);
     if (rc >= 0 && !seq)
         rc = rf_rewind(xrec);
-    return rc < 0 ? rc : xsort_done(ev);
+    return rc;
 }
 
 /* The batches of rows waiting for each split's writer. */
@@ -297,7 +340,8 @@ static int batches_flush(stream *st, batches *b, int sp) {
     const ameir_schema *s = &st->schema;
     prep_rows r = {b->x[sp], s->seq_len > 0 ? b->hist[sp] : NULL, b->label[sp], b->user[sp],
                    s->task == AMEIR_TASK_SEQ && sp > 0 ? b->cand[sp] : NULL};
-    int rc = prep_split_writer_append(&st->w[sp], &r, b->n[sp]);
+    int rc = st->size > 1 ? stream_part_append(st, sp, &r, b->n[sp]) : prep_split_writer_append(&st->w[sp], &r, b->n[sp]);
+    st->written[sp] += b->n[sp];
     b->n[sp] = 0;
     return rc;
 }
@@ -374,48 +418,70 @@ static int cmp_row(const void *a, const void *b) {
     return (p->row > q->row) - (p->row < q->row);
 }
 
-/* Step 4, ctr: histories user by user, sorted back by row, read beside xrec.tmp. */
-static int ctr_rows(stream *st, const prep_dir *d, xsort *ev, recfile *xrec, batches *b) {
-    const ameir_schema *s = &st->schema;
-    int L = s->seq_len;
-    /* padded to 8 bytes like ev_size: the sort's buffers hold records back to back and cmp_row reads the row in place */
-    size_t hs = (sizeof(int64_t) + (size_t)L * sizeof(int32_t) + 7) / 8 * 8, xb = (size_t)s->x_width * sizeof(int32_t);
-    unsigned char *h = calloc(1, hs), *pending = malloc(ev_size(st)), *xr = malloc(xrec_size(st));
+size_t stream_hist_size(const stream *st) {
+    /* padded to 8 bytes like stream_ev_size: the sort's buffers hold records back to back and
+     * cmp_row reads the row in place */
+    return (sizeof(int64_t) + (size_t)st->schema.seq_len * sizeof(int32_t) + 7) / 8 * 8;
+}
+
+int stream_hist_sort_init(const stream *st, const prep_dir *d, xsort *by_row) {
+    return stream_sort_init(st, by_row, stream_hist_size(st), cmp_row, d, "hist");
+}
+
+/* Step 4, ctr: each event's (row, history), user by user, to put. */
+static int ctr_histories(stream *st, xsort *ev, int (*put)(void *ctx, const void *rec), void *ctx) {
+    int L = st->schema.seq_len;
+    unsigned char *h = calloc(1, stream_hist_size(st)), *pending = malloc(stream_ev_size(st));
     group g = {0};
-    g.rs = ev_size(st);
-    xsort by_row;
-    memset(&by_row, 0, sizeof by_row);
-    int has = 0, got = 0, rc = h && pending && xr ? xsort_init(&by_row, hs, cmp_row, stream_sort_chunk(), d->tmp, "hist")
-                                                 : ameir_fail(AMEIR_ENOMEM, "out of memory");
+    g.rs = stream_ev_size(st);
+    int has = 0, got = 0, rc = h && pending ? 0 : ameir_fail(AMEIR_ENOMEM, "out of memory");
     while (rc >= 0 && (got = next_group(st, ev, pending, &has, &g)) > 0)
         for (int64_t p = 0; p < g.n && rc >= 0; p++) {
             memcpy(h, &g.key[p].row, sizeof(int64_t));
             history(&g, p, L, 1, (int32_t *)(h + sizeof(int64_t)));
-            rc = xsort_add(&by_row, h);
+            rc = put(ctx, h);
         }
     if (rc >= 0 && got < 0)
         rc = got;
-    xsort_free(ev);
-    if (rc >= 0)
-        rc = xsort_done(&by_row);
+    group_free(&g);
+    free(h);
+    free(pending);
+    return rc;
+}
+
+/* Step 4, ctr: this rank's rows in file order, from xrec.tmp and the histories sorted by row. */
+static int ctr_write(stream *st, xsort *by_row, recfile *xrec, batches *b) {
+    size_t xb = (size_t)st->schema.x_width * sizeof(int32_t);
+    unsigned char *h = malloc(stream_hist_size(st)), *xr = malloc(xrec_size(st));
+    int rc = h && xr ? xsort_done(by_row) : ameir_fail(AMEIR_ENOMEM, "out of memory");
     for (int64_t r = 0; r < st->n_rows && rc >= 0; r++) {
         int sp = st->split[r] & 3;
-        if ((rc = rf_read(xrec, xr, xrec_size(st))) < 0 || (rc = xsort_next(&by_row, h)) < 0)
+        if ((rc = rf_read(xrec, xr, xrec_size(st))) < 0 || (rc = xsort_next(by_row, h)) < 0)
             break;
         int64_t hr;
         memcpy(&hr, h, sizeof hr);
-        if (rc == 0 || hr != r) {
-            rc = ameir_fail(AMEIR_EINTERNAL, "history of row %lld missing", (long long)r);
+        if (rc == 0 || hr != st->row_base + r) {
+            rc = ameir_fail(AMEIR_EINTERNAL, "history of row %lld missing", (long long)(st->row_base + r));
             break;
         }
         add_row(st, b, sp, xr, xr + xb, xr + xb + sizeof(float), (const int32_t *)(h + sizeof(int64_t)), NULL);
         rc = b->n[sp] == STREAM_BATCH ? batches_flush(st, b, sp) : 0;
     }
-    xsort_free(&by_row);
-    group_free(&g);
     free(h);
-    free(pending);
     free(xr);
+    return rc;
+}
+
+/* Step 4, ctr alone: histories into the sort by row, then the rows. */
+static int ctr_rows(stream *st, const prep_dir *d, xsort *ev, recfile *xrec, batches *b) {
+    xsort by_row;
+    int rc = stream_hist_sort_init(st, d, &by_row);
+    if (rc >= 0)
+        rc = ctr_histories(st, ev, stream_to_sort, &by_row);
+    xsort_free(ev);
+    if (rc >= 0)
+        rc = ctr_write(st, &by_row, xrec, b);
+    xsort_free(&by_row);
     return rc;
 }
 
@@ -425,10 +491,10 @@ static int seq_rows(stream *st, xsort *ev, batches *b) {
     int L = s->seq_len > 0 ? s->seq_len : 1;
     size_t xb = (size_t)s->x_width * sizeof(int32_t);
     int32_t *h = malloc((size_t)L * sizeof *h), *touched = NULL, *cand = NULL;
-    unsigned char *pending = malloc(ev_size(st));
+    unsigned char *pending = malloc(stream_ev_size(st));
     int64_t cap = 0;
     group g = {0};
-    g.rs = ev_size(st);
+    g.rs = stream_ev_size(st);
     int has = 0, got = 0, rc = h && pending ? 0 : ameir_fail(AMEIR_ENOMEM, "out of memory");
     while (rc >= 0 && (got = next_group(st, ev, pending, &has, &g)) > 0) {
         if (g.n > cap) {
@@ -444,7 +510,8 @@ static int seq_rows(stream *st, xsort *ev, batches *b) {
         qsort(touched, (size_t)g.n, sizeof *touched, prep_cmp_i32);
         for (int64_t p = 1; p < g.n && rc >= 0; p++) {
             const unsigned char *rec = g.rec + (size_t)p * g.rs + sizeof(prep_event_key);
-            int sp = st->split[g.key[p].row] & 3;
+            int32_t sp = 0;
+            memcpy(&sp, rec + xb + sizeof(float), sizeof sp);
             history(&g, p, L, 0, h);
             add_row(st, b, sp, rec, rec + xb, &g.key[p].user, h, &cand);
             if (sp > 0)
@@ -463,48 +530,115 @@ static int seq_rows(stream *st, xsort *ev, batches *b) {
     return rc;
 }
 
+/* Step 4, ctr over ranks: the owners' histories go to the ranks that read the rows. */
+static int ctr_rows_ranks(stream *st, const prep_dir *d, xsort *ev, recfile *xrec, batches *b) {
+    stream_router out = {.st = st};
+    xsort by_row;
+    memset(&by_row, 0, sizeof by_row);
+    int rc = stream_hist_sort_init(st, d, &by_row);
+    if (rc >= 0)
+        rc = route_open(&out.rt, st, d->tmp, "hist", stream_hist_size(st));
+    if (rc >= 0)
+        rc = ctr_histories(st, ev, stream_route_by_row, &out);
+    xsort_free(ev);
+    int sent = route_send(&out.rt);
+    rc = prep_agree(st->peers, rc >= 0 ? sent : rc);
+    if (rc >= 0)
+        rc = route_recv(&out.rt, stream_to_sort, &by_row);
+    route_free(&out.rt);
+    if (rc >= 0)
+        rc = ctr_write(st, &by_row, xrec, b);
+    xsort_free(&by_row);
+    return rc;
+}
+
+/* Step 3: the events encoded and sorted by user and time: alone into ev; over ranks each to
+ * its user's owner, which sorts what it receives. */
+static int sort_events(stream *st, const prep_dir *d, spilled_row *row, xsort *ev, recfile *xrec) {
+    unsigned char *rec = malloc(stream_ev_size(st));
+    stream_router out = {.st = st};
+    int ranks = st->size > 1;
+    int rc = rec ? stream_sort_init(st, ev, stream_ev_size(st), prep_cmp_user_time, d, "events")
+                 : ameir_fail(AMEIR_ENOMEM, "out of memory");
+    if (rc >= 0 && ranks)
+        rc = route_open(&out.rt, st, d->tmp, "events", stream_ev_size(st));
+    if (rc >= 0)
+        rc = encode_events(st, row, ranks ? stream_route_by_user : stream_to_sort, ranks ? (void *)&out : (void *)ev,
+                           xrec, rec);
+    if (ranks) {
+        int sent = route_send(&out.rt);
+        rc = prep_agree(st->peers, rc >= 0 ? sent : rc);
+        if (rc >= 0)
+            rc = route_recv(&out.rt, stream_to_sort, ev);
+        route_free(&out.rt);
+    }
+    free(rec);
+    return rc < 0 ? rc : xsort_done(ev);
+}
+
+/* The writers of the splits (alone) or this rank's parts (over ranks). */
+static int outputs_open(stream *st, const prep_dir *d, int *open) {
+    for (int sp = 0; sp < 3; sp++) {
+        if (st->size > 1) {
+            AMEIR_TRY(stream_part_open(st, d, sp));
+            continue;
+        }
+        AMEIR_TRY(prep_split_writer_open(&st->w[sp], d, &st->schema, st->c, sp, st->rows[sp]));
+        *open = sp + 1;
+    }
+    return 0;
+}
+
+/* Every rank goes through the same steps and agrees on the status after each (alone the
+ * agreements do nothing). */
 int stream_seq_rows(stream *st, prep_dir *d) {
     const dcfg *c = st->c;
+    const ameir_prep_peers *p = st->peers;
     recfile xrec = {0};
     xsort ev;
     batches b;
     memset(&ev, 0, sizeof ev);
     memset(&b, 0, sizeof b);
     spilled_row *row = malloc(sizeof *row);
-    unsigned char *rec = NULL;
-    int seq = c->task == AMEIR_TASK_SEQ, open = 0;
-    int rc = row ? split_events(st, d) : ameir_fail(AMEIR_ENOMEM, "out of memory");
+    int seq = c->task == AMEIR_TASK_SEQ, open = 0, ranks = st->size > 1;
+    int rc = prep_agree(p, row ? 0 : ameir_fail(AMEIR_ENOMEM, "out of memory"));
     if (rc >= 0)
-        rc = count_values(st, row);
+        rc = ranks ? stream_seq_split_ranks(st, d) : split_events(st, d);
     if (rc >= 0)
+        rc = prep_agree(p, stream_seq_count(st, row));
+    if (rc >= 0 && ranks) {
+        rc = stream_merge_ranks(st);
+    } else if (rc >= 0) {
         rc = prep_check_splits(c, st->rows, st->positives);
-    if (rc >= 0)
-        rc = stream_assign_ids(st);
-    if (rc >= 0 && !(rec = malloc(ev_size(st))))
-        rc = ameir_fail(AMEIR_ENOMEM, "out of memory");
+        if (rc >= 0)
+            rc = stream_assign_ids(st);
+    }
     if (rc >= 0 && !seq)
-        rc = rf_open(&xrec, d, "xrec");
+        rc = rf_open(&xrec, st, d, "xrec");
+    rc = prep_agree(p, rc);
     if (rc >= 0)
-        rc = xsort_init(&ev, ev_size(st), prep_cmp_user_time, stream_sort_chunk(), d->tmp, "events");
-    if (rc >= 0)
-        rc = encode_events(st, row, &ev, &xrec, rec);
+        rc = sort_events(st, d, row, &ev, &xrec);
     if (rc >= 0)
         rc = batches_open(&b, &st->schema);
-    for (int sp = 0; sp < 3 && rc >= 0; sp++)
-        if ((rc = prep_split_writer_open(&st->w[sp], d, &st->schema, c, sp, st->rows[sp])) >= 0)
-            open = sp + 1;
     if (rc >= 0)
-        rc = seq ? seq_rows(st, &ev, &b) : ctr_rows(st, d, &ev, &xrec, &b);
+        rc = outputs_open(st, d, &open);
+    rc = prep_agree(p, rc);
+    if (rc >= 0 && seq)
+        rc = seq_rows(st, &ev, &b);
+    else if (rc >= 0)
+        rc = ranks ? ctr_rows_ranks(st, d, &ev, &xrec, &b) : ctr_rows(st, d, &ev, &xrec, &b);
     for (int sp = 0; sp < 3 && rc >= 0; sp++)
-        if ((rc = batches_flush(st, &b, sp)) >= 0)
+        if ((rc = batches_flush(st, &b, sp)) >= 0 && !ranks)
             rc = prep_split_writer_close(&st->w[sp]);
     if (rc < 0)
         for (int sp = 0; sp < open; sp++)
             prep_split_writer_abort(&st->w[sp]);
+    rc = prep_agree(p, rc);
+    if (rc >= 0 && ranks)
+        rc = prep_agree(p, stream_gather_written(st));
     xsort_free(&ev);
     batches_free(&b);
     rf_close(&xrec);
-    free(rec);
     free(row);
     return rc;
 }

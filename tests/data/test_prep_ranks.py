@@ -2,10 +2,13 @@
 file, as `ameir prep` alone, for N = 1, 2, 3: byte slices that cut files and lines (criteo-tiny,
 two files pooled and split at random; avazu, three files with a header; frappe, libfm with
 users and an item table), shards whose rows span ranks (--shards 5), and whole files (a quoted
-CSV with separators and newlines inside cells, and a gzip file), and taobao-ctr (histories: a
-prep that rank 0 runs alone while the others wait). A bad row read by the last
-rank fails every rank with exit 2 and the same file:line as alone, leaves no output and no
-temporary directory, and does not hang. Skips (77) without the shared data."""
+CSV with separators and newlines inside cells, and a gzip file); and the sorted prep, whose
+events meet by user on the rank that owns the user: taobao-ctr (histories, split by time),
+also with 64 KB sort chunks so that every sort merges many runs, ml100k-ctr (histories with
+joins, random split) and ml100k-seq (the seq task, leave-one-out, candidates). A bad row read
+by the last rank fails every rank with exit 2 and the same file:line as alone, leaves no
+output and no temporary directory, and does not hang, in the flat and in the sorted prep.
+Skips (77) without the shared data."""
 import filecmp
 import gzip
 import json
@@ -37,20 +40,22 @@ def same_tree(a, b):
     return diff
 
 
-def prep(tmp, name, config, source, ranks, extra=()):
+def prep(tmp, name, config, source, ranks, extra=(), env_extra=None):
     out = os.path.join(tmp, "%s-np%s" % (name, ranks or "alone"))
     args = [EXE, "prep", "--config", config, "--source", source, "--out", out] + list(extra)
     if ranks:
-        args = [MPIRUN, "-np", str(ranks), "--oversubscribe"] + args
+        forward = sum((["-x", k] for k in sorted(env_extra or {})), [])
+        args = [MPIRUN, "-np", str(ranks), "--oversubscribe"] + forward + args
     env = mpi_env() if ranks else dict(os.environ, AMEIR_LOG="warn")
+    env.update(env_extra or {})
     return out, run(args, timeout=300, env=env)
 
 
-def identical(tmp, name, config, source, extra=()):
-    alone, p = prep(tmp, name, config, source, 0, extra)
+def identical(tmp, name, config, source, extra=(), env_extra=None):
+    alone, p = prep(tmp, name, config, source, 0, extra, env_extra)
     check(p.returncode == 0, "%s alone: expected exit 0: %s" % (name, describe(p)))
     for n in (1, 2, 3):
-        out, p = prep(tmp, name, config, source, n, extra)
+        out, p = prep(tmp, name, config, source, n, extra, env_extra)
         check(p.returncode == 0, "%s -np %d: expected exit 0: %s" % (name, n, describe(p)))
         d = same_tree(alone, out)
         check(not d, "%s: -np %d differs from the prep alone in %s" % (name, n, d))
@@ -97,30 +102,42 @@ def quoted_source(tmp):
     return path, src
 
 
-def bad_row(tmp):
-    """A short row near the end of criteo-tiny's second file: read by the last of 3 ranks."""
-    src = os.path.join(tmp, "criteo-bad")
+def few_users(tmp):
+    """ml-100k with the ratings of users 1 and 2 only, grouped by user: each user's events span
+    ranks, and with 3 ranks one rank owns no user."""
+    src = os.path.join(tmp, "ml-few")
+    shutil.copytree(os.path.join(DATA, "ml-100k"), src)
+    lines = [l for l in open(os.path.join(src, "u.data")) if l.split("\t")[0] in ("1", "2")]
+    lines.sort(key=lambda l: int(l.split("\t")[0]))
+    open(os.path.join(src, "u.data"), "w").write("".join(lines))
+    return src
+
+
+def bad_row(tmp, name, dataset, files, config, spoil):
+    """A bad row near the end of the last file (spoil rewrites the line): read by the last of
+    3 ranks."""
+    src = os.path.join(tmp, name + "-src")
     os.makedirs(src)
-    for f in ("tiny_train_input.csv", "tiny_test_input.csv"):
-        shutil.copy(os.path.join(DATA, "criteo", f), src)
-    path = os.path.join(src, "tiny_test_input.csv")
+    for f in files:
+        shutil.copy(os.path.join(DATA, dataset, f), src)
+    path = os.path.join(src, files[-1])
     lines = open(path).read().split("\n")
     at = len(lines) - 40
-    lines[at] = ",".join(lines[at].split(",")[:7])
+    lines[at] = spoil(lines[at])
     open(path, "w").write("\n".join(lines))
-    config = os.path.join(ROOT, "configs", "datasets", "criteo-tiny-ctr.json")
-    alone, p = prep(tmp, "bad", config, src, 0)
-    check(p.returncode == 2, "bad row alone: expected exit 2: " + describe(p))
-    where = "tiny_test_input.csv:%d:" % (at + 1)
-    check(where in p.stderr, "bad row alone: expected %s in: %s" % (where, p.stderr))
-    out, p = prep(tmp, "bad", config, src, 3)
-    check(p.returncode == 2, "bad row -np 3: expected exit 2: " + describe(p))
+    config = os.path.join(ROOT, "configs", "datasets", config)
+    alone, p = prep(tmp, name, config, src, 0)
+    check(p.returncode == 2, "%s alone: expected exit 2: %s" % (name, describe(p)))
+    where = "%s:%d:" % (files[-1], at + 1)
+    check(where in p.stderr, "%s alone: expected %s in: %s" % (name, where, p.stderr))
+    out, p = prep(tmp, name, config, src, 3)
+    check(p.returncode == 2, "%s -np 3: expected exit 2: %s" % (name, describe(p)))
     errors = [l for l in p.stderr.splitlines() if "error:" in l]
     check(len(errors) == 1 and where in errors[0],
-          "bad row -np 3: expected one error naming %s, got %r" % (where, errors))
-    left = [f for f in os.listdir(tmp) if f.startswith("bad-np3")]
-    check(not left, "bad row -np 3: left behind %s" % left)
-    print("bad row at %s: alone and -np 3 exit 2 with the same place; nothing left behind" % where)
+          "%s -np 3: expected one error naming %s, got %r" % (name, where, errors))
+    left = [f for f in os.listdir(tmp) if f.startswith(name + "-np3")]
+    check(not left, "%s -np 3: left behind %s" % (name, left))
+    print("%s at %s: alone and -np 3 exit 2 with the same place; nothing left behind" % (name, where))
 
 
 def test():
@@ -137,11 +154,22 @@ def test():
                               lambda c: (c.update(item_field="item"),
                                          [f.update(item=True) for f in c["fields"] if f["name"] in ("item", "cost")]))
         identical(tmp, "frappe-items", frappe, os.path.join(DATA, "frappe"))
-        # histories (sorted by user and time): rank 0 alone prepares, the others wait
+        # sorted by user and time: histories, the seq task, joins, every split method but files
         identical(tmp, "taobao", cfg("taobao-ctr"), os.path.join(DATA, "taobao"))
+        identical(tmp, "taobao-runs", cfg("taobao-ctr"), os.path.join(DATA, "taobao"), ["--shards", "3"],
+                  {"AMEIR_PREP_SORT_CHUNK": "65536"})
+        identical(tmp, "ml100k-ctr", cfg("ml100k-ctr"), os.path.join(DATA, "ml-100k"))
+        identical(tmp, "ml100k-seq", cfg("ml100k-seq"), os.path.join(DATA, "ml-100k"), ["--shards", "2"])
+        few = few_users(tmp)
+        identical(tmp, "ml100k-ctr-few", cfg("ml100k-ctr"), few)
+        identical(tmp, "ml100k-seq-few", write_config(tmp, "ml100k-seq-few", "ml100k-seq.json",
+                                                      lambda c: c.update(negatives=20)), few)
         qcfg, qsrc = quoted_source(tmp)
         identical(tmp, "quoted-gzip", qcfg, qsrc)
-        bad_row(tmp)
+        bad_row(tmp, "bad", "criteo", ["tiny_train_input.csv", "tiny_test_input.csv"], "criteo-tiny-ctr.json",
+                lambda line: ",".join(line.split(",")[:7]))
+        bad_row(tmp, "bad-sorted", "taobao", ["UserBehavior.csv"], "taobao-ctr.json",
+                lambda line: ",".join(line.split(",")[:4] + ["soon"]))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
