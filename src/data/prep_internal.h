@@ -226,6 +226,13 @@ int rec_next_line(rec_reader *r, char **text, size_t *n);
 /* Split a record at the separator in place (quotes removed if quote is on); returns the number
  * of cells (tok gets the first max) or < 0 for a malformed quoted cell (file and line named). */
 int rec_split(rec_reader *r, char *s, char **tok, int max);
+/* A line of the sequence format, "key item item ..." (s, cut in place at the separators):
+ * fn(ctx, key, item, position) for each item in order; errors name path and line. */
+int rec_sequence_each(const char *path, int64_t line, char sep, char *s,
+                      int (*fn)(void *ctx, const char *key, const char *item, int64_t pos), void *ctx);
+/* The rows a record of a source gives: 0 for a blank line or a header, 1, or (sequence
+ * format) its items, counted up to a bad one (pass 1 reports it); s may be cut in place. */
+int prep_rows_of_line(const dcfg_source *src, int fi, const char *path, int64_t line, char *s, int64_t *rows);
 void rec_close(rec_reader *r);
 
 /* The data rows of one source file: header checked, cells split, libfm's index:value cut

@@ -71,40 +71,38 @@ static const char *keep(rawtable *t, const char *s) {
     return arena_strdup(&t->arena, s, strlen(s));
 }
 
-/* key item item ...: one event per item, its position in the line as time */
-static int add_sequence(rawtable *t, const dcfg_source *src, int fi, char *s, int64_t line) {
-    const char *path = t->paths[fi];
-    char *p = strchr(s, src->sep);
-    if (!p || !p[1] || p == s)
-        return ameir_fail(AMEIR_EDATA, "%s:%lld: expected a key and at least one item", path, (long long)line);
-    *p++ = '\0';
-    const char *key = keep(t, s);
-    if (!key)
+typedef struct seq_line {
+    rawtable *t;
+    int fi;
+    int64_t line;
+    const char *key;
+} seq_line;
+
+/* One event of a sequence line: its position in the line as time. */
+static int add_event(void *ctx, const char *key, const char *item, int64_t pos) {
+    seq_line *sl = ctx;
+    rawtable *t = sl->t;
+    if (!sl->key && !(sl->key = keep(t, key)))
         return ameir_fail(AMEIR_ENOMEM, "out of memory");
-    int64_t posn = 0;
-    while (p) {
-        char *item = p, *e = strchr(p, src->sep);
-        p = NULL;
-        if (e) {
-            *e = '\0';
-            p = e[1] ? e + 1 : NULL; /* a trailing separator ends the line */
-        }
-        if (!item[0])
-            return ameir_fail(AMEIR_EDATA, "%s:%lld: empty item (doubled separator)", path, (long long)line);
-        char num[24];
-        snprintf(num, sizeof num, "%lld", (long long)posn++);
-        AMEIR_TRY(add_row(t));
-        int64_t r = t->n_rows - 1;
-        const char *it = keep(t, item), *pc = keep(t, num);
-        if (!it || !pc)
-            return ameir_fail(AMEIR_ENOMEM, "out of memory");
-        t->cells[r * 3] = key;
-        t->cells[r * 3 + 1] = it;
-        t->cells[r * 3 + 2] = pc;
-        t->file[r] = fi;
-        t->line[r] = line;
-    }
+    char num[24];
+    snprintf(num, sizeof num, "%lld", (long long)pos);
+    AMEIR_TRY(add_row(t));
+    int64_t r = t->n_rows - 1;
+    const char *it = keep(t, item), *pc = keep(t, num);
+    if (!it || !pc)
+        return ameir_fail(AMEIR_ENOMEM, "out of memory");
+    t->cells[r * 3] = sl->key;
+    t->cells[r * 3 + 1] = it;
+    t->cells[r * 3 + 2] = pc;
+    t->file[r] = sl->fi;
+    t->line[r] = sl->line;
     return 0;
+}
+
+/* key item item ...: one event per item */
+static int add_sequence(rawtable *t, const dcfg_source *src, int fi, char *s, int64_t line) {
+    seq_line sl = {t, fi, line, NULL};
+    return rec_sequence_each(t->paths[fi], line, src->sep, s, add_event, &sl);
 }
 
 static int read_text(rawtable *t, const dcfg_source *src, int fi) {

@@ -258,6 +258,45 @@ int rec_split(rec_reader *r, char *s, char **tok, int max) {
     return n;
 }
 
+int rec_sequence_each(const char *path, int64_t line, char sep, char *s,
+                      int (*fn)(void *ctx, const char *key, const char *item, int64_t pos), void *ctx) {
+    char *p = strchr(s, sep);
+    if (!p || !p[1] || p == s)
+        return ameir_fail(AMEIR_EDATA, "%s:%lld: expected a key and at least one item", path, (long long)line);
+    *p++ = '\0';
+    for (int64_t pos = 0; p; pos++) {
+        char *item = p, *e = strchr(p, sep);
+        p = NULL;
+        if (e) {
+            *e = '\0';
+            p = e[1] ? e + 1 : NULL; /* a trailing separator ends the line */
+        }
+        if (!item[0])
+            return ameir_fail(AMEIR_EDATA, "%s:%lld: empty item (doubled separator)", path, (long long)line);
+        AMEIR_TRY(fn(ctx, s, item, pos));
+    }
+    return 0;
+}
+
+static int count_item(void *ctx, const char *key, const char *item, int64_t pos) {
+    (void)key, (void)item, (void)pos;
+    ++*(int64_t *)ctx;
+    return 0;
+}
+
+int prep_rows_of_line(const dcfg_source *src, int fi, const char *path, int64_t line, char *s, int64_t *rows) {
+    *rows = 0;
+    if (!s[0] || (line == 1 && src->files[fi].header))
+        return 0;
+    if (src->format != DSRC_SEQUENCE) {
+        *rows = 1;
+        return 0;
+    }
+    if (rec_sequence_each(path, line, src->sep, s, count_item, rows) < 0)
+        ameir_clear_error(); /* counted as far as it goes: pass 1 names the bad line */
+    return 0;
+}
+
 static int set_names(row_reader *rr, char **tok, int n) {
     const dcfg_source *src = rr->src;
     *rr->n_names = src->n_columns ? src->n_columns : n;

@@ -119,12 +119,8 @@ static int row_values(stream *st, int fi, int r, const char **vals, char *buf, s
 
 static int process_block(stream *st);
 
-/* A row's cells copied into the block in one piece (the reader's cells lie in order in one
- * buffer, each ended by its NUL); a full block is processed. */
-static int add_row(stream *st, const row_reader *rr, int split, float label) {
-    int r = st->nblk, nn = st->n_names;
-    const char *first = rr->tok[0], *last = rr->tok[nn - 1];
-    size_t need = (size_t)(last - first) + strlen(last) + 1;
+/* Room for need more bytes of block text. */
+static int block_text(stream *st, size_t need) {
     if (st->bused + need > st->bcap) {
         size_t cap = 2 * (st->bused + need);
         char *t = realloc(st->btext, cap + 8); /* 8 bytes more: strmap_key_of_padded reads past a NUL */
@@ -133,21 +129,62 @@ static int add_row(stream *st, const row_reader *rr, int split, float label) {
         st->btext = t;
         st->bcap = cap;
     }
-    memcpy(st->btext + st->bused, first, need);
-    for (int i = 0; i < nn; i++)
-        st->bcell[(size_t)r * (size_t)nn + (size_t)i] = st->bused + (size_t)(rr->tok[i] - first);
-    st->bused += need;
+    return 0;
+}
+
+/* Block row r's cells are in: its join rows, split, label and place; a full block is processed. */
+static int block_row(stream *st, char *const *tok, int fi, int64_t line, int split, float label) {
+    int r = st->nblk;
     for (int j = 0; j < st->c->n_joins; j++) {
-        int32_t *jr = strmap_get(&st->join_map[j], rr->tok[st->join_key[j]]);
+        int32_t *jr = strmap_get(&st->join_map[j], tok[st->join_key[j]]);
         st->bjrow[(size_t)r * (size_t)st->c->n_joins + (size_t)j] = jr ? *jr : -1;
     }
     st->bsplit[r] = (int8_t)split;
     st->blab[r] = label;
-    st->bfile[r] = rr->fi;
-    st->bline[r] = rr->line;
+    st->bfile[r] = fi;
+    st->bline[r] = line;
     if (++st->nblk == BLOCK)
         return process_block(st);
     return 0;
+}
+
+/* A row's cells copied into the block in one piece (the reader's cells lie in order in one
+ * buffer, each ended by its NUL). */
+static int add_row(stream *st, const row_reader *rr, int split, float label) {
+    int r = st->nblk, nn = st->n_names;
+    const char *first = rr->tok[0], *last = rr->tok[nn - 1];
+    size_t need = (size_t)(last - first) + strlen(last) + 1;
+    AMEIR_TRY(block_text(st, need));
+    memcpy(st->btext + st->bused, first, need);
+    for (int i = 0; i < nn; i++)
+        st->bcell[(size_t)r * (size_t)nn + (size_t)i] = st->bused + (size_t)(rr->tok[i] - first);
+    st->bused += need;
+    return block_row(st, rr->tok, rr->fi, rr->line, split, label);
+}
+
+typedef struct seq_line {
+    stream *st;
+    int fi;
+    int64_t line, *rows;
+} seq_line;
+
+/* One item of a sequence-format line: a row of (key, item, position), the position as time. */
+static int add_event(void *ctx, const char *key, const char *item, int64_t pos) {
+    const seq_line *sl = ctx;
+    stream *st = sl->st;
+    char num[24];
+    snprintf(num, sizeof num, "%lld", (long long)pos);
+    char *tok[3] = {(char *)key, (char *)item, num};
+    for (int i = 0; i < 3; i++) {
+        size_t l = strlen(tok[i]) + 1;
+        AMEIR_TRY(block_text(st, l));
+        memcpy(st->btext + st->bused, tok[i], l);
+        st->bcell[(size_t)st->nblk * 3 + (size_t)i] = st->bused;
+        st->bused += l;
+    }
+    st->file_rows[sl->fi]++;
+    ++*sl->rows;
+    return block_row(st, tok, sl->fi, sl->line, 0, 1);
 }
 
 /* Pass 1: every data row of every file, in file order, with its split and label. */
@@ -172,6 +209,11 @@ static int pass1(stream *st) {
                     rc = ameir_fail(AMEIR_ENOMEM, "out of memory");
                     break;
                 }
+            }
+            if (c->main.format == DSRC_SEQUENCE) { /* sorted prep only: an event per item */
+                seq_line sl = {st, fi, rr.line, &gi};
+                rc = rec_sequence_each(rr.rec.path, rr.line, c->main.sep, rr.tok[0], add_event, &sl);
+                continue;
             }
             float label = 1;
             if (st->label_col >= 0 && !st->seq) { /* seq: from the block, joins included */
@@ -216,8 +258,10 @@ static int random_split(stream *st) {
         char *s;
         size_t len;
         int got;
-        while ((got = rec_next_line(&r, &s, &len)) > 0)
-            n += s[0] && !(r.first_line == 1 && c->main.files[fi].header);
+        int64_t k = 0;
+        while ((got = rec_next_line(&r, &s, &len)) > 0 &&
+               (got = prep_rows_of_line(&c->main, fi, r.path, r.first_line, s, &k)) >= 0)
+            n += k;
         rec_close(&r);
         AMEIR_TRY(got);
     }
@@ -628,6 +672,12 @@ static int stream_run(stream *st, const char *source_dir, const char *out_dir) {
         if (strlen(source_dir) > 255 || strlen(c->main.files[i].path) > 254)
             return ameir_fail(AMEIR_EINVAL, "%s/%s: path too long", source_dir, c->main.files[i].path);
         snprintf(st->paths[i], DCFG_PATH, "%.255s/%.254s", source_dir, c->main.files[i].path);
+    }
+    if (c->main.format == DSRC_SEQUENCE) { /* key, item and position, as rawtable_read names them */
+        snprintf(st->names[0], DCFG_NAME, "%s", c->main.columns[0]);
+        snprintf(st->names[1], DCFG_NAME, "%s", c->main.columns[1]);
+        snprintf(st->names[2], DCFG_NAME, "%s", c->main.position);
+        st->n_names = 3;
     }
     for (int fi = 0; fi < c->n_fields; fi++)
         if (strmap_init(&st->fv[fi].voc.map, 1024))

@@ -89,8 +89,10 @@ static int count_slice(stream *st, int fi, int64_t *rows, int64_t *lines) {
     char *s;
     size_t len;
     int got;
-    while ((got = rec_next_line(&r, &s, &len)) > 0)
-        *rows += s[0] && !(r.first_line == 1 && c->main.files[fi].header);
+    int64_t k = 0;
+    while ((got = rec_next_line(&r, &s, &len)) > 0 &&
+           (got = prep_rows_of_line(&c->main, fi, r.path, r.first_line, s, &k)) >= 0)
+        *rows += k;
     *lines = r.line - base;
     rec_close(&r);
     return got;

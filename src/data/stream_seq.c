@@ -36,7 +36,7 @@ size_t stream_sort_chunk(void) {
 
 int prep_can_stream_seq(const dcfg *c) {
     return c->has_source && c->user_column[0] && c->item_field[0] && (c->seq_len > 0 || c->task == AMEIR_TASK_SEQ) &&
-           (c->main.format == DSRC_DELIMITED || c->main.format == DSRC_LIBFM);
+           (c->main.format == DSRC_DELIMITED || c->main.format == DSRC_LIBFM || c->main.format == DSRC_SEQUENCE);
 }
 
 typedef struct at_row {

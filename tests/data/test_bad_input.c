@@ -122,6 +122,21 @@ static void test_data(void) {
     setenv("AMEIR_PREP_IN_MEMORY", "1", 1);
     expect_fail(AMEIR_EDATA, "data.tsv:1: no column \"price\" in the header", "key fields[1].column");
     unsetenv("AMEIR_PREP_IN_MEMORY");
+    /* the sequence format (one line per user), streamed and in memory alike */
+    du_write(dir, "cfg.json",
+             "{\"name\": \"tiny\", \"task\": \"seq\", \"negatives\": 1,\n"
+             " \"source\": {\"files\": [\"seq.txt\"], \"format\": \"sequence\", \"columns\": [\"user\", \"item\"]},\n"
+             " \"label\": \"implicit\", \"user\": \"user\", \"fields\": [{\"name\": \"item\", \"item\": true}],\n"
+             " \"item_field\": \"item\", \"sequence\": {\"length\": 3}, \"split\": {\"method\": \"leave_one_out\"}}\n");
+    for (int mem = 0; mem < 2; mem++) {
+        if (mem)
+            setenv("AMEIR_PREP_IN_MEMORY", "1", 1);
+        du_write(src, "seq.txt", "u1 a b c d\nu2 b  c\n");
+        expect_fail(AMEIR_EDATA, "seq.txt:2:", "empty item (doubled separator)");
+        du_write(src, "seq.txt", "u1 a b c d\n\nu2\n");
+        expect_fail(AMEIR_EDATA, "seq.txt:3:", "expected a key and at least one item");
+    }
+    unsetenv("AMEIR_PREP_IN_MEMORY");
     /* a label rule no row meets: every split has one class; a split with no rows */
     du_write(src, "data.tsv", GOOD_DATA);
     write_cfg("", "{\"column\": \"rating\", \"op\": \">=\", \"value\": 6}", GOOD_AGE);

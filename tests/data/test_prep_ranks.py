@@ -5,7 +5,8 @@ users and an item table), shards whose rows span ranks (--shards 5), and whole f
 CSV with separators and newlines inside cells, and a gzip file); and the sorted prep, whose
 events meet by user on the rank that owns the user: taobao-ctr (histories, split by time),
 also with 64 KB sort chunks so that every sort merges many runs, ml100k-ctr (histories with
-joins, random split) and ml100k-seq (the seq task, leave-one-out, candidates). A bad row read
+joins, random split), ml100k-seq (the seq task, leave-one-out, candidates) and beauty-seq (the
+sequence format: lines of a user's items, cut between ranks like any lines). A bad row read
 by the last rank fails every rank with exit 2 and the same file:line as alone, leaves no
 output and no temporary directory, and does not hang, in the flat and in the sorted prep.
 Skips (77) without the shared data."""
@@ -160,6 +161,7 @@ def test():
                   {"AMEIR_PREP_SORT_CHUNK": "65536"})
         identical(tmp, "ml100k-ctr", cfg("ml100k-ctr"), os.path.join(DATA, "ml-100k"))
         identical(tmp, "ml100k-seq", cfg("ml100k-seq"), os.path.join(DATA, "ml-100k"), ["--shards", "2"])
+        identical(tmp, "beauty-seq", cfg("beauty-seq"), os.path.join(DATA, "amazon-beauty"))
         few = few_users(tmp)
         identical(tmp, "ml100k-ctr-few", cfg("ml100k-ctr"), few)
         identical(tmp, "ml100k-seq-few", write_config(tmp, "ml100k-seq-few", "ml100k-seq.json",

@@ -3,7 +3,9 @@
  * with a random split, Criteo's raw and integer-coded files, Avazu with a header and date
  * fields; for quoted, gzip-compressed CSV; and, sorted by user and time (external sorts, also
  * in chunks small enough to merge dozens of runs), for histories and the seq task: taobao-ctr
- * (time split), ml100k-ctr (joins, random split), ml100k-seq (leave-one-out, candidates). Skips the shipped data (77) if it is absent. */
+ * (time split), ml100k-ctr (joins, random split), ml100k-seq (leave-one-out, candidates),
+ * beauty-seq (the sequence format, a json_map join). Skips the shipped data (77) if it is
+ * absent. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,18 +96,19 @@ int main(void) {
         return check_finish("test_stream");
     }
     /* flat; then histories (taobao: time split; ml100k-ctr: joins, random split) and the seq
-     * task (ml100k-seq: joins, leave-one-out, candidates), sorted by user and time */
+     * task (ml100k-seq: joins, leave-one-out, candidates; beauty-seq: one line per user, a JSON
+     * map of attributes), sorted by user and time */
     const char *sets[][2] = {{"frappe-ctr", "frappe"}, {"criteo-ctr", "criteo"}, {"criteo-tiny-ctr", "criteo"},
                              {"avazu-ctr", "avazu"},  {"taobao-ctr", "taobao"}, {"ml100k-ctr", "ml-100k"},
-                             {"ml100k-seq", "ml-100k"}};
-    for (int i = 0; i < 7; i++) {
+                             {"ml100k-seq", "ml-100k"}, {"beauty-seq", "amazon-beauty"}};
+    for (int i = 0; i < 8; i++) {
         snprintf(cfg, sizeof cfg, "%s/configs/datasets/%s.json", root ? root : ".", sets[i][0]);
         snprintf(src, sizeof src, "%s/%s", data, sets[i][1]);
         same_both_ways(cfg, src, sets[i][0]);
     }
     /* the sorts in chunks of 64 KB: dozens of runs merged */
     setenv("AMEIR_PREP_SORT_CHUNK", "65536", 1);
-    for (int i = 4; i < 7; i++) {
+    for (int i = 4; i < 8; i++) {
         char tag[96];
         snprintf(cfg, sizeof cfg, "%s/configs/datasets/%s.json", root ? root : ".", sets[i][0]);
         snprintf(src, sizeof src, "%s/%s", data, sets[i][1]);
