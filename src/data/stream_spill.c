@@ -19,7 +19,8 @@ static int spill_flush(stream *st) {
 }
 
 static unsigned char *put(unsigned char *p, const void *v, size_t n) {
-    memcpy(p, v, n);
+    if (n) /* a field with no values yet may have no entry buffer */
+        memcpy(p, v, n);
     return p + n;
 }
 
