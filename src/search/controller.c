@@ -210,15 +210,20 @@ static int baseline_index(const ameir_search_config *cfg, const ameir_arch *a) {
     return -1;
 }
 
+/* Open a rung of the current stage (trials are added after it). */
+static void open_rung(ameir_controller *ctl, int rung, int64_t budget, int64_t valid_rows) {
+    ctl->rung = rung;
+    ctl->rung_first = ctl->n;
+    ctl->rung_size = 0, ctl->rung_open = 0;
+    ctl->rung_budget = budget;
+    ctl->rung_valid_rows = valid_rows;
+}
+
 /* warm_start: the baselines first, as a final rung of their own. */
 static int start_warm(ameir_controller *ctl) {
     ctl->warming = 1;
     ctl->stage = AMEIR_STAGE_FINAL;
-    ctl->rung = 0;
-    ctl->rung_first = ctl->n;
-    ctl->rung_size = 0, ctl->rung_open = 0;
-    ctl->rung_budget = ctl->cfg->final_train.max_steps;
-    ctl->rung_valid_rows = 0;
+    open_rung(ctl, 0, ctl->cfg->final_train.max_steps, 0);
     return add_baselines(ctl);
 }
 
@@ -261,11 +266,7 @@ static int start_final(ameir_controller *ctl) {
     int warm = warm_started(cfg), k = cfg->final_seeds;
     int extended[AMEIR_MAX_BASELINES] = {0};
     ctl->stage = AMEIR_STAGE_FINAL;
-    ctl->rung = 0;
-    ctl->rung_first = ctl->n;
-    ctl->rung_size = 0, ctl->rung_open = 0;
-    ctl->rung_budget = cfg->final_train.max_steps;
-    ctl->rung_valid_rows = 0;
+    open_rung(ctl, 0, cfg->final_train.max_steps, 0);
     for (int i = 0; i < (n_fin ? n_fin : 1); i++) {
         ameir_arch a = ctl->base;
         if (n_fin) /* the stage winner is the first: base already holds its part */
@@ -306,6 +307,7 @@ static ameir_schedule resolved_schedule(const ameir_controller *ctl, int stage) 
 static int oneshot_round(ameir_controller *ctl, int round, int64_t budget) {
     ameir_trial *t = NULL;
     int64_t parent = ctl->os_supernet;
+    open_rung(ctl, round, budget, 0);
     AMEIR_TRY(add_trial(ctl, &t));
     t->stage = ctl->stage;
     t->kind = AMEIR_TRIAL_SUPERNET;
@@ -315,21 +317,8 @@ static int oneshot_round(ameir_controller *ctl, int round, int64_t budget) {
     t->arch = ctl->base;
     ctl->os_supernet = t->id;
     ctl->os_phase = OS_TRAIN;
-    ctl->rung = round;
-    ctl->rung_first = t->id;
     ctl->rung_size = 1, ctl->rung_open = 1;
-    ctl->rung_budget = budget;
-    ctl->rung_valid_rows = 0;
     return 0;
-}
-
-/* Open a rung of the current stage for trials to be added (by add_os_trial). */
-static void open_rung(ameir_controller *ctl, int rung, int64_t budget, int64_t valid_rows) {
-    ctl->rung = rung;
-    ctl->rung_first = ctl->n;
-    ctl->rung_size = 0, ctl->rung_open = 0;
-    ctl->rung_budget = budget;
-    ctl->rung_valid_rows = valid_rows;
 }
 
 /* A trial of the open rung about one-shot candidate k: scored (parent: the supernet trial)
