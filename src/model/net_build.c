@@ -289,7 +289,7 @@ static void carve(ameir_net *net, carver *c) {
         nf->rows = take_i(c, (size_t)nf->rows_cap);
         vmax = max_z(vmax, (size_t)nf->vocab);
     }
-    net->seen = take_b(c, vmax);
+    net->seen = take_b(c, vmax); /* the first byte block: supernet.c poison_buffers spares it */
     net->fe = take_f(c, B * F * d);
     net->gfe = take_f(c, B * F * d);
     net->target = take_f(c, B * d);
@@ -364,17 +364,26 @@ static void touch_pages(void *p, size_t bytes) {
         b[i] = 0;
 }
 
-static int alloc_buffers(ameir_net *net) {
-    free(net->act_f);
-    free(net->act_i);
-    free(net->act_b);
+static void free_buffers(ameir_net *net) {
+    if (!net->act_borrowed) {
+        free(net->act_f);
+        free(net->act_i);
+        free(net->act_b);
+    }
     net->act_f = NULL;
     net->act_i = NULL;
     net->act_b = NULL;
+}
+
+static int alloc_buffers(ameir_net *net) {
+    free_buffers(net);
     net->chunk = (net->B + net->T - 1) / net->T;
     carver c = {0};
     carve(net, &c);
     size_t nf = c.floats, ni = c.ints, nb = c.bytes;
+    net->act_need[0] = nf;
+    net->act_need[1] = ni;
+    net->act_need[2] = nb;
     c.f = calloc(nf ? nf : 1, sizeof(float));
     c.i = calloc(ni ? ni : 1, sizeof(int32_t));
     c.b = calloc(nb ? nb : 1, 1);
@@ -391,6 +400,17 @@ static int alloc_buffers(ameir_net *net) {
     c.floats = c.ints = c.bytes = 0;
     carve(net, &c);
     return 0;
+}
+
+void ameir_net_borrow_buffers_(ameir_net *net, float *f, int32_t *i, uint8_t *b) {
+    AMEIR_ASSERT(net->T == 1 && ((f && i && b) || (!f && !i && !b)));
+    free_buffers(net);
+    net->act_borrowed = 1;
+    net->act_f = f;
+    net->act_i = i;
+    net->act_b = b;
+    carver c = {.f = f, .i = i, .b = b};
+    carve(net, &c);
 }
 
 /* ---- creation ---- */
@@ -471,9 +491,7 @@ void ameir_net_free(ameir_net *net) {
         return;
     ameir_net_pool_stop_(net->pool);
     ameir_params_destroy(&net->params);
-    free(net->act_f);
-    free(net->act_i);
-    free(net->act_b);
+    free_buffers(net);
     free(net);
 }
 
@@ -482,6 +500,8 @@ int ameir_net_set_threads(ameir_net *net, int threads) {
         return ameir_fail(AMEIR_EINVAL, "network threads: %d (expected 1 to %d)", threads, AMEIR_NET_MAX_THREADS);
     if (threads == net->T)
         return 0;
+    if (net->act_borrowed) /* the lender sized its blocks for one thread */
+        return ameir_fail(AMEIR_EINVAL, "network threads: a supernet path runs on one thread");
     ameir_net_pool_stop_(net->pool);
     net->pool = NULL;
     net->T = threads;

@@ -62,6 +62,8 @@ struct ameir_net {
     float *act_f;       /* the one allocation behind every float activation buffer */
     int32_t *act_i;
     uint8_t *act_b;
+    size_t act_need[3]; /* floats, ints and bytes the buffers take at this thread count */
+    int act_borrowed;   /* the buffers are the caller's (ameir_net_borrow_buffers_) */
 
     /* behaviour */
     int pos_emb;        /* tensor or -1 */
@@ -134,6 +136,12 @@ static inline float *ameir_net_scratch_(ameir_net *net, int k) { return net->tmp
 
 /* net_forward.c: copy the batch's ids into the per-field buffers and build the history
  * mask; then the forward pass (train: dropout with rate p from rng). */
+/* Compute on the caller's blocks instead of the net's own activation buffers: f, i and b
+ * hold at least act_need[0..2] floats, ints and bytes (one block serves every net of a
+ * supernet, as only one of them runs at a time; nothing in them outlives a step or an
+ * evaluation). The net frees its own; it keeps one thread (set_threads refuses). With
+ * three NULLs the net has no buffers until it borrows some (it must not run before). */
+void ameir_net_borrow_buffers_(ameir_net *net, float *f, int32_t *i, uint8_t *b);
 void ameir_net_gather_(ameir_net *net, const ameir_batch *b);
 void ameir_net_forward_(ameir_net *net, const ameir_batch *b, int train, float p, ameir_rng *rng);
 

@@ -1,8 +1,10 @@
 /* The weight-sharing supernet of one stage (supernet.h): the candidates' own networks as
  * paths, their dense weights mapped onto shared tensors.
  *
- * Memory: every path network keeps its activation buffers, but none owns parameters: all
- * of them point at one staging block [embedding tables | one path's dense tensors]. The
+ * Memory: the path networks own neither activation buffers nor parameters. Only one path
+ * runs at a time, so all of them compute on one set of activation buffers sized for the
+ * largest (84 paths of a behaviour stage took 2.4 GB with one set each), and all of them
+ * point at one staging block [embedding tables | one path's dense tensors]. The
  * embedding tables (the bulk of the weights) live there for good; before a path runs, its
  * dense tensors (weights and both moments) are copied in from the shared tensors, and
  * after a training step copied back. A map entry says where a path tensor sits in its
@@ -59,6 +61,12 @@ struct ameir_supernet {
     int n_groups;
     ameir_interaction groups[AMEIR_MAX_INTERACTIONS * 8]; /* every group a candidate uses */
     int max_dense;       /* the path with the most dense floats (sizes the shard buffers) */
+    /* one set of activation buffers, lent to every path (one runs at a time), sized
+     * for the largest: memory no longer grows with the candidates */
+    size_t act_need[3];
+    float *act_f;
+    int32_t *act_i;
+    uint8_t *act_b;
 };
 
 static int group_slot(ameir_supernet *sn, const ameir_interaction *g, int add) {
@@ -226,6 +234,9 @@ void ameir_supernet_free(ameir_supernet *sn) {
         free(ph->init);
     }
     free(sn->paths);
+    free(sn->act_f);
+    free(sn->act_i);
+    free(sn->act_b);
     ameir_params_destroy(&sn->shared);
     sn->emb.data = sn->emb.grad = sn->emb.m = sn->emb.v = NULL;
     ameir_params_destroy(&sn->emb);
@@ -280,6 +291,11 @@ static int read_candidate(ameir_supernet *sn, int i, const ameir_arch *a, const 
             return ameir_fail(AMEIR_ENOMEM, "supernet: embeddings");
         memcpy(sn->stage[0], p->data, sizeof(float) * sn->E);
     }
+    /* its own activation buffers go; it will borrow the supernet's */
+    for (int k = 0; k < 3; k++)
+        if (net->act_need[k] > sn->act_need[k])
+            sn->act_need[k] = net->act_need[k];
+    ameir_net_borrow_buffers_(net, NULL, NULL, NULL);
     /* the net's own blocks are not needed: it will compute on the staging block */
     free(p->data);
     free(p->grad);
@@ -323,6 +339,15 @@ int ameir_supernet_create(ameir_supernet **out, const ameir_arch *cands, int n, 
     }
     if (rc < 0 || (rc = ameir_params_alloc(&sn->shared)) < 0)
         goto done;
+    sn->act_f = calloc(sn->act_need[0] ? sn->act_need[0] : 1, sizeof(float));
+    sn->act_i = calloc(sn->act_need[1] ? sn->act_need[1] : 1, sizeof(int32_t));
+    sn->act_b = calloc(sn->act_need[2] ? sn->act_need[2] : 1, 1);
+    if (!sn->act_f || !sn->act_i || !sn->act_b) {
+        rc = ameir_fail(AMEIR_ENOMEM, "supernet: activation buffers of %zu floats", sn->act_need[0]);
+        goto done;
+    }
+    for (int i = 0; i < n; i++)
+        ameir_net_borrow_buffers_(sn->paths[i].net, sn->act_f, sn->act_i, sn->act_b);
     sn->stage_size = sn->E + sn->paths[sn->max_dense].net->dense_size;
     float *emb0 = sn->stage[0];
     sn->stage[0] = NULL;
@@ -428,6 +453,26 @@ static void clear_touched(ameir_supernet *sn, ameir_net *net) {
     }
 }
 
+/* Test builds (-Dtest_hooks=true) fill the lent buffers with ones bits (NaN floats, -1
+ * ints) before a path runs, so that a path reading what another left behind fails
+ * test_supernet's comparison with a standalone net. Only the touched-row flags (the first
+ * byte block) keep their zeros: every step leaves them zero, by their contract. */
+static void poison_buffers(ameir_supernet *sn, const ameir_net *net) {
+#ifdef AMEIR_TEST_HOOKS
+    size_t flags = 0;
+    for (int f = 0; f < net->F; f++)
+        if ((size_t)net->fields[f].vocab > flags)
+            flags = (size_t)net->fields[f].vocab;
+    flags = (flags + 63) & ~(size_t)63;
+    memset(sn->act_f, 0xff, sn->act_need[0] * sizeof(float));
+    memset(sn->act_i, 0xff, sn->act_need[1] * sizeof(int32_t));
+    if (sn->act_need[2] > flags)
+        memset(sn->act_b + flags, 0xff, sn->act_need[2] - flags);
+#else
+    (void)sn, (void)net;
+#endif
+}
+
 int ameir_supernet_path_at(uint64_t seed, int64_t s, const int *alive, int n_alive) {
     ameir_rng r = ameir_rng_stream(seed ^ AMEIR_SUPERNET_STREAM, (uint64_t)s);
     return alive[ameir_rng_below(&r, (uint64_t)n_alive)];
@@ -450,6 +495,7 @@ int ameir_supernet_train(ameir_supernet *sn, const ameir_split *train, const ame
         ameir_net *net = sn->paths[k].net;
         ameir_rng drop = ameir_feed_fill_(&feed, train, c, s);
         gather(sn, k, 1);
+        poison_buffers(sn, net);
         float loss = ameir_net_step_grad_(net, shards, &feed.batch, &c->opt, &drop, &rc);
         if (rc < 0)
             break;
@@ -474,6 +520,7 @@ int ameir_supernet_score(ameir_supernet *sn, int k, const ameir_split *valid, am
     if (k < 0 || k >= sn->n)
         return ameir_fail(AMEIR_EINVAL, "supernet: candidate %d out of range (%d candidates)", k, sn->n);
     gather(sn, k, 0);
+    poison_buffers(sn, sn->paths[k].net);
     return ameir_evaluate(sn->paths[k].net, valid, out);
 }
 

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "ameir/dataset.h"
 #include "ameir/error.h"
@@ -108,6 +109,11 @@ int main(int argc, char **argv) {
     if (ameir_supernet_create(&sn, cands, n, s, cfg->d, rows, cfg->seed) < 0)
         die("supernet");
     double t_build = ameir_now() - t0;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("supernet built in %.1f s: %lld shared floats; peak resident %.0f MB (the data included)\n", t_build,
+           (long long)ameir_supernet_param_count(sn), (double)ru.ru_maxrss / 1024.0);
+    fflush(stdout);
     ameir_oneshot_round rounds[32];
     int nr = ameir_oneshot_plan(&sch, n, rounds, 32);
     static int alive[MAX_N];
