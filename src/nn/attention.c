@@ -186,9 +186,10 @@ NN_INLINE void head_forward(real *restrict AT, real *restrict ctx, real *restric
 }
 
 /* One (row, head) backward, with ctx = A v, A = softmax(S) row-wise, S = scale q k^T:
- *   dA = dctx v^T,  dv += A^T dctx,
+ *   dA = dctx v^T,  dv = A^T dctx,
  *   dS_ij = A_ij (dA_ij - sum_k A_ik dA_ik)   (softmax backward; scale folded in)
- *   dq += scale dS k,  dk += scale dS^T q.
+ *   dq = scale dS k,  dk = scale dS^T q
+ * written, not added: the head's columns of the row's real range are its alone.
  * dA and dS are kept transposed like AT, so that the softmax backward runs over lanes of
  * queries with no reduction; the four products (n x n by n x hd) are gemms, which take
  * the transposed operands for free. Padding keys and padding queries have A = 0, hence
@@ -196,9 +197,9 @@ NN_INLINE void head_forward(real *restrict AT, real *restrict ctx, real *restric
 NN_INLINE void head_backward(real *restrict dq, real *restrict dk, real *restrict dv, real *restrict ws, const real *restrict AT, const real *dctx, const real *q, const real *k, const real *v, int n, int hd, int C, int C3, real scale) {
     int np = pad_lanes(n);
     real *restrict dST = ws, *restrict dot = ws + (size_t)n * np;
-    /* dAT[j][i] = v_j . dctx_i; dv += AT dctx */
+    /* dAT[j][i] = v_j . dctx_i; dv = AT dctx */
     AMEIR_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, hd, 1, v, C3, dctx, C, 0, dST, np);
-    AMEIR_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hd, n, 1, AT, np, dctx, C, 1, dv, C3);
+    AMEIR_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hd, n, 1, AT, np, dctx, C, 0, dv, C3);
     memset(dot, 0, (size_t)n * sizeof(real));
     for (int j = 0; j < n; j++) {
         const real *restrict a = AT + (size_t)j * np, *restrict d = dST + (size_t)j * np;
@@ -211,9 +212,9 @@ NN_INLINE void head_backward(real *restrict dq, real *restrict dk, real *restric
         for (int i = 0; i < n; i++)
             d[i] = a[i] * (d[i] - dot[i]) * scale;
     }
-    /* dq += dST^T k, dk += dST q */
-    AMEIR_GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, n, hd, n, 1, dST, np, k, C3, 1, dq, C3);
-    AMEIR_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hd, n, 1, dST, np, q, C3, 1, dk, C3);
+    /* dq = dST^T k, dk = dST q */
+    AMEIR_GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, n, hd, n, 1, dST, np, k, C3, 0, dq, C3);
+    AMEIR_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hd, n, 1, dST, np, q, C3, 0, dk, C3);
 }
 
 NN_SIMD_CLONES void ameir_attention_forward(real *out, real *act, const real *inp, const real *w_in, const real *b_in, const real *w_out, const real *b_out, const uint8_t *mask, int B, int L, int C, int H) {
@@ -268,11 +269,13 @@ NN_SIMD_CLONES void ameir_attention_backward(real *dinp, real *dw_in, real *db_i
                 for (int c = 0; c < C; c++)
                     db_out[c] += dout[r * C + c];
     AMEIR_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)BL, C, C, 1, dout, C, w_out, C, 0, a.dctx, C);
-    memset(a.dqkv, 0, BL * C3 * sizeof(real));
     for (int b = 0; b < B; b++) {
         int lo, hi;
         real_range(mask + (size_t)b * L, L, &lo, &hi);
         int n = hi - lo;
+        /* the heads write the real range; the rows around it get no gradient */
+        memset(a.dqkv + (size_t)b * L * C3, 0, (size_t)lo * C3 * sizeof(real));
+        memset(a.dqkv + ((size_t)b * L + hi) * C3, 0, (size_t)(L - hi) * C3 * sizeof(real));
         const real *qkv = a.qkv + ((size_t)b * L + lo) * C3;
         real *dqkv = a.dqkv + ((size_t)b * L + lo) * C3;
         const real *dctx = a.dctx + ((size_t)b * L + lo) * C;
