@@ -35,7 +35,7 @@
 #include "ameir/trial.h"
 
 #define AMEIR_MSG_MAGIC 0x52494D41u /* "AMIR" little-endian */
-#define AMEIR_MSG_VERSION 2u /* 2: a task names the ranks that train it; a result also asks for the next task */
+#define AMEIR_MSG_VERSION 3u /* 2: a task names the ranks that train it; a result also asks for the next task; 3: archs field by field */
 #define AMEIR_MSG_TAG 4242
 #define AMEIR_MSG_MAX_PAYLOAD (16u << 20) /* a sanity bound: nothing we send is near it */
 

@@ -2,6 +2,7 @@
  * of tasks and results. No search logic: what a task means is the controller's business. */
 #include "ameir/cluster.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -171,6 +172,72 @@ int ameir_msg_wait(MPI_Comm comm, int source, ameir_msg *m, int *got, volatile s
 
 /* --- task and result payloads -------------------------------------------------------- */
 
+/* An arch field by field: only the blocks, groups and layers it has, so that a one-shot
+ * task carrying hundreds of candidates is about 1 KB a candidate instead of the struct's
+ * 16.8 KB (fixed arrays of interaction field names); counts are checked on the way in. */
+static void pack_arch(ameir_pack *p, const ameir_arch *a) {
+    ameir_pack_i64(p, a->n_blocks);
+    for (int i = 0; i < a->n_blocks; i++) {
+        const ameir_block *b = &a->blocks[i];
+        ameir_pack_i64(p, b->norm), ameir_pack_i64(p, b->op), ameir_pack_i64(p, b->option), ameir_pack_i64(p, b->act);
+    }
+    ameir_pack_i64(p, a->aggregate);
+    ameir_pack_i64(p, a->positions);
+    ameir_pack_i64(p, a->n_interactions);
+    for (int i = 0; i < a->n_interactions; i++) {
+        ameir_pack_i64(p, a->interactions[i].order);
+        for (int j = 0; j < a->interactions[i].order; j++)
+            ameir_pack_str(p, a->interactions[i].fields[j]);
+    }
+    ameir_pack_i64(p, a->n_mlp);
+    for (int i = 0; i < a->n_mlp; i++)
+        ameir_pack_i64(p, a->mlp[i].units), ameir_pack_i64(p, a->mlp[i].act);
+    ameir_pack_i64(p, a->shortcut);
+}
+
+/* A count read from u: 0 and u->failed set when outside [lo, hi], so nothing indexes past
+ * the arrays and the caller reports the payload as malformed. */
+static int unpack_count(ameir_unpack *u, int lo, int hi) {
+    int64_t v = ameir_unpack_i64(u);
+    if (v < lo || v > hi) {
+        u->failed = 1;
+        return 0;
+    }
+    return (int)v;
+}
+
+static int unpack_arch(ameir_unpack *u, ameir_arch *a, int64_t trial) {
+    ameir_arch_init(a);
+    a->n_blocks = unpack_count(u, 0, AMEIR_MAX_BLOCKS);
+    for (int i = 0; i < a->n_blocks; i++) {
+        ameir_block *b = &a->blocks[i];
+        b->norm = (int)ameir_unpack_i64(u), b->op = (int)ameir_unpack_i64(u);
+        b->option = (int)ameir_unpack_i64(u), b->act = (int)ameir_unpack_i64(u);
+    }
+    a->aggregate = (int)ameir_unpack_i64(u);
+    a->positions = (int)ameir_unpack_i64(u);
+    a->n_interactions = unpack_count(u, 0, AMEIR_MAX_INTERACTIONS);
+    for (int i = 0; i < a->n_interactions && !u->failed; i++) {
+        a->interactions[i].order = unpack_count(u, 2, AMEIR_MAX_ORDER);
+        for (int j = 0; j < a->interactions[i].order; j++)
+            ameir_unpack_str(u, a->interactions[i].fields[j], sizeof a->interactions[i].fields[j]);
+    }
+    a->n_mlp = unpack_count(u, 0, AMEIR_MAX_MLP);
+    for (int i = 0; i < a->n_mlp; i++)
+        a->mlp[i].units = (int)ameir_unpack_i64(u), a->mlp[i].act = (int)ameir_unpack_i64(u);
+    a->shortcut = (int)ameir_unpack_i64(u);
+    if (u->failed)
+        return ameir_unpack_finish(u, "task");
+    char origin[64];
+    snprintf(origin, sizeof origin, "protocol error: task %lld", (long long)trial);
+    if (ameir_arch_validate(a, origin) < 0) { /* the message is right; the code is a protocol error's */
+        char why[512];
+        snprintf(why, sizeof why, "%s", ameir_last_error());
+        return ameir_fail(AMEIR_EINVAL, "%s", why);
+    }
+    return 0;
+}
+
 void ameir_pack_task(ameir_pack *p, const ameir_search_task *t, const ameir_group *g) {
     ameir_pack_i64(p, t->trial_id);
     ameir_pack_i64(p, t->stage);
@@ -182,14 +249,14 @@ void ameir_pack_task(ameir_pack *p, const ameir_search_task *t, const ameir_grou
     ameir_pack_i64(p, t->eval_every);
     ameir_pack_i64(p, t->parent);
     ameir_pack_i64(p, (int64_t)t->seed);
-    ameir_pack_bytes(p, &t->arch, sizeof t->arch);
+    pack_arch(p, &t->arch);
     ameir_pack_i64(p, g->size);
     for (int i = 0; i < g->size && i < AMEIR_GROUP_MAX; i++)
         ameir_pack_i64(p, g->ranks[i]);
     ameir_pack_i64(p, t->candidate);
     ameir_pack_i64(p, t->n_cands);
     for (int i = 0; i < t->n_cands; i++)
-        ameir_pack_bytes(p, &t->cands[i], sizeof t->cands[i]);
+        pack_arch(p, &t->cands[i]);
     ameir_pack_i64(p, t->n_alive);
     for (int i = 0; i < t->n_alive; i++)
         ameir_pack_i64(p, t->alive[i]);
@@ -228,7 +295,7 @@ static int unpack_lists(ameir_unpack *u, ameir_search_task *t, ameir_task_lists 
     if (n > 0)
         AMEIR_TRY(lists_reserve(l, (int)n));
     for (int64_t i = 0; i < n; i++)
-        ameir_unpack_bytes(u, &l->cands[i], sizeof l->cands[i]);
+        AMEIR_TRY(unpack_arch(u, &l->cands[i], t->trial_id));
     int64_t k = ameir_unpack_i64(u);
     if (u->failed)
         return ameir_unpack_finish(u, "task");
@@ -263,7 +330,7 @@ int ameir_unpack_task(const void *payload, size_t len, ameir_search_task *t, ame
     t->eval_every = ameir_unpack_i64(&u);
     t->parent = ameir_unpack_i64(&u);
     t->seed = (uint64_t)ameir_unpack_i64(&u);
-    ameir_unpack_bytes(&u, &t->arch, sizeof t->arch);
+    AMEIR_TRY(unpack_arch(&u, &t->arch, t->trial_id));
     int64_t n = ameir_unpack_i64(&u);
     if (u.failed)
         return ameir_unpack_finish(&u, "task");

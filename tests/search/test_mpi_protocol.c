@@ -218,8 +218,11 @@ static void test_task_lists(void) {
     ameir_task_lists lists = {0};
     ameir_group g;
     fill_task(t);
-    for (int i = 0; i < 3; i++)
-        cands[i] = t->arch, cands[i].n_interactions = i;
+    for (int i = 0; i < 3; i++) { /* three distinct valid archs: 0, 1 and 2 MLP layers */
+        cands[i] = t->arch, cands[i].n_mlp = i;
+        for (int j = 0; j < i; j++)
+            cands[i].mlp[j].units = 32 << j, cands[i].mlp[j].act = 1;
+    }
     t->kind = AMEIR_TRIAL_SUPERNET, t->candidate = 1, t->n_cands = 3, t->cands = cands, t->n_alive = 2, t->alive = alive;
     ameir_pack p;
     ameir_pack_init(&p);
@@ -246,6 +249,60 @@ static void test_task_lists(void) {
     free(u);
 }
 
+/* An arch goes field by field: a task is small whatever the struct's fixed arrays, and a
+ * count out of range, a value no arch has or a field name too long is refused, not read
+ * past the arrays. Offsets below follow ameir_pack_task's order: ten i64 before the arch. */
+static void test_task_arch(void) {
+    ameir_search_task *t = calloc(1, sizeof *t), *u = calloc(1, sizeof *u);
+    ameir_group g;
+    ameir_pack p;
+    ameir_pack_init(&p);
+    fill_task(t);
+    t->arch.n_blocks = 1;
+    t->arch.blocks[0] = (ameir_block){AMEIR_NORM_LAYERNORM, AMEIR_OP_CONV, 3, 1};
+    t->arch.n_mlp = 1;
+    t->arch.mlp[0].units = 64, t->arch.mlp[0].act = 1;
+    ameir_pack_task(&p, t, &GROUP);
+    CHECK(p.len < 512);
+    CHECK_EQ_INT(ameir_unpack_task(p.data, p.len, u, &g, NULL), 0);
+    CHECK(ameir_arch_equal(&t->arch, &u->arch));
+    size_t at = 10 * 8; /* the arch's first i64: n_blocks */
+    unsigned char *bad = malloc(p.len);
+    int64_t v;
+    memcpy(bad, p.data, p.len);
+    v = AMEIR_MAX_BLOCKS + 1;
+    memcpy(bad + at, &v, 8);
+    CHECK_EQ_INT(ameir_unpack_task(bad, p.len, u, &g, NULL), AMEIR_EINVAL);
+    CHECK_STR_CONTAINS(ameir_last_error(), "protocol error");
+    memcpy(bad, p.data, p.len);
+    v = 4; /* the block's kernel: conv takes 1, 3, 5 or 7 */
+    memcpy(bad + at + 3 * 8, &v, 8);
+    CHECK_EQ_INT(ameir_unpack_task(bad, p.len, u, &g, NULL), AMEIR_EINVAL);
+    CHECK_STR_CONTAINS(ameir_last_error(), "protocol error: task 41");
+    CHECK_STR_CONTAINS(ameir_last_error(), "kernel");
+    free(bad);
+    /* a field name as long as the struct cannot hold */
+    char name[AMEIR_FIELD_NAME_MAX + 8];
+    memset(name, 'x', sizeof name - 1);
+    name[sizeof name - 1] = 0;
+    ameir_pack_reset(&p);
+    ameir_pack_i64(&p, 41); /* the ten numbers, the arch with a group of order 2, the rest */
+    for (int i = 0; i < 9; i++)
+        ameir_pack_i64(&p, i == 1 ? AMEIR_STAGE_INTERACTION : 0);
+    ameir_pack_i64(&p, 0); /* no blocks */
+    ameir_pack_i64(&p, AMEIR_AGG_MEAN);
+    ameir_pack_i64(&p, 0);
+    ameir_pack_i64(&p, 1);
+    ameir_pack_i64(&p, 2);
+    ameir_pack_str(&p, "age");
+    ameir_pack_str(&p, name);
+    CHECK_EQ_INT(ameir_unpack_task(p.data, p.len, u, &g, NULL), AMEIR_EINVAL);
+    CHECK_STR_CONTAINS(ameir_last_error(), "protocol error");
+    ameir_pack_destroy(&p);
+    free(t);
+    free(u);
+}
+
 int main(int argc, char **argv) {
     int rank = 0, size = 0;
     MPI_Init(&argc, &argv);
@@ -264,6 +321,7 @@ int main(int argc, char **argv) {
     }
     test_task_round_trip();
     test_task_lists();
+    test_task_arch();
     test_result_round_trip();
     test_bad_headers();
     test_unpack_strings();
