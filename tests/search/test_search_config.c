@@ -280,10 +280,11 @@ static void check_resolve(void) {
     ameir_search_config_free(cfg);
 }
 
-/* Every shipped config parses, with its baselines. */
+/* Every shipped config parses, with its baselines; the one-shot variants say so. */
 static void check_shipped(void) {
-    static const char *const names[] = {"synthetic", "ml100k-ctr", "beauty-seq", "frappe-ctr", "taobao-ctr"};
-    for (int i = 0; i < 5; i++) {
+    static const char *const names[] = {"synthetic", "ml100k-ctr", "beauty-seq", "frappe-ctr", "taobao-ctr",
+                                        "ml100k-ctr-oneshot", "beauty-seq-oneshot", "taobao-ctr-oneshot"};
+    for (int i = 0; i < 8; i++) {
         char path[1024];
         ameir_search_config *cfg = NULL;
         snprintf(path, sizeof path, "%s/configs/search/%s.json", root, names[i]);
@@ -296,6 +297,8 @@ static void check_shipped(void) {
         CHECK(!strcmp(cfg->name, names[i]));
         CHECK(cfg->n_baselines >= 2);
         CHECK_STR_CONTAINS(cfg->data_dir, "/runs/data/");
+        if (strstr(names[i], "-oneshot"))
+            CHECK(cfg->schedule[AMEIR_STAGE_BEHAVIOR].method == AMEIR_METHOD_ONESHOT);
         ameir_search_config_free(cfg);
     }
     ameir_search_config *cfg = NULL;
