@@ -10,6 +10,14 @@
 
 #define LN_EPS 1e-5
 
+/* A row's sums run in 8 lanes (element c into lane c % 8) combined in a fixed tree: one
+ * vector of partial sums instead of a chain of C dependent adds, and the same order, hence
+ * the same bits, in every SIMD clone. */
+#define LN_LANES 8
+NN_INLINE real lanes_total(const real *a) {
+    return ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
+}
+
 NN_SIMD_CLONES void ameir_layernorm_forward(real *out, real *mean, real *rstd, const real *inp, const real *w, const real *b, const uint8_t *mask, int N, int C) {
     AMEIR_ASSERT(N >= 0 && C > 0);
     for (int n = 0; n < N; n++) {
@@ -21,21 +29,49 @@ NN_SIMD_CLONES void ameir_layernorm_forward(real *out, real *mean, real *rstd, c
             rstd[n] = 0;
             continue;
         }
-        real mu = 0;
-        for (int c = 0; c < C; c++)
-            mu += x[c];
-        mu /= (real)C;
-        real var = 0;
-        for (int c = 0; c < C; c++) {
+        real acc[LN_LANES] = {0};
+        int c0 = 0;
+        for (; c0 + LN_LANES <= C; c0 += LN_LANES)
+            for (int j = 0; j < LN_LANES; j++)
+                acc[j] += x[c0 + j];
+        for (int c = c0; c < C; c++)
+            acc[c - c0] += x[c];
+        real mu = lanes_total(acc) / (real)C;
+        for (int j = 0; j < LN_LANES; j++)
+            acc[j] = 0;
+        for (c0 = 0; c0 + LN_LANES <= C; c0 += LN_LANES)
+            for (int j = 0; j < LN_LANES; j++) {
+                real dx = x[c0 + j] - mu;
+                acc[j] += dx * dx;
+            }
+        for (int c = c0; c < C; c++) {
             real dx = x[c] - mu;
-            var += dx * dx;
+            acc[c - c0] += dx * dx;
         }
-        var /= (real)C;
+        real var = lanes_total(acc) / (real)C;
         real rs = (real)1 / AMEIR_SQRT(var + (real)LN_EPS);
         for (int c = 0; c < C; c++)
             o[c] = (x[c] - mu) * rs * w[c] + b[c];
         mean[n] = mu;
         rstd[n] = rs;
+    }
+}
+
+/* One row's parameter and input gradients; restrict (the buffers never overlap), so the
+ * loops vectorise with no run-time overlap checks. */
+NN_INLINE void ln_params_row(real *restrict dw, real *restrict db, const real *restrict g, const real *restrict x,
+                             real mu, real rs, int C) {
+    for (int c = 0; c < C; c++) {
+        dw[c] += g[c] * ((x[c] - mu) * rs);
+        db[c] += g[c];
+    }
+}
+
+NN_INLINE void ln_input_row(real *restrict dx, const real *restrict g, const real *restrict x, const real *restrict w,
+                            real mu, real rs, real sum_d, real sum_dx, int C) {
+    for (int c = 0; c < C; c++) {
+        real xh = (x[c] - mu) * rs;
+        dx[c] += rs * (g[c] * w[c] - sum_d - xh * sum_dx);
     }
 }
 
@@ -51,23 +87,30 @@ NN_SIMD_CLONES void ameir_layernorm_backward(real *dinp, real *dw, real *db, con
         const real *x = inp + (size_t)n * C;
         const real *g = dout + (size_t)n * C;
         real mu = mean[n], rs = rstd[n];
-        real sum_d = 0, sum_dx = 0;
-        for (int c = 0; c < C; c++) {
-            real xh = (x[c] - mu) * rs;
-            real d = g[c] * w[c];
-            sum_d += d;
-            sum_dx += d * xh;
+        real ad[LN_LANES] = {0}, adx[LN_LANES] = {0};
+        int c0 = 0;
+        for (; c0 + LN_LANES <= C; c0 += LN_LANES)
+            for (int j = 0; j < LN_LANES; j++) {
+                real xh = (x[c0 + j] - mu) * rs, d = g[c0 + j] * w[c0 + j];
+                ad[j] += d;
+                adx[j] += d * xh;
+            }
+        for (int c = c0; c < C; c++) {
+            real xh = (x[c] - mu) * rs, d = g[c] * w[c];
+            ad[c - c0] += d;
+            adx[c - c0] += d * xh;
         }
-        sum_d /= (real)C;
-        sum_dx /= (real)C;
-        for (int c = 0; c < C; c++) {
-            real xh = (x[c] - mu) * rs;
-            if (dw)
-                dw[c] += g[c] * xh;
-            if (db)
-                db[c] += g[c];
-            if (dinp)
-                dinp[(size_t)n * C + c] += rs * (g[c] * w[c] - sum_d - xh * sum_dx);
-        }
+        real sum_d = lanes_total(ad) / (real)C, sum_dx = lanes_total(adx) / (real)C;
+        if (dw && db)
+            ln_params_row(dw, db, g, x, mu, rs, C);
+        else
+            for (int c = 0; c < C; c++) {
+                if (dw)
+                    dw[c] += g[c] * ((x[c] - mu) * rs);
+                if (db)
+                    db[c] += g[c];
+            }
+        if (dinp)
+            ln_input_row(dinp + (size_t)n * C, g, x, w, mu, rs, sum_d, sum_dx, C);
     }
 }
