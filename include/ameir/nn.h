@@ -55,6 +55,9 @@ void ameir_embedding_backward(real *dtable, const real *dout, const int32_t *ids
 /* The distinct non-zero ids in ids (n of them), in ascending order, written to rows;
  * returns how many. seen (V bytes) must be zero on entry and is zero again on return. */
 int ameir_embedding_touched_rows(int32_t *rows, uint8_t *seen, const int32_t *ids, size_t n, int V);
+/* rows (count distinct ids in [1, V), each flagged in seen) in ascending order, and their
+ * flags cleared: a scan of the flags when V is within 32 times count, else a sort. */
+void ameir_embedding_sort_rows(int32_t *rows, int count, uint8_t *seen, int V);
 
 /* ---- the row-batched product: out (N, O; row stride ldo) = alpha inp (N, In; stride ldi) w^T
  * + beta out, w (O, In), with each row's result independent of N (src/nn/gemm_rows.c: pads

@@ -165,11 +165,6 @@ static int parse_shard(const ameir_net *net, const unsigned char **pp, const uns
     return 0;
 }
 
-static int cmp_i32(const void *a, const void *b) {
-    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
-    return (x > y) - (x < y);
-}
-
 /* Gradient = shard 0 + shard 1 + ... in that order; the touched rows are their union. */
 static int combine(ameir_shard_ws *w, ameir_net *net, const unsigned char *buf, size_t len, int n, double *loss_sum) {
     ameir_params *pa = &net->params;
@@ -217,9 +212,7 @@ static int combine(ameir_shard_ws *w, ameir_net *net, const unsigned char *buf, 
                 }
             }
         }
-        for (int k = 0; k < nf->nrows; k++)
-            net->seen[nf->rows[k]] = 0;
-        qsort(nf->rows, (size_t)nf->nrows, sizeof *nf->rows, cmp_i32);
+        ameir_embedding_sort_rows(nf->rows, nf->nrows, net->seen, nf->vocab);
     }
     return 0;
 }

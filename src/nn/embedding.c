@@ -71,8 +71,33 @@ int ameir_embedding_touched_rows(int32_t *rows, uint8_t *seen, const int32_t *id
         seen[id] = 1;
         rows[count++] = id;
     }
-    qsort(rows, (size_t)count, sizeof *rows, cmp_i32);
-    for (int i = 0; i < count; i++)
-        seen[rows[i]] = 0;
+    ameir_embedding_sort_rows(rows, count, seen, V);
     return count;
+}
+
+void ameir_embedding_sort_rows(int32_t *rows, int count, uint8_t *seen, int V) {
+    if ((size_t)V > 32 * (size_t)count) { /* few rows of a large table: sort them */
+        qsort(rows, (size_t)count, sizeof *rows, cmp_i32);
+        for (int i = 0; i < count; i++)
+            seen[rows[i]] = 0;
+        return;
+    }
+    /* the flags in id order are the sorted rows; 8 of them at a time over the zeros */
+    int k = 0, i = 0;
+    while (i < V && k < count) {
+        uint64_t word = 0;
+        if (i + 8 <= V)
+            memcpy(&word, seen + i, sizeof word);
+        if (i + 8 <= V && word == 0) {
+            i += 8;
+            continue;
+        }
+        int end = i + 8 < V ? i + 8 : V;
+        for (; i < end; i++)
+            if (seen[i]) {
+                seen[i] = 0;
+                rows[k++] = i;
+            }
+    }
+    AMEIR_ASSERT(k == count);
 }

@@ -105,6 +105,38 @@ static void test_touched_rows(void) {
         CHECK_EQ_INT(seen[i], 0);
     const int32_t pad[3] = {0, 0, 0};
     CHECK_EQ_INT(ameir_embedding_touched_rows(rows, seen, pad, 3, 10), 0);
+    /* both ways to order them (a scan of the flags, a sort) against a plain check: tables
+     * from just above the ids' count to far larger, sizes not a multiple of 8, ids at the
+     * table's last row */
+    static const int sizes[] = {13, 61, 64, 1000, 4099, 100003};
+    static int32_t many[600], got[600];
+    static uint8_t flags[100003];
+    uint64_t x = 12345;
+    for (int t = 0; t < 6; t++) {
+        int V = sizes[t];
+        for (int i = 0; i < 600; i++) {
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            many[i] = (int32_t)((x >> 33) % (uint64_t)V);
+        }
+        many[7] = V - 1;
+        int k = ameir_embedding_touched_rows(got, flags, many, 600, V);
+        int want_n = 0, sorted = 1;
+        for (int id = 1; id < V; id++) {
+            int in = 0;
+            for (int i = 0; i < 600 && !in; i++)
+                in = many[i] == id;
+            want_n += in;
+        }
+        for (int i = 1; i < k; i++)
+            sorted &= got[i - 1] < got[i];
+        CHECK_EQ_INT(k, want_n);
+        CHECK(sorted);
+        CHECK(k > 0 && got[k - 1] == V - 1 && got[0] >= 1);
+        int clear = 1;
+        for (int i = 0; i < V; i++)
+            clear &= flags[i] == 0;
+        CHECK(clear);
+    }
 }
 
 int main(void) {
