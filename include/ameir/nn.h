@@ -45,6 +45,9 @@ void ameir_act_forward(real *out, const real *inp, size_t n, int act);
  * In the float build sigmoid, swish, the GRU gates and the attention softmax use a
  * vectorisable expf (src/nn/nn_math.h, within 1.5 ulp of exp); the double build uses libm. */
 void ameir_act_backward(real *dinp, const real *dout, const real *inp, size_t n, int act);
+/* dinp (n) = dout * act'(inp): the same values written instead of added, for a buffer
+ * that would otherwise be zeroed first. For both, dinp overlaps neither dout nor inp. */
+void ameir_act_grad(real *dinp, const real *dout, const real *inp, size_t n, int act);
 
 /* ---- embedding lookup with mean pooling ----
  * ids (N, w) in [0, V); id 0 is padding and is skipped; out (N, d) is the mean of the

@@ -1,6 +1,7 @@
 /* The backward pass and Adam of a network: the forward of net_forward.c undone in reverse.
  * The layer backward functions accumulate, so every activation gradient buffer is zeroed
- * (memset, no allocation) before the layer that writes it. */
+ * (memset, no allocation) before the layer that writes it; an activation's gradient is
+ * written (ameir_act_grad) where it is the buffer's first writer. */
 #include <string.h>
 
 #include "ameir/error.h"
@@ -64,8 +65,7 @@ static void mlp_backward_rows(ameir_net *net, int r0, int nr, int k, float p) {
             ameir_linear_backward(gz0, GK(net, net->sc_w, k), GK(net, net->sc_b, k), gout, z0, T(net, net->sc_w), nr,
                                   net->D0, out);
         float *gu = net->gu + (size_t)r0 * net->wmax;
-        zero(gu, m);
-        ameir_act_backward(gu, gout, net->u[j] + (size_t)r0 * out, m, net->arch.mlp[j].act);
+        ameir_act_grad(gu, gout, net->u[j] + (size_t)r0 * out, m, net->arch.mlp[j].act);
         float *gin = net->gz[j] + (size_t)r0 * in;
         if (j > 0)
             zero(gin, (size_t)nr * in);
@@ -146,8 +146,7 @@ static int behaviour_backward_rows(ameir_net *net, int r0, int nr, int k, float 
         /* y = x + act(o): x gets gy as it is, the branch gets act'(o) gy */
         float *gnext = net->gx[1 - cur] + off, *go = net->go + off;
         memcpy(gnext, gy, m * sizeof(float));
-        zero(go, m);
-        ameir_act_backward(go, gy, bl->o + off, m, bl->spec.act);
+        ameir_act_grad(go, gy, bl->o + off, m, bl->spec.act);
         const float *in = bl->ln_w >= 0 ? bl->normed + off : x;
         float *gin = gnext;
         if (bl->ln_w >= 0) {

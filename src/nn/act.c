@@ -58,39 +58,52 @@ NN_SIMD_CLONES void ameir_act_forward(real *out, const real *inp, size_t n, int 
     }
 }
 
-NN_SIMD_CLONES void ameir_act_backward(real *dinp, const real *dout, const real *inp, size_t n, int act) {
+/* The gradient loops, added to dinp (add 1) or written (add 0): inlined into each public
+ * clone with add a constant, so each loop is still one plain pass. */
+NN_INLINE void act_grad(real *restrict dinp, const real *restrict dout, const real *restrict inp, size_t n, int act,
+                        int add) {
+#define ACC(i, v) (dinp[i] = add ? dinp[i] + (v) : (v))
     switch (act) {
     case AMEIR_ACT_IDENTITY:
         for (size_t i = 0; i < n; i++)
-            dinp[i] += dout[i];
+            ACC(i, dout[i]);
         break;
     case AMEIR_ACT_RELU:
         /* out = max(x, 0): slope 1 where x > 0, else 0 (PyTorch's choice at x = 0) */
         for (size_t i = 0; i < n; i++)
-            dinp[i] += inp[i] > 0 ? dout[i] : 0;
+            ACC(i, inp[i] > 0 ? dout[i] : 0);
         break;
     case AMEIR_ACT_GELU:
         /* out = x Phi(x), so out' = Phi(x) + x phi(x), phi(x) = exp(-x^2/2)/sqrt(2 pi) */
         for (size_t i = 0; i < n; i++) {
             real x = inp[i];
             real pdf = GELU_RSQRT2PI * nn_exp((real)-0.5 * x * x);
-            dinp[i] += dout[i] * (nn_normal_cdf(x) + x * pdf);
+            ACC(i, dout[i] * (nn_normal_cdf(x) + x * pdf));
         }
         break;
     case AMEIR_ACT_SWISH:
         /* out = x s(x), so out' = s + x s (1 - s) */
         for (size_t i = 0; i < n; i++) {
             real x = inp[i], s = nn_sigmoid(x);
-            dinp[i] += dout[i] * (s + x * s * ((real)1 - s));
+            ACC(i, dout[i] * (s + x * s * ((real)1 - s)));
         }
         break;
     case AMEIR_ACT_SIGMOID:
         for (size_t i = 0; i < n; i++) {
             real s = nn_sigmoid(inp[i]);
-            dinp[i] += dout[i] * s * ((real)1 - s);
+            ACC(i, dout[i] * s * ((real)1 - s));
         }
         break;
     default:
         AMEIR_ASSERT(!"unknown activation");
     }
+#undef ACC
+}
+
+NN_SIMD_CLONES void ameir_act_backward(real *dinp, const real *dout, const real *inp, size_t n, int act) {
+    act_grad(dinp, dout, inp, n, act, 1);
+}
+
+NN_SIMD_CLONES void ameir_act_grad(real *dinp, const real *dout, const real *inp, size_t n, int act) {
+    act_grad(dinp, dout, inp, n, act, 0);
 }

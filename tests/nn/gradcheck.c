@@ -175,7 +175,16 @@ static void gc_run(gc_state *s, const char *label) {
 /* ---- ops ---- */
 
 static void f_act(gc_state *s) { ameir_act_forward(s->out, s->x, s->nout, s->act); }
-static void b_act(gc_state *s) { ameir_act_backward(s->dx, s->R, s->x, s->nout, s->act); }
+/* and the written form equals the added one into zeros, bit for bit */
+static void b_act(gc_state *s) {
+    real *set = zeros(s->nout), *added = zeros(s->nout);
+    ameir_act_grad(set, s->R, s->x, s->nout, s->act);
+    ameir_act_backward(added, s->R, s->x, s->nout, s->act);
+    CHECK(!memcmp(set, added, s->nout * sizeof(real)));
+    free(set);
+    free(added);
+    ameir_act_backward(s->dx, s->R, s->x, s->nout, s->act);
+}
 
 static void f_emb(gc_state *s) { ameir_embedding_forward(s->out, s->ids, s->w1, s->B, s->w, s->V, s->C); }
 static void b_emb(gc_state *s) { ameir_embedding_backward(s->dw1, s->R, s->ids, s->B, s->w, s->V, s->C); }
