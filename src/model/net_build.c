@@ -403,7 +403,7 @@ static int alloc_buffers(ameir_net *net) {
 }
 
 void ameir_net_borrow_buffers_(ameir_net *net, float *f, int32_t *i, uint8_t *b) {
-    AMEIR_ASSERT(net->T == 1 && ((f && i && b) || (!f && !i && !b)));
+    AMEIR_ASSERT(net->T == 1 && f && i && b);
     free_buffers(net);
     net->act_borrowed = 1;
     net->act_f = f;
@@ -461,8 +461,9 @@ static int setup_shapes(ameir_net *net, const ameir_arch *arch, const ameir_sche
     return 0;
 }
 
-int ameir_net_create(ameir_net **out, const ameir_arch *arch, const ameir_schema *schema, int d, int max_batch,
-                     uint64_t seed) {
+/* With buffers 0 the activation buffers are only counted (act_need): the net borrows them. */
+static int net_create(ameir_net **out, const ameir_arch *arch, const ameir_schema *schema, int d, int max_batch,
+                      uint64_t seed, int buffers) {
     *out = NULL;
     ameir_net *net = calloc(1, sizeof *net);
     if (!net)
@@ -476,14 +477,31 @@ int ameir_net_create(ameir_net **out, const ameir_arch *arch, const ameir_schema
         goto fail;
     if ((rc = ameir_params_alloc(&net->params)) < 0)
         goto fail;
-    if ((rc = alloc_buffers(net)) < 0)
+    if (buffers && (rc = alloc_buffers(net)) < 0)
         goto fail;
+    if (!buffers) {
+        net->chunk = net->B;
+        carver c = {0};
+        carve(net, &c); /* counts only; every pointer stays NULL */
+        net->act_need[0] = c.floats, net->act_need[1] = c.ints, net->act_need[2] = c.bytes;
+        net->act_borrowed = 1;
+    }
     init_params(net, seed);
     *out = net;
     return 0;
 fail:
     ameir_net_free(net);
     return rc;
+}
+
+int ameir_net_create(ameir_net **out, const ameir_arch *arch, const ameir_schema *schema, int d, int max_batch,
+                     uint64_t seed) {
+    return net_create(out, arch, schema, d, max_batch, seed, 1);
+}
+
+int ameir_net_create_unbuffered_(ameir_net **out, const ameir_arch *arch, const ameir_schema *schema, int d,
+                                 int max_batch, uint64_t seed) {
+    return net_create(out, arch, schema, d, max_batch, seed, 0);
 }
 
 void ameir_net_free(ameir_net *net) {

@@ -139,9 +139,12 @@ static inline float *ameir_net_scratch_(ameir_net *net, int k) { return net->tmp
 /* Compute on the caller's blocks instead of the net's own activation buffers: f, i and b
  * hold at least act_need[0..2] floats, ints and bytes (one block serves every net of a
  * supernet, as only one of them runs at a time; nothing in them outlives a step or an
- * evaluation). The net frees its own; it keeps one thread (set_threads refuses). With
- * three NULLs the net has no buffers until it borrows some (it must not run before). */
+ * evaluation). The net frees its own; it keeps one thread (set_threads refuses). */
 void ameir_net_borrow_buffers_(ameir_net *net, float *f, int32_t *i, uint8_t *b);
+/* ameir_net_create without activation buffers (only act_need counted): for a net that will
+ * borrow them, so that building hundreds of supernet paths allocates and touches none */
+int ameir_net_create_unbuffered_(ameir_net **out, const ameir_arch *arch, const ameir_schema *schema, int d,
+                                 int max_batch, uint64_t seed);
 void ameir_net_gather_(ameir_net *net, const ameir_batch *b);
 void ameir_net_forward_(ameir_net *net, const ameir_batch *b, int train, float p, ameir_rng *rng);
 

@@ -41,7 +41,6 @@ typedef struct path {
     int nmaps;
     path_map *maps;
     col_run *runs;
-    float *init; /* the path's initial dense weights until the shared ones are set */
 } path;
 
 /* A shared tensor while the candidates are read: its key, kind and largest shape. */
@@ -231,7 +230,6 @@ void ameir_supernet_free(ameir_supernet *sn) {
         }
         free(ph->maps);
         free(ph->runs);
-        free(ph->init);
     }
     free(sn->paths);
     free(sn->act_f);
@@ -245,11 +243,12 @@ void ameir_supernet_free(ameir_supernet *sn) {
     free(sn);
 }
 
-/* Pass 1 for one candidate: its net, its groups, its shared keys, its initial weights. */
+/* Pass 1 for one candidate: its net, its groups, its shared keys (its initial weights come
+ * in pass 2: held for every candidate at once they took 2.3 GB for 480 MLP candidates). */
 static int read_candidate(ameir_supernet *sn, int i, const ameir_arch *a, const ameir_schema *schema, int max_batch,
                           uint64_t seed, shared_key *keys, int *nkeys) {
     path *ph = &sn->paths[i];
-    AMEIR_TRY(ameir_net_create(&ph->net, a, schema, sn->d, max_batch, seed));
+    AMEIR_TRY(ameir_net_create_unbuffered_(&ph->net, a, schema, sn->d, max_batch, seed));
     ameir_net *net = ph->net;
     ameir_params *p = &net->params;
     if (i == 0) {
@@ -276,12 +275,6 @@ static int read_candidate(ameir_supernet *sn, int i, const ameir_arch *a, const 
         nmaps++;
     }
     ph->nmaps = nmaps;
-    ph->maps = calloc((size_t)(nmaps ? nmaps : 1), sizeof *ph->maps);
-    ph->runs = calloc((size_t)nmaps * (1 + AMEIR_MAX_INTERACTIONS) + 1, sizeof *ph->runs);
-    ph->init = malloc(sizeof(float) * (net->dense_size ? net->dense_size : 1));
-    if (!ph->maps || !ph->runs || !ph->init)
-        return ameir_fail(AMEIR_ENOMEM, "supernet: maps of candidate %d", i);
-    memcpy(ph->init, p->data + net->dense_begin, sizeof(float) * net->dense_size);
     if (sn->max_dense < 0 || net->dense_size > sn->paths[sn->max_dense].net->dense_size)
         sn->max_dense = i;
     if (i == 0) { /* the embedding tables: the same initial values in every candidate */
@@ -291,11 +284,10 @@ static int read_candidate(ameir_supernet *sn, int i, const ameir_arch *a, const 
             return ameir_fail(AMEIR_ENOMEM, "supernet: embeddings");
         memcpy(sn->stage[0], p->data, sizeof(float) * sn->E);
     }
-    /* its own activation buffers go; it will borrow the supernet's */
+    /* it has no activation buffers: it will borrow the supernet's */
     for (int k = 0; k < 3; k++)
         if (net->act_need[k] > sn->act_need[k])
             sn->act_need[k] = net->act_need[k];
-    ameir_net_borrow_buffers_(net, NULL, NULL, NULL);
     /* the net's own blocks are not needed: it will compute on the staging block */
     free(p->data);
     free(p->grad);
@@ -365,10 +357,22 @@ int ameir_supernet_create(ameir_supernet **out, const ameir_arch *cands, int n, 
     sn->emb.grad = sn->stage[1];
     sn->emb.m = sn->stage[2];
     sn->emb.v = sn->stage[3];
-    /* pass 2: maps, and the shared weights' initial values */
-    for (int i = 0; i < n; i++) {
+    /* pass 2: maps, and the shared weights' initial values, from the candidate's net built
+     * once more (with the same seed) and freed at once: one candidate's weights at a time,
+     * allocated after the maps, so the heap does not grow with the candidates */
+    for (int i = 0; i < n && rc == 0; i++) {
         path *ph = &sn->paths[i];
         ameir_params *p = &ph->net->params;
+        ameir_net *own = NULL;
+        ph->maps = calloc((size_t)(ph->nmaps ? ph->nmaps : 1), sizeof *ph->maps);
+        ph->runs = calloc((size_t)ph->nmaps * (1 + AMEIR_MAX_INTERACTIONS) + 1, sizeof *ph->runs);
+        if (!ph->maps || !ph->runs) {
+            rc = ameir_fail(AMEIR_ENOMEM, "supernet: maps of candidate %d", i);
+            break;
+        }
+        if ((rc = ameir_net_create_unbuffered_(&own, &cands[i], schema, d, max_batch, seed)) < 0)
+            break;
+        const float *init = own->params.data + sn->E;
         col_run *runs = ph->runs;
         int m = 0;
         for (int t = 0; t < p->n; t++) {
@@ -382,12 +386,11 @@ int ameir_supernet_create(ameir_supernet **out, const ameir_arch *cands, int n, 
             build_map(sn, &cands[i], &p->tensors[t], t, &sn->shared.tensors[st], st, kind, &ph->maps[m], runs);
             runs += ph->maps[m].nruns;
             /* covered is indexed over the whole shared block, as the tensors lie in it */
-            map_init(&ph->maps[m], ph->init + (p->tensors[t].offset - sn->E),
-                     sn->shared.data + sn->shared.tensors[st].offset, covered + sn->shared.tensors[st].offset);
+            map_init(&ph->maps[m], init + (p->tensors[t].offset - sn->E), sn->shared.data + sn->shared.tensors[st].offset,
+                     covered + sn->shared.tensors[st].offset);
             m++;
         }
-        free(ph->init);
-        ph->init = NULL;
+        ameir_net_free(own);
         alias(sn, ph->net);
     }
 done:
