@@ -375,15 +375,21 @@ static void free_buffers(ameir_net *net) {
     net->act_b = NULL;
 }
 
-static int alloc_buffers(ameir_net *net) {
-    free_buffers(net);
+/* act_need at the net's thread count; every buffer pointer is left NULL */
+static void count_buffers(ameir_net *net) {
     net->chunk = (net->B + net->T - 1) / net->T;
     carver c = {0};
     carve(net, &c);
-    size_t nf = c.floats, ni = c.ints, nb = c.bytes;
-    net->act_need[0] = nf;
-    net->act_need[1] = ni;
-    net->act_need[2] = nb;
+    net->act_need[0] = c.floats;
+    net->act_need[1] = c.ints;
+    net->act_need[2] = c.bytes;
+}
+
+static int alloc_buffers(ameir_net *net) {
+    free_buffers(net);
+    count_buffers(net);
+    size_t nf = net->act_need[0], ni = net->act_need[1], nb = net->act_need[2];
+    carver c = {0};
     c.f = calloc(nf ? nf : 1, sizeof(float));
     c.i = calloc(ni ? ni : 1, sizeof(int32_t));
     c.b = calloc(nb ? nb : 1, 1);
@@ -480,10 +486,7 @@ static int net_create(ameir_net **out, const ameir_arch *arch, const ameir_schem
     if (buffers && (rc = alloc_buffers(net)) < 0)
         goto fail;
     if (!buffers) {
-        net->chunk = net->B;
-        carver c = {0};
-        carve(net, &c); /* counts only; every pointer stays NULL */
-        net->act_need[0] = c.floats, net->act_need[1] = c.ints, net->act_need[2] = c.bytes;
+        count_buffers(net);
         net->act_borrowed = 1;
     }
     init_params(net, seed);
