@@ -152,6 +152,41 @@ void ameir_search_config_free(ameir_search_config *cfg);
  * (ameir_arch_check_schema) and d (attention heads divide d). Returns 0 or AMEIR_ECONFIG. */
 int ameir_search_config_resolve(ameir_search_config *cfg, const ameir_schema *schema);
 
+/* ------------------------------------------------------- packed archs ---- */
+
+/* The trial table keeps each arch packed (src/search/arch_pack.c): an ameir_arch is
+ * 16,856 bytes, nearly all of it interaction field names (64 groups x 4 x 64 chars), so a
+ * table of 10^5 trials would be 1.7 GB; packed, field names are indices into a name table
+ * made once per search from its config (the candidate fields first, in their order, then
+ * the other names its defaults and baselines use), and an arch is 320 bytes. Unused
+ * entries are zero, so two packs of the same table are equal exactly when their archs are
+ * (ameir_arch_equal) and compare with memcmp. */
+#define AMEIR_PACK_MAX_NAMES 255 /* a field is stored as index + 1 in a byte */
+typedef struct ameir_arch_names {
+    int n;
+    char name[AMEIR_PACK_MAX_NAMES][AMEIR_FIELD_NAME_MAX];
+} ameir_arch_names;
+
+typedef struct ameir_arch_packed {
+    uint8_t n_blocks, aggregate, positions, n_interactions, n_mlp, shortcut, pad_[2];
+    uint8_t blocks[AMEIR_MAX_BLOCKS][4];                     /* norm, op, option, act */
+    uint16_t units[AMEIR_MAX_MLP];
+    uint8_t mlp_act[AMEIR_MAX_MLP];
+    uint8_t fields[AMEIR_MAX_INTERACTIONS][AMEIR_MAX_ORDER]; /* name index + 1; 0 past the group's order */
+} ameir_arch_packed;
+
+/* The name table of a config: its candidate fields (index i = candidate field i), then
+ * the other field names of its defaults and baselines. 0 or AMEIR_ECONFIG (more than
+ * AMEIR_PACK_MAX_NAMES distinct names). */
+int ameir_arch_names_init(ameir_arch_names *names, const ameir_search_config *cfg);
+/* Pack a valid arch: 0, or -1 when it names a field not in the table or holds a value a
+ * byte cannot (no valid arch of the search does). Sets no error message. */
+int ameir_arch_pack(const ameir_arch_names *names, const ameir_arch *arch, ameir_arch_packed *out);
+void ameir_arch_unpack(const ameir_arch_names *names, const ameir_arch_packed *p, ameir_arch *out);
+int ameir_arch_packed_equal(const ameir_arch_packed *a, const ameir_arch_packed *b);
+/* A hash of the packed bytes in use (not ameir_arch_hash: a table's, for sets). */
+uint64_t ameir_arch_packed_hash(const ameir_arch_packed *p);
+
 /* ----------------------------------------------------------------- space ---- */
 
 /* Copy the part of src that stage searches (behaviour: blocks, aggregate, positions;
@@ -175,13 +210,14 @@ int ameir_space_draw(const ameir_search_config *cfg, int stage, const ameir_arch
 
 /* A later generation of the interaction stage (docs/config-search.md, "Interactions from
  * low to high order"): up to n children, each = base with interactions made from one of the
- * parents (pointers, best first) by growing a group by one field (to order at most 2 + generation),
+ * parents (packed with names, pointers, best first) by growing a group by one field (to order at most 2 + generation),
  * adding an order-2 group, dropping a group, changing one field of a group, or recombining
  * with a second parent; each in the subspace and distinct from the others and from the
- * n_seen archs seen points to. Stream ameir_rng_stream(cfg->seed, 0x5EA4C500 + generation).
+ * n_seen packed archs seen points to. Stream ameir_rng_stream(cfg->seed, 0x5EA4C500 + generation).
  * *n_out < n when no more new children were found. 0 or AMEIR_EINVAL (unresolved config). */
-int ameir_space_evolve(const ameir_search_config *cfg, const ameir_arch *base, const ameir_arch *const *parents, int n_parents,
-                       const ameir_arch *const *seen, int n_seen, int generation, int n, ameir_arch *out, int *n_out);
+int ameir_space_evolve(const ameir_search_config *cfg, const ameir_arch_names *names, const ameir_arch *base,
+                       const ameir_arch_packed *const *parents, int n_parents, const ameir_arch_packed *const *seen,
+                       int n_seen, int generation, int n, ameir_arch *out, int *n_out);
 
 /* ------------------------------------------------------------ controller ---- */
 
@@ -262,7 +298,7 @@ typedef struct ameir_trial {
     int64_t steps;
     int worker;     /* -1 until run */
     double seconds;
-    ameir_arch arch;
+    ameir_arch_packed arch; /* ameir_controller_trial_arch unpacks it */
     /* derived by the controller (not stored: replay recomputes them) */
     int64_t valid_rows; /* validation rows it was scored on, 0 = all */
     double score;       /* ranking metric: best metric along its chain at the same valid_rows; NaN if not ok */
@@ -307,6 +343,11 @@ int ameir_controller_replay_result(ameir_controller *ctl, const ameir_search_res
  * the controller. */
 int64_t ameir_controller_n_trials(const ameir_controller *ctl);
 const ameir_trial *ameir_controller_trial(const ameir_controller *ctl, int64_t id);
+
+/* The architecture of a trial of ctl's table into *out. */
+void ameir_controller_trial_arch(const ameir_controller *ctl, const ameir_trial *t, ameir_arch *out);
+/* The name table ctl packs its archs with. */
+const ameir_arch_names *ameir_controller_names(const ameir_controller *ctl);
 
 /* Current stage (AMEIR_STAGE_FINAL during the final phase and when done). */
 int ameir_controller_stage(const ameir_controller *ctl);

@@ -193,7 +193,9 @@ static void print_stage(const ameir_controller *ctl, int stage, const int64_t *i
     printf(" ==\n%6s %4s %8s %9s %-9s %-18s %s\n", "trial", "rung", "budget", metric, "status", "role", "architecture");
     for (int64_t j = 0; j < k; j++) {
         const ameir_trial *t = ameir_controller_trial(ctl, ids[j]);
-        ameir_arch_summary(&t->arch, summary, sizeof summary);
+        ameir_arch a;
+        ameir_controller_trial_arch(ctl, t, &a);
+        ameir_arch_summary(&a, summary, sizeof summary);
         ameir_controller_role(ctl, t, role, sizeof role);
         if (t->status == AMEIR_TRIAL_DONE && isfinite(t->metric))
             printf("%6lld %4d %8lld %9.5f %-9s %-18s %s\n", (long long)t->id, t->rung, (long long)t->budget, t->metric,
@@ -206,7 +208,9 @@ static void print_stage(const ameir_controller *ctl, int stage, const int64_t *i
 
 static cJSON *trial_cjson(const ameir_controller *ctl, const ameir_trial *t) {
     cJSON *o = cJSON_CreateObject();
-    char *arch = ameir_arch_to_json(&t->arch), role[96];
+    ameir_arch a;
+    ameir_controller_trial_arch(ctl, t, &a);
+    char *arch = ameir_arch_to_json(&a), role[96];
     cJSON_AddNumberToObject(o, "trial", (double)t->id);
     cJSON_AddStringToObject(o, "kind", ameir_trial_kind_name(t->kind));
     cJSON_AddStringToObject(o, "role", ameir_controller_role(ctl, t, role, sizeof role));

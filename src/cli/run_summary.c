@@ -93,7 +93,9 @@ static cJSON *final_cjson(const ameir_search_config *cfg, const ameir_controller
     cJSON_AddNumberToObject(o, "seed", (double)t->seed);
     cJSON_AddStringToObject(o, "status", ameir_trial_status_name(t->status));
     cJSON_AddNumberToObject(o, "steps", (double)t->steps);
-    cJSON_AddItemToObject(o, "arch", arch_cjson(&t->arch));
+    ameir_arch a;
+    ameir_controller_trial_arch(ctl, t, &a);
+    cJSON_AddItemToObject(o, "arch", arch_cjson(&a));
     if (t->status == AMEIR_TRIAL_DONE) {
         cJSON_AddItemToObject(o, "valid", ameir_metrics_to_cjson(&t->valid));
         cJSON_AddItemToObject(o, "test", ameir_metrics_to_cjson(&t->test));
@@ -188,7 +190,9 @@ void ameir_run_print_outcome(FILE *f, const ameir_search_config *cfg, const amei
         return;
     }
     const ameir_trial *t = ameir_controller_trial(ctl, w);
-    ameir_arch_summary(&t->arch, summary, sizeof summary);
+    ameir_arch a;
+    ameir_controller_trial_arch(ctl, t, &a);
+    ameir_arch_summary(&a, summary, sizeof summary);
     fprintf(f, "winner: %s\n", summary);
     if (t->kind == AMEIR_TRIAL_FINAL_BASELINE && t->baseline >= 0 && t->baseline < cfg->n_baselines)
         fprintf(f, "  (the baseline %s: no searched arch beat it on validation)\n", cfg->baseline_names[t->baseline]);

@@ -120,7 +120,7 @@ static int finish(const search_setup *s, const ameir_trial_ctx *ctx, const searc
     int64_t w = ameir_run_winner_trial(s->ctl);
     const ameir_trial *wt = w >= 0 ? ameir_controller_trial(s->ctl, w) : NULL;
     if (wt)
-        best = wt->arch;
+        ameir_controller_trial_arch(s->ctl, wt, &best);
     else
         ameir_controller_best_arch(s->ctl, &best);
     char *text = ameir_arch_to_json(&best);

@@ -184,11 +184,14 @@ static int write_trials(hid_t file, const char *tmp, const ameir_controller *ctl
         const char *name = which ? "test" : "valid";
         AMEIR_H5_CHECK(write_array(g, name, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, (hsize_t)n, N_METRICS, f), rc, done, tmp, name);
     }
-    for (int64_t i = 0; i < n; i++)
-        if (!(arch[i] = ameir_arch_to_json(&ameir_controller_trial(ctl, i)->arch))) {
+    for (int64_t i = 0; i < n; i++) {
+        ameir_arch a;
+        ameir_controller_trial_arch(ctl, ameir_controller_trial(ctl, i), &a);
+        if (!(arch[i] = ameir_arch_to_json(&a))) {
             rc = ameir_fail(AMEIR_ENOMEM, "%s: out of memory writing architectures", tmp);
             goto done;
         }
+    }
     AMEIR_H5_CHECK(write_strings(g, "arch", (const char *const *)arch, (hsize_t)n), rc, done, tmp, "arch");
     AMEIR_H5_CHECK(write_attr_str(g, "metric_columns", metric_columns), rc, done, tmp, "metric_columns");
     /* the enums' names, index = stored value, so h5py users need not read the C headers */
@@ -394,8 +397,10 @@ static int read_strings(hid_t loc, const char *name, hsize_t n, int scalar, char
     return st;
 }
 
-/* The trial table of an open checkpoint into recs (n rows, allocated by the caller). */
-static int read_trials(const reader *rd, hid_t file, const ameir_search_config *cfg, int64_t n, ameir_trial *recs) {
+/* The trial table of an open checkpoint into recs (n rows, allocated by the caller), archs
+ * packed with the name table of the controller they will be replayed into. */
+static int read_trials(const reader *rd, hid_t file, const ameir_search_config *cfg, const ameir_arch_names *fields, int64_t n,
+                       ameir_trial *recs) {
     static const char *const names[] = {"id", "stage", "kind", "rung", "baseline", "candidate", "budget",
                                         "parent", "status", "steps", "worker", "seed"};
     columns cols = {0};
@@ -478,9 +483,18 @@ static int read_trials(const reader *rd, hid_t file, const ameir_search_config *
             rc = corrupt(rd, msg);
             goto done;
         }
-        if (ameir_arch_parse(&recs[i].arch, arch[i], origin) < 0) {
+        ameir_arch a;
+        if (ameir_arch_parse(&a, arch[i], origin) < 0) {
             snprintf(msg, sizeof msg, "trial %lld: stored architecture does not parse: %.120s", (long long)i,
                      ameir_last_error());
+            rc = corrupt(rd, msg);
+            goto done;
+        }
+        if (ameir_arch_pack(fields, &a, &recs[i].arch) < 0) { /* no trial of this config can hold it */
+            snprintf(msg, sizeof msg,
+                     "trial %lld: recorded architecture differs from the one the config gives "
+                     "(it names a field neither the candidate fields nor the defaults or baselines name)",
+                     (long long)i);
             rc = corrupt(rd, msg);
             goto done;
         }
@@ -627,10 +641,10 @@ int ameir_checkpoint_read(const char *path, ameir_search_config **cfg_out, ameir
         rc = ameir_fail(AMEIR_ENOMEM, "%s: out of memory for %lld trials", path, (long long)n);
         goto done;
     }
-    rc = read_trials(&rd, file, cfg, n, recs);
+    rc = ameir_controller_create(&ctl, cfg);
     if (rc < 0)
         goto done;
-    rc = ameir_controller_create(&ctl, cfg);
+    rc = read_trials(&rd, file, cfg, ameir_controller_names(ctl), n, recs);
     if (rc < 0)
         goto done;
     rc = ameir_controller_replay(ctl, recs, n);

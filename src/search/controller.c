@@ -35,6 +35,7 @@
 
 struct ameir_controller {
     const ameir_search_config *cfg;
+    ameir_arch_names names; /* the table packs its archs with these */
     ameir_trial *trials;
     int64_t n, cap;
     int stage;            /* enum ameir_stage */
@@ -51,9 +52,10 @@ struct ameir_controller {
     int warming;          /* warm_start: the baselines' final trials are running */
     int64_t horizon;      /* steps the best baseline trained in the warm start (R "baseline") */
     int warm_best;        /* index of the baseline best in the warm start, or -1 */
-    int max_cand;         /* room in cand and order */
+    int max_cand;         /* room in order (a rung) */
+    int max_draw;         /* room in cand and os_cand (a draw) */
     ameir_arch *cand;     /* scratch for a stage's candidates */
-    const ameir_arch **cand2; /* scratch: the parents and the seen archs of a generation */
+    const ameir_arch_packed **cand2; /* scratch: the parents and the seen archs of a generation */
     int64_t *order;       /* scratch for ranking a rung */
     int64_t *order2;      /* and for merging */
     int64_t rung_open;    /* trials of the current rung without a result */
@@ -61,7 +63,7 @@ struct ameir_controller {
     /* a one-shot stage (oneshot_* below) */
     int os_phase;         /* OS_TRAIN: a supernet trial runs; OS_SCORE: its scored trials; OS_ALONE: the standalone trials */
     int os_n;             /* candidates of the stage's supernet */
-    ameir_arch *os_cand;  /* them, seeds first (max_cand room) */
+    ameir_arch *os_cand;  /* them, seeds first (max_draw room) */
     int *os_role;         /* their roles (AMEIR_ROLE_* or a baseline index) */
     int *os_alive;        /* the candidates the current round trains over and scores */
     int os_n_alive;
@@ -142,6 +144,21 @@ static int add_trial(ameir_controller *ctl, ameir_trial **out) {
     return 0;
 }
 
+/* The archs the controller stores all come from its config (defaults, baselines, the
+ * candidate fields), whose names the table holds. */
+static int set_arch(ameir_controller *ctl, ameir_trial *t, const ameir_arch *arch) {
+    if (ameir_arch_pack(&ctl->names, arch, &t->arch) < 0)
+        return ameir_fail(AMEIR_EINVAL, "search controller: trial %lld: architecture names a field outside the config's",
+                          (long long)t->id);
+    return 0;
+}
+
+static ameir_arch arch_of(const ameir_controller *ctl, const ameir_trial *t) {
+    ameir_arch a;
+    ameir_arch_unpack(&ctl->names, &t->arch, &a);
+    return a;
+}
+
 /* A rung-0 trial of the current stage. */
 static int add_candidate(ameir_controller *ctl, const ameir_arch *arch, int role) {
     ameir_trial *t = NULL;
@@ -151,7 +168,7 @@ static int add_candidate(ameir_controller *ctl, const ameir_arch *arch, int role
     t->baseline = role;
     t->candidate = (int)(t->id - ctl->rung_first);
     t->budget = ctl->rung_budget;
-    t->arch = *arch;
+    AMEIR_TRY(set_arch(ctl, t, arch));
     t->valid_rows = ctl->rung_valid_rows;
     ctl->rung_size++, ctl->rung_open++;
     return 0;
@@ -189,7 +206,7 @@ static int add_final(ameir_controller *ctl, int kind, int index, const ameir_arc
     else
         t->baseline = index;
     t->budget = ctl->cfg->final_train.max_steps;
-    t->arch = *arch;
+    AMEIR_TRY(set_arch(ctl, t, arch));
     t->seed = ameir_final_seed(ctl->cfg, j);
     ctl->rung_size++, ctl->rung_open++;
     return 0;
@@ -269,8 +286,10 @@ static int start_final(ameir_controller *ctl) {
     open_rung(ctl, 0, cfg->final_train.max_steps, 0);
     for (int i = 0; i < (n_fin ? n_fin : 1); i++) {
         ameir_arch a = ctl->base;
-        if (n_fin) /* the stage winner is the first: base already holds its part */
-            ameir_arch_set_part(&a, &ctl->trials[ids[i]].arch, AMEIR_N_STAGES - 1);
+        if (n_fin) { /* the stage winner is the first: base already holds its part */
+            ameir_arch w = arch_of(ctl, &ctl->trials[ids[i]]);
+            ameir_arch_set_part(&a, &w, AMEIR_N_STAGES - 1);
+        }
         int b = warm ? baseline_index(cfg, &a) : -1;
         if (b >= 0) { /* trained already with the config's seed: only its other seeds */
             for (int j = 1; j < k && !extended[b]; j++)
@@ -314,7 +333,7 @@ static int oneshot_round(ameir_controller *ctl, int round, int64_t budget) {
     t->rung = round;
     t->budget = budget;
     t->parent = parent;
-    t->arch = ctl->base;
+    AMEIR_TRY(set_arch(ctl, t, &ctl->base));
     ctl->os_supernet = t->id;
     ctl->os_phase = OS_TRAIN;
     ctl->rung_size = 1, ctl->rung_open = 1;
@@ -333,7 +352,7 @@ static int add_os_trial(ameir_controller *ctl, int kind, int k) {
     t->candidate = k;
     t->budget = ctl->rung_budget;
     t->parent = kind == AMEIR_TRIAL_SCORED ? ctl->os_supernet : -1;
-    t->arch = ctl->os_cand[k];
+    AMEIR_TRY(set_arch(ctl, t, &ctl->os_cand[k]));
     t->valid_rows = ctl->rung_valid_rows;
     ctl->rung_size++, ctl->rung_open++;
     return 0;
@@ -497,8 +516,10 @@ static int end_stage(ameir_controller *ctl) {
                 best = j;
         ctl->winners[s] = best;
     }
-    if (ctl->winners[s] >= 0)
-        ameir_arch_set_part(&ctl->base, &ctl->trials[ctl->winners[s]].arch, s);
+    if (ctl->winners[s] >= 0) {
+        ameir_arch w = arch_of(ctl, &ctl->trials[ctl->winners[s]]);
+        ameir_arch_set_part(&ctl->base, &w, s);
+    }
     return start_stage(ctl, s + 1);
 }
 
@@ -519,11 +540,12 @@ static int next_generation(ameir_controller *ctl, int64_t *added) {
     if (n_par == 0)
         return 0;
     /* pointers into the table, which does not move before the children are added */
-    const ameir_arch **seen = ctl->cand2 + n_par;
+    const ameir_arch_packed **seen = ctl->cand2 + n_par;
     for (int64_t i = 0; i < ctl->rung_size && n_par + n_seen < 2 * ctl->max_cand; i++)
         seen[n_seen++] = &ctl->trials[ctl->rung_first + i].arch;
     ctl->generation++;
-    AMEIR_TRY(ameir_space_evolve(cfg, &ctl->base, ctl->cand2, n_par, seen, n_seen, ctl->generation, sch->n, ctl->cand, &n_out));
+    AMEIR_TRY(ameir_space_evolve(cfg, &ctl->names, &ctl->base, ctl->cand2, n_par, seen, n_seen, ctl->generation, sch->n, ctl->cand,
+                                 &n_out));
     for (int i = 0; i < n_out; i++)
         AMEIR_TRY(add_candidate(ctl, &ctl->cand[i], AMEIR_ROLE_CANDIDATE));
     *added = n_out;
@@ -536,14 +558,14 @@ static int rung_complete(ameir_controller *ctl) {
     if (ctl->warming) { /* the best baseline on validation is the first incumbent */
         int64_t w = best_final(ctl, 1, 1);
         if (w >= 0)
-            ctl->base = ctl->trials[w].arch, ctl->horizon = ctl->trials[w].steps, ctl->warm_best = ctl->trials[w].baseline;
+            ctl->base = arch_of(ctl, &ctl->trials[w]), ctl->horizon = ctl->trials[w].steps, ctl->warm_best = ctl->trials[w].baseline;
         ctl->warming = 0;
         return start_stage(ctl, AMEIR_STAGE_BEHAVIOR);
     }
     if (ctl->stage == AMEIR_STAGE_FINAL) {
         int64_t w = ameir_controller_final_winner(ctl);
         if (w >= 0)
-            ctl->base = ctl->trials[w].arch;
+            ctl->base = arch_of(ctl, &ctl->trials[w]);
         ctl->done = 1;
         return 0;
     }
@@ -609,7 +631,7 @@ static int rung_complete(ameir_controller *ctl) {
 
 int ameir_controller_create(ameir_controller **out, const ameir_search_config *cfg) {
     ameir_controller *ctl = NULL;
-    int rc, max_n = 1;
+    int rc, max_n = 1, max_draw = 1;
     *out = NULL;
     if (!cfg->resolved)
         return ameir_fail(AMEIR_EINVAL, "%s: search config not resolved against the dataset", cfg->origin);
@@ -618,6 +640,8 @@ int ameir_controller_create(ameir_controller **out, const ameir_search_config *c
         int k = 1 + cfg->n_baselines + cfg->schedule[s].n * stage_generations(cfg, s);
         if (k > max_n)
             max_n = k;
+        if (1 + cfg->n_baselines + cfg->schedule[s].n > max_draw) /* a draw or a generation: n + the seeds */
+            max_draw = 1 + cfg->n_baselines + cfg->schedule[s].n;
     }
     if ((cfg->final_top + 1) * cfg->final_seeds + cfg->n_baselines > max_n)
         max_n = (cfg->final_top + 1) * cfg->final_seeds + cfg->n_baselines;
@@ -625,12 +649,14 @@ int ameir_controller_create(ameir_controller **out, const ameir_search_config *c
     if (!ctl)
         return ameir_fail(AMEIR_ENOMEM, "search controller: out of memory");
     ctl->cfg = cfg;
-    ctl->max_cand = max_n;
-    ctl->cand = malloc((size_t)max_n * sizeof *ctl->cand);
+    if ((rc = ameir_arch_names_init(&ctl->names, cfg)) < 0)
+        goto fail;
+    ctl->max_cand = max_n, ctl->max_draw = max_draw;
+    ctl->cand = malloc((size_t)max_draw * sizeof *ctl->cand);
     ctl->cand2 = malloc((size_t)max_n * 2 * sizeof *ctl->cand2);
     ctl->order = malloc((size_t)max_n * sizeof *ctl->order);
     ctl->order2 = malloc((size_t)max_n * sizeof *ctl->order2);
-    ctl->os_cand = malloc((size_t)max_n * sizeof *ctl->os_cand);
+    ctl->os_cand = malloc((size_t)max_draw * sizeof *ctl->os_cand);
     ctl->os_role = malloc((size_t)max_n * sizeof *ctl->os_role);
     ctl->os_alive = malloc((size_t)(max_n + 1) * sizeof *ctl->os_alive);
     if (!ctl->cand || !ctl->cand2 || !ctl->order || !ctl->order2 || !ctl->os_cand || !ctl->os_role || !ctl->os_alive) {
@@ -687,7 +713,7 @@ int ameir_controller_next(ameir_controller *ctl, ameir_search_task *task) {
         task->eval_every = t->stage < AMEIR_N_STAGES ? ctl->cfg->schedule[t->stage].eval_every : 0;
         task->parent = t->parent;
         task->seed = t->seed;
-        task->arch = t->arch;
+        ameir_arch_unpack(&ctl->names, &t->arch, &task->arch);
         task->candidate = t->candidate;
         if (t->kind == AMEIR_TRIAL_SUPERNET || t->kind == AMEIR_TRIAL_SCORED)
             task->n_cands = ctl->os_n, task->cands = ctl->os_cand;
@@ -765,7 +791,7 @@ static const char *record_differs(const ameir_trial *rec, const ameir_trial *t) 
         return "baseline";
     if (rec->seed != t->seed)
         return "seed";
-    if (!ameir_arch_equal(&rec->arch, &t->arch))
+    if (!ameir_arch_packed_equal(&rec->arch, &t->arch))
         return "architecture";
     return NULL;
 }
@@ -803,6 +829,12 @@ int64_t ameir_controller_n_trials(const ameir_controller *ctl) { return ctl->n; 
 const ameir_trial *ameir_controller_trial(const ameir_controller *ctl, int64_t id) {
     return id >= 0 && id < ctl->n ? &ctl->trials[id] : NULL;
 }
+
+void ameir_controller_trial_arch(const ameir_controller *ctl, const ameir_trial *t, ameir_arch *out) {
+    ameir_arch_unpack(&ctl->names, &t->arch, out);
+}
+
+const ameir_arch_names *ameir_controller_names(const ameir_controller *ctl) { return &ctl->names; }
 
 int ameir_controller_stage(const ameir_controller *ctl) { return ctl->stage; }
 
@@ -855,7 +887,7 @@ static int is_final(const ameir_trial *t) { return t->kind == AMEIR_TRIAL_FINAL_
 /* Final trials a and b train the same contender: the same arch, and with warm_start
  * (baselines are contenders) of either kind, otherwise of the same kind. */
 static int same_contender(const ameir_controller *ctl, const ameir_trial *a, const ameir_trial *b) {
-    return is_final(a) && is_final(b) && (warm_started(ctl->cfg) || a->kind == b->kind) && ameir_arch_equal(&a->arch, &b->arch);
+    return is_final(a) && is_final(b) && (warm_started(ctl->cfg) || a->kind == b->kind) && ameir_arch_packed_equal(&a->arch, &b->arch);
 }
 
 /* The trainings of the contender of final trial t (ameir_contender_stats). */

@@ -19,14 +19,15 @@
 static int int_cmp(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
 
 /* The groups of a's interactions over the candidate fields (groups naming other fields are
- * left out: such an arch, e.g. an incumbent from the defaults, can still be a parent). */
-static int load_groups(const ameir_interaction_space *s, const ameir_arch *a, ameir_group *g) {
+ * left out: such an arch, e.g. an incumbent from the defaults, can still be a parent). A
+ * packed index below n_fields is the candidate field's (ameir_arch_names_init). */
+static int load_groups(const ameir_interaction_space *s, const ameir_arch_packed *a, ameir_group *g) {
     int k = 0;
     for (int i = 0; i < a->n_interactions; i++) {
-        ameir_group x = {a->interactions[i].order, {0}};
+        ameir_group x = {0, {0}};
         int good = 1;
-        for (int j = 0; j < x.order && good; j++)
-            good = (x.f[j] = ameir_field_index(s, a->interactions[i].fields[j])) >= 0;
+        while (x.order < AMEIR_MAX_ORDER && a->fields[i][x.order] && good)
+            good = (x.f[x.order] = a->fields[i][x.order] - 1) < s->n_fields, x.order++;
         if (!good)
             continue;
         qsort(x.f, (size_t)x.order, sizeof x.f[0], int_cmp);
@@ -56,7 +57,7 @@ static int other_field(const ameir_interaction_space *s, ameir_rng *rng, const a
 }
 
 /* One child's groups into c; returns their count, or -1 when the operator does not apply. */
-static int make_child(const ameir_interaction_space *s, ameir_rng *rng, const ameir_arch *const *parents, int n_parents,
+static int make_child(const ameir_interaction_space *s, ameir_rng *rng, const ameir_arch_packed *const *parents, int n_parents,
                       int max_order, ameir_group *c) {
     ameir_group q[AMEIR_MAX_INTERACTIONS];
     int pi = (int)ameir_rng_below(rng, (uint64_t)n_parents);
@@ -122,8 +123,9 @@ static int make_child(const ameir_interaction_space *s, ameir_rng *rng, const am
     }
 }
 
-int ameir_space_evolve(const ameir_search_config *cfg, const ameir_arch *base, const ameir_arch *const *parents, int n_parents,
-                       const ameir_arch *const *seen, int n_seen, int generation, int n, ameir_arch *out, int *n_out) {
+int ameir_space_evolve(const ameir_search_config *cfg, const ameir_arch_names *names, const ameir_arch *base,
+                       const ameir_arch_packed *const *parents, int n_parents, const ameir_arch_packed *const *seen, int n_seen,
+                       int generation, int n, ameir_arch *out, int *n_out) {
     const ameir_interaction_space *s = &cfg->interaction;
     ameir_rng rng = ameir_rng_stream(cfg->seed, UINT64_C(0x5EA4C500) + (uint64_t)generation);
     int max_order = 2 + generation;
@@ -134,8 +136,12 @@ int ameir_space_evolve(const ameir_search_config *cfg, const ameir_arch *base, c
     if (max_order > s->max_order)
         max_order = s->max_order;
     ameir_arch_set known;
-    int rc = 0;
-    AMEIR_TRY(ameir_arch_set_init(&known, (size_t)n_seen + (size_t)n));
+    ameir_arch_packed *kids = malloc((size_t)(n > 0 ? n : 1) * sizeof *kids); /* the children as the set holds them */
+    int rc = kids ? ameir_arch_set_init(&known, (size_t)n_seen + (size_t)n, 1) : ameir_fail(AMEIR_ENOMEM, "search: no memory for %d children", n);
+    if (rc < 0) {
+        free(kids);
+        return rc;
+    }
     for (int j = 0; j < n_seen && rc >= 0; j++)
         rc = ameir_arch_set_add(&known, seen[j]);
     for (int64_t tries = 0; rc >= 0 && n_parents > 0 && *n_out < n && tries < (int64_t)TRIES_PER_CHILD * n; tries++) {
@@ -145,9 +151,14 @@ int ameir_space_evolve(const ameir_search_config *cfg, const ameir_arch *base, c
         ameir_arch *a = &out[*n_out];
         *a = *base;
         ameir_groups_to_arch(s, c, k, a);
-        if (ameir_space_contains(cfg, AMEIR_STAGE_INTERACTION, a) && (rc = ameir_arch_set_add(&known, a)) > 0)
+        if (!ameir_space_contains(cfg, AMEIR_STAGE_INTERACTION, a))
+            continue;
+        if (ameir_arch_pack(names, a, &kids[*n_out]) < 0)
+            rc = ameir_fail(AMEIR_EINVAL, "%s: interaction generation: the base arch names a field outside the config's", cfg->origin);
+        else if ((rc = ameir_arch_set_add(&known, &kids[*n_out])) > 0)
             (*n_out)++;
     }
     ameir_arch_set_free(&known);
+    free(kids);
     return rc < 0 ? rc : 0;
 }

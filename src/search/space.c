@@ -467,7 +467,7 @@ int ameir_space_draw(const ameir_search_config *cfg, int stage, const ameir_arch
     int64_t attempts = 0, limit = 100000 + (int64_t)n * 1000;
     int k = 0, rc = 0;
     ameir_arch_set drawn;
-    AMEIR_TRY(ameir_arch_set_init(&drawn, (size_t)n));
+    AMEIR_TRY(ameir_arch_set_init(&drawn, (size_t)n, 0));
     while (k < n && rc >= 0) {
         if (++attempts > limit) {
             rc = ameir_fail(AMEIR_ECONFIG, "%s: %s: found only %d distinct candidates of %d in %lld draws", cfg->origin,

@@ -20,16 +20,18 @@ int ameir_field_index(const ameir_interaction_space *s, const char *name);
 /* Sort the k groups (canonical order) and write them as a's interactions. */
 void ameir_groups_to_arch(const ameir_interaction_space *s, ameir_group *g, int k, ameir_arch *a);
 
-/* A set of architectures (arch_set.c): pointers, which must stay valid while in the set. */
+/* A set of architectures (arch_set.c): pointers to full archs, or with `packed` to
+ * ameir_arch_packed of one name table; they must stay valid while in the set. */
 typedef struct ameir_arch_set {
-    const ameir_arch **slot;
+    const void **slot;
     uint64_t *hash;
     size_t cap, n;
+    int packed;
 } ameir_arch_set;
-int ameir_arch_set_init(ameir_arch_set *s, size_t expect); /* 0 or AMEIR_ENOMEM */
+int ameir_arch_set_init(ameir_arch_set *s, size_t expect, int packed); /* 0 or AMEIR_ENOMEM */
 void ameir_arch_set_free(ameir_arch_set *s);
-int ameir_arch_set_has(const ameir_arch_set *s, const ameir_arch *a);
+int ameir_arch_set_has(const ameir_arch_set *s, const void *a);
 /* 1: added, 0: an equal one was there; or AMEIR_ENOMEM. */
-int ameir_arch_set_add(ameir_arch_set *s, const ameir_arch *a);
+int ameir_arch_set_add(ameir_arch_set *s, const void *a);
 
 #endif

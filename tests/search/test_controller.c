@@ -11,6 +11,7 @@
 #include "ameir/error.h"
 #include "ameir/rng.h"
 #include "ameir/search.h"
+#include "../common/trial_arch.h"
 
 static ameir_schema schema4(void) {
     static const char *const names[] = {"user", "item", "gender", "age"};
@@ -137,7 +138,7 @@ static void check_rungs(int n, int eta, long r, long R, const int *sizes, const 
             const ameir_trial *p = ameir_controller_trial(ctl, t->parent);
             CHECK_EQ_INT(p->rung, t->rung - 1);
             CHECK_EQ_INT(p->candidate, t->candidate);
-            CHECK(ameir_arch_equal(&p->arch, &t->arch));
+            CHECK(ameir_arch_packed_equal(&p->arch, &t->arch));
         }
     }
     CHECK_EQ_INT(max_rung + 1, n_rungs);
@@ -262,7 +263,7 @@ static int same_table(const ameir_controller *a, const ameir_controller *b, int 
     for (int64_t id = 0; id < ameir_controller_n_trials(a); id++) {
         const ameir_trial *x = ameir_controller_trial(a, id), *y = ameir_controller_trial(b, id);
         if (x->stage != y->stage || x->kind != y->kind || x->rung != y->rung || x->budget != y->budget ||
-            x->parent != y->parent || x->seed != y->seed || x->baseline != y->baseline || !ameir_arch_equal(&x->arch, &y->arch))
+            x->parent != y->parent || x->seed != y->seed || x->baseline != y->baseline || !ameir_arch_equal(test_trial_arch(a, x), test_trial_arch(b, y)))
             return 0;
         if (compare_status && (x->status != y->status || (x->metric != y->metric && !(isnan(x->metric) && isnan(y->metric)))))
             return 0;
@@ -294,10 +295,10 @@ static void check_order_independence(void) {
     ameir_arch best;
     ameir_controller_best_arch(ref, &best);
     const ameir_trial *fin = ameir_controller_trial(ref, ameir_controller_n_trials(ref) - 2);
-    CHECK(ameir_arch_equal(&best, &fin->arch));
+    CHECK(ameir_arch_equal(&best, test_trial_arch(ref, fin)));
     for (int s = 0; s < AMEIR_N_STAGES; s++) {
         ameir_arch part = best;
-        ameir_arch_set_part(&part, &ameir_controller_trial(ref, ameir_controller_stage_winner(ref, s))->arch, s);
+        ameir_arch_set_part(&part, test_trial_arch(ref, ameir_controller_trial(ref, ameir_controller_stage_winner(ref, s))), s);
         CHECK(ameir_arch_equal(&part, &best));
     }
     ameir_controller_free(ref);
@@ -335,21 +336,21 @@ static void check_warm_start(void) {
     const ameir_trial *inc = ameir_controller_trial(ctl, 2);
     CHECK_EQ_INT(inc->stage, AMEIR_STAGE_BEHAVIOR);
     CHECK_EQ_INT(inc->baseline, AMEIR_ROLE_INCUMBENT);
-    CHECK(ameir_arch_equal(&inc->arch, &best_base->arch));
+    CHECK(ameir_arch_packed_equal(&inc->arch, &best_base->arch));
     int64_t n = ameir_controller_n_trials(ctl), n_base = 0, w = ameir_controller_final_winner(ctl);
     for (int64_t id = 0; id < n; id++) {
         const ameir_trial *x = ameir_controller_trial(ctl, id);
         n_base += x->kind == AMEIR_TRIAL_FINAL_BASELINE;
         if (x->kind == AMEIR_TRIAL_FINAL_WINNER)
             for (int i = 0; i < cfg->n_baselines; i++)
-                CHECK(!ameir_arch_equal(&x->arch, &cfg->baselines[i]));
+                CHECK(!ameir_arch_equal(test_trial_arch(ctl, x), &cfg->baselines[i]));
     }
     CHECK_EQ_INT(n_base, 2);
     CHECK(w >= 0);
     CHECK(ameir_controller_trial(ctl, w)->metric >= best_base->metric);
     ameir_arch best;
     ameir_controller_best_arch(ctl, &best);
-    CHECK(ameir_arch_equal(&best, &ameir_controller_trial(ctl, w)->arch));
+    CHECK(ameir_arch_equal(&best, test_trial_arch(ctl, ameir_controller_trial(ctl, w))));
     CHECK_EQ_INT(ameir_controller_next(ctl, &t), AMEIR_NEXT_DONE);
     for (uint64_t seed = 1; seed <= 3; seed++) {
         CHECK_EQ_INT(ameir_controller_create(&other, cfg), 0);
@@ -589,9 +590,9 @@ static void check_seeded_baselines(void) {
                 continue;
             roles[t->stage][t->baseline == AMEIR_ROLE_INCUMBENT ? 0 : t->baseline == AMEIR_ROLE_CANDIDATE ? 3 : 1 + t->baseline]++;
             if (t->baseline >= 0) { /* the baseline's part on the incumbent's other parts */
-                ameir_arch a = t->arch;
+                ameir_arch a = *test_trial_arch(ctl, t);
                 ameir_arch_set_part(&a, &cfg->baselines[t->baseline], t->stage);
-                CHECK(ameir_arch_equal(&a, &t->arch));
+                CHECK(ameir_arch_equal(&a, test_trial_arch(ctl, t)));
                 char role[96];
                 CHECK_STR_CONTAINS(ameir_controller_role(ctl, t, role, sizeof role), t->baseline ? "baseline:dnn" : "baseline:din");
             }
@@ -666,17 +667,18 @@ static void check_generations(void) {
             continue;
         if (first < 0)
             first = id;
-        CHECK(ameir_space_contains(cfg, AMEIR_STAGE_INTERACTION, &t->arch));
+        CHECK(ameir_space_contains(cfg, AMEIR_STAGE_INTERACTION, test_trial_arch(ctl, t)));
         for (int64_t j = first; j < id; j++)
-            CHECK(!ameir_arch_equal(&ameir_controller_trial(ctl, j)->arch, &t->arch));
+            CHECK(!ameir_arch_packed_equal(&ameir_controller_trial(ctl, j)->arch, &t->arch));
         if (t->baseline != AMEIR_ROLE_CANDIDATE)
             continue;
         int g = (t->candidate - 1) / 6; /* after the incumbent, 6 per generation */
         CHECK(g >= 0 && g < 3);
         per_gen[g]++;
-        for (int i = 0; i < t->arch.n_interactions; i++)
-            if (t->arch.interactions[i].order > max_order[g])
-                max_order[g] = t->arch.interactions[i].order;
+        const ameir_arch *ta = test_trial_arch(ctl, t);
+        for (int i = 0; i < ta->n_interactions; i++)
+            if (ta->interactions[i].order > max_order[g])
+                max_order[g] = ta->interactions[i].order;
     }
     for (int g = 0; g < 3; g++) {
         CHECK_EQ_INT(per_gen[g], 6);
@@ -714,16 +716,16 @@ static void check_final_top(void) {
     /* finalist 0 is the composed stage winner; the others are distinct */
     ameir_arch composed = cfg->defaults;
     for (int s = 0; s < AMEIR_N_STAGES; s++)
-        ameir_arch_set_part(&composed, &ameir_controller_trial(ctl, ameir_controller_stage_winner(ctl, s))->arch, s);
-    CHECK(ameir_arch_equal(&composed, &ameir_controller_trial(ctl, fin[0])->arch));
-    CHECK(!ameir_arch_equal(&ameir_controller_trial(ctl, fin[1])->arch, &ameir_controller_trial(ctl, fin[0])->arch));
-    CHECK(!ameir_arch_equal(&ameir_controller_trial(ctl, fin[2])->arch, &ameir_controller_trial(ctl, fin[1])->arch));
+        ameir_arch_set_part(&composed, test_trial_arch(ctl, ameir_controller_trial(ctl, ameir_controller_stage_winner(ctl, s))), s);
+    CHECK(ameir_arch_equal(&composed, test_trial_arch(ctl, ameir_controller_trial(ctl, fin[0]))));
+    CHECK(!ameir_arch_packed_equal(&ameir_controller_trial(ctl, fin[1])->arch, &ameir_controller_trial(ctl, fin[0])->arch));
+    CHECK(!ameir_arch_packed_equal(&ameir_controller_trial(ctl, fin[2])->arch, &ameir_controller_trial(ctl, fin[1])->arch));
     CHECK(w >= 0);
     for (int i = 0; i < 3; i++)
         CHECK(ameir_controller_trial(ctl, fin[i])->metric <= ameir_controller_trial(ctl, w)->metric);
     ameir_arch best;
     ameir_controller_best_arch(ctl, &best);
-    CHECK(ameir_arch_equal(&best, &ameir_controller_trial(ctl, w)->arch));
+    CHECK(ameir_arch_equal(&best, test_trial_arch(ctl, ameir_controller_trial(ctl, w))));
     char role[96];
     CHECK_STR_CONTAINS(ameir_controller_role(ctl, ameir_controller_trial(ctl, fin[1]), role, sizeof role), "finalist");
     CHECK_STR_CONTAINS(ameir_controller_role(ctl, ameir_controller_trial(ctl, n - 1), role, sizeof role), "baseline:dnn");
@@ -774,7 +776,7 @@ static void check_final_seeds(void) {
             uint64_t seeds[3] = {0};
             for (int64_t j = 0; j < n; j++) {
                 const ameir_trial *u = ameir_controller_trial(ctl, j);
-                if (u->stage != AMEIR_STAGE_FINAL || !ameir_arch_equal(&u->arch, &t->arch))
+                if (u->stage != AMEIR_STAGE_FINAL || !ameir_arch_packed_equal(&u->arch, &t->arch))
                     continue;
                 first &= j >= i;
                 if (count < 3)
@@ -805,7 +807,7 @@ static void check_final_seeds(void) {
         CHECK_EQ_INT(st.first, w);
         CHECK(fabs(st.valid_mean - best_mean) < 1e-12 && st.valid_sd > 0);
         CHECK(ameir_controller_contender(ctl, 2, &st) < 0); /* a search trial is no contender */
-        differs += !ameir_arch_equal(&ameir_controller_trial(ctl, best_single)->arch, &ameir_controller_trial(ctl, w)->arch);
+        differs += !ameir_arch_packed_equal(&ameir_controller_trial(ctl, best_single)->arch, &ameir_controller_trial(ctl, w)->arch);
         ameir_controller *re = replayed(cfg, ctl);
         CHECK(same_table(ctl, re, 0));
         CHECK_EQ_INT(ameir_controller_final_winner(re), w);

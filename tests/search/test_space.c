@@ -153,12 +153,21 @@ static void check_interactions(void) {
             CHECK_EQ_INT(out[i].interactions[g].order, 2);
     /* children: new, inside, orders at most 2 + generation, and some grown */
     ameir_arch *kids = malloc(64 * sizeof *kids);
-    const ameir_arch *outp[64];
-    for (int i = 0; i < 64; i++)
-        outp[i] = &out[i];
+    /* the parents and seen archs go packed, as the trial table keeps them */
+    ameir_arch_names names;
+    CHECK_EQ_INT(ameir_arch_names_init(&names, cfg), 0);
+    ameir_arch_packed packed[64];
+    const ameir_arch_packed *outp[64];
+    for (int i = 0; i < 64; i++) {
+        CHECK_EQ_INT(ameir_arch_pack(&names, &out[i], &packed[i]), 0);
+        ameir_arch back;
+        ameir_arch_unpack(&names, &packed[i], &back);
+        CHECK(ameir_arch_equal(&back, &out[i]));
+        outp[i] = &packed[i];
+    }
     for (int gen = 1; gen <= 2; gen++) {
         int got_k = -1, grown = 0;
-        CHECK_EQ_INT(ameir_space_evolve(cfg, &cfg->defaults, outp, 4, outp, 64, gen, 32, kids, &got_k), 0);
+        CHECK_EQ_INT(ameir_space_evolve(cfg, &names, &cfg->defaults, outp, 4, outp, 64, gen, 32, kids, &got_k), 0);
         CHECK_EQ_INT(got_k, 32);
         for (int i = 0; i < got_k; i++) {
             CHECK(ameir_space_contains(cfg, AMEIR_STAGE_INTERACTION, &kids[i]));
@@ -175,7 +184,7 @@ static void check_interactions(void) {
         /* deterministic: the same call gives the same children */
         ameir_arch again[32];
         int got2 = -1;
-        CHECK_EQ_INT(ameir_space_evolve(cfg, &cfg->defaults, outp, 4, outp, 64, gen, 32, again, &got2), 0);
+        CHECK_EQ_INT(ameir_space_evolve(cfg, &names, &cfg->defaults, outp, 4, outp, 64, gen, 32, again, &got2), 0);
         CHECK_EQ_INT(got2, got_k);
         for (int i = 0; i < got2; i++)
             CHECK(ameir_arch_equal(&again[i], &kids[i]));
