@@ -23,11 +23,13 @@ static ameir_schema schema(void) {
     return test_ctr_schema(names, 8);
 }
 
-/* One rung per stage; the interaction stage's generations make up the size. */
+/* One rung per stage: n behaviour candidates, n per interaction generation, n MLP
+ * candidates, so about n * (gens + 2) trials; n at most the config's 4,096, and the
+ * generations (at most 64) make up the rest: up to about 270,000 trials. */
 static ameir_search_config *config(int64_t trials) {
     int n = trials < 4096 * 4 ? (int)(trials / 4) : 4096;
-    int gens = (int)(trials / 2 / n);
-    gens = gens < 1 ? 1 : gens > 64 ? 64 : gens;
+    int64_t g = (trials + n - 1) / n - 2;
+    int gens = g < 1 ? 1 : g > 64 ? 64 : (int)g;
     char text[1024];
     snprintf(text, sizeof text,
              "{\"data\": \"x\", \"seed\": 1, \"behavior\": {\"schedule\": {\"n\": %d, \"eta\": 2, \"r\": 1, \"R\": 1}},"
