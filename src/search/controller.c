@@ -32,6 +32,7 @@
 #include "ameir/error.h"
 #include "ameir/oneshot.h"
 #include "ameir/rng.h"
+#include "space_internal.h"
 
 struct ameir_controller {
     const ameir_search_config *cfg;
@@ -55,10 +56,16 @@ struct ameir_controller {
     int max_cand;         /* room in order (a rung) */
     int max_draw;         /* room in cand and os_cand (a draw) */
     ameir_arch *cand;     /* scratch for a stage's candidates */
-    const ameir_arch_packed **cand2; /* scratch: the parents and the seen archs of a generation */
+    const ameir_arch_packed **cand2; /* scratch: the parents of a generation */
+    ameir_arch_set seen;  /* the rung-0 archs of the interaction stage so far, by trial id (generations) */
+    int64_t seen_first;   /* the rung they are of (-1: none), and the trials added */
+    int64_t seen_upto;
     int64_t *order;       /* scratch for ranking a rung */
     int64_t *order2;      /* and for merging */
     int64_t rung_open;    /* trials of the current rung without a result */
+    int64_t ranked;       /* order[0..ranked) holds the current rung's first trials sorted (rank_rung) */
+    int64_t counts[AMEIR_TRIAL_N_STATUS]; /* trials by status, kept as they change: progress lines ask every result */
+    int64_t best[AMEIR_N_STAGES];         /* ameir_controller_best_in_stage, kept as results come */
     int64_t cursor;       /* no pending trial of the current rung lies before it */
     /* a one-shot stage (oneshot_* below) */
     int os_phase;         /* OS_TRAIN: a supernet trial runs; OS_SCORE: its scored trials; OS_ALONE: the standalone trials */
@@ -96,6 +103,11 @@ static int better(const ameir_trial *a, const ameir_trial *b) {
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+static void set_status(ameir_controller *ctl, ameir_trial *t, int status) {
+    ctl->counts[t->status]--, ctl->counts[status]++;
+    t->status = status;
+}
+
 static int64_t stage_n(const ameir_search_config *cfg, int stage) {
     int64_t size = ameir_space_size(cfg, stage);
     return size < cfg->schedule[stage].n ? size : cfg->schedule[stage].n;
@@ -132,6 +144,7 @@ static int add_trial(ameir_controller *ctl, ameir_trial **out) {
         if (!t)
             return ameir_fail(AMEIR_ENOMEM, "search controller: out of memory for %lld trials", (long long)cap);
         ctl->trials = t, ctl->cap = cap;
+        ctl->seen.base = &t[0].arch; /* the set indexes the table by id */
     }
     ameir_trial *t = &ctl->trials[ctl->n];
     memset(t, 0, sizeof *t);
@@ -140,6 +153,7 @@ static int add_trial(ameir_controller *ctl, ameir_trial **out) {
     t->metric = NAN, t->score = NAN;
     t->seed = ctl->cfg->seed; /* every trial the same seed: candidates see the same data order */
     t->status = AMEIR_TRIAL_PENDING;
+    ctl->counts[AMEIR_TRIAL_PENDING]++;
     *out = t;
     return 0;
 }
@@ -231,7 +245,7 @@ static int baseline_index(const ameir_search_config *cfg, const ameir_arch *a) {
 static void open_rung(ameir_controller *ctl, int rung, int64_t budget, int64_t valid_rows) {
     ctl->rung = rung;
     ctl->rung_first = ctl->n;
-    ctl->rung_size = 0, ctl->rung_open = 0;
+    ctl->rung_size = 0, ctl->rung_open = 0, ctl->ranked = 0;
     ctl->rung_budget = budget;
     ctl->rung_valid_rows = valid_rows;
 }
@@ -462,7 +476,7 @@ static int start_stage(ameir_controller *ctl, int stage) {
     ctl->rung = 0;
     ctl->generation = 0;
     ctl->rung_first = ctl->n;
-    ctl->rung_size = 0, ctl->rung_open = 0;
+    ctl->rung_size = 0, ctl->rung_open = 0, ctl->ranked = 0;
     ctl->rung_budget = cfg->schedule[stage].r;
     int planned = n_seed + cfg->schedule[stage].n * (ctl->enumerated ? 1 : stage_generations(cfg, stage));
     ctl->rung_valid_rows = rung_valid_rows(&cfg->schedule[stage], stage_R(ctl, stage), ctl->rung_budget, planned);
@@ -478,28 +492,40 @@ static int start_stage(ameir_controller *ctl, int stage) {
     return 0;
 }
 
+/* Merge the sorted runs a[lo..mid) and a[mid..hi) of trial ids into b[lo..hi), best first. */
+static void merge_ids(const ameir_controller *ctl, const int64_t *a, int64_t lo, int64_t mid, int64_t hi, int64_t *b) {
+    int64_t i = lo, j = mid, k = lo;
+    while (i < mid && j < hi)
+        b[k++] = better(&ctl->trials[a[j]], &ctl->trials[a[i]]) ? a[j++] : a[i++];
+    while (i < mid)
+        b[k++] = a[i++];
+    while (j < hi)
+        b[k++] = a[j++];
+}
+
 /* Order the ids of the current rung best first into ctl->order: a bottom-up merge sort
  * (a rung can hold thousands; qsort would need the table in a global). better() is a total
- * order (ties by id), so the result does not depend on the sort. */
+ * order (ties by id), so the result does not depend on the sort. The interaction stage's
+ * rung 0 is ranked after each generation: the trials ranked before keep their scores, so
+ * only the new ones are sorted and merged in (a full sort each time made the cost per
+ * result grow with the generations). */
 static void rank_rung(ameir_controller *ctl) {
-    int64_t n = ctl->rung_size, *a = ctl->order, *b = ctl->order2;
-    for (int64_t i = 0; i < n; i++)
-        a[i] = ctl->rung_first + i;
-    for (int64_t w = 1; w < n; w *= 2) {
-        for (int64_t lo = 0; lo < n; lo += 2 * w) {
-            int64_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n, i = lo, j = mid, k = lo;
-            while (i < mid && j < hi)
-                b[k++] = better(&ctl->trials[a[j]], &ctl->trials[a[i]]) ? a[j++] : a[i++];
-            while (i < mid)
-                b[k++] = a[i++];
-            while (j < hi)
-                b[k++] = a[j++];
-        }
+    int64_t n = ctl->rung_size, done = ctl->ranked, *a = ctl->order + done, *b = ctl->order2 + done, m = n - done;
+    for (int64_t i = 0; i < m; i++)
+        a[i] = ctl->rung_first + done + i;
+    for (int64_t w = 1; w < m; w *= 2) {
+        for (int64_t lo = 0; lo < m; lo += 2 * w)
+            merge_ids(ctl, a, lo, lo + w < m ? lo + w : m, lo + 2 * w < m ? lo + 2 * w : m, b);
         int64_t *t = a;
         a = b, b = t;
     }
-    if (a != ctl->order)
-        memcpy(ctl->order, a, (size_t)n * sizeof *a);
+    if (a != ctl->order + done)
+        memcpy(ctl->order + done, a, (size_t)m * sizeof *a);
+    if (done > 0 && m > 0) {
+        merge_ids(ctl, ctl->order, 0, done, n, ctl->order2);
+        memcpy(ctl->order, ctl->order2, (size_t)n * sizeof *ctl->order);
+    }
+    ctl->ranked = n;
 }
 
 static int end_stage(ameir_controller *ctl) {
@@ -528,7 +554,7 @@ static int end_stage(ameir_controller *ctl) {
 static int next_generation(ameir_controller *ctl, int64_t *added) {
     const ameir_search_config *cfg = ctl->cfg;
     const ameir_schedule *sch = &cfg->schedule[ctl->stage];
-    int n_par = 0, n_seen = 0, n_out = 0;
+    int n_par = 0, n_out = 0;
     *added = 0;
     rank_rung(ctl);
     int64_t want = ceil_div(ctl->rung_size, sch->eta);
@@ -539,13 +565,18 @@ static int next_generation(ameir_controller *ctl, int64_t *added) {
     }
     if (n_par == 0)
         return 0;
-    /* pointers into the table, which does not move before the children are added */
-    const ameir_arch_packed **seen = ctl->cand2 + n_par;
-    for (int64_t i = 0; i < ctl->rung_size && n_par + n_seen < 2 * ctl->max_cand; i++)
-        seen[n_seen++] = &ctl->trials[ctl->rung_first + i].arch;
+    /* the rung's archs so far into the seen set, each once (rebuilding it every generation
+     * made the cost per result grow with the generations) */
+    if (ctl->seen_first != ctl->rung_first) {
+        ameir_arch_set_free(&ctl->seen);
+        AMEIR_TRY(ameir_arch_set_init(&ctl->seen, (size_t)ctl->max_cand, 1, &ctl->trials[0].arch, sizeof *ctl->trials));
+        ctl->seen_first = ctl->seen_upto = ctl->rung_first;
+    }
+    for (; ctl->seen_upto < ctl->rung_first + ctl->rung_size; ctl->seen_upto++)
+        AMEIR_TRY(ameir_arch_set_add(&ctl->seen, (size_t)ctl->seen_upto));
     ctl->generation++;
-    AMEIR_TRY(ameir_space_evolve(cfg, &ctl->names, &ctl->base, ctl->cand2, n_par, seen, n_seen, ctl->generation, sch->n, ctl->cand,
-                                 &n_out));
+    AMEIR_TRY(ameir_space_evolve_set(cfg, &ctl->names, &ctl->base, ctl->cand2, n_par, &ctl->seen, ctl->generation, sch->n,
+                                     ctl->cand, &n_out));
     for (int i = 0; i < n_out; i++)
         AMEIR_TRY(add_candidate(ctl, &ctl->cand[i], AMEIR_ROLE_CANDIDATE));
     *added = n_out;
@@ -595,6 +626,7 @@ static int rung_complete(ameir_controller *ctl) {
         const ameir_trial *t = &ctl->trials[ctl->order[i]];
         if (t->baseline == AMEIR_ROLE_INCUMBENT && ok(t)) {
             memmove(ctl->order + keep + 1, ctl->order + keep, (size_t)(i - keep) * sizeof *ctl->order);
+            ctl->ranked = 0; /* order is no longer the ranking */
             ctl->order[keep] = t->id;
             next = keep + 1;
             break;
@@ -621,7 +653,7 @@ static int rung_complete(ameir_controller *ctl) {
     }
     ctl->rung++;
     ctl->rung_first = first;
-    ctl->rung_size = next, ctl->rung_open = next;
+    ctl->rung_size = next, ctl->rung_open = next, ctl->ranked = 0;
     ctl->rung_budget = budget;
     ctl->rung_valid_rows = rung_valid_rows(sch, R, budget, next);
     for (int64_t i = first; i < ctl->n; i++)
@@ -649,11 +681,12 @@ int ameir_controller_create(ameir_controller **out, const ameir_search_config *c
     if (!ctl)
         return ameir_fail(AMEIR_ENOMEM, "search controller: out of memory");
     ctl->cfg = cfg;
+    ctl->seen_first = -1;
     if ((rc = ameir_arch_names_init(&ctl->names, cfg)) < 0)
         goto fail;
     ctl->max_cand = max_n, ctl->max_draw = max_draw;
     ctl->cand = malloc((size_t)max_draw * sizeof *ctl->cand);
-    ctl->cand2 = malloc((size_t)max_n * 2 * sizeof *ctl->cand2);
+    ctl->cand2 = malloc((size_t)max_n * sizeof *ctl->cand2);
     ctl->order = malloc((size_t)max_n * sizeof *ctl->order);
     ctl->order2 = malloc((size_t)max_n * sizeof *ctl->order2);
     ctl->os_cand = malloc((size_t)max_draw * sizeof *ctl->os_cand);
@@ -664,7 +697,7 @@ int ameir_controller_create(ameir_controller **out, const ameir_search_config *c
         goto fail;
     }
     for (int s = 0; s < AMEIR_N_STAGES; s++)
-        ctl->winners[s] = -1;
+        ctl->winners[s] = -1, ctl->best[s] = -1;
     ctl->warm_best = -1;
     ctl->base = cfg->defaults;
     rc = warm_started(cfg) ? start_warm(ctl) : start_stage(ctl, AMEIR_STAGE_BEHAVIOR);
@@ -683,6 +716,7 @@ void ameir_controller_free(ameir_controller *ctl) {
     free(ctl->trials);
     free(ctl->cand);
     free(ctl->cand2);
+    ameir_arch_set_free(&ctl->seen);
     free(ctl->order);
     free(ctl->order2);
     free(ctl->os_cand);
@@ -701,7 +735,7 @@ int ameir_controller_next(ameir_controller *ctl, ameir_search_task *task) {
         if (t->status != AMEIR_TRIAL_PENDING)
             continue;
         ctl->cursor = id + 1;
-        t->status = AMEIR_TRIAL_RUNNING;
+        set_status(ctl, t, AMEIR_TRIAL_RUNNING);
         memset(task, 0, sizeof *task);
         task->trial_id = t->id;
         task->stage = t->stage;
@@ -735,7 +769,7 @@ int ameir_controller_report(ameir_controller *ctl, const ameir_search_result *r)
     if (!finished(r->status) || r->status >= AMEIR_TRIAL_N_STATUS)
         return ameir_fail(AMEIR_EINVAL, "search controller: trial %lld: got status %d, expected done, diverged or timeout",
                           (long long)t->id, r->status);
-    t->status = r->status;
+    set_status(ctl, t, r->status);
     t->metric = r->status == AMEIR_TRIAL_DONE ? r->metric : NAN;
     t->valid = r->valid;
     t->test = r->test;
@@ -748,6 +782,9 @@ int ameir_controller_report(ameir_controller *ctl, const ameir_search_result *r)
         if (ok(p) && p->valid_rows == t->valid_rows && p->score > t->score)
             t->score = p->score;
     }
+    if (t->stage < AMEIR_N_STAGES && t->kind == AMEIR_TRIAL_SEARCH && ok(t) &&
+        (ctl->best[t->stage] < 0 || better(t, &ctl->trials[ctl->best[t->stage]])))
+        ctl->best[t->stage] = t->id; /* a score never changes once reported */
     if (--ctl->rung_open > 0) /* only the current rung's trials are ever running */
         return 0;
     return rung_complete(ctl);
@@ -756,7 +793,7 @@ int ameir_controller_report(ameir_controller *ctl, const ameir_search_result *r)
 int ameir_controller_requeue(ameir_controller *ctl, int64_t id) {
     if (id < 0 || id >= ctl->n || ctl->trials[id].status != AMEIR_TRIAL_RUNNING)
         return ameir_fail(AMEIR_EINVAL, "search controller: cannot requeue trial %lld: not running", (long long)id);
-    ctl->trials[id].status = AMEIR_TRIAL_PENDING;
+    set_status(ctl, &ctl->trials[id], AMEIR_TRIAL_PENDING);
     if (id < ctl->cursor)
         ctl->cursor = id;
     return 0;
@@ -769,7 +806,7 @@ int ameir_controller_replay_result(ameir_controller *ctl, const ameir_search_res
     ameir_trial *t = &ctl->trials[r->trial_id];
     if (finished(t->status))
         return ameir_fail(AMEIR_EINVAL, "search controller: trial %lld recorded twice", (long long)t->id);
-    t->status = AMEIR_TRIAL_RUNNING;
+    set_status(ctl, t, AMEIR_TRIAL_RUNNING);
     return ameir_controller_report(ctl, r);
 }
 
@@ -818,7 +855,7 @@ int ameir_controller_replay(ameir_controller *ctl, const ameir_trial *rec, int64
             .trial_id = id, .status = rec[id].status, .metric = rec[id].metric, .valid = rec[id].valid,
             .test = rec[id].test, .steps = rec[id].steps, .worker = rec[id].worker, .seconds = rec[id].seconds,
         };
-        ctl->trials[id].status = AMEIR_TRIAL_RUNNING;
+        set_status(ctl, &ctl->trials[id], AMEIR_TRIAL_RUNNING);
         AMEIR_TRY(ameir_controller_report(ctl, &r));
     }
     return 0;
@@ -843,13 +880,7 @@ int64_t ameir_controller_stage_winner(const ameir_controller *ctl, int stage) {
 }
 
 int64_t ameir_controller_best_in_stage(const ameir_controller *ctl, int stage) {
-    int64_t best = -1;
-    for (int64_t id = 0; id < ctl->n; id++) {
-        const ameir_trial *t = &ctl->trials[id];
-        if (t->stage == stage && t->kind == AMEIR_TRIAL_SEARCH && ok(t) && (best < 0 || better(t, &ctl->trials[best])))
-            best = id;
-    }
-    return best;
+    return stage >= 0 && stage < AMEIR_N_STAGES ? ctl->best[stage] : -1;
 }
 
 void ameir_controller_best_arch(const ameir_controller *ctl, ameir_arch *out) { *out = ctl->base; }
@@ -966,7 +997,5 @@ const char *ameir_controller_role(const ameir_controller *ctl, const ameir_trial
 
 void ameir_controller_counts(const ameir_controller *ctl, int64_t counts[AMEIR_TRIAL_N_STATUS]) {
     for (int i = 0; i < AMEIR_TRIAL_N_STATUS; i++)
-        counts[i] = 0;
-    for (int64_t id = 0; id < ctl->n; id++)
-        counts[ctl->trials[id].status]++;
+        counts[i] = ctl->counts[i];
 }

@@ -123,9 +123,9 @@ static int make_child(const ameir_interaction_space *s, ameir_rng *rng, const am
     }
 }
 
-int ameir_space_evolve(const ameir_search_config *cfg, const ameir_arch_names *names, const ameir_arch *base,
-                       const ameir_arch_packed *const *parents, int n_parents, const ameir_arch_packed *const *seen, int n_seen,
-                       int generation, int n, ameir_arch *out, int *n_out) {
+int ameir_space_evolve_set(const ameir_search_config *cfg, const ameir_arch_names *names, const ameir_arch *base,
+                           const ameir_arch_packed *const *parents, int n_parents, const ameir_arch_set *seen, int generation,
+                           int n, ameir_arch *out, int *n_out) {
     const ameir_interaction_space *s = &cfg->interaction;
     ameir_rng rng = ameir_rng_stream(cfg->seed, UINT64_C(0x5EA4C500) + (uint64_t)generation);
     int max_order = 2 + generation;
@@ -135,15 +135,13 @@ int ameir_space_evolve(const ameir_search_config *cfg, const ameir_arch_names *n
         return ameir_fail(AMEIR_EINVAL, "%s: interaction fields not resolved against the dataset yet", cfg->origin);
     if (max_order > s->max_order)
         max_order = s->max_order;
-    ameir_arch_set known;
-    ameir_arch_packed *kids = malloc((size_t)(n > 0 ? n : 1) * sizeof *kids); /* the children as the set holds them */
-    int rc = kids ? ameir_arch_set_init(&known, (size_t)n_seen + (size_t)n, 1) : ameir_fail(AMEIR_ENOMEM, "search: no memory for %d children", n);
+    ameir_arch_set made = {0}; /* the children so far, packed */
+    ameir_arch_packed *kids = malloc((size_t)(n > 0 ? n : 1) * sizeof *kids);
+    int rc = kids ? ameir_arch_set_init(&made, (size_t)n, 1, kids, sizeof *kids) : ameir_fail(AMEIR_ENOMEM, "search: no memory for %d children", n);
     if (rc < 0) {
         free(kids);
         return rc;
     }
-    for (int j = 0; j < n_seen && rc >= 0; j++)
-        rc = ameir_arch_set_add(&known, seen[j]);
     for (int64_t tries = 0; rc >= 0 && n_parents > 0 && *n_out < n && tries < (int64_t)TRIES_PER_CHILD * n; tries++) {
         int k = make_child(s, &rng, parents, n_parents, max_order, c);
         if (k < 0)
@@ -155,10 +153,29 @@ int ameir_space_evolve(const ameir_search_config *cfg, const ameir_arch_names *n
             continue;
         if (ameir_arch_pack(names, a, &kids[*n_out]) < 0)
             rc = ameir_fail(AMEIR_EINVAL, "%s: interaction generation: the base arch names a field outside the config's", cfg->origin);
-        else if ((rc = ameir_arch_set_add(&known, &kids[*n_out])) > 0)
+        else if (!ameir_arch_set_has(seen, &kids[*n_out]) && (rc = ameir_arch_set_add(&made, (size_t)*n_out)) > 0)
             (*n_out)++;
     }
-    ameir_arch_set_free(&known);
+    ameir_arch_set_free(&made);
     free(kids);
     return rc < 0 ? rc : 0;
+}
+
+int ameir_space_evolve(const ameir_search_config *cfg, const ameir_arch_names *names, const ameir_arch *base,
+                       const ameir_arch_packed *const *parents, int n_parents, const ameir_arch_packed *const *seen, int n_seen,
+                       int generation, int n, ameir_arch *out, int *n_out) {
+    ameir_arch_packed *copy = calloc(n_seen > 0 ? (size_t)n_seen : 1, sizeof *copy); /* the set holds an array */
+    ameir_arch_set known = {0};
+    if (!copy)
+        return ameir_fail(AMEIR_ENOMEM, "search: no memory for %d archs", n_seen);
+    for (int j = 0; j < n_seen; j++)
+        copy[j] = *seen[j];
+    int rc = ameir_arch_set_init(&known, (size_t)n_seen, 1, copy, sizeof *copy);
+    for (int j = 0; j < n_seen && rc >= 0; j++)
+        rc = ameir_arch_set_add(&known, (size_t)j);
+    if (rc >= 0)
+        rc = ameir_space_evolve_set(cfg, names, base, parents, n_parents, &known, generation, n, out, n_out);
+    ameir_arch_set_free(&known);
+    free(copy);
+    return rc;
 }

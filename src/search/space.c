@@ -467,7 +467,7 @@ int ameir_space_draw(const ameir_search_config *cfg, int stage, const ameir_arch
     int64_t attempts = 0, limit = 100000 + (int64_t)n * 1000;
     int k = 0, rc = 0;
     ameir_arch_set drawn;
-    AMEIR_TRY(ameir_arch_set_init(&drawn, (size_t)n, 0));
+    AMEIR_TRY(ameir_arch_set_init(&drawn, (size_t)n, 0, out, sizeof *out));
     while (k < n && rc >= 0) {
         if (++attempts > limit) {
             rc = ameir_fail(AMEIR_ECONFIG, "%s: %s: found only %d distinct candidates of %d in %lld draws", cfg->origin,
@@ -476,7 +476,7 @@ int ameir_space_draw(const ameir_search_config *cfg, int stage, const ameir_arch
         }
         out[k] = *base;
         draw_one(cfg, &isp, stage, &rng, &out[k]);
-        if ((rc = ameir_arch_set_add(&drawn, &out[k])) > 0)
+        if ((rc = ameir_arch_set_add(&drawn, (size_t)k)) > 0)
             k++;
     }
     ameir_arch_set_free(&drawn);

@@ -384,6 +384,26 @@ static ameir_trial *table_copy(const ameir_controller *from, int64_t *n) {
 }
 
 /* A new controller fed the trial table of `from`, as a resume from its checkpoint is. */
+/* The counts and the best trial of each stage the controller keeps as results come (the
+ * progress line asks for them every result) are what a scan of its table gives. */
+static void check_kept(const ameir_controller *ctl) {
+    int64_t kept[AMEIR_TRIAL_N_STATUS], scan[AMEIR_TRIAL_N_STATUS] = {0}, best[AMEIR_N_STAGES] = {-1, -1, -1};
+    ameir_controller_counts(ctl, kept);
+    for (int64_t id = 0; id < ameir_controller_n_trials(ctl); id++) {
+        const ameir_trial *t = ameir_controller_trial(ctl, id);
+        scan[t->status]++;
+        if (t->stage >= AMEIR_N_STAGES || t->kind != AMEIR_TRIAL_SEARCH || t->status != AMEIR_TRIAL_DONE || !isfinite(t->metric))
+            continue;
+        const ameir_trial *b = best[t->stage] >= 0 ? ameir_controller_trial(ctl, best[t->stage]) : NULL;
+        if (!b || t->score > b->score)
+            best[t->stage] = id;
+    }
+    for (int i = 0; i < AMEIR_TRIAL_N_STATUS; i++)
+        CHECK_EQ_INT(kept[i], scan[i]);
+    for (int s = 0; s < AMEIR_N_STAGES; s++)
+        CHECK_EQ_INT(ameir_controller_best_in_stage(ctl, s), best[s]);
+}
+
 static ameir_controller *replayed(const ameir_search_config *cfg, const ameir_controller *from) {
     ameir_controller *re = NULL;
     int64_t n;
@@ -391,6 +411,8 @@ static ameir_controller *replayed(const ameir_search_config *cfg, const ameir_co
     CHECK_EQ_INT(ameir_controller_create(&re, cfg), 0);
     CHECK_EQ_INT(ameir_controller_replay(re, rec, n), 0);
     free(rec);
+    check_kept(from);
+    check_kept(re);
     return re;
 }
 
