@@ -66,6 +66,7 @@ struct ameir_controller {
     int64_t ranked;       /* order[0..ranked) holds the current rung's first trials sorted (rank_rung) */
     int64_t counts[AMEIR_TRIAL_N_STATUS]; /* trials by status, kept as they change: progress lines ask every result */
     int64_t best[AMEIR_N_STAGES];         /* ameir_controller_best_in_stage, kept as results come */
+    int64_t stage_n[AMEIR_N_STAGES];      /* candidates a stage draws: min(subspace size, n) */
     int64_t cursor;       /* no pending trial of the current rung lies before it */
     /* a one-shot stage (oneshot_* below) */
     int os_phase;         /* OS_TRAIN: a supernet trial runs; OS_SCORE: its scored trials; OS_ALONE: the standalone trials */
@@ -108,10 +109,9 @@ static void set_status(ameir_controller *ctl, ameir_trial *t, int status) {
     t->status = status;
 }
 
-static int64_t stage_n(const ameir_search_config *cfg, int stage) {
-    int64_t size = ameir_space_size(cfg, stage);
-    return size < cfg->schedule[stage].n ? size : cfg->schedule[stage].n;
-}
+/* min(subspace size, n): counted once (the progress line plans every result, and counting
+ * the interaction subspace is not cheap) */
+static int64_t stage_n(const ameir_controller *ctl, int stage) { return ctl->stage_n[stage]; }
 
 /* Generations of rung 0 of a stage (the interaction stage evolves; the others draw once). */
 static int stage_generations(const ameir_search_config *cfg, int stage) {
@@ -696,8 +696,11 @@ int ameir_controller_create(ameir_controller **out, const ameir_search_config *c
         rc = ameir_fail(AMEIR_ENOMEM, "search controller: out of memory");
         goto fail;
     }
-    for (int s = 0; s < AMEIR_N_STAGES; s++)
+    for (int s = 0; s < AMEIR_N_STAGES; s++) {
+        int64_t size = ameir_space_size(cfg, s);
         ctl->winners[s] = -1, ctl->best[s] = -1;
+        ctl->stage_n[s] = size < cfg->schedule[s].n ? size : cfg->schedule[s].n;
+    }
     ctl->warm_best = -1;
     ctl->base = cfg->defaults;
     rc = warm_started(cfg) ? start_warm(ctl) : start_stage(ctl, AMEIR_STAGE_BEHAVIOR);
@@ -891,8 +894,8 @@ int64_t ameir_controller_planned_trials(const ameir_controller *ctl) {
     for (int s = 0; s < AMEIR_N_STAGES; s++) {
         const ameir_schedule *sch = &cfg->schedule[s];
         int64_t seeds = 1 + (cfg->seed_baselines ? cfg->n_baselines : 0);
-        int gens = oneshot_stage(cfg, s) || stage_n(cfg, s) < sch->n ? 1 : stage_generations(cfg, s);
-        int64_t k = stage_n(cfg, s) * gens + seeds, budget = sch->r;
+        int gens = oneshot_stage(cfg, s) || stage_n(ctl, s) < sch->n ? 1 : stage_generations(cfg, s);
+        int64_t k = stage_n(ctl, s) * gens + seeds, budget = sch->r;
         int64_t R = stage_R(ctl, s);
         if (oneshot_stage(cfg, s)) { /* rounds of a supernet trial and k scored, then the best and the incumbent alone */
             ameir_schedule rs = resolved_schedule(ctl, s);
