@@ -141,6 +141,14 @@ static void set_n_trials(hid_t f) {
     H5Aclose(a);
 }
 
+static const char *edit_text;
+static void set_str(hid_t f) {
+    hid_t t = H5Tcopy(H5T_C_S1);
+    AMEIR_ASSERT(t >= 0 && H5Tset_size(t, H5T_VARIABLE) >= 0 && H5Tset_cset(t, H5T_CSET_UTF8) >= 0);
+    put_element(f, edit_name, t, edit_row, 0, &edit_text);
+    H5Tclose(t);
+}
+
 static void violation_i64(const char *name, int64_t row, int64_t v, const char *message) {
     copy_file(path, copy, -1);
     edit_name = name, edit_row = row, edit_i = v;
@@ -196,6 +204,13 @@ static void semantics(const ameir_controller *ctl) {
     snprintf(want, sizeof want, "trial %lld, column seconds: got inf", (long long)done);
     violation_f64("trials/seconds", done, 0, INFINITY, want);
     violation_i64("controller/stage_winners", 0, done == 0 ? 1 : 0, "/controller/stage_winners[0] is");
+    /* an arch naming a field the config never names: the packed table cannot hold it, and no
+     * trial of the config can be it */
+    copy_file(path, copy, -1);
+    edit_name = "trials/arch", edit_row = done, edit_text = "{\"interactions\": [[\"user\", \"zipcode\"]]}";
+    edit(copy, set_str);
+    snprintf(want, sizeof want, "trial %lld: recorded architecture differs from the one the config gives (it names a field", (long long)done);
+    refused(copy, AMEIR_ECHECKPOINT, want);
     /* a huge table length is refused as damage, not as out of memory */
     copy_file(path, copy, -1);
     edit_i = (int64_t)1 << 62;
