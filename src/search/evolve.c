@@ -135,6 +135,12 @@ int ameir_space_evolve_set(const ameir_search_config *cfg, const ameir_arch_name
         return ameir_fail(AMEIR_EINVAL, "%s: interaction fields not resolved against the dataset yet", cfg->origin);
     if (max_order > s->max_order)
         max_order = s->max_order;
+    /* a child packed from its groups: the base's other parts, and a packed field index
+     * below n_fields is the candidate field's (ameir_arch_names_init) */
+    ameir_arch bare = *base;
+    ameir_arch_packed packed_base;
+    bare.n_interactions = 0;
+    int base_ok = ameir_arch_pack(names, &bare, &packed_base) == 0;
     ameir_arch_set made = {0}; /* the children so far, packed */
     ameir_arch_packed *kids = malloc((size_t)(n > 0 ? n : 1) * sizeof *kids);
     int rc = kids ? ameir_arch_set_init(&made, (size_t)n, 1, kids, sizeof *kids) : ameir_fail(AMEIR_ENOMEM, "search: no memory for %d children", n);
@@ -151,9 +157,17 @@ int ameir_space_evolve_set(const ameir_search_config *cfg, const ameir_arch_name
         ameir_groups_to_arch(s, c, k, a);
         if (!ameir_space_contains(cfg, AMEIR_STAGE_INTERACTION, a))
             continue;
-        if (ameir_arch_pack(names, a, &kids[*n_out]) < 0)
-            rc = ameir_fail(AMEIR_EINVAL, "%s: interaction generation: the base arch names a field outside the config's", cfg->origin);
-        else if (!ameir_arch_set_has(seen, &kids[*n_out]) && (rc = ameir_arch_set_add(&made, (size_t)*n_out)) > 0)
+        if (!base_ok) {
+            rc = ameir_fail(AMEIR_EINVAL, "%s: interaction generation: the base arch cannot be packed", cfg->origin);
+            break;
+        }
+        ameir_arch_packed *p = &kids[*n_out];
+        *p = packed_base;
+        p->n_interactions = (uint8_t)k;
+        for (int i = 0; i < k; i++) /* c is in canonical order now (ameir_groups_to_arch sorted it) */
+            for (int j = 0; j < c[i].order; j++)
+                p->fields[i][j] = (uint8_t)(c[i].f[j] + 1);
+        if (!ameir_arch_set_has(seen, &kids[*n_out]) && (rc = ameir_arch_set_add(&made, (size_t)*n_out)) > 0)
             (*n_out)++;
     }
     ameir_arch_set_free(&made);
