@@ -302,6 +302,7 @@ typedef struct ameir_trial {
     /* derived by the controller (not stored: replay recomputes them) */
     int64_t valid_rows; /* validation rows it was scored on, 0 = all */
     double score;       /* ranking metric: best metric along its chain at the same valid_rows; NaN if not ok */
+    int64_t text;       /* its arch's JSON in the controller's texts (ameir_controller_trial_json) */
 } ameir_trial;
 
 typedef struct ameir_controller ameir_controller;
@@ -348,6 +349,10 @@ const ameir_trial *ameir_controller_trial(const ameir_controller *ctl, int64_t i
 void ameir_controller_trial_arch(const ameir_controller *ctl, const ameir_trial *t, ameir_arch *out);
 /* The name table ctl packs its archs with. */
 const ameir_arch_names *ameir_controller_names(const ameir_controller *ctl);
+/* The canonical JSON of t's arch (ameir_arch_to_json of ameir_controller_trial_arch),
+ * printed once when the trial was made. Owned by ctl; valid until ctl adds trials (a
+ * report or a replay) or is freed. */
+const char *ameir_controller_trial_json(const ameir_controller *ctl, const ameir_trial *t);
 
 /* Current stage (AMEIR_STAGE_FINAL during the final phase and when done). */
 int ameir_controller_stage(const ameir_controller *ctl);

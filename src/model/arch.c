@@ -141,17 +141,23 @@ static int validate_interactions(const ameir_arch *a, const char *origin) {
             return bad_value(origin, path, got, "2 to 4 distinct fields");
         }
         for (int j = 0; j < g->order; j++) {
-            snprintf(path, sizeof path, "interactions[%d][%d]", i, j);
+            /* the path printed only for a message: printing it for every field of every
+             * valid arch was most of a search's validations (each arch's JSON validates) */
+            const char *bad = NULL, *expected = NULL;
             size_t len = strnlen(g->fields[j], AMEIR_FIELD_NAME_MAX);
             if (len == 0)
-                return bad_value(origin, path, "\"\"", "a field name");
-            if (len == AMEIR_FIELD_NAME_MAX)
-                return bad_value(origin, path, "an unterminated name", "at most 63 bytes");
-            for (int k = 0; k < j; k++)
+                bad = "\"\"", expected = "a field name";
+            else if (len == AMEIR_FIELD_NAME_MAX)
+                bad = "an unterminated name", expected = "at most 63 bytes";
+            for (int k = 0; k < j && !bad; k++)
                 if (!strcmp(g->fields[k], g->fields[j])) {
                     snprintf(got, sizeof got, "\"%s\" twice", g->fields[j]);
-                    return bad_value(origin, path, got, "distinct fields within a group");
+                    bad = got, expected = "distinct fields within a group";
                 }
+            if (bad) {
+                snprintf(path, sizeof path, "interactions[%d][%d]", i, j);
+                return bad_value(origin, path, bad, expected);
+            }
         }
         for (int k = 0; k < i; k++)
             if (ameir_interaction_same(&a->interactions[k], g)) {

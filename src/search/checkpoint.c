@@ -147,23 +147,21 @@ static herr_t write_attr_str(hid_t loc, const char *name, const char *s) {
 
 static int write_trials(hid_t file, const char *tmp, const ameir_controller *ctl) {
     int64_t n = ameir_controller_n_trials(ctl);
-    columns cols = {0};
     hid_t g = H5I_INVALID_HID;
-    int rc = columns_alloc(&cols, n, tmp);
+    int rc = 0;
     int64_t *ic = NULL;       /* the 12 integer columns, n each */
-    double *fc = NULL, *ft = NULL; /* metric and seconds; the test metrics (valid: cols.f) */
-    double *f = cols.f;
-    char **arch = cols.arch;
-    if (rc < 0)
-        goto done;
+    double *fc = NULL, *f = NULL, *ft = NULL; /* metric and seconds; the valid and test metrics */
+    const char **arch = NULL; /* the controller's texts, printed when each trial was made */
     AMEIR_H5_CHECK(g = H5Gcreate2(file, "trials", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), rc, done, tmp, "/trials");
     /* one pass over the table gathers every column: a pass per column read each row (608
      * bytes apart) 16 times, and out of the cache once the table outgrew it */
     size_t nn = n ? (size_t)n : 1;
     ic = malloc(nn * 12 * sizeof *ic);
     fc = malloc(nn * 2 * sizeof *fc);
+    f = malloc(nn * N_METRICS * sizeof *f);
     ft = malloc(nn * N_METRICS * sizeof *ft);
-    if (!ic || !fc || !ft) {
+    arch = malloc(nn * sizeof *arch);
+    if (!ic || !fc || !f || !ft || !arch) {
         rc = ameir_fail(AMEIR_ENOMEM, "%s: out of memory for a table of %lld trials", tmp, (long long)n);
         goto done;
     }
@@ -176,12 +174,7 @@ static int write_trials(hid_t file, const char *tmp, const ameir_controller *ctl
         fc[i] = t->metric, fc[nn + (size_t)i] = t->seconds;
         metrics_to_row(&t->valid, f + i * N_METRICS);
         metrics_to_row(&t->test, ft + i * N_METRICS);
-        ameir_arch a;
-        ameir_controller_trial_arch(ctl, t, &a);
-        if (!(arch[i] = ameir_arch_to_json(&a))) {
-            rc = ameir_fail(AMEIR_ENOMEM, "%s: out of memory writing architectures", tmp);
-            goto done;
-        }
+        arch[i] = ameir_controller_trial_json(ctl, t);
     }
     static const char *const names[] = {"id", "stage", "kind", "rung", "baseline", "candidate", "budget",
                                         "parent", "status", "steps", "worker"};
@@ -193,7 +186,7 @@ static int write_trials(hid_t file, const char *tmp, const ameir_controller *ctl
     AMEIR_H5_CHECK(write_array(g, "seconds", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, (hsize_t)n, 0, fc + nn), rc, done, tmp, "seconds");
     AMEIR_H5_CHECK(write_array(g, "valid", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, (hsize_t)n, N_METRICS, f), rc, done, tmp, "valid");
     AMEIR_H5_CHECK(write_array(g, "test", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, (hsize_t)n, N_METRICS, ft), rc, done, tmp, "test");
-    AMEIR_H5_CHECK(write_strings(g, "arch", (const char *const *)arch, (hsize_t)n), rc, done, tmp, "arch");
+    AMEIR_H5_CHECK(write_strings(g, "arch", arch, (hsize_t)n), rc, done, tmp, "arch");
     AMEIR_H5_CHECK(write_attr_str(g, "metric_columns", metric_columns), rc, done, tmp, "metric_columns");
     /* the enums' names, index = stored value, so h5py users need not read the C headers */
     AMEIR_H5_CHECK(write_attr_str(g, "stage_names", "behavior,interaction,mlp,final"), rc, done, tmp, "stage_names");
@@ -204,8 +197,9 @@ done:
         H5Gclose(g);
     free(ic);
     free(fc);
+    free(f);
     free(ft);
-    columns_free(&cols);
+    free(arch);
     return rc;
 }
 

@@ -32,6 +32,7 @@
 #include "ameir/error.h"
 #include "ameir/oneshot.h"
 #include "ameir/rng.h"
+#include "arch_text.h"
 #include "space_internal.h"
 
 struct ameir_controller {
@@ -39,6 +40,7 @@ struct ameir_controller {
     ameir_arch_names names; /* the table packs its archs with these */
     ameir_trial *trials;
     int64_t n, cap;
+    ameir_arch_texts texts; /* the archs' JSON, printed once each: trials[i].text is an offset in it */
     int stage;            /* enum ameir_stage */
     int rung;             /* within the stage */
     int generation;       /* interaction stage, rung 0: sub-rounds made so far - 1 */
@@ -172,6 +174,7 @@ static int add_trial(ameir_controller *ctl, ameir_trial **out) {
     t->metric = NAN, t->score = NAN;
     t->seed = ctl->cfg->seed; /* every trial the same seed: candidates see the same data order */
     t->status = AMEIR_TRIAL_PENDING;
+    t->text = -1; /* set with the arch */
     ctl->counts[AMEIR_TRIAL_PENDING]++;
     *out = t;
     return 0;
@@ -183,7 +186,8 @@ static int set_arch(ameir_controller *ctl, ameir_trial *t, const ameir_arch *arc
     if (ameir_arch_pack(&ctl->names, arch, &t->arch) < 0)
         return ameir_fail(AMEIR_EINVAL, "search controller: trial %lld: architecture names a field outside the config's",
                           (long long)t->id);
-    return 0;
+    /* printed now, once: a whole checkpoint write copies it (arch_text.c) */
+    return ameir_arch_texts_add(&ctl->texts, arch, &t->text);
 }
 
 static ameir_arch arch_of(const ameir_controller *ctl, const ameir_trial *t) {
@@ -669,6 +673,7 @@ static int rung_complete(ameir_controller *ctl) {
         t->parent = pid;
         t->seed = p->seed;
         t->arch = p->arch;
+        t->text = p->text;
     }
     ctl->rung++;
     ctl->rung_first = first;
@@ -737,6 +742,7 @@ void ameir_controller_free(ameir_controller *ctl) {
     if (!ctl)
         return;
     free(ctl->trials);
+    ameir_arch_texts_destroy(&ctl->texts);
     free(ctl->cand);
     free(ctl->cand2);
     ameir_arch_set_free(&ctl->seen);
@@ -896,6 +902,10 @@ void ameir_controller_trial_arch(const ameir_controller *ctl, const ameir_trial 
 }
 
 const ameir_arch_names *ameir_controller_names(const ameir_controller *ctl) { return &ctl->names; }
+
+const char *ameir_controller_trial_json(const ameir_controller *ctl, const ameir_trial *t) {
+    return ameir_arch_texts_get(&ctl->texts, t->text);
+}
 
 int ameir_controller_stage(const ameir_controller *ctl) { return ctl->stage; }
 

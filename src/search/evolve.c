@@ -148,13 +148,21 @@ int ameir_space_evolve_set(const ameir_search_config *cfg, const ameir_arch_name
         free(kids);
         return rc;
     }
+    int slot = -1, slot_k = 0; /* the out slot holding the base, and the groups its last try wrote */
     for (int64_t tries = 0; rc >= 0 && n_parents > 0 && *n_out < n && tries < (int64_t)TRIES_PER_CHILD * n; tries++) {
         int k = make_child(s, &rng, parents, n_parents, max_order, c);
         if (k < 0)
             continue;
+        /* the slot is the base with the child's groups, as a copy of the base per try made
+         * it: the 16 KB base copied once per slot, and the groups an earlier try on the slot
+         * wrote past this one's put back from the base */
         ameir_arch *a = &out[*n_out];
-        *a = *base;
+        if (slot != *n_out)
+            *a = *base, slot = *n_out, slot_k = 0;
         ameir_groups_to_arch(s, c, k, a);
+        if (slot_k > k)
+            memcpy(&a->interactions[k], &base->interactions[k], (size_t)(slot_k - k) * sizeof a->interactions[0]);
+        slot_k = k;
         if (!ameir_space_contains(cfg, AMEIR_STAGE_INTERACTION, a))
             continue;
         if (!base_ok) {

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "checkpoint_util.h"
+#include "../common/arch_texts.h"
 #include "../common/trial_arch.h"
 
 static char dir[256];
@@ -43,6 +44,9 @@ static void check_same(const ameir_controller *a, const ameir_controller *b) {
         CHECK(same_double(x->seconds, y->seconds));
         CHECK(ameir_arch_equal(test_trial_arch(a, x), test_trial_arch(b, y)));
     }
+    /* the kept JSON: the live table's, and the one the read rebuilt by replaying */
+    check_trial_texts(a, "live");
+    check_trial_texts(b, "read back");
 }
 
 
@@ -149,11 +153,16 @@ int main(void) {
 
     /* the finished search round-trips, finals' test metrics included */
     CHECK_EQ_INT(ameir_checkpoint_write(path, cfg, ctl), 0);
+    check_file_texts(path, ctl);
     if (ameir_checkpoint_read(path, &cfg2, &back) < 0) {
         fprintf(stderr, "reading the finished search: %s\n", ameir_last_error());
         return 1;
     }
     check_same(ctl, back);
+    /* a rewrite from the resumed table stores what a fresh print gives */
+    CHECK_EQ_INT(ameir_checkpoint_write(copy, cfg2, back), 0);
+    check_file_texts(copy, back);
+    unlink(copy), unlink(copy_prev);
     CHECK_EQ_INT(ameir_controller_next(back, &t), AMEIR_NEXT_DONE);
     ameir_controller_free(back);
     ameir_search_config_free(cfg2);

@@ -7,11 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ameir/error.h"
 #include "ameir/rng.h"
 #include "ameir/search.h"
+#include "../common/arch_texts.h"
 #include "../common/check.h"
 #include "../common/ctr_schema.h"
 #include "ameir/seal.h"
@@ -109,9 +111,10 @@ static void spill(const char *p, const char *b, long n) {
 }
 
 int main(void) {
-    char dir[] = "/tmp/ameir-journal-XXXXXX", run[128], jpath[160];
+    char dir[] = "/tmp/ameir-journal-XXXXXX", run[128], jpath[160], again[128];
     CHECK(mkdtemp(dir) != NULL);
     snprintf(run, sizeof run, "%s/RUN.h5", dir);
+    snprintf(again, sizeof again, "%s/again/RUN.h5", dir);
     CHECK_EQ_INT(ameir_journal_path(run, jpath, sizeof jpath), 0);
     CHECK_STR_CONTAINS(jpath, "/RUN.journal");
     ameir_search_config *cfg = config();
@@ -181,6 +184,9 @@ int main(void) {
     ameir_controller_free(live);
 
     /* the whole search with whole rewrites as they come due; any moment reads back live */
+    char sub[128];
+    snprintf(sub, sizeof sub, "%s/again", dir);
+    CHECK(mkdir(sub, 0755) == 0);
     CHECK_EQ_INT(ameir_controller_create(&live, cfg), 0);
     CHECK_EQ_INT(ameir_checkpoint_write(run, cfg, live), 0);
     CHECK_EQ_INT(ameir_journal_open(&j, run), 0);
@@ -190,6 +196,14 @@ int main(void) {
         if (results % 97 == 0) {
             CHECK_EQ_INT(ameir_checkpoint_read(run, &cfg_back, &back), 0);
             CHECK(same(live, back));
+            if (results % (97 * 4) == 0) {
+                /* resumed from RUN.h5 and its journal: the kept JSON is filled by the replay, and
+                 * a rewrite from it stores fresh prints of every arch (the live table's too) */
+                check_trial_texts(back, "resumed");
+                CHECK_EQ_INT(ameir_checkpoint_write(again, cfg_back, back), 0);
+                check_file_texts(again, back);
+                check_file_texts(again, live);
+            }
             ameir_controller_free(back), ameir_search_config_free(cfg_back);
         }
     }
@@ -198,6 +212,8 @@ int main(void) {
     CHECK(file_size(jpath) < 32 + 1000 * rec);      /* and emptied the journal */
     CHECK_EQ_INT(ameir_checkpoint_read(run, &cfg_back, &back), 0);
     CHECK(same(live, back));
+    check_trial_texts(back, "resumed at the end");
+    check_file_texts(run, live);
     CHECK_EQ_INT(ameir_controller_next(back, &(ameir_search_task){0}), AMEIR_NEXT_DONE);
     ameir_controller_free(back), ameir_search_config_free(cfg_back);
 
