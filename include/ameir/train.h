@@ -15,12 +15,21 @@
 #include "ameir/net.h"
 
 /* Data-parallel training over several ranks (the transport is the caller's, e.g. MPI in
- * src/cluster): allgather hands every rank's bytes (send, nsend) to every rank, concatenated
- * in rank order into recv (at most cap bytes; *nrecv the total). Returns 0 or a negative
- * error. rank, size: this rank's place among the ranks that train the net together. */
+ * src/cluster). rank, size: this rank's place among the ranks that train the net together.
+ * Each returns 0 or a negative error; none of them adds anything (the sums are the model's,
+ * in shard order, never the transport's reduction order).
+ *   allgather: every rank's bytes (send, nsend) to every rank, concatenated in rank order
+ *     into recv (at most cap bytes; *nrecv the total).
+ *   alltoall: rank q gets scounts[q] bytes of send (the blocks for ranks 0, 1, ... lie one
+ *     after the other); recv gets rcounts[q] bytes from each rank q, in rank order. Every
+ *     rank knows every count, so none is sent.
+ *   allgather_inplace: buf holds counts[q] bytes of each rank q one after the other, this
+ *     rank's own already in place; afterwards every rank's block is filled in. */
 typedef struct ameir_shard_comm {
     int rank, size;
     int (*allgather)(void *ctx, const void *send, size_t nsend, void *recv, size_t cap, size_t *nrecv);
+    int (*alltoall)(void *ctx, const void *send, const size_t *scounts, void *recv, const size_t *rcounts);
+    int (*allgather_inplace)(void *ctx, void *buf, const size_t *counts);
     void *ctx;
 } ameir_shard_comm;
 
