@@ -86,6 +86,13 @@ const char *ameir_metrics_primary_name(int task);
 /* Evaluate on a loaded split. Returns 0 or a negative error. */
 int ameir_evaluate(ameir_net *net, const ameir_split *split, ameir_metrics *out);
 
+/* ameir_evaluate split over the ranks of a group (NULL or one rank: ameir_evaluate): each
+ * rank scores a contiguous share of the rows, the scores are gathered in row order and
+ * every rank computes the same metrics, bit-identical to ameir_evaluate's (a row's score
+ * does not depend on the rows scored with it). Every rank of the group must call it.
+ * Returns 0 or a negative error (the transport's among them). */
+int ameir_evaluate_group(ameir_net *net, const ameir_split *split, const ameir_shard_comm *group, ameir_metrics *out);
+
 /* ameir_evaluate with each seq candidate row run through the whole network on its own copy
  * of the history (ameir_net_predict): the reference that ameir_evaluate's one encoding per
  * history is tested against, bit for bit. Same for ctr data. */

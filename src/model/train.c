@@ -256,7 +256,8 @@ int ameir_train_fit(ameir_net *net, const ameir_split *train, const ameir_split 
         if (rc < 0)
             goto done;
         ameir_metrics m;
-        if ((rc = ameir_evaluate(net, valid, &m)) < 0)
+        /* split over a group's ranks, which all get the same metrics */
+        if ((rc = ameir_evaluate_group(net, valid, c->comm, &m)) < 0)
             goto done;
         double v = ameir_metrics_primary(&m), now = ameir_now();
         int improved = v > best_metric;
