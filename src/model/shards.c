@@ -13,6 +13,14 @@
  * Every rank then adds the L2 term on the union of the touched rows and takes the same Adam
  * step: all ranks hold the same weights after every step without ever sending weights.
  *
+ * With the Adam step by slices (ameir_shards_slice_adam_, plain nets on R > 1 ranks) the
+ * summed slices are not gathered: each rank takes the dense Adam step on its own slice only
+ * and the updated weights are gathered instead (the same bytes), so the dense Adam step is
+ * no longer repeated on every rank. Adam is elementwise, so the weights are the same bit for
+ * bit; m and v are then right only on each slice's owner until ameir_shards_sync_ gathers
+ * them (once per training call, not per step). The embedding rows' Adam step is taken by
+ * every rank, as before. 
+ *
  * A packed shard: int32 index, int32 rows, double loss sum, then per field int32 count,
  * count int32 row ids (sorted), count*d floats. Read back with memcpy (no alignment
  * assumed). */
@@ -41,6 +49,7 @@ struct ameir_shard_ws {
     size_t dense_cap;      /* the widest net's dense floats (a supernet's paths differ) */
     float *dsend, *drecv;  /* (mine * dense_cap), (S * (dense_cap / R + 1)) */
     size_t *scounts, *rcounts, *gcounts; /* (R) */
+    int slice_adam;        /* the dense Adam step by slices (then m, v need a sync) */
 };
 
 static size_t shard_bytes_max(const ameir_net *net, int shard_rows) {
@@ -157,7 +166,48 @@ static int reduce_dense(ameir_shard_ws *w, ameir_net *net, int mine) {
     AMEIR_ASSERT(n <= w->dense_cap / (size_t)R + 1);
     AMEIR_TRY(w->comm->alltoall(w->comm->ctx, w->dsend, w->scounts, w->drecv, w->rcounts));
     sum_shards(gd + a, w->drecv, n, S);
+    if (w->slice_adam)
+        return 0; /* the rest of the dense gradient is others' to use: the weights come back */
     return w->comm->allgather_inplace(w->comm->ctx, gd, w->gcounts);
+}
+
+void ameir_shards_slice_adam_(ameir_shard_ws *w) { w->slice_adam = w->comm && w->R > 1; }
+
+/* gcounts for D dense floats over the R ranks (bytes). */
+static void slice_counts(ameir_shard_ws *w, size_t D) {
+    for (int q = 0; q < w->R; q++)
+        w->gcounts[q] = (slice_begin(D, q + 1, w->R) - slice_begin(D, q, w->R)) * sizeof(float);
+}
+
+int ameir_shards_adam_step_(ameir_shard_ws *w, ameir_net *net, const ameir_train_opts *o) {
+    if (!w->slice_adam) {
+        ameir_net_adam_step(net, o);
+        return 0;
+    }
+    ameir_params *p = &net->params;
+    ameir_adam_opts a = ameir_net_adam_opts_(o);
+    int64_t t = ++p->step;
+    for (int f = 0; f < net->F; f++) {
+        const net_field *nf = &net->fields[f];
+        size_t off = p->tensors[nf->tensor].offset;
+        if (nf->nrows > 0)
+            ameir_adam_rows(p->data + off, p->m + off, p->v + off, p->grad + off, nf->rows, nf->nrows, net->d, &a, t);
+    }
+    size_t D = net->dense_size, b = net->dense_begin + slice_begin(D, w->rank, w->R);
+    size_t n = slice_begin(D, w->rank + 1, w->R) - slice_begin(D, w->rank, w->R);
+    if (n > 0)
+        ameir_adam_dense(p->data + b, p->m + b, p->v + b, p->grad + b, n, &a, t);
+    slice_counts(w, D);
+    return w->comm->allgather_inplace(w->comm->ctx, p->data + net->dense_begin, w->gcounts);
+}
+
+int ameir_shards_sync_(ameir_shard_ws *w, ameir_net *net) {
+    if (!w || !w->slice_adam)
+        return 0;
+    ameir_params *p = &net->params;
+    slice_counts(w, net->dense_size);
+    AMEIR_TRY(w->comm->allgather_inplace(w->comm->ctx, p->m + net->dense_begin, w->gcounts));
+    return w->comm->allgather_inplace(w->comm->ctx, p->v + net->dense_begin, w->gcounts);
 }
 
 /* The embedding rows the net's gradient holds after a forward_backward on one shard,
