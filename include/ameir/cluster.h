@@ -155,12 +155,14 @@ int ameir_unpack_result(const void *payload, size_t len, ameir_search_result *re
 /* --- data-parallel training ------------------------------------------------------------ */
 
 /* The ranks of comm training one net together: base goes into ameir_train_config.comm
- * (with shards > 0), and every step gathers all virtual shards on every rank. Every rank
- * of comm must run the same training calls. Returns 0, AMEIR_EMPI or AMEIR_ENOMEM. */
+ * (with shards > 0); every step gathers the shards' embedding rows on every rank, and
+ * each rank sums one slice of the dense gradient over all shards (an alltoall), then the
+ * slices are gathered. Every rank of comm must run the same training calls. Returns 0,
+ * AMEIR_EMPI or AMEIR_ENOMEM. */
 typedef struct ameir_dp_comm {
     ameir_shard_comm base;
     MPI_Comm comm;
-    int *counts, *displs; /* (size) */
+    int *counts, *displs, *scounts, *sdispls; /* (size) */
 } ameir_dp_comm;
 
 int ameir_dp_comm_init(ameir_dp_comm *dc, MPI_Comm comm);

@@ -15,12 +15,21 @@
 #include "ameir/net.h"
 
 /* Data-parallel training over several ranks (the transport is the caller's, e.g. MPI in
- * src/cluster): allgather hands every rank's bytes (send, nsend) to every rank, concatenated
- * in rank order into recv (at most cap bytes; *nrecv the total). Returns 0 or a negative
- * error. rank, size: this rank's place among the ranks that train the net together. */
+ * src/cluster). rank, size: this rank's place among the ranks that train the net together.
+ * Each returns 0 or a negative error; none of them adds anything (the sums are the model's,
+ * in shard order, never the transport's reduction order).
+ *   allgather: every rank's bytes (send, nsend) to every rank, concatenated in rank order
+ *     into recv (at most cap bytes; *nrecv the total).
+ *   alltoall: rank q gets scounts[q] bytes of send (the blocks for ranks 0, 1, ... lie one
+ *     after the other); recv gets rcounts[q] bytes from each rank q, in rank order. Every
+ *     rank knows every count, so none is sent.
+ *   allgather_inplace: buf holds counts[q] bytes of each rank q one after the other, this
+ *     rank's own already in place; afterwards every rank's block is filled in. */
 typedef struct ameir_shard_comm {
     int rank, size;
     int (*allgather)(void *ctx, const void *send, size_t nsend, void *recv, size_t cap, size_t *nrecv);
+    int (*alltoall)(void *ctx, const void *send, const size_t *scounts, void *recv, const size_t *rcounts);
+    int (*allgather_inplace)(void *ctx, void *buf, const size_t *counts);
     void *ctx;
 } ameir_shard_comm;
 
@@ -76,6 +85,13 @@ const char *ameir_metrics_primary_name(int task);
 
 /* Evaluate on a loaded split. Returns 0 or a negative error. */
 int ameir_evaluate(ameir_net *net, const ameir_split *split, ameir_metrics *out);
+
+/* ameir_evaluate split over the ranks of a group (NULL or one rank: ameir_evaluate): each
+ * rank scores a contiguous share of the rows, the scores are gathered in row order and
+ * every rank computes the same metrics, bit-identical to ameir_evaluate's (a row's score
+ * does not depend on the rows scored with it). Every rank of the group must call it.
+ * Returns 0 or a negative error (the transport's among them). */
+int ameir_evaluate_group(ameir_net *net, const ameir_split *split, const ameir_shard_comm *group, ameir_metrics *out);
 
 /* ameir_evaluate with each seq candidate row run through the whole network on its own copy
  * of the history (ameir_net_predict): the reference that ameir_evaluate's one encoding per

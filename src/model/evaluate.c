@@ -66,10 +66,11 @@ static void batch_view(ameir_batch *view, const ameir_batch *b, const ameir_sche
     view->row = b->row + r;
 }
 
-/* Logits of every row of a ctr split, in batches of the net's capacity; label and user
- * (rows entries each) receive the rows' labels and users when not NULL. */
-static int score_ctr(ameir_net *net, const ameir_split *sp, const ameir_schema *s, float *logit, float *label, int64_t *user) {
-    int64_t rows = ameir_split_rows(sp);
+/* Logits of rows [r0, r1) of a ctr split, in batches of the net's capacity, at logit[0..);
+ * label and user receive the rows' labels and users when not NULL. A row's logit does not
+ * depend on the rows that share its batch. */
+static int score_ctr(ameir_net *net, const ameir_split *sp, const ameir_schema *s, int64_t r0, int64_t r1, float *logit,
+                     float *label, int64_t *user) {
     int cap = ameir_net_max_batch(net), rc;
     ameir_batch b = {0};
     int64_t *idx = malloc(sizeof *idx * (size_t)cap);
@@ -77,16 +78,16 @@ static int score_ctr(ameir_net *net, const ameir_split *sp, const ameir_schema *
         return ameir_fail(AMEIR_ENOMEM, "evaluation buffers for %d rows", cap);
     if ((rc = ameir_batch_init(&b, s, cap)) < 0)
         goto done;
-    for (int64_t begin = 0; begin < rows; begin += cap) {
-        int n = (int)(rows - begin < cap ? rows - begin : cap);
+    for (int64_t begin = r0; begin < r1; begin += cap) {
+        int n = (int)(r1 - begin < cap ? r1 - begin : cap);
         for (int i = 0; i < n; i++)
             idx[i] = begin + i;
         ameir_split_fill(sp, idx, n, &b);
-        ameir_net_predict(net, &b, logit + begin);
+        ameir_net_predict(net, &b, logit + (begin - r0));
         if (label)
-            memcpy(label + begin, b.label, sizeof *label * (size_t)n);
+            memcpy(label + (begin - r0), b.label, sizeof *label * (size_t)n);
         if (user)
-            memcpy(user + begin, b.user, sizeof *user * (size_t)n);
+            memcpy(user + (begin - r0), b.user, sizeof *user * (size_t)n);
     }
 done:
     ameir_batch_destroy(&b);
@@ -94,17 +95,17 @@ done:
     return rc;
 }
 
-/* Logits (users, n_candidates) of every row's candidates of a seq split; several rows'
- * candidate sets go side by side through one forward pass, which encodes each history once
- * (or, for the reference, once per candidate row). */
-static int score_seq(ameir_net *net, const ameir_split *sp, const ameir_schema *s, float *score, int reference) {
-    int64_t users = ameir_split_rows(sp);
+/* Logits (users, n_candidates) of the candidates of rows [first, end) of a seq split, at
+ * score[0..); several rows' candidate sets go side by side through one forward pass, which
+ * encodes each history once (or, for the reference, once per candidate row). */
+static int score_seq(ameir_net *net, const ameir_split *sp, const ameir_schema *s, int64_t first, int64_t end, float *score,
+                     int reference) {
     int n_cand = s->n_candidates, per = ameir_net_max_batch(net) / n_cand, rc;
     ameir_batch b = {0};
     if ((rc = ameir_batch_init(&b, s, per * n_cand)) < 0)
         return rc;
-    for (int64_t u0 = 0; u0 < users; u0 += per) {
-        int k = (int)(users - u0 < per ? users - u0 : per);
+    for (int64_t u0 = first; u0 < end; u0 += per) {
+        int k = (int)(end - u0 < per ? end - u0 : per);
         for (int j = 0; j < k; j++) {
             ameir_batch view;
             batch_view(&view, &b, s, j, n_cand);
@@ -115,10 +116,11 @@ static int score_seq(ameir_net *net, const ameir_split *sp, const ameir_schema *
             AMEIR_ASSERT(view.n == n_cand);
         }
         b.n = k * n_cand;
+        float *out = score + (u0 - first) * n_cand;
         if (reference)
-            ameir_net_predict(net, &b, score + u0 * n_cand);
+            ameir_net_predict(net, &b, out);
         else
-            ameir_net_predict_candidates(net, &b, n_cand, score + u0 * n_cand);
+            ameir_net_predict_candidates(net, &b, n_cand, out);
     }
     ameir_batch_destroy(&b);
     return 0;
@@ -133,6 +135,25 @@ static int check_seq(const ameir_net *net, const ameir_schema *s) {
     return 0;
 }
 
+static void ctr_metrics(ameir_metrics *out, const float *logit, const float *label, const int64_t *user, int64_t rows) {
+    out->rows = rows;
+    out->auc = ameir_metric_auc(logit, label, rows);
+    out->logloss = ameir_metric_logloss(logit, label, rows);
+    out->gauc = ameir_metric_gauc(logit, label, user, rows);
+}
+
+static void seq_metrics(ameir_metrics *out, const float *score, int64_t users, int n_cand) {
+    ameir_rank_metrics rm;
+    ameir_metric_ranking(score, users, n_cand, &rm);
+    out->rows = users;
+    out->hr1 = rm.hr1;
+    out->hr5 = rm.hr5;
+    out->hr10 = rm.hr10;
+    out->ndcg5 = rm.ndcg5;
+    out->ndcg10 = rm.ndcg10;
+    out->mrr = rm.mrr;
+}
+
 static int evaluate_ctr(ameir_net *net, const ameir_split *sp, const ameir_schema *s, ameir_metrics *out) {
     int64_t rows = ameir_split_rows(sp);
     int rc;
@@ -141,12 +162,8 @@ static int evaluate_ctr(ameir_net *net, const ameir_split *sp, const ameir_schem
     int64_t *user = malloc(sizeof *user * (size_t)rows);
     if (!logit || !label || !user)
         rc = ameir_fail(AMEIR_ENOMEM, "evaluation buffers for %lld rows", (long long)rows);
-    else if ((rc = score_ctr(net, sp, s, logit, label, user)) == 0) {
-        out->rows = rows;
-        out->auc = ameir_metric_auc(logit, label, rows);
-        out->logloss = ameir_metric_logloss(logit, label, rows);
-        out->gauc = ameir_metric_gauc(logit, label, user, rows);
-    }
+    else if ((rc = score_ctr(net, sp, s, 0, rows, logit, label, user)) == 0)
+        ctr_metrics(out, logit, label, user, rows);
     free(logit);
     free(label);
     free(user);
@@ -160,17 +177,8 @@ static int evaluate_seq(ameir_net *net, const ameir_split *sp, const ameir_schem
     float *score = malloc(sizeof *score * (size_t)users * (size_t)s->n_candidates);
     if (!score)
         return ameir_fail(AMEIR_ENOMEM, "evaluation scores for %lld rows", (long long)users);
-    if ((rc = score_seq(net, sp, s, score, reference)) == 0) {
-        ameir_rank_metrics rm;
-        ameir_metric_ranking(score, users, s->n_candidates, &rm);
-        out->rows = users;
-        out->hr1 = rm.hr1;
-        out->hr5 = rm.hr5;
-        out->hr10 = rm.hr10;
-        out->ndcg5 = rm.ndcg5;
-        out->ndcg10 = rm.ndcg10;
-        out->mrr = rm.mrr;
-    }
+    if ((rc = score_seq(net, sp, s, 0, users, score, reference)) == 0)
+        seq_metrics(out, score, users, s->n_candidates);
     free(score);
     return rc;
 }
@@ -185,6 +193,86 @@ static int evaluate(ameir_net *net, const ameir_split *split, ameir_metrics *out
 
 int ameir_evaluate(ameir_net *net, const ameir_split *split, ameir_metrics *out) { return evaluate(net, split, out, 0); }
 
+/* Rank r of R scores rows [rows*r/R, rows*(r+1)/R) and sends (logits, labels, users) of
+ * them; every rank unpacks the ranks' parts in rank order, which is row order, and computes
+ * the metrics from the whole arrays. */
+static int evaluate_group_ctr(ameir_net *net, const ameir_split *sp, const ameir_schema *s, const ameir_shard_comm *g,
+                              ameir_metrics *out) {
+    int64_t rows = ameir_split_rows(sp), r0 = rows * g->rank / g->size, r1 = rows * (g->rank + 1) / g->size;
+    size_t per_row = sizeof(float) * 2 + sizeof(int64_t), n = (size_t)(r1 - r0), got = 0;
+    int rc;
+    unsigned char *mine = malloc(per_row * (n > 0 ? n : 1)), *all = malloc(per_row * (size_t)rows);
+    float *logit = malloc(sizeof *logit * (size_t)rows), *label = malloc(sizeof *label * (size_t)rows);
+    int64_t *user = malloc(sizeof *user * (size_t)rows);
+    if (!mine || !all || !logit || !label || !user) {
+        rc = ameir_fail(AMEIR_ENOMEM, "evaluation buffers for %lld rows", (long long)rows);
+        goto done;
+    }
+    /* one rank's part: its logits, then labels, then users (float, float, int64 blocks) */
+    float *ml = (float *)(void *)mine, *mb = ml + n;
+    if ((rc = score_ctr(net, sp, s, r0, r1, ml, mb, user)) < 0)
+        goto done;
+    memcpy(mine + 2 * n * sizeof(float), user, n * sizeof *user);
+    if ((rc = g->allgather(g->ctx, mine, per_row * n, all, per_row * (size_t)rows, &got)) < 0)
+        goto done;
+    if (got != per_row * (size_t)rows) {
+        rc = ameir_fail(AMEIR_EINTERNAL, "group evaluation: %zu bytes gathered, expected %zu", got, per_row * (size_t)rows);
+        goto done;
+    }
+    const unsigned char *p = all;
+    for (int q = 0; q < g->size; q++) {
+        int64_t a = rows * q / g->size, k = rows * (q + 1) / g->size - a;
+        memcpy(logit + a, p, (size_t)k * sizeof(float));
+        memcpy(label + a, p + (size_t)k * sizeof(float), (size_t)k * sizeof(float));
+        memcpy(user + a, p + (size_t)k * 2 * sizeof(float), (size_t)k * sizeof(int64_t));
+        p += (size_t)k * per_row;
+    }
+    ctr_metrics(out, logit, label, user, rows);
+done:
+    free(mine);
+    free(all);
+    free(logit);
+    free(label);
+    free(user);
+    return rc;
+}
+
+static int evaluate_group_seq(ameir_net *net, const ameir_split *sp, const ameir_schema *s, const ameir_shard_comm *g,
+                              ameir_metrics *out) {
+    int64_t users = ameir_split_rows(sp), u0 = users * g->rank / g->size, u1 = users * (g->rank + 1) / g->size;
+    size_t per_user = sizeof(float) * (size_t)s->n_candidates, got = 0;
+    int rc;
+    AMEIR_TRY(check_seq(net, s));
+    float *mine = malloc(per_user * (size_t)(u1 > u0 ? u1 - u0 : 1)), *score = malloc(per_user * (size_t)users);
+    if (!mine || !score) {
+        rc = ameir_fail(AMEIR_ENOMEM, "evaluation scores for %lld rows", (long long)users);
+        goto done;
+    }
+    if ((rc = score_seq(net, sp, s, u0, u1, mine, 0)) < 0 ||
+        (rc = g->allgather(g->ctx, mine, per_user * (size_t)(u1 - u0), score, per_user * (size_t)users, &got)) < 0)
+        goto done;
+    if (got != per_user * (size_t)users) {
+        rc = ameir_fail(AMEIR_EINTERNAL, "group evaluation: %zu bytes gathered, expected %zu", got, per_user * (size_t)users);
+        goto done;
+    }
+    seq_metrics(out, score, users, s->n_candidates);
+done:
+    free(mine);
+    free(score);
+    return rc;
+}
+
+int ameir_evaluate_group(ameir_net *net, const ameir_split *split, const ameir_shard_comm *group, ameir_metrics *out) {
+    if (!group || group->size <= 1)
+        return ameir_evaluate(net, split, out);
+    const ameir_schema *s = ameir_net_schema(net);
+    metrics_init(out, s->task);
+    if (ameir_split_rows(split) <= 0)
+        return ameir_fail(AMEIR_EDATA, "cannot evaluate on an empty split");
+    return s->task == AMEIR_TASK_SEQ ? evaluate_group_seq(net, split, s, group, out)
+                                     : evaluate_group_ctr(net, split, s, group, out);
+}
+
 int ameir_evaluate_reference(ameir_net *net, const ameir_split *split, ameir_metrics *out) {
     return evaluate(net, split, out, 1);
 }
@@ -194,7 +282,7 @@ int ameir_predict_scores(ameir_net *net, const ameir_split *split, float *logit,
     int64_t rows = ameir_split_rows(split);
     int rc, nc = s->n_candidates;
     if (s->task != AMEIR_TASK_SEQ) {
-        AMEIR_TRY(score_ctr(net, split, s, logit, NULL, NULL));
+        AMEIR_TRY(score_ctr(net, split, s, 0, rows, logit, NULL, NULL));
         if (rank)
             memset(rank, 0, sizeof *rank * (size_t)rows);
         return 0;
@@ -203,7 +291,7 @@ int ameir_predict_scores(ameir_net *net, const ameir_split *split, float *logit,
     float *score = malloc(sizeof *score * (size_t)(rows > 0 ? rows : 1) * (size_t)nc);
     if (!score)
         return ameir_fail(AMEIR_ENOMEM, "prediction scores for %lld rows", (long long)rows);
-    if ((rc = score_seq(net, split, s, score, 0)) == 0) {
+    if ((rc = score_seq(net, split, s, 0, rows, score, 0)) == 0) {
         for (int64_t r = 0; r < rows; r++) {
             const float *sc = score + r * nc;
             int64_t above = 0;

@@ -3,15 +3,27 @@
  * threads) computed the slices.
  *
  * Each rank computes the shards [S*r/R, S*(r+1)/R) on the net's own buffers (one thread:
- * a shard is always computed the same way), packs each shard's gradient (the dense block
- * and the embedding rows the shard touched), and the transport gathers every shard on
- * every rank. Every rank then sums the shards 0..S-1 into the net's gradient, adds the L2
- * term on the union of the touched rows and takes the same Adam step: all ranks hold the
- * same weights after every step without ever sending weights.
+ * a shard is always computed the same way). The embedding rows a shard touched are packed
+ * and gathered on every rank (they are few). The dense gradient is not: rank q owns the
+ * slice [D*q/R, D*(q+1)/R) of its D floats, gets that slice of every shard (an alltoall:
+ * the ranks' shards arrive in rank order, which is shard order), sums shards 0..S-1 of it
+ * and the slices are gathered back. Each float is the same sum in the same order as if one
+ * rank summed all shards, so the result is bit-identical for any R, while a rank receives
+ * about (S/R + 1) D floats and adds S D/R of them instead of receiving and adding all S D.
+ * Every rank then adds the L2 term on the union of the touched rows and takes the same Adam
+ * step: all ranks hold the same weights after every step without ever sending weights.
  *
- * A packed shard: int32 index, int32 rows, double loss sum, the dense gradient
- * (dense_size floats), then per field int32 count, count int32 row ids (sorted), count*d
- * floats. Read back with memcpy (no alignment assumed). */
+ * With the Adam step by slices (ameir_shards_slice_adam_, plain nets on R > 1 ranks) the
+ * summed slices are not gathered: each rank takes the dense Adam step on its own slice only
+ * and the updated weights are gathered instead (the same bytes), so the dense Adam step is
+ * no longer repeated on every rank. Adam is elementwise, so the weights are the same bit for
+ * bit; m and v are then right only on each slice's owner until ameir_shards_sync_ gathers
+ * them (once per training call, not per step). The embedding rows' Adam step is taken by
+ * every rank, as before. 
+ *
+ * A packed shard: int32 index, int32 rows, double loss sum, then per field int32 count,
+ * count int32 row ids (sorted), count*d floats. Read back with memcpy (no alignment
+ * assumed). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,9 +31,8 @@
 #include "net_internal.h"
 #include "train_priv.h"
 
-/* Where shard s's dense gradient and each field's rows sit in a gathered buffer. */
+/* Where shard s's rows of each field sit in a gathered buffer. */
 typedef struct shard_view {
-    const unsigned char *dense;
     const unsigned char *ids[AMEIR_MAX_FIELDS], *vals[AMEIR_MAX_FIELDS];
     int32_t count[AMEIR_MAX_FIELDS];
 } shard_view;
@@ -33,10 +44,16 @@ struct ameir_shard_ws {
     unsigned char *send, *recv;
     size_t recv_cap;
     shard_view *views;     /* (S) */
+    /* the dense gradient: this rank's shards' by destination rank (for each rank q, slice
+     * q of each own shard), the own slice of every shard, byte counts by rank */
+    size_t dense_cap;      /* the widest net's dense floats (a supernet's paths differ) */
+    float *dsend, *drecv;  /* (mine * dense_cap), (S * (dense_cap / R + 1)) */
+    size_t *scounts, *rcounts, *gcounts; /* (R) */
+    int slice_adam;        /* the dense Adam step by slices (then m, v need a sync) */
 };
 
 static size_t shard_bytes_max(const ameir_net *net, int shard_rows) {
-    size_t bytes = 2 * sizeof(int32_t) + sizeof(double) + net->dense_size * sizeof(float);
+    size_t bytes = 2 * sizeof(int32_t) + sizeof(double);
     for (int f = 0; f < net->F; f++) {
         const net_field *nf = &net->fields[f];
         size_t nid = (size_t)shard_rows * nf->width * (nf->is_item ? 1 + net->L : 1);
@@ -67,7 +84,13 @@ int ameir_shards_init_(ameir_shard_ws **out, ameir_net *net, const ameir_train_c
     w->send = malloc(w->shard_cap * (size_t)(mine > 0 ? mine : 1));
     w->recv = c->comm ? malloc(w->recv_cap) : NULL;
     w->views = calloc((size_t)S, sizeof *w->views);
-    if (!w->send || (c->comm && !w->recv) || !w->views) {
+    w->dense_cap = net->dense_size;
+    w->dsend = malloc(sizeof(float) * (w->dense_cap * (size_t)(mine > 0 ? mine : 1) + 1));
+    w->drecv = malloc(sizeof(float) * ((size_t)S * (w->dense_cap / (size_t)R + 1) + 1));
+    w->scounts = malloc(sizeof(size_t) * 3 * (size_t)R);
+    if (w->scounts)
+        w->rcounts = w->scounts + R, w->gcounts = w->scounts + 2 * R;
+    if (!w->send || (c->comm && !w->recv) || !w->views || !w->dsend || !w->drecv || !w->scounts) {
         ameir_shards_free_(w);
         return ameir_fail(AMEIR_ENOMEM, "virtual shard buffers (%zu bytes per shard, %d shards)", w->shard_cap, S);
     }
@@ -81,6 +104,9 @@ void ameir_shards_free_(ameir_shard_ws *w) {
     free(w->send);
     free(w->recv);
     free(w->views);
+    free(w->dsend);
+    free(w->drecv);
+    free(w->scounts);
     free(w);
 }
 
@@ -89,19 +115,109 @@ static unsigned char *put(unsigned char *p, const void *v, size_t n) {
     return p + n;
 }
 
-/* The net's gradient after a forward_backward on one shard, packed at p. */
+/* First float of rank q's slice of D dense floats shared by R ranks. */
+static size_t slice_begin(size_t D, int q, int R) { return (size_t)((uint64_t)D * (uint64_t)q / (uint64_t)R); }
+
+/* The net's dense gradient after a forward_backward on own shard k (of mine), into dsend:
+ * slice q of it at the block for rank q (all own shards' slice q, in shard order). An empty
+ * shard (a batch of fewer rows than shards) adds zeros. */
+static void put_dense(ameir_shard_ws *w, const ameir_net *net, int k, int mine, int rows) {
+    size_t D = net->dense_size;
+    const float *g = net->params.grad + net->dense_begin;
+    int R = w->comm ? w->R : 1;
+    for (int q = 0; q < R; q++) {
+        size_t a = slice_begin(D, q, R), n = slice_begin(D, q + 1, R) - a;
+        float *dst = w->dsend + a * (size_t)mine + (size_t)k * n;
+        if (rows > 0)
+            memcpy(dst, g + a, n * sizeof(float));
+        else
+            memset(dst, 0, n * sizeof(float));
+    }
+}
+
+/* Each element of x[0, n) as the sum over the S shards' blocks src + s*n, in shard order
+ * (from +0.0f, as the one-rank sum does). */
+static void sum_shards(float *x, const float *src, size_t n, int S) {
+    memset(x, 0, n * sizeof(float));
+    for (int s = 0; s < S; s++) {
+        const float *b = src + (size_t)s * n;
+        for (size_t i = 0; i < n; i++)
+            x[i] += b[i];
+    }
+}
+
+/* The dense gradient: this rank's slice summed over all shards, the slices gathered. */
+static int reduce_dense(ameir_shard_ws *w, ameir_net *net, int mine) {
+    size_t D = net->dense_size;
+    float *gd = net->params.grad + net->dense_begin;
+    if (!w->comm || w->R == 1) { /* dsend holds every shard whole, in order */
+        sum_shards(gd, w->dsend, D, w->S);
+        return 0;
+    }
+    int R = w->R, S = w->S;
+    size_t a = slice_begin(D, w->rank, R), n = slice_begin(D, w->rank + 1, R) - a;
+    for (int q = 0; q < R; q++) {
+        size_t nq = slice_begin(D, q + 1, R) - slice_begin(D, q, R);
+        int sq = S * (q + 1) / R - S * q / R;
+        w->scounts[q] = (size_t)mine * nq * sizeof(float);
+        w->rcounts[q] = (size_t)sq * n * sizeof(float);
+        w->gcounts[q] = nq * sizeof(float);
+    }
+    AMEIR_ASSERT(n <= w->dense_cap / (size_t)R + 1);
+    AMEIR_TRY(w->comm->alltoall(w->comm->ctx, w->dsend, w->scounts, w->drecv, w->rcounts));
+    sum_shards(gd + a, w->drecv, n, S);
+    if (w->slice_adam)
+        return 0; /* the rest of the dense gradient is others' to use: the weights come back */
+    return w->comm->allgather_inplace(w->comm->ctx, gd, w->gcounts);
+}
+
+void ameir_shards_slice_adam_(ameir_shard_ws *w) { w->slice_adam = w->comm && w->R > 1; }
+
+/* gcounts for D dense floats over the R ranks (bytes). */
+static void slice_counts(ameir_shard_ws *w, size_t D) {
+    for (int q = 0; q < w->R; q++)
+        w->gcounts[q] = (slice_begin(D, q + 1, w->R) - slice_begin(D, q, w->R)) * sizeof(float);
+}
+
+int ameir_shards_adam_step_(ameir_shard_ws *w, ameir_net *net, const ameir_train_opts *o) {
+    if (!w->slice_adam) {
+        ameir_net_adam_step(net, o);
+        return 0;
+    }
+    ameir_params *p = &net->params;
+    ameir_adam_opts a = ameir_net_adam_opts_(o);
+    int64_t t = ++p->step;
+    for (int f = 0; f < net->F; f++) {
+        const net_field *nf = &net->fields[f];
+        size_t off = p->tensors[nf->tensor].offset;
+        if (nf->nrows > 0)
+            ameir_adam_rows(p->data + off, p->m + off, p->v + off, p->grad + off, nf->rows, nf->nrows, net->d, &a, t);
+    }
+    size_t D = net->dense_size, b = net->dense_begin + slice_begin(D, w->rank, w->R);
+    size_t n = slice_begin(D, w->rank + 1, w->R) - slice_begin(D, w->rank, w->R);
+    if (n > 0)
+        ameir_adam_dense(p->data + b, p->m + b, p->v + b, p->grad + b, n, &a, t);
+    slice_counts(w, D);
+    return w->comm->allgather_inplace(w->comm->ctx, p->data + net->dense_begin, w->gcounts);
+}
+
+int ameir_shards_sync_(ameir_shard_ws *w, ameir_net *net) {
+    if (!w || !w->slice_adam)
+        return 0;
+    ameir_params *p = &net->params;
+    slice_counts(w, net->dense_size);
+    AMEIR_TRY(w->comm->allgather_inplace(w->comm->ctx, p->m + net->dense_begin, w->gcounts));
+    return w->comm->allgather_inplace(w->comm->ctx, p->v + net->dense_begin, w->gcounts);
+}
+
+/* The embedding rows the net's gradient holds after a forward_backward on one shard,
+ * packed at p. */
 static unsigned char *pack_shard(unsigned char *p, const ameir_net *net, int32_t index, int32_t rows, double loss_sum) {
     const ameir_params *pa = &net->params;
     int d = net->d;
     p = put(p, &index, sizeof index);
     p = put(p, &rows, sizeof rows);
     p = put(p, &loss_sum, sizeof loss_sum);
-    if (rows > 0)
-        p = put(p, pa->grad + net->dense_begin, net->dense_size * sizeof(float));
-    else { /* an empty shard (a batch of fewer rows than shards) adds nothing */
-        memset(p, 0, net->dense_size * sizeof(float));
-        p += net->dense_size * sizeof(float);
-    }
     for (int f = 0; f < net->F; f++) {
         const net_field *nf = &net->fields[f];
         const float *g = pa->grad + pa->tensors[nf->tensor].offset;
@@ -132,10 +248,10 @@ static ameir_batch batch_rows(const ameir_batch *b, const ameir_schema *s, int r
 static int parse_shard(const ameir_net *net, const unsigned char **pp, const unsigned char *end, int s, int S, int n,
                        shard_view *v, double *loss_sum) {
     const unsigned char *p = *pp;
-    size_t head = 2 * sizeof(int32_t) + sizeof(double), dense = net->dense_size * sizeof(float);
+    size_t head = 2 * sizeof(int32_t) + sizeof(double);
     int32_t index, rows;
     double ls;
-    if ((size_t)(end - p) < head + dense)
+    if ((size_t)(end - p) < head)
         return ameir_fail(AMEIR_EINTERNAL, "virtual shards: the gathered bytes hold %d of %d shards", s, S);
     memcpy(&index, p, sizeof index);
     memcpy(&rows, p + sizeof index, sizeof rows);
@@ -145,8 +261,7 @@ static int parse_shard(const ameir_net *net, const unsigned char **pp, const uns
         return ameir_fail(AMEIR_EINTERNAL, "virtual shards: got shard %d of %d rows where shard %d of %d rows was expected",
                           (int)index, (int)rows, s, (int)want);
     *loss_sum += ls;
-    v->dense = p + head;
-    p += head + dense;
+    p += head;
     size_t row_bytes = sizeof(int32_t) + (size_t)net->d * sizeof(float);
     for (int f = 0; f < net->F; f++) {
         int32_t count;
@@ -165,7 +280,8 @@ static int parse_shard(const ameir_net *net, const unsigned char **pp, const uns
     return 0;
 }
 
-/* Gradient = shard 0 + shard 1 + ... in that order; the touched rows are their union. */
+/* The embedding gradient = shard 0 + shard 1 + ... in that order; the touched rows are
+ * their union. */
 static int combine(ameir_shard_ws *w, ameir_net *net, const unsigned char *buf, size_t len, int n, double *loss_sum) {
     ameir_params *pa = &net->params;
     int d = net->d, S = w->S;
@@ -175,16 +291,6 @@ static int combine(ameir_shard_ws *w, ameir_net *net, const unsigned char *buf, 
         AMEIR_TRY(parse_shard(net, &p, end, s, S, n, &w->views[s], loss_sum));
     if (p != end)
         return ameir_fail(AMEIR_EINTERNAL, "virtual shards: %zu bytes left over", (size_t)(end - p));
-    float *gd = pa->grad + net->dense_begin;
-    memset(gd, 0, net->dense_size * sizeof(float));
-    for (int s = 0; s < S; s++) {
-        const unsigned char *src = w->views[s].dense;
-        for (size_t i = 0; i < net->dense_size; i++) {
-            float v;
-            memcpy(&v, src + i * sizeof v, sizeof v);
-            gd[i] += v;
-        }
-    }
     for (int f = 0; f < net->F; f++) {
         net_field *nf = &net->fields[f];
         float *g = pa->grad + pa->tensors[nf->tensor].offset;
@@ -224,6 +330,7 @@ int ameir_shards_step_(ameir_shard_ws *w, ameir_net *net, const ameir_batch *b, 
     so.l2 = 0.0f; /* once, on the union of the touched rows, below */
     int s0 = S * w->rank / w->R, s1 = S * (w->rank + 1) / w->R;
     unsigned char *p = w->send;
+    AMEIR_ASSERT(net->dense_size <= w->dense_cap);
     for (int s = s0; s < s1; s++) {
         int r0 = (int)((int64_t)n * s / S), nr = (int)((int64_t)n * (s + 1) / S) - r0;
         double ls = 0.0;
@@ -233,6 +340,7 @@ int ameir_shards_step_(ameir_shard_ws *w, ameir_net *net, const ameir_batch *b, 
             ameir_rng r = S == 1 ? *drop : ameir_rng_split(drop, (uint64_t)s);
             ls = (double)ameir_net_forward_backward_scaled_(net, &v, &so, &r, NULL, (float)nr / (float)n) * nr;
         }
+        put_dense(w, net, s - s0, s1 - s0, nr);
         p = pack_shard(p, net, s, nr, ls);
         AMEIR_ASSERT((size_t)(p - w->send) <= w->shard_cap * (size_t)(s1 - s0));
     }
@@ -244,6 +352,7 @@ int ameir_shards_step_(ameir_shard_ws *w, ameir_net *net, const ameir_batch *b, 
     }
     double sum;
     AMEIR_TRY(combine(w, net, all, len, n, &sum));
+    AMEIR_TRY(reduce_dense(w, net, s1 - s0));
     float l = (float)(sum / n);
     if (o->l2 > 0)
         for (int f = 0; f < net->F; f++) {

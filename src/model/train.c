@@ -129,8 +129,8 @@ static int ws_init(train_ws *ws, ameir_net *net, const ameir_split *sp, const am
          * every rank whatever its thread count */
         rc = ameir_net_set_threads(net, c->shards > 0 ? 1 : c->threads);
     }
-    if (rc >= 0 && c->shards > 0)
-        rc = ameir_shards_init_(&ws->shards, net, c);
+    if (rc >= 0 && c->shards > 0 && (rc = ameir_shards_init_(&ws->shards, net, c)) >= 0)
+        ameir_shards_slice_adam_(ws->shards); /* m and v synced by the callers of train_range */
     if (rc < 0)
         ws_destroy(ws);
     return rc;
@@ -162,7 +162,10 @@ static int train_range(ameir_net *net, const ameir_split *sp, const ameir_train_
         if (!isfinite(loss))
             return ameir_fail(AMEIR_EDIVERGED, "training loss became %s at step %lld (learning rate %g); the weights before that step are kept",
                               isnan(loss) ? "NaN" : "infinite", (long long)s, (double)c->opt.lr);
-        ameir_net_adam_step(net, &c->opt);
+        if (ws->shards)
+            AMEIR_TRY(ameir_shards_adam_step_(ws->shards, net, &c->opt));
+        else
+            ameir_net_adam_step(net, &c->opt);
         AMEIR_ASSERT(p->step == s + 1);
         *loss_sum += loss;
     }
@@ -174,6 +177,10 @@ int ameir_train_steps(ameir_net *net, const ameir_split *train, const ameir_trai
     double sum = 0.0, last = 0.0;
     AMEIR_TRY(ws_init(&ws, net, train, c));
     int rc = train_range(net, train, c, target_steps, &ws, &sum, &last);
+    if (rc >= 0 || rc == AMEIR_EDIVERGED) { /* every rank got here alike: m and v whole again */
+        int sr = ameir_shards_sync_(ws.shards, net);
+        rc = sr < 0 ? sr : rc;
+    }
     if (last_loss)
         *last_loss = last;
     ws_destroy(&ws);
@@ -256,7 +263,8 @@ int ameir_train_fit(ameir_net *net, const ameir_split *train, const ameir_split 
         if (rc < 0)
             goto done;
         ameir_metrics m;
-        if ((rc = ameir_evaluate(net, valid, &m)) < 0)
+        /* split over a group's ranks, which all get the same metrics */
+        if ((rc = ameir_evaluate_group(net, valid, c->comm, &m)) < 0)
             goto done;
         double v = ameir_metrics_primary(&m), now = ameir_now();
         int improved = v > best_metric;
@@ -290,6 +298,8 @@ int ameir_train_fit(ameir_net *net, const ameir_split *train, const ameir_split 
     } else {
         res->best_step = p->step; /* diverged before the first validation: the last good step */
     }
+    if ((rc = ameir_shards_sync_(ws.shards, net)) < 0) /* m and v whole again on every rank */
+        goto done;
     res->epochs = (double)(res->steps) / (double)ws.feed.spe;
     rc = res->diverged ? AMEIR_EDIVERGED : 0;
     if (res->diverged)

@@ -6,7 +6,10 @@
  * interleaved `reps` times; prints each run and the medians. Rank 0 also checks that the
  * group ends with the weights of "S alone" (the identity the search relies on).
  *
- * usage: mpirun -np G dp_rate DATA_DIR ARCH.json [steps 400] [shards 4] [reps 5] [batch 256] */
+ * With a 7th argument "group" only the group runs (no plain, no alone, no check): a run to
+ * profile each rank of (perf record per rank counts cycles whatever else loads the cores).
+ *
+ * usage: mpirun -np G dp_rate DATA_DIR ARCH.json [steps 400] [shards 4] [reps 5] [batch 256] [group] */
 #include <math.h>
 #include <mpi.h>
 #include <stdio.h>
@@ -70,6 +73,7 @@ int main(int argc, char **argv) {
     }
     int64_t steps = argc > 3 ? atoll(argv[3]) : 400;
     int shards = argc > 4 ? atoi(argv[4]) : 4, reps = argc > 5 ? atoi(argv[5]) : 5, batch = argc > 6 ? atoi(argv[6]) : 256;
+    int group_only = argc > 7 && !strcmp(argv[7], "group");
     if (steps < 1 || shards < 1 || reps < 1 || reps > 64 || batch < shards) {
         if (rank == 0)
             fprintf(stderr, "dp_rate: steps >= 1, 1 <= reps <= 64, 1 <= shards <= batch\n");
@@ -99,13 +103,15 @@ int main(int argc, char **argv) {
     int same = 1;
     for (int r = 0; r < reps; r++) {
         uint64_t h_alone = 0, h_group = 0, h = 0;
-        if (rank == 0) {
+        if (rank == 0 && !group_only) {
             t_plain[r] = train_once(ds, &arch, train, &plain, steps, &h);
             t_alone[r] = train_once(ds, &arch, train, &alone, steps, &h_alone);
         }
         MPI_Barrier(MPI_COMM_WORLD); /* the others idle meanwhile (they poll: a shared core is not used) */
         t_group[r] = train_once(ds, &arch, train, &group, steps, &h_group);
-        if (rank == 0) {
+        if (rank == 0 && group_only) {
+            printf("run %d: %d shards on %d ranks %.1f steps/s\n", r + 1, shards, size, (double)steps / t_group[r]);
+        } else if (rank == 0) {
             same &= h_alone == h_group;
             printf("run %d: plain %.1f steps/s, %d shards alone %.1f, %d shards on %d ranks %.1f%s\n", r + 1,
                    (double)steps / t_plain[r], shards, (double)steps / t_alone[r], shards, size, (double)steps / t_group[r],
@@ -113,7 +119,7 @@ int main(int argc, char **argv) {
             fflush(stdout);
         }
     }
-    if (rank == 0) {
+    if (rank == 0 && !group_only) {
         double p = (double)steps / median(t_plain, reps), a = (double)steps / median(t_alone, reps),
                g = (double)steps / median(t_group, reps);
         printf("median of %d: plain %.1f steps/s, %d shards alone %.1f (%.2fx plain), on %d ranks %.1f (%.2fx alone, %.2fx plain); "

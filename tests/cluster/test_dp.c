@@ -2,7 +2,9 @@
  * trained by 1, 2 and 3 ranks ends with the same weights, Adam moments and validation
  * metrics, bit for bit, and every rank of a group holds the same state; one shard is the
  * plain step exactly; S shards' summed gradient is the batch gradient up to rounding; a
- * supernet trained by 1, 2 and 3 ranks scores its candidates the same, bit for bit.
+ * supernet trained by 1, 2 and 3 ranks scores its candidates the same, bit for bit; validation
+ * split over a group's ranks (ameir_evaluate_group) gives ameir_evaluate's metrics bit for
+ * bit, and early stopping on it (ameir_train_fit) picks the same step and state.
  * argv[1]: the source root (for configs/datasets/synthetic.json). */
 #include <math.h>
 #include <mpi.h>
@@ -33,6 +35,9 @@ static const char *ARCH =
 typedef struct outcome {
     double auc, logloss, loss;
     uint64_t state; /* hash of parameters, both moments and the step */
+    double fit_auc, fit_gauc;
+    int64_t fit_best_step;
+    uint64_t fit_state;
 } outcome;
 
 static uint64_t state_hash(ameir_net *net) {
@@ -61,18 +66,31 @@ static ameir_net *make_net(const ameir_dataset *ds, const ameir_arch *arch, cons
     return net;
 }
 
-/* Train STEPS steps (in two calls, as a promoted trial would) and validate. */
+/* Train STEPS steps (in two calls, as a promoted trial would) and validate, alone and
+ * split over the group; then early stopping from there (validating every 8 steps). */
 static outcome run(const ameir_dataset *ds, const ameir_arch *arch, const ameir_split *train, const ameir_split *valid,
                    const ameir_train_config *c) {
     outcome o = {0};
     ameir_net *net = make_net(ds, arch, c);
-    ameir_metrics m;
+    ameir_metrics m, mg;
     CHECK_EQ_INT(ameir_train_steps(net, train, c, STEPS / 2, &o.loss), 0);
     CHECK_EQ_INT(ameir_train_steps(net, train, c, STEPS, &o.loss), 0);
     CHECK_EQ_INT(ameir_evaluate(net, valid, &m), 0);
+    CHECK_EQ_INT(ameir_evaluate_group(net, valid, c->comm, &mg), 0);
+    CHECK(m.auc == mg.auc && m.logloss == mg.logloss && m.gauc == mg.gauc && m.rows == mg.rows);
     o.auc = m.auc;
     o.logloss = m.logloss;
     o.state = state_hash(net);
+    ameir_train_config f = *c;
+    f.max_steps = 32;
+    f.eval_every = 8;
+    f.patience = 2;
+    ameir_fit_result fit;
+    CHECK_EQ_INT(ameir_train_fit(net, train, valid, &f, 0, &fit), 0);
+    o.fit_auc = fit.best_valid.auc;
+    o.fit_gauc = fit.best_valid.gauc;
+    o.fit_best_step = fit.best_step;
+    o.fit_state = state_hash(net);
     ameir_net_free(net);
     return o;
 }
@@ -228,9 +246,14 @@ int main(int argc, char **argv) {
         for (int R = 1; R <= 3; R++)
             printf("dp: %d rank(s), %d shards, %d steps: valid AUC %.9f logloss %.9f last loss %.9f state %016llx\n", R,
                    SHARDS, STEPS, o[R].auc, o[R].logloss, o[R].loss, (unsigned long long)o[R].state);
+        for (int R = 1; R <= 3; R++)
+            printf("dp fit: %d rank(s): best step %lld valid AUC %.9f gAUC %.9f state %016llx\n", R,
+                   (long long)o[R].fit_best_step, o[R].fit_auc, o[R].fit_gauc, (unsigned long long)o[R].fit_state);
         for (int R = 2; R <= 3; R++) {
             CHECK(o[R].state == o[1].state);
             CHECK(o[R].auc == o[1].auc && o[R].logloss == o[1].logloss && o[R].loss == o[1].loss);
+            CHECK(o[R].fit_state == o[1].fit_state && o[R].fit_best_step == o[1].fit_best_step);
+            CHECK(o[R].fit_auc == o[1].fit_auc && o[R].fit_gauc == o[1].fit_gauc);
         }
         CHECK(o[1].auc > 0.5);
     }
