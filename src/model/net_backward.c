@@ -289,25 +289,27 @@ typedef struct adam_task {
     int64_t t;
 } adam_task;
 
-/* Adam is elementwise: thread k takes its share of each table's touched rows and of the
- * dense range, so the result does not depend on the split. */
-static void adam_rows_task(void *arg, int k) {
-    adam_task *at = arg;
-    ameir_net *net = at->net;
+void ameir_net_adam_part_(ameir_net *net, const ameir_adam_opts *a, int64_t t, int k, int K, size_t lo, size_t hi) {
     ameir_params *p = &net->params;
-    size_t T = (size_t)net->T;
     for (int f = 0; f < net->F; f++) {
         net_field *nf = &net->fields[f];
         size_t off = p->tensors[nf->tensor].offset;
-        int a = (int)((size_t)nf->nrows * (size_t)k / T), b = (int)((size_t)nf->nrows * (size_t)(k + 1) / T);
-        if (b > a)
-            ameir_adam_rows(p->data + off, p->m + off, p->v + off, p->grad + off, nf->rows + a, b - a, net->d, &at->a,
-                            at->t);
+        int r0 = (int)((size_t)nf->nrows * (size_t)k / (size_t)K), r1 = (int)((size_t)nf->nrows * (size_t)(k + 1) / (size_t)K);
+        if (r1 > r0)
+            ameir_adam_rows(p->data + off, p->m + off, p->v + off, p->grad + off, nf->rows + r0, r1 - r0, net->d, a, t);
     }
-    /* the dense tensors are one range; the alignment gaps between them stay 0 */
-    size_t n = net->dense_size, a = net->dense_begin + n * (size_t)k / T, b = net->dense_begin + n * (size_t)(k + 1) / T;
-    if (b > a)
-        ameir_adam_dense(p->data + a, p->m + a, p->v + a, p->grad + a, b - a, &at->a, at->t);
+    lo += net->dense_begin, hi += net->dense_begin;
+    if (hi > lo)
+        ameir_adam_dense(p->data + lo, p->m + lo, p->v + lo, p->grad + lo, hi - lo, a, t);
+}
+
+/* Adam is elementwise: thread k takes its share of each table's touched rows and of the
+ * dense range (one range: the alignment gaps between its tensors stay 0), so the result
+ * does not depend on the split. */
+static void adam_rows_task(void *arg, int k) {
+    adam_task *at = arg;
+    size_t T = (size_t)at->net->T, n = at->net->dense_size;
+    ameir_net_adam_part_(at->net, &at->a, at->t, k, (int)T, n * (size_t)k / T, n * (size_t)(k + 1) / T);
 }
 
 void ameir_net_adam_step(ameir_net *net, const ameir_train_opts *o) {

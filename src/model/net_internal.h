@@ -161,4 +161,9 @@ int ameir_params_load_(ameir_params *p, hid_t group);
 /* One Adam option block from the training options. */
 ameir_adam_opts ameir_net_adam_opts_(const ameir_train_opts *o);
 
+/* Adam step t on share k of K of each table's touched rows and on dense floats [lo, hi)
+ * (offsets from the dense block's start). Elementwise, so shares taken by threads or by
+ * ranks give the whole step's bits. */
+void ameir_net_adam_part_(ameir_net *net, const ameir_adam_opts *a, int64_t t, int k, int K, size_t lo, size_t hi);
+
 #endif

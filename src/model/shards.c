@@ -19,7 +19,7 @@
  * no longer repeated on every rank. Adam is elementwise, so the weights are the same bit for
  * bit; m and v are then right only on each slice's owner until ameir_shards_sync_ gathers
  * them (once per training call, not per step). The embedding rows' Adam step is taken by
- * every rank, as before. 
+ * every rank, as before.
  *
  * A packed shard: int32 index, int32 rows, double loss sum, then per field int32 count,
  * count int32 row ids (sorted), count*d floats. Read back with memcpy (no alignment
@@ -146,6 +146,12 @@ static void sum_shards(float *x, const float *src, size_t n, int S) {
     }
 }
 
+/* gcounts for D dense floats over the R ranks (bytes). */
+static void slice_counts(ameir_shard_ws *w, size_t D) {
+    for (int q = 0; q < w->R; q++)
+        w->gcounts[q] = (slice_begin(D, q + 1, w->R) - slice_begin(D, q, w->R)) * sizeof(float);
+}
+
 /* The dense gradient: this rank's slice summed over all shards, the slices gathered. */
 static int reduce_dense(ameir_shard_ws *w, ameir_net *net, int mine) {
     size_t D = net->dense_size;
@@ -161,23 +167,17 @@ static int reduce_dense(ameir_shard_ws *w, ameir_net *net, int mine) {
         int sq = S * (q + 1) / R - S * q / R;
         w->scounts[q] = (size_t)mine * nq * sizeof(float);
         w->rcounts[q] = (size_t)sq * n * sizeof(float);
-        w->gcounts[q] = nq * sizeof(float);
     }
     AMEIR_ASSERT(n <= w->dense_cap / (size_t)R + 1);
     AMEIR_TRY(w->comm->alltoall(w->comm->ctx, w->dsend, w->scounts, w->drecv, w->rcounts));
     sum_shards(gd + a, w->drecv, n, S);
     if (w->slice_adam)
         return 0; /* the rest of the dense gradient is others' to use: the weights come back */
+    slice_counts(w, D);
     return w->comm->allgather_inplace(w->comm->ctx, gd, w->gcounts);
 }
 
 void ameir_shards_slice_adam_(ameir_shard_ws *w) { w->slice_adam = w->comm && w->R > 1; }
-
-/* gcounts for D dense floats over the R ranks (bytes). */
-static void slice_counts(ameir_shard_ws *w, size_t D) {
-    for (int q = 0; q < w->R; q++)
-        w->gcounts[q] = (slice_begin(D, q + 1, w->R) - slice_begin(D, q, w->R)) * sizeof(float);
-}
 
 int ameir_shards_adam_step_(ameir_shard_ws *w, ameir_net *net, const ameir_train_opts *o) {
     if (!w->slice_adam) {
@@ -186,17 +186,9 @@ int ameir_shards_adam_step_(ameir_shard_ws *w, ameir_net *net, const ameir_train
     }
     ameir_params *p = &net->params;
     ameir_adam_opts a = ameir_net_adam_opts_(o);
-    int64_t t = ++p->step;
-    for (int f = 0; f < net->F; f++) {
-        const net_field *nf = &net->fields[f];
-        size_t off = p->tensors[nf->tensor].offset;
-        if (nf->nrows > 0)
-            ameir_adam_rows(p->data + off, p->m + off, p->v + off, p->grad + off, nf->rows, nf->nrows, net->d, &a, t);
-    }
-    size_t D = net->dense_size, b = net->dense_begin + slice_begin(D, w->rank, w->R);
-    size_t n = slice_begin(D, w->rank + 1, w->R) - slice_begin(D, w->rank, w->R);
-    if (n > 0)
-        ameir_adam_dense(p->data + b, p->m + b, p->v + b, p->grad + b, n, &a, t);
+    size_t D = net->dense_size;
+    /* every rank all the touched rows, its own slice of the dense floats */
+    ameir_net_adam_part_(net, &a, ++p->step, 0, 1, slice_begin(D, w->rank, w->R), slice_begin(D, w->rank + 1, w->R));
     slice_counts(w, D);
     return w->comm->allgather_inplace(w->comm->ctx, p->data + net->dense_begin, w->gcounts);
 }
