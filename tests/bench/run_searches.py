@@ -5,7 +5,7 @@ baseline (trained in the same final phase, same budget and seed) and the ratio o
 wall time to one baseline's training.
 
 usage: /usr/bin/python3 tests/bench/run_searches.py run --datasets ml100k-ctr,frappe-ctr [--seeds 1,2,3]
-           [--ameir build/src/cli/ameir] [--np 3] [--nice 5] [--out runs/searches]
+           [--ameir build/src/cli/ameir] [--np 3] [--nice 5] [--out runs/searches] [--final-seeds N]
        /usr/bin/python3 tests/bench/run_searches.py table [--out runs/searches]
 
 `run` expects the data prepared by `ameir prep` in runs/data/NAME (see each config's
@@ -27,11 +27,13 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def config_for(name, seed, out_dir):
+def config_for(name, seed, out_dir, final_seeds=None):
     path = os.path.join(ROOT, "configs", "search", name + ".json")
     with open(path) as f:
         cfg = json.load(f)
     cfg["seed"] = seed
+    if final_seeds is not None:  # a shorter final phase, said in the search.json it writes
+        cfg["final_seeds"] = final_seeds
     here = os.path.dirname(path)
     cfg["data"] = os.path.normpath(os.path.join(here, cfg["data"]))  # a variant (NAME-oneshot) shares NAME's data
     cfg["baselines"] = [os.path.normpath(os.path.join(here, b)) for b in cfg.get("baselines", [])]
@@ -99,7 +101,7 @@ def run_one(a, name, seed):
         if done:
             print("%s seed %d: %s is finished, skipped" % (name, seed, rh5), file=sys.stderr)
             return None
-    cfg = config_for(name, seed, out_dir) if not resume else None
+    cfg = config_for(name, seed, out_dir, a.final_seeds) if not resume else None
     run_args = ["--resume", rh5] if resume else ["--config", cfg, "--out", rh5]
     cmd = ["nice", "-n", str(a.nice), "mpirun", "-np", str(a.np), "--oversubscribe", a.ameir, "search"] + run_args + ["--json"]
     loads, stop = [], threading.Event()
@@ -230,6 +232,7 @@ def main():
     ap.add_argument("--np", type=int, default=3)
     ap.add_argument("--nice", type=int, default=5)
     ap.add_argument("--out", default=os.path.join(ROOT, "runs", "searches"))
+    ap.add_argument("--final-seeds", type=int, default=None, help="override the config's final_seeds")
     a = ap.parse_args()
     cmd_run(a) if a.what == "run" else cmd_table(a)
 
