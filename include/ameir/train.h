@@ -93,6 +93,12 @@ int ameir_evaluate(ameir_net *net, const ameir_split *split, ameir_metrics *out)
  * Returns 0 or a negative error (the transport's among them). */
 int ameir_evaluate_group(ameir_net *net, const ameir_split *split, const ameir_shard_comm *group, ameir_metrics *out);
 
+/* Group rank 0's weights, Adam moments and step copied to every rank of the group (NULL or
+ * one rank: nothing to do), between training calls (m and v are whole then). A rank that
+ * joins a running trial gets its state this way and trains on bit for bit. Every rank of
+ * the group must call it with a net of the same arch. Returns 0 or the transport's error. */
+int ameir_net_share_state(ameir_net *net, const ameir_shard_comm *group);
+
 /* ameir_evaluate with each seq candidate row run through the whole network on its own copy
  * of the history (ameir_net_predict): the reference that ameir_evaluate's one encoding per
  * history is tested against, bit for bit. Same for ctr data. */

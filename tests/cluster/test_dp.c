@@ -4,7 +4,8 @@
  * plain step exactly; S shards' summed gradient is the batch gradient up to rounding; a
  * supernet trained by 1, 2 and 3 ranks scores its candidates the same, bit for bit; validation
  * split over a group's ranks (ameir_evaluate_group) gives ameir_evaluate's metrics bit for
- * bit, and early stopping on it (ameir_train_fit) picks the same step and state.
+ * bit, and early stopping on it (ameir_train_fit) picks the same step and state; a group of 2
+ * that a third rank joins half-way (ameir_net_share_state) ends as 1 rank does, bit for bit.
  * argv[1]: the source root (for configs/datasets/synthetic.json). */
 #include <math.h>
 #include <mpi.h>
@@ -66,14 +67,11 @@ static ameir_net *make_net(const ameir_dataset *ds, const ameir_arch *arch, cons
     return net;
 }
 
-/* Train STEPS steps (in two calls, as a promoted trial would) and validate, alone and
- * split over the group; then early stopping from there (validating every 8 steps). */
-static outcome run(const ameir_dataset *ds, const ameir_arch *arch, const ameir_split *train, const ameir_split *valid,
-                   const ameir_train_config *c) {
+/* From a net trained to STEPS / 2: train on to STEPS and validate, alone and split over the
+ * group; then early stopping from there (validating every 8 steps). Frees net. */
+static outcome finish(ameir_net *net, const ameir_split *train, const ameir_split *valid, const ameir_train_config *c) {
     outcome o = {0};
-    ameir_net *net = make_net(ds, arch, c);
     ameir_metrics m, mg;
-    CHECK_EQ_INT(ameir_train_steps(net, train, c, STEPS / 2, &o.loss), 0);
     CHECK_EQ_INT(ameir_train_steps(net, train, c, STEPS, &o.loss), 0);
     CHECK_EQ_INT(ameir_evaluate(net, valid, &m), 0);
     CHECK_EQ_INT(ameir_evaluate_group(net, valid, c->comm, &mg), 0);
@@ -95,6 +93,24 @@ static outcome run(const ameir_dataset *ds, const ameir_arch *arch, const ameir_
     return o;
 }
 
+/* Train STEPS steps in two calls (as a promoted trial would), then finish. */
+static outcome run(const ameir_dataset *ds, const ameir_arch *arch, const ameir_split *train, const ameir_split *valid,
+                   const ameir_train_config *c) {
+    ameir_net *net = make_net(ds, arch, c);
+    double loss = 0;
+    CHECK_EQ_INT(ameir_train_steps(net, train, c, STEPS / 2, &loss), 0);
+    return finish(net, train, valid, c);
+}
+
+/* Every rank of the group holds the state of its rank 0; then the group is released. */
+static void release_group(const outcome *o, ameir_dp_comm *dc, MPI_Comm *comm) {
+    uint64_t h0 = o->state;
+    MPI_Bcast(&h0, 1, MPI_UINT64_T, 0, *comm);
+    CHECK(h0 == o->state);
+    ameir_dp_comm_destroy(dc);
+    MPI_Comm_free(comm);
+}
+
 /* The trial on ranks 0..R-1 of the world; every rank gets group rank 0's outcome. */
 static outcome run_on_ranks(int R, const ameir_dataset *ds, const ameir_arch *arch, const ameir_split *train,
                             const ameir_split *valid) {
@@ -108,12 +124,40 @@ static outcome run_on_ranks(int R, const ameir_dataset *ds, const ameir_arch *ar
         CHECK_EQ_INT(ameir_dp_comm_init(&dc, comm), 0);
         ameir_train_config c = config(SHARDS, &dc.base);
         o = run(ds, arch, train, valid, &c);
-        /* every rank of the group holds the state of its rank 0 */
-        uint64_t h0 = o.state;
-        MPI_Bcast(&h0, 1, MPI_UINT64_T, 0, comm);
-        CHECK(h0 == o.state);
-        ameir_dp_comm_destroy(&dc);
-        MPI_Comm_free(&comm);
+        release_group(&o, &dc, &comm);
+    }
+    MPI_Bcast(&o, (int)sizeof o, MPI_BYTE, 0, MPI_COMM_WORLD);
+    return o;
+}
+
+/* A group that grows at a chunk boundary: ranks 0 and 1 train the first STEPS / 2 steps,
+ * then rank 2 joins with a freshly built net, gets the leader's state
+ * (ameir_net_share_state) and the three finish the trial. Every rank gets rank 0's outcome. */
+static outcome run_joined(const ameir_dataset *ds, const ameir_arch *arch, const ameir_split *train, const ameir_split *valid) {
+    int rank;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm two, three;
+    MPI_Comm_split(MPI_COMM_WORLD, rank < 2 ? 0 : MPI_UNDEFINED, rank, &two);
+    MPI_Comm_split(MPI_COMM_WORLD, rank < 3 ? 0 : MPI_UNDEFINED, rank, &three);
+    outcome o = {0};
+    if (three != MPI_COMM_NULL) {
+        ameir_dp_comm d2, d3;
+        ameir_train_config c = config(SHARDS, NULL);
+        ameir_net *net = make_net(ds, arch, &c);
+        double loss = 0;
+        if (two != MPI_COMM_NULL) {
+            CHECK_EQ_INT(ameir_dp_comm_init(&d2, two), 0);
+            c.comm = &d2.base;
+            CHECK_EQ_INT(ameir_train_steps(net, train, &c, STEPS / 2, &loss), 0);
+            ameir_dp_comm_destroy(&d2);
+            MPI_Comm_free(&two);
+        }
+        CHECK_EQ_INT(ameir_dp_comm_init(&d3, three), 0);
+        c.comm = &d3.base;
+        CHECK_EQ_INT(ameir_net_share_state(net, &d3.base), 0);
+        CHECK_EQ_INT(ameir_net_params(net)->step, STEPS / 2);
+        o = finish(net, train, valid, &c);
+        release_group(&o, &d3, &three);
     }
     MPI_Bcast(&o, (int)sizeof o, MPI_BYTE, 0, MPI_COMM_WORLD);
     return o;
@@ -239,9 +283,10 @@ int main(int argc, char **argv) {
 
     if (rank == 0)
         check_gradient_sum(ds, &arch, train);
-    outcome o[4];
+    outcome o[4], joined;
     for (int R = 1; R <= 3; R++)
         o[R] = run_on_ranks(R, ds, &arch, train, valid);
+    joined = run_joined(ds, &arch, train, valid);
     if (rank == 0) {
         for (int R = 1; R <= 3; R++)
             printf("dp: %d rank(s), %d shards, %d steps: valid AUC %.9f logloss %.9f last loss %.9f state %016llx\n", R,
@@ -256,6 +301,11 @@ int main(int argc, char **argv) {
             CHECK(o[R].fit_auc == o[1].fit_auc && o[R].fit_gauc == o[1].fit_gauc);
         }
         CHECK(o[1].auc > 0.5);
+        printf("dp join: 2 ranks, a third joins at step %d: valid AUC %.9f last loss %.9f state %016llx, fit best step %lld "
+               "state %016llx\n", STEPS / 2, joined.auc, joined.loss, (unsigned long long)joined.state,
+               (long long)joined.fit_best_step, (unsigned long long)joined.fit_state);
+        CHECK(joined.state == o[1].state && joined.auc == o[1].auc && joined.loss == o[1].loss);
+        CHECK(joined.fit_state == o[1].fit_state && joined.fit_best_step == o[1].fit_best_step && joined.fit_auc == o[1].fit_auc);
     }
     for (int R = 1; R <= 3; R++)
         o[R] = supernet_on_ranks(R, ds, train, valid);
