@@ -14,6 +14,14 @@
  *                           (or STOP when the search is over)
  *   w -> 0 RESULT           the group leader's: the outcome, which also asks for the next
  *                           task; the other members of a group send REQUEST
+ *   0 -> L JOIN             when workers wait and no task can start: "rank k joins your trial t"
+ *                           (to the leader L of a running search trial on virtual shards);
+ *   0 -> k TASK             the same trial for k, its group flagged joining (the ranks as rank
+ *                           0 knows them, L first, k last)
+ *   L -> k GROW             at L's next chunk boundary: the grown group's ranks (the old ones
+ *                           in their order, then those that joined), or none when trial t
+ *                           ended first (k then asks rank 0 again); the group then makes a
+ *                           communicator over the new ranks and L sends its state to all
  *   w -> 0 INTERRUPTED      w got SIGTERM/SIGINT/SIGUSR1; the coordinator stops the job
  *   0 -> w STOP             finish; w answers BYE (with its wait statistics) and leaves
  * Every MPI call is checked by AMEIR_MPI_CHECK (ameir/check.h), which records the file and line. */
@@ -35,7 +43,7 @@
 #include "ameir/trial.h"
 
 #define AMEIR_MSG_MAGIC 0x52494D41u /* "AMIR" little-endian */
-#define AMEIR_MSG_VERSION 3u /* 2: a task names the ranks that train it; a result also asks for the next task; 3: archs field by field */
+#define AMEIR_MSG_VERSION 4u /* 2: a task names the ranks that train it; a result also asks for the next task; 3: archs field by field; 4: join and grow, a group's joining flag */
 #define AMEIR_MSG_TAG 4242
 #define AMEIR_MSG_MAX_PAYLOAD (16u << 20) /* a sanity bound: nothing we send is near it */
 
@@ -46,6 +54,8 @@ enum ameir_msg_type {
     AMEIR_MSG_STOP = 4,
     AMEIR_MSG_BYE = 5,
     AMEIR_MSG_INTERRUPTED = 6,
+    AMEIR_MSG_JOIN = 7,
+    AMEIR_MSG_GROW = 8,
 };
 
 typedef struct ameir_msg_header {
@@ -132,6 +142,7 @@ void ameir_sleep_ms(int ms);
 typedef struct ameir_group {
     int size;
     int ranks[AMEIR_GROUP_MAX];
+    int joining; /* a task's: the receiver joins the running group of ranks[0] (it is ranks[size - 1]) */
 } ameir_group;
 
 /* Where an unpacked task's one-shot lists (task->cands, task->alive) live: grown as needed,
@@ -151,6 +162,12 @@ void ameir_pack_task(ameir_pack *p, const ameir_search_task *task, const ameir_g
 int ameir_unpack_task(const void *payload, size_t len, ameir_search_task *task, ameir_group *group, ameir_task_lists *lists);
 void ameir_pack_result(ameir_pack *p, const ameir_search_result *res);
 int ameir_unpack_result(const void *payload, size_t len, ameir_search_result *res);
+/* JOIN: rank joins trial_id. GROW: the grown group of trial_id (size 0: too late). Unpacking
+ * checks counts and ranks as for a task. */
+void ameir_pack_join(ameir_pack *p, int64_t trial_id, int rank);
+int ameir_unpack_join(const void *payload, size_t len, int64_t *trial_id, int *rank);
+void ameir_pack_grow(ameir_pack *p, int64_t trial_id, const ameir_group *g);
+int ameir_unpack_grow(const void *payload, size_t len, int64_t *trial_id, ameir_group *g);
 
 /* --- data-parallel training ------------------------------------------------------------ */
 
@@ -173,6 +190,19 @@ void ameir_dp_comm_destroy(ameir_dp_comm *dc);
  * shared out as evenly as possible (earlier tasks first), at most max_group each (the
  * trials' virtual shards; <= 1: always one). Pure; the simulated cluster uses it too. */
 void ameir_group_sizes(int n_tasks, int workers, int max_group, int *sizes);
+
+/* A trial running on a group, as rank 0 sees it when a worker is free and no task can start. */
+typedef struct ameir_group_run {
+    int64_t trial;
+    int size;      /* ranks training it now (counting those already sent to join it) */
+    int64_t steps; /* steps the task trains (its budget minus the step it starts from) */
+    int growable;  /* a search trial on virtual shards: it can take in a rank between chunks */
+} ameir_group_run;
+
+/* The running trial a free worker joins: among the growable ones below max_group ranks, the
+ * smallest group, then the most steps, then the lowest trial id; -1 when none. Pure; the
+ * simulated cluster uses it too. */
+int ameir_group_join_pick(const ameir_group_run *runs, int n, int max_group);
 
 /* --- the loops ------------------------------------------------------------------------ */
 

@@ -71,6 +71,22 @@ void ameir_trial_data_close(ameir_trial_data *td);
 /* Asked between training chunks; non-zero abandons the trial (AMEIR_EINTERRUPTED). */
 typedef int (*ameir_trial_stop_fn)(void *arg);
 
+/* What the caller does between chunks of training (any member may be NULL).
+ *   stop: non-zero abandons the trial (AMEIR_EINTERRUPTED).
+ *   waiting: asked on the group's leader: how many ranks wait to join the group (0: none).
+ *   grow: called at the boundary the leader chose, on every rank of the group and on each
+ *     rank that joins (collective): afterwards the ameir_shard_comm the trial was given
+ *     spans the grown group (the joining ranks last, so the leader stays rank 0). For a
+ *     joining rank *joined = 0 says the trial ended before the leader took it in.
+ * Only a search trial's net grows (its state is whole between training calls); without
+ * waiting and grow the group stays as it started. */
+typedef struct ameir_trial_hooks {
+    ameir_trial_stop_fn stop;
+    int (*waiting)(void *arg);
+    int (*grow)(void *arg, int *joined);
+    void *arg;
+} ameir_trial_hooks;
+
 /* Run task on td, alone (group NULL) or as one rank of a group that trains it data-parallel
  * over ctx->train.shards virtual shards (group: the transport of train.h; every rank of the
  * group calls this with the same task). The result is the same bit for bit either way. In a
@@ -81,7 +97,16 @@ typedef int (*ameir_trial_stop_fn)(void *arg);
  * AMEIR_EINTERRUPTED when stop said so (nothing saved; the trial stays pending).
  * Other negative codes are runtime failures (files, HDF5, memory). */
 int ameir_trial_run(const ameir_trial_ctx *ctx, ameir_trial_data *td, const ameir_search_task *task,
-                    const ameir_shard_comm *group, ameir_trial_stop_fn stop, void *stop_arg, ameir_search_result *res);
+                    const ameir_shard_comm *group, const ameir_trial_hooks *h, ameir_search_result *res);
+
+/* Join search trial `task` that another group trains: build its net, wait in h->grow for
+ * the group's next chunk boundary (group is the comm grow fills in), take the leader's
+ * state (ameir_net_share_state) and train on as a member to the end (the leader scores,
+ * saves and answers). The trial's result is the same bit for bit as without the join.
+ * *joined = 0 (and 0 returned): the trial ended first and nothing was done.
+ * AMEIR_EINTERRUPTED / errors as ameir_trial_run. */
+int ameir_trial_join(const ameir_trial_ctx *ctx, ameir_trial_data *td, const ameir_search_task *task,
+                     const ameir_shard_comm *group, const ameir_trial_hooks *h, int *joined);
 
 /* Copy a file through a temporary name and a rename (for best_model.h5). 0 or AMEIR_EIO. */
 int ameir_copy_file(const char *from, const char *to);

@@ -128,7 +128,8 @@ int ameir_local_run(const ameir_search_config *cfg, ameir_controller *ctl, const
             break;
         }
         ameir_search_result res;
-        rc = ameir_trial_run(ctx, td, task, NULL, local_stop, NULL, &res);
+        const ameir_trial_hooks hooks = {.stop = local_stop};
+        rc = ameir_trial_run(ctx, td, task, NULL, &hooks, &res);
         if (rc < 0)
             break; /* interrupted: the trial stays running, i.e. pending in the checkpoint */
         res.worker = 0;
@@ -157,7 +158,11 @@ typedef struct worker_slot {
     double last; /* when it last sent a message, or was sent a task or stop */
     int64_t trial;
     int watched; /* its current task has a time limit, so silence past it means a stall */
-    ameir_outbox task_out, stop_out; /* posted, never blocking on a stalled worker; a stop may follow an unreceived task */
+    int lead;    /* the rank leading the group of its current task */
+    ameir_group group; /* a leader's: its group's ranks now, joined ones last */
+    int growable;      /* a leader's: a search trial on virtual shards, which ranks can join */
+    int64_t steps;     /* a leader's: the steps its task trains */
+    ameir_outbox task_out, stop_out, join_out; /* posted, never blocking on a stalled worker; a stop may follow an unreceived task */
 } worker_slot;
 
 typedef struct cluster {
@@ -168,7 +173,10 @@ typedef struct cluster {
     ameir_msg msg;
     ameir_pack pack;
     ameir_search_task *tasks; /* (size - 1): those handed out in one dispatch */
+    ameir_search_task *running; /* (size): the task each leader of a growable trial trains */
     int *free_ranks, *sizes;  /* (size - 1) */
+    ameir_group_run *runs;    /* (size) */
+    int *run_lead;            /* (size): the leader of runs[i] */
     ameir_group group;
 } cluster;
 
@@ -210,7 +218,8 @@ static int send_task(cluster *k, const ameir_search_task *task) {
     if (k->pack.failed)
         return ameir_fail(AMEIR_ENOMEM, "no memory to pack a task");
     double now = ameir_now();
-    for (int i = 0; i < k->group.size; i++) {
+    int lead = k->group.ranks[0];
+    for (int i = k->group.joining ? k->group.size - 1 : 0; i < k->group.size; i++) {
         worker_slot *w = &k->w[k->group.ranks[i]];
         AMEIR_TRY(ameir_msg_post(k->comm, k->group.ranks[i], AMEIR_MSG_TASK, k->pack.data, k->pack.len, &w->task_out));
         w->waiting = 0;
@@ -218,6 +227,47 @@ static int send_task(cluster *k, const ameir_search_task *task) {
         w->sent = w->last = now;
         w->trial = task->trial_id;
         w->watched = task->kind == AMEIR_TRIAL_SEARCH && k->c.cfg->trial_time_limit > 0;
+        w->lead = lead;
+    }
+    if (k->group.joining)
+        return 0;
+    worker_slot *l = &k->w[lead];
+    l->group = k->group;
+    l->growable = task->kind == AMEIR_TRIAL_SEARCH && k->c.cfg->train.shards > 1;
+    l->steps = task->budget;
+    if (task->parent >= 0)
+        l->steps -= ameir_controller_trial(k->c.ctl, task->parent)->steps;
+    if (l->growable)
+        k->running[lead] = *task;
+    return 0;
+}
+
+/* Free workers when no task can start: each joins a running trial (ameir_group_join_pick);
+ * its leader is told (JOIN) and takes it in at its next chunk boundary. */
+static int join_running(cluster *k, const int *ranks, int n) {
+    for (int i = 0; i < n; i++) {
+        int n_runs = 0;
+        for (int r = 1; r < k->size; r++) {
+            worker_slot *w = &k->w[r];
+            if (!w->busy || w->lead != r || !w->growable)
+                continue;
+            k->runs[n_runs] = (ameir_group_run){w->trial, w->group.size, w->steps, 1};
+            k->run_lead[n_runs++] = r;
+        }
+        int pick = ameir_group_join_pick(k->runs, n_runs, k->c.cfg->train.shards);
+        if (pick < 0)
+            return 0;
+        int lead = k->run_lead[pick], r = ranks[i];
+        worker_slot *l = &k->w[lead];
+        ameir_pack_reset(&k->pack);
+        ameir_pack_join(&k->pack, l->trial, r);
+        AMEIR_TRY(ameir_msg_post(k->comm, lead, AMEIR_MSG_JOIN, k->pack.data, k->pack.len, &l->join_out));
+        l->group.ranks[l->group.size++] = r;
+        k->group = l->group;
+        k->group.joining = 1;
+        ameir_log(AMEIR_LOG_INFO, "ameir search: rank %d joins trial %lld (led by rank %d, now %d ranks)", r, (long long)l->trial, lead,
+                  l->group.size);
+        AMEIR_TRY(send_task(k, &k->running[lead]));
     }
     return 0;
 }
@@ -245,12 +295,14 @@ static int dispatch(cluster *k, int *done) {
     if (n_tasks == 0 && next == AMEIR_NEXT_WAIT) {
         for (int b = 1; b < k->size; b++)
             if (k->w[b].busy)
-                return 0;
+                return join_running(k, k->free_ranks, n_free);
         /* waiting for results with none to come would hang the job */
         return ameir_fail(AMEIR_EINTERNAL, "controller waits for results although no trial is running");
     }
     ameir_group_sizes(n_tasks, n_free, k->c.cfg->train.shards, k->sizes);
-    for (int i = 0, at = 0; i < n_tasks; i++) {
+    int at = 0;
+    for (int i = 0; i < n_tasks; i++) {
+        k->group.joining = 0;
         k->group.size = k->sizes[i];
         for (int j = 0; j < k->sizes[i]; j++)
             k->group.ranks[j] = k->free_ranks[at++];
@@ -264,7 +316,8 @@ static int dispatch(cluster *k, int *done) {
         }
         AMEIR_TRY(send_task(k, &k->tasks[i]));
     }
-    return 0;
+    /* workers the new tasks could not take (each group at its most) join running trials */
+    return next == AMEIR_NEXT_WAIT && at < n_free ? join_running(k, k->free_ranks + at, n_free - at) : 0;
 }
 
 /* Seconds past the trial time limit a worker may stay silent (AMEIR_WATCHDOG_GRACE, default
@@ -362,10 +415,16 @@ static double stop_grace(void) {
 static int handle(cluster *k) {
     k->w[k->msg.source].last = ameir_now();
     switch (k->msg.type) {
-    case AMEIR_MSG_REQUEST: /* also a group member done with its share of a trial */
-        k->w[k->msg.source].waiting = 1;
-        k->w[k->msg.source].busy = 0;
+    case AMEIR_MSG_REQUEST: { /* also a group member done with its share of a trial */
+        worker_slot *w = &k->w[k->msg.source], *l = &k->w[w->lead];
+        /* a member leaves once the training is over (or its join came too late): nobody
+         * joins that trial any more */
+        if (w->busy && w->lead != k->msg.source && l->busy && l->trial == w->trial)
+            l->growable = 0;
+        w->waiting = 1;
+        w->busy = 0;
         return 0;
+    }
     case AMEIR_MSG_RESULT:
         return on_result(k);
     case AMEIR_MSG_INTERRUPTED: {
@@ -402,7 +461,10 @@ int ameir_coordinator_run(MPI_Comm comm, const ameir_search_config *cfg, ameir_c
     k.tasks = malloc(sizeof *k.tasks * (size_t)(k.size > 1 ? k.size - 1 : 1));
     k.free_ranks = malloc(sizeof *k.free_ranks * (size_t)k.size);
     k.sizes = malloc(sizeof *k.sizes * (size_t)k.size);
-    if (!k.w || !k.tasks || !k.free_ranks || !k.sizes) {
+    k.running = cfg->train.shards > 1 ? malloc(sizeof *k.running * (size_t)k.size) : NULL;
+    k.runs = malloc(sizeof *k.runs * (size_t)k.size);
+    k.run_lead = malloc(sizeof *k.run_lead * (size_t)k.size);
+    if (!k.w || !k.tasks || !k.free_ranks || !k.sizes || (cfg->train.shards > 1 && !k.running) || !k.runs || !k.run_lead) {
         rc = ameir_fail(AMEIR_ENOMEM, "no memory for %d worker slots", k.size);
         goto done;
     }
@@ -410,6 +472,7 @@ int ameir_coordinator_run(MPI_Comm comm, const ameir_search_config *cfg, ameir_c
         k.w[r].last = ameir_now();
         ameir_outbox_init(&k.w[r].task_out);
         ameir_outbox_init(&k.w[r].stop_out);
+        ameir_outbox_init(&k.w[r].join_out);
     }
     while (!done) {
         if (ameir_signal_caught && !st->signal) {
@@ -459,8 +522,12 @@ done:
     for (int r = 1; k.w && r < k.size; r++) {
         ameir_outbox_destroy(&k.w[r].task_out);
         ameir_outbox_destroy(&k.w[r].stop_out);
+        ameir_outbox_destroy(&k.w[r].join_out);
     }
     free(k.w);
+    free(k.running);
+    free(k.runs);
+    free(k.run_lead);
     free(k.tasks);
     free(k.free_ranks);
     free(k.sizes);

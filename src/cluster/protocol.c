@@ -20,6 +20,10 @@ const char *ameir_msg_type_name(int type) {
         return "bye";
     case AMEIR_MSG_INTERRUPTED:
         return "interrupted";
+    case AMEIR_MSG_JOIN:
+        return "join";
+    case AMEIR_MSG_GROW:
+        return "grow";
     }
     return "unknown";
 }
@@ -114,7 +118,7 @@ static int check_header(const ameir_msg *m, int count) {
         return ameir_fail(AMEIR_EINVAL,
                           "protocol error from rank %d: message version %u, expected %u (are all ranks the same ameir build?)",
                           m->source, (unsigned)h.version, AMEIR_MSG_VERSION);
-    if (h.type < AMEIR_MSG_REQUEST || h.type > AMEIR_MSG_INTERRUPTED)
+    if (h.type < AMEIR_MSG_REQUEST || h.type > AMEIR_MSG_GROW)
         return ameir_fail(AMEIR_EINVAL, "protocol error from rank %d: unknown message type %u", m->source, (unsigned)h.type);
     if ((size_t)h.length != (size_t)count - sizeof h)
         return ameir_fail(AMEIR_EINVAL, "protocol error from rank %d: %s header says %u payload bytes, received %zu", m->source,
@@ -238,6 +242,43 @@ static int unpack_arch(ameir_unpack *u, ameir_arch *a, int64_t trial) {
     return 0;
 }
 
+/* A group: its joining flag, size and ranks. */
+static void pack_group(ameir_pack *p, const ameir_group *g) {
+    ameir_pack_i64(p, g->joining);
+    ameir_pack_i64(p, g->size);
+    for (int i = 0; i < g->size && i < AMEIR_GROUP_MAX; i++)
+        ameir_pack_i64(p, g->ranks[i]);
+}
+
+/* A group of `what`: 1 to AMEIR_GROUP_MAX distinct worker ranks, ascending unless ranks
+ * joined it later (they come last, in the order they joined: a joining task's group, every
+ * grow message's; min_size 0 lets an empty list say "too late" in a grow message). */
+static int unpack_group(ameir_unpack *u, ameir_group *g, int min_size, const char *what, long long trial) {
+    int grown = min_size == 0;
+    int64_t joining = ameir_unpack_i64(u), n = ameir_unpack_i64(u);
+    if (u->failed)
+        return ameir_unpack_finish(u, what);
+    if (n < min_size || n > AMEIR_GROUP_MAX || (joining != 0 && joining != 1))
+        return ameir_fail(AMEIR_EINVAL, "protocol error: %s %lld for a group of %lld ranks (expected %d to %d), joining %lld", what,
+                          trial, (long long)n, min_size, AMEIR_GROUP_MAX, (long long)joining);
+    g->joining = (int)joining;
+    g->size = (int)n;
+    for (int i = 0; i < g->size; i++) {
+        int64_t r = ameir_unpack_i64(u);
+        if (u->failed)
+            return ameir_unpack_finish(u, what);
+        int seen = 0;
+        for (int j = 0; j < i; j++)
+            seen |= g->ranks[j] == r;
+        int ascending = !g->joining && !grown;
+        if (r < 1 || r > INT32_MAX || seen || (ascending && i > 0 && r <= g->ranks[i - 1]))
+            return ameir_fail(AMEIR_EINVAL, "protocol error: %s %lld: group rank %lld at %d is not a %s worker rank", what, trial,
+                              (long long)r, i, ascending ? "distinct ascending" : "distinct");
+        g->ranks[i] = (int)r;
+    }
+    return 0;
+}
+
 void ameir_pack_task(ameir_pack *p, const ameir_search_task *t, const ameir_group *g) {
     ameir_pack_i64(p, t->trial_id);
     ameir_pack_i64(p, t->stage);
@@ -250,9 +291,7 @@ void ameir_pack_task(ameir_pack *p, const ameir_search_task *t, const ameir_grou
     ameir_pack_i64(p, t->parent);
     ameir_pack_i64(p, (int64_t)t->seed);
     pack_arch(p, &t->arch);
-    ameir_pack_i64(p, g->size);
-    for (int i = 0; i < g->size && i < AMEIR_GROUP_MAX; i++)
-        ameir_pack_i64(p, g->ranks[i]);
+    pack_group(p, g);
     ameir_pack_i64(p, t->candidate);
     ameir_pack_i64(p, t->n_cands);
     for (int i = 0; i < t->n_cands; i++)
@@ -331,22 +370,7 @@ int ameir_unpack_task(const void *payload, size_t len, ameir_search_task *t, ame
     t->parent = ameir_unpack_i64(&u);
     t->seed = (uint64_t)ameir_unpack_i64(&u);
     AMEIR_TRY(unpack_arch(&u, &t->arch, t->trial_id));
-    int64_t n = ameir_unpack_i64(&u);
-    if (u.failed)
-        return ameir_unpack_finish(&u, "task");
-    if (n < 1 || n > AMEIR_GROUP_MAX)
-        return ameir_fail(AMEIR_EINVAL, "protocol error: task %lld for a group of %lld ranks (expected 1 to %d)",
-                          (long long)t->trial_id, (long long)n, AMEIR_GROUP_MAX);
-    g->size = (int)n;
-    for (int i = 0; i < g->size; i++) {
-        int64_t r = ameir_unpack_i64(&u);
-        if (u.failed)
-            return ameir_unpack_finish(&u, "task");
-        if (r < 1 || r > INT32_MAX || (i > 0 && r <= g->ranks[i - 1]))
-            return ameir_fail(AMEIR_EINVAL, "protocol error: task %lld: group rank %lld at %d is not an ascending worker rank",
-                              (long long)t->trial_id, (long long)r, i);
-        g->ranks[i] = (int)r;
-    }
+    AMEIR_TRY(unpack_group(&u, g, 1, "task", (long long)t->trial_id));
     AMEIR_TRY(unpack_lists(&u, t, lists));
     AMEIR_TRY(ameir_unpack_finish(&u, "task"));
     if (t->trial_id < 0 || t->budget < 0 || t->valid_rows < 0 || t->eval_every < 0 || t->stage < 0 || t->stage > AMEIR_STAGE_FINAL)
@@ -400,4 +424,34 @@ int ameir_unpack_result(const void *payload, size_t len, ameir_search_result *r)
     if (r->status != AMEIR_TRIAL_DONE && r->status != AMEIR_TRIAL_DIVERGED && r->status != AMEIR_TRIAL_TIMEOUT)
         return ameir_fail(AMEIR_EINVAL, "protocol error: result of trial %lld has status %d", (long long)r->trial_id, r->status);
     return 0;
+}
+
+void ameir_pack_join(ameir_pack *p, int64_t trial_id, int rank) {
+    ameir_pack_i64(p, trial_id);
+    ameir_pack_i64(p, rank);
+}
+
+int ameir_unpack_join(const void *payload, size_t len, int64_t *trial_id, int *rank) {
+    ameir_unpack u;
+    ameir_unpack_init(&u, payload, len);
+    *trial_id = ameir_unpack_i64(&u);
+    int64_t r = ameir_unpack_i64(&u);
+    AMEIR_TRY(ameir_unpack_finish(&u, "join"));
+    if (*trial_id < 0 || r < 1 || r > INT32_MAX)
+        return ameir_fail(AMEIR_EINVAL, "protocol error: join of rank %lld to trial %lld", (long long)r, (long long)*trial_id);
+    *rank = (int)r;
+    return 0;
+}
+
+void ameir_pack_grow(ameir_pack *p, int64_t trial_id, const ameir_group *g) {
+    ameir_pack_i64(p, trial_id);
+    pack_group(p, g);
+}
+
+int ameir_unpack_grow(const void *payload, size_t len, int64_t *trial_id, ameir_group *g) {
+    ameir_unpack u;
+    ameir_unpack_init(&u, payload, len);
+    *trial_id = ameir_unpack_i64(&u);
+    AMEIR_TRY(unpack_group(&u, g, 0, "grow of trial", (long long)*trial_id));
+    return ameir_unpack_finish(&u, "grow");
 }

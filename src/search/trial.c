@@ -215,10 +215,10 @@ static int forced_to_diverge(int64_t trial_id) {
 }
 
 /* The ranks of a group stop together: a stop on any rank stops all; the leader's clock
- * (timeout) and chunk size (target) decide for every rank. */
-static int agree(const ameir_shard_comm *group, int *stop_now, int *timeout, int64_t *target) {
-    int64_t mine[3] = {*stop_now, group->rank == 0 ? *timeout : 0, group->rank == 0 ? *target : 0};
-    int64_t all[3 * 256];
+ * (timeout), chunk size (target) and ranks waiting to join (join) decide for every rank. */
+static int agree(const ameir_shard_comm *group, int *stop_now, int *timeout, int64_t *target, int *join) {
+    int64_t mine[4] = {*stop_now, group->rank == 0 ? *timeout : 0, group->rank == 0 ? *target : 0, group->rank == 0 ? *join : 0};
+    int64_t all[4 * 256];
     size_t got = 0;
     if (group->size > 256)
         return ameir_fail(AMEIR_EINVAL, "a trial group of %d ranks (at most 256)", group->size);
@@ -226,13 +226,36 @@ static int agree(const ameir_shard_comm *group, int *stop_now, int *timeout, int
     if (got != (size_t)group->size * sizeof mine)
         return ameir_fail(AMEIR_EINTERNAL, "trial group: %zu bytes agreed, expected %zu", got, (size_t)group->size * sizeof mine);
     for (int r = 0; r < group->size; r++)
-        *stop_now |= all[3 * r] != 0;
+        *stop_now |= all[4 * r] != 0;
     *timeout = all[1] != 0; /* group rank 0's */
     *target = all[2];
+    *join = (int)all[3];
     return 0;
 }
 
 static int is_leader(const ameir_shard_comm *group) { return !group || group->rank == 0; }
+
+/* Test hook (docs/running.md; -Dtest_hooks=true only): AMEIR_TEST_CHUNK_STEPS=K trains in
+ * chunks of exactly K steps, so that the short trials of the MPI tests have many chunk
+ * boundaries at which ranks can join. 0: chunks of about CHUNK_SECONDS. */
+static int64_t test_chunk_steps(void) {
+#ifdef AMEIR_TEST_HOOKS
+    const char *s = getenv("AMEIR_TEST_CHUNK_STEPS");
+    char *end = NULL;
+    long long k = s && s[0] ? strtoll(s, &end, 10) : 0;
+    return end && *end == '\0' && k > 0 ? (int64_t)k : 0;
+#else
+    return 0;
+#endif
+}
+
+/* The group takes in the ranks waiting to join at this boundary (hooks->grow: the group's
+ * communicator now spans them) and the leader's state goes to all. */
+static int take_in(const ameir_shard_comm *group, ameir_net *net, const ameir_trial_hooks *h) {
+    int joined = 1;
+    AMEIR_TRY(h->grow(h->arg, &joined));
+    return ameir_net_share_state(net, group);
+}
 
 /* What a trial trains: a net, or a supernet over the task's alive paths. */
 typedef struct trainee {
@@ -254,25 +277,32 @@ static int trainee_train(const trainee *a, const ameir_split *train, const ameir
  * (0 = none) between chunks (a group agrees on them). Returns 0 (res->status set) or
  * AMEIR_EINTERRUPTED / an error. */
 static int train_search(const ameir_trial_ctx *ctx, ameir_trial_data *td, const ameir_search_task *task,
-                        const ameir_shard_comm *group, const trainee *a, ameir_trial_stop_fn stop, void *stop_arg, double start,
+                        const ameir_shard_comm *group, const trainee *a, const ameir_trial_hooks *h, double start,
                         double time_limit, int64_t until, ameir_search_result *res) {
     ameir_train_config c = ctx->train;
     c.seed = task->seed;
     c.comm = group;
     if (forced_to_diverge(task->trial_id))
         c.opt.lr = 3e38f;
-    int64_t step = trainee_step(a), chunk = 4;
+    /* a net's state is whole between training calls, so a group of one can grow there too */
+    int grows = group && a->net && h && h->waiting && h->grow;
+    int64_t step = trainee_step(a), fixed = test_chunk_steps(), chunk = fixed > 0 ? fixed : 4;
     while (step < until) {
-        int stop_now = stop && stop(stop_arg);
+        int stop_now = h && h->stop && h->stop(h->arg);
         int timeout = time_limit > 0 && ameir_now() - start > time_limit;
+        int join = grows && is_leader(group) ? h->waiting(h->arg) : 0;
         int64_t target = step + chunk < until ? step + chunk : until;
         if (group)
-            AMEIR_TRY(agree(group, &stop_now, &timeout, &target));
+            AMEIR_TRY(agree(group, &stop_now, &timeout, &target, &join));
         if (stop_now)
             return AMEIR_EINTERRUPTED;
         if (timeout) {
             res->status = AMEIR_TRIAL_TIMEOUT;
             break;
+        }
+        if (join > 0 && grows) {
+            AMEIR_TRY(take_in(group, a->net, h));
+            continue; /* agree again, now with the ranks that joined */
         }
         double t0 = ameir_now();
         int rc = trainee_train(a, td->train, &c, target);
@@ -283,7 +313,7 @@ static int train_search(const ameir_trial_ctx *ctx, ameir_trial_data *td, const 
         AMEIR_TRY(rc);
         double per_step = (ameir_now() - t0) / (double)(target - step);
         step = target;
-        chunk = per_step > 0 ? (int64_t)(CHUNK_SECONDS / per_step) : 1000;
+        chunk = fixed > 0 ? fixed : per_step > 0 ? (int64_t)(CHUNK_SECONDS / per_step) : 1000;
         chunk = chunk < 1 ? 1 : chunk > 100000 ? 100000 : chunk;
     }
     res->steps = trainee_step(a);
@@ -332,16 +362,21 @@ static int scoring_split(ameir_trial_data *td, int64_t rows, uint64_t seed, cons
     return 0;
 }
 
+/* joined: NULL for the ranks the trial was given; for a rank that joins it at a chunk
+ * boundary (ameir_trial_join), whether the leader took it in. */
 static int run_search(const ameir_trial_ctx *ctx, ameir_trial_data *td, const ameir_search_task *task,
-                      const ameir_shard_comm *group, ameir_trial_stop_fn stop, void *stop_arg, double start,
-                      ameir_search_result *res) {
+                      const ameir_shard_comm *group, const ameir_trial_hooks *h, double start, ameir_search_result *res,
+                      int *joined) {
     const ameir_schema *schema = ameir_dataset_schema(td->ds);
     char path[AMEIR_PATH_MAX + 64];
     ameir_net *net = NULL;
     int rc = ameir_net_create(&net, &task->arch, schema, ctx->d, ameir_train_batch_rows(&ctx->train, schema), task->seed);
     if (rc < 0)
         goto done;
-    if (task->parent >= 0) {
+    if (joined) { /* the state comes from the leader at its next chunk boundary */
+        if ((rc = h->grow(h->arg, joined)) < 0 || !*joined || (rc = ameir_net_share_state(net, group)) < 0)
+            goto done;
+    } else if (task->parent >= 0) {
         if ((rc = ameir_trial_weights_path(ctx, task->parent, path, sizeof path)) < 0 || (rc = load_state(path, "net", net_load, net)) < 0)
             goto done;
     }
@@ -356,7 +391,7 @@ static int run_search(const ameir_trial_ctx *ctx, ameir_trial_data *td, const am
         if (task->eval_every > 0 && (step / task->eval_every + 1) * task->eval_every < until)
             until = (step / task->eval_every + 1) * task->eval_every;
         const trainee a = {.net = net, .task = task};
-        if ((rc = train_search(ctx, td, task, group, &a, stop, stop_arg, start, ctx->time_limit, until, res)) < 0)
+        if ((rc = train_search(ctx, td, task, group, &a, h, start, ctx->time_limit, until, res)) < 0)
             goto done;
         if (res->status != AMEIR_TRIAL_DONE)
             goto done; /* diverged or timed out: ranks last, never promoted, nothing to keep */
@@ -407,15 +442,14 @@ static int supernet_at(const ameir_trial_ctx *ctx, ameir_trial_data *td, const a
 /* A supernet trial: continue the parent round's supernet up to the budget over the alive
  * paths, save it. No time limit (a round is many trials' worth of steps); no metric. */
 static int run_supernet(const ameir_trial_ctx *ctx, ameir_trial_data *td, const ameir_search_task *task,
-                        const ameir_shard_comm *group, ameir_trial_stop_fn stop, void *stop_arg, double start,
-                        ameir_search_result *res) {
+                        const ameir_shard_comm *group, const ameir_trial_hooks *h, double start, ameir_search_result *res) {
     char path[AMEIR_PATH_MAX + 64];
     if (task->n_alive < 1)
         return ameir_fail(AMEIR_EINVAL, "trial %lld: a supernet task with no alive candidate", (long long)task->trial_id);
     AMEIR_TRY(supernet_at(ctx, td, task, task->parent));
     td->sn_held = 0; /* changing from here on */
     const trainee a = {.sn = td->sn, .task = task};
-    AMEIR_TRY(train_search(ctx, td, task, group, &a, stop, stop_arg, start, 0, task->budget, res));
+    AMEIR_TRY(train_search(ctx, td, task, group, &a, h, start, 0, task->budget, res));
     if (res->status != AMEIR_TRIAL_DONE)
         return 0;
     if (is_leader(group)) {
@@ -509,14 +543,14 @@ done:
 }
 
 int ameir_trial_run(const ameir_trial_ctx *ctx, ameir_trial_data *td, const ameir_search_task *task,
-                    const ameir_shard_comm *group, ameir_trial_stop_fn stop, void *stop_arg, ameir_search_result *res) {
+                    const ameir_shard_comm *group, const ameir_trial_hooks *h, ameir_search_result *res) {
     double start = ameir_now();
     result_init(res, task, ameir_dataset_schema(td->ds)->task);
     if (group && ctx->train.shards < 1)
         return ameir_fail(AMEIR_EINVAL, "trial %lld: a group of %d ranks needs train.shards > 0", (long long)task->trial_id,
                           group->size);
-    int rc = task->kind == AMEIR_TRIAL_SEARCH     ? run_search(ctx, td, task, group, stop, stop_arg, start, res)
-             : task->kind == AMEIR_TRIAL_SUPERNET ? run_supernet(ctx, td, task, group, stop, stop_arg, start, res)
+    int rc = task->kind == AMEIR_TRIAL_SEARCH     ? run_search(ctx, td, task, group, h, start, res, NULL)
+             : task->kind == AMEIR_TRIAL_SUPERNET ? run_supernet(ctx, td, task, group, h, start, res)
              : task->kind == AMEIR_TRIAL_SCORED   ? run_scored(ctx, td, task, group, res)
                                                   : run_final(ctx, td, task, group, res);
     res->seconds = ameir_now() - start;
@@ -526,6 +560,16 @@ int ameir_trial_run(const ameir_trial_ctx *ctx, ameir_trial_data *td, const amei
                   ameir_trial_status_name(res->status), (long long)res->steps);
     }
     return rc;
+}
+
+int ameir_trial_join(const ameir_trial_ctx *ctx, ameir_trial_data *td, const ameir_search_task *task,
+                     const ameir_shard_comm *group, const ameir_trial_hooks *h, int *joined) {
+    ameir_search_result res;
+    *joined = 0;
+    result_init(&res, task, ameir_dataset_schema(td->ds)->task);
+    if (task->kind != AMEIR_TRIAL_SEARCH || ctx->train.shards < 1 || !group || !h || !h->grow)
+        return ameir_fail(AMEIR_EINVAL, "trial %lld: only a search trial on virtual shards can be joined", (long long)task->trial_id);
+    return run_search(ctx, td, task, group, h, ameir_now(), &res, joined);
 }
 
 int ameir_copy_file(const char *from, const char *to) {

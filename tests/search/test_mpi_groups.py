@@ -4,7 +4,13 @@ bit for bit whatever the groups: `ameir report --json` of N = 1 and 5 agree on e
 the stage winners, the winner and the baselines, and N = 5 did form groups. A SIGUSR1
 after groups formed (a config whose rungs hold at most three trials, so most trials of 4
 workers are group trials) gives exit 3, and the resume with another N ends as the run with
-one rank does."""
+one rank does.
+
+Groups also grow at chunk boundaries: a worker that frees up while no task can start joins a
+running search trial. With the test hook AMEIR_TEST_CHUNK_STEPS (chunks of 8 steps, so the
+short trials here have many boundaries) N = 5 must have grown groups and still match N = 1,
+and the interrupted run resumes to the same search; without the hooks the join check is
+skipped (the identity checks still run)."""
 import os
 import re
 import signal
@@ -13,39 +19,49 @@ from test_mpi_common import (Workspace, check, comparable, describe, diff, inter
                              search)
 
 GROUP_LINE = re.compile(r"trial (\d+) trains on ranks ([\d,]+), data-parallel over 3 shards")
+GROW_LINE = re.compile(r"trial (\d+) grows to ranks ([\d,]+) at a chunk boundary")
+HOOKS = os.environ.get("AMEIR_TEST_HOOKS") == "1"
 
 
 def grouped_search(ws, config, name, n):
     """A fresh search that must exit 0; returns (comparable report, {trial: ranks} of groups)."""
     rep, _, err = logged_search(ws, config, name, n)
     groups = {int(m.group(1)): m.group(2) for m in GROUP_LINE.finditer(err)}
-    return comparable(rep), groups
+    grown = {int(m.group(1)): m.group(2) for m in GROW_LINE.finditer(err)}
+    return comparable(rep), groups, grown
 
 
 def test():
+    # many chunk boundaries, so that free workers can join running trials (results do not
+    # depend on the chunks: a step is a pure function of the seed, the step and the state)
+    os.environ["AMEIR_TEST_CHUNK_STEPS"] = "8"
     ws = Workspace("groups", {"train": {"shards": 3}})
     try:
-        ref, none = grouped_search(ws, ws.config, "n1", 1)
-        check(not none, "one rank alone formed groups: %r" % none)
+        ref, none, grown = grouped_search(ws, ws.config, "n1", 1)
+        check(not none and not grown, "one rank alone formed groups: %r %r" % (none, grown))
         for n in (5,):
-            rep, groups = grouped_search(ws, ws.config, "n%d" % n, n)
-            print("N=%d: %d trials, %d of them in groups: %s" % (n, len(rep["trials"]), len(groups), sorted(groups.items())))
+            rep, groups, grown = grouped_search(ws, ws.config, "n%d" % n, n)
+            print("N=%d: %d trials, %d of them in groups: %s; %d grew at a chunk boundary: %s" % (
+                n, len(rep["trials"]), len(groups), sorted(groups.items()), len(grown), sorted(grown.items())))
             check(groups, "N=%d: no trial trained on a group of ranks (expected the last rungs and the finals to)" % n)
+            check(grown or not HOOKS, "N=%d: no group grew at a chunk boundary (chunks of 8 steps)" % n)
             d = diff(ref, rep)
-            check(not d, "report of N=1 and N=%d (groups) differ at %s" % (n, d))
+            check(not d, "report of N=1 and N=%d (groups that grow) differ at %s" % (n, d))
         small = ws.write_config("small.json", {"train": {"shards": 3}, "behavior": {"schedule": {"n": 1}},
                                                "interaction": {"schedule": {"n": 2}}, "mlp": {"schedule": {"n": 1}}})
-        ref, _ = grouped_search(ws, small, "small-n1", 1)
+        ref, _, _ = grouped_search(ws, small, "small-n1", 1)
         rh5 = os.path.join(ws.run_dir("small-usr1"), "RUN.h5")
         env = {"AMEIR_LOG": "info"}
         code, out, err, seen = interrupt_after(5, ["--config", small, "--out", rh5], 4, "mpirun", signal.SIGUSR1, extra_env=env)
         check(code == 3, "SIGUSR1 after %d progress lines: expected exit 3, got %d\n%s\n%s" % (seen, code, out[-3000:], err[-3000:]))
         check(GROUP_LINE.search(err), "the interrupted run formed no group:\n%s" % err[-3000:])
+        joins = len(GROW_LINE.findall(err))
         p = search(3, "--resume", rh5)
         check(p.returncode == 0, "resume with 3 ranks: expected exit 0: %s" % describe(p))
         d = diff(ref, comparable(report(rh5)))
         check(not d, "the interrupted and resumed search differs from the run with one rank at %s" % d)
-        print("small: SIGUSR1 after %d lines, exit 3, resumed with 3 ranks: same as N=1 (%d trials)" % (seen, len(ref["trials"])))
+        print("small: SIGUSR1 after %d lines (%d groups grew before it), exit 3, resumed with 3 ranks: same as N=1 (%d trials)" % (
+            seen, joins, len(ref["trials"])))
     finally:
         ws.cleanup()
 

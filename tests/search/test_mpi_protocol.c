@@ -36,7 +36,7 @@ static void fill_task(ameir_search_task *t) {
     strcpy(t->arch.interactions[0].fields[1], "category");
 }
 
-static const ameir_group GROUP = {3, {2, 5, 9}};
+static const ameir_group GROUP = {3, {2, 5, 9}, 0};
 
 /* Rank 1's side of the round trip. */
 static void send_task(void) {
@@ -78,7 +78,7 @@ static void test_task_round_trip(void) {
     CHECK_EQ_INT(ameir_unpack_task(ameir_msg_payload(&m), m.length - 1, u, &g, NULL), AMEIR_EINVAL);
     CHECK_STR_CONTAINS(ameir_last_error(), "task payload is truncated");
     /* groups no worker can form: empty, rank 0 (the coordinator), not ascending */
-    static const ameir_group bad[3] = {{0, {0}}, {2, {0, 1}}, {3, {1, 4, 4}}};
+    static const ameir_group bad[3] = {{0, {0}, 0}, {2, {0, 1}, 0}, {3, {1, 4, 4}, 0}};
     static const char *const why[3] = {"group of 0 ranks", "group rank 0 at 0", "group rank 4 at 2"};
     for (int i = 0; i < 3; i++) {
         ameir_pack q;
@@ -88,6 +88,39 @@ static void test_task_round_trip(void) {
         CHECK_STR_CONTAINS(ameir_last_error(), why[i]);
         ameir_pack_destroy(&q);
     }
+    /* a joining rank's task: the group as it grew (the joiner last, not ascending), but
+     * still distinct ranks */
+    static const ameir_group joining = {3, {5, 2, 9}, 1}, twice = {3, {5, 2, 5}, 1};
+    ameir_pack q;
+    ameir_pack_init(&q);
+    ameir_pack_task(&q, t, &joining);
+    CHECK_EQ_INT(ameir_unpack_task(q.data, q.len, u, &g, NULL), 0);
+    CHECK(g.joining == 1 && g.size == 3 && g.ranks[0] == 5 && g.ranks[1] == 2 && g.ranks[2] == 9);
+    ameir_pack_reset(&q);
+    ameir_pack_task(&q, t, &twice);
+    CHECK_EQ_INT(ameir_unpack_task(q.data, q.len, u, &g, NULL), AMEIR_EINVAL);
+    CHECK_STR_CONTAINS(ameir_last_error(), "group rank 5 at 2");
+    /* join and grow: the trial and the rank; the grown list, or none (too late) */
+    int64_t trial = -1;
+    int rank = 0;
+    ameir_pack_reset(&q);
+    ameir_pack_join(&q, 41, 7);
+    CHECK_EQ_INT(ameir_unpack_join(q.data, q.len, &trial, &rank), 0);
+    CHECK(trial == 41 && rank == 7);
+    ameir_pack_reset(&q);
+    ameir_pack_join(&q, 41, 0);
+    CHECK_EQ_INT(ameir_unpack_join(q.data, q.len, &trial, &rank), AMEIR_EINVAL);
+    CHECK_STR_CONTAINS(ameir_last_error(), "join of rank 0");
+    static const ameir_group none = {0, {0}, 0};
+    ameir_pack_reset(&q);
+    ameir_pack_grow(&q, 41, &GROUP);
+    CHECK_EQ_INT(ameir_unpack_grow(q.data, q.len, &trial, &g), 0);
+    CHECK(trial == 41 && g.size == 3 && g.ranks[2] == 9);
+    ameir_pack_reset(&q);
+    ameir_pack_grow(&q, 42, &none);
+    CHECK_EQ_INT(ameir_unpack_grow(q.data, q.len, &trial, &g), 0);
+    CHECK(trial == 42 && g.size == 0);
+    ameir_pack_destroy(&q);
     ameir_pack_bytes(&p, "x", 1);
     CHECK_EQ_INT(ameir_unpack_task(p.data, p.len, u, &g, NULL), AMEIR_EINVAL);
     CHECK_STR_CONTAINS(ameir_last_error(), "expected");
