@@ -47,6 +47,19 @@ def test():
             check(grown or not HOOKS, "N=%d: no group grew at a chunk boundary (chunks of 8 steps)" % n)
             d = diff(ref, rep)
             check(not d, "report of N=1 and N=%d (groups that grow) differ at %s" % (n, d))
+        # groups that grew, then SIGUSR1 (checkpoint, exit 3) and a resume with another N
+        rh5 = os.path.join(ws.run_dir("grown-usr1"), "RUN.h5")
+        code, out, err, seen = interrupt_after(5, ["--config", ws.config, "--out", rh5], 30, "mpirun", signal.SIGUSR1,
+                                               extra_env={"AMEIR_LOG": "info"})
+        check(code == 3, "SIGUSR1 after %d progress lines: expected exit 3, got %d\n%s\n%s" % (seen, code, out[-3000:], err[-3000:]))
+        joins = len(GROW_LINE.findall(err))
+        check(joins or not HOOKS, "no group grew in the %d progress lines before SIGUSR1:\n%s" % (seen, err[-3000:]))
+        p = search(2, "--resume", rh5)
+        check(p.returncode == 0, "resume with 2 ranks: expected exit 0: %s" % describe(p))
+        d = diff(ref, comparable(report(rh5)))
+        check(not d, "the search whose groups grew, interrupted and resumed, differs from N=1 at %s" % d)
+        print("grown: %d groups grew in the %d progress lines before SIGUSR1, exit 3, resumed with 2 ranks: same as N=1" % (
+            joins, seen))
         small = ws.write_config("small.json", {"train": {"shards": 3}, "behavior": {"schedule": {"n": 1}},
                                                "interaction": {"schedule": {"n": 2}}, "mlp": {"schedule": {"n": 1}}})
         ref, _, _ = grouped_search(ws, small, "small-n1", 1)
