@@ -3,6 +3,7 @@
  * time is spent training at 16 to 1,024 workers (PRODUCT.md: every worker busy).
  *
  * usage: cluster_sim RUN.h5 [--scale K] [--workers 2,16,64,256,1024] [--seed S] [--shards S --dp-serial F]
+ *                    [--grow [--join-cost SECONDS]]
  *
  * RUN.h5 is a search (finished, or stopped after its warm start: a stage with no finished
  * trial then takes the others' seconds per step): its config (each stage's n multiplied by K, the size of the
@@ -17,7 +18,16 @@
  * alone divided by Amdahl's speed-up 1 / (F + (1 - F) / g), F = --dp-serial (the serial
  * fraction, fitted from the measured 2-rank speed-up of tests/bench/dp_rate: F = 2 / s2 - 1).
  * "busy" counts every rank of a group for the whole trial; "work" counts a trial's time
- * alone only, i.e. the share of worker time that did what one rank would have had to. */
+ * alone only, i.e. the share of worker time that did what one rank would have had to.
+ *
+ * With --grow, groups also grow as rank 0's dispatch grows them: when workers are free and
+ * no task can start, each joins the running trial ameir_group_join_pick chooses (search
+ * trials only: a final trial's group stays as it started). The join takes effect
+ * --join-cost seconds later (default 0.25: on average half a chunk of CHUNK_SECONDS until
+ * the leader's next boundary, plus the state broadcast), during which the joining rank
+ * counts as idle and the group trains on at its old size; the rest of the trial then runs
+ * at the new group's speed. A join that would take effect after the trial ends is refused
+ * as the leader refuses it: the rank waits, idle, until then. */
 #include "ameir/cluster.h"
 #include <math.h>
 #include <stdio.h>
@@ -73,15 +83,51 @@ static double normal(ameir_rng *r) {
 
 typedef struct slot {
     int busy;
-    int lead; /* the slot whose task this slot trains (itself when alone or leading) */
-    double until;
+    int lead;     /* the slot whose task this slot trains (itself when alone or leading) */
+    double since; /* from when it counts as busy */
+    int refused;  /* waits for a trial that ends before its join takes effect */
+    /* a leader's: when its trial ends, the work left (seconds alone) as of t_left, its
+     * group's size, the task and the steps it trains, whether ranks can still join */
+    double until, left, t_left;
+    int g, growable;
+    int64_t steps;
     ameir_search_task task;
 } slot;
 
 typedef struct dp_model {
-    int shards;    /* 0: no groups */
-    double serial; /* Amdahl's serial fraction of a trial on a group */
+    int shards;       /* 0: no groups */
+    double serial;    /* Amdahl's serial fraction of a trial on a group */
+    int grow;         /* free workers join running search trials */
+    double join_cost; /* seconds from a join to the boundary at which it takes effect */
 } dp_model;
+
+/* A trial's speed on g ranks against one (Amdahl). */
+static double speed(const dp_model *dp, int g) { return 1.0 / (dp->serial + (1 - dp->serial) / g); }
+
+/* Free worker `k` joins the running trial the coordinator would pick; 0 when none can take it. */
+static int join_one(slot *w, int W, int k, const dp_model *dp, double now, ameir_group_run *runs, int *lead_of) {
+    int n = 0;
+    for (int i = 0; i < W; i++)
+        if (w[i].busy && w[i].lead == i) {
+            runs[n] = (ameir_group_run){w[i].task.trial_id, w[i].g, w[i].steps, w[i].growable};
+            lead_of[n++] = i;
+        }
+    int pick = ameir_group_join_pick(runs, n, dp->shards);
+    if (pick < 0)
+        return 0;
+    slot *l = &w[lead_of[pick]], *j = &w[k];
+    j->busy = 1, j->lead = lead_of[pick];
+    double at = now + dp->join_cost, left = l->left - (at - l->t_left) * speed(dp, l->g);
+    if (left <= 0) { /* the leader refuses it at the trial's end; nobody joins that trial again */
+        j->refused = 1;
+        l->growable = 0;
+        return 1;
+    }
+    j->refused = 0, j->since = at;
+    l->g++, l->left = left, l->t_left = at;
+    l->until = at + left / speed(dp, l->g);
+    return 1;
+}
 
 /* One simulated search on W workers: makespan, busy worker-seconds (every rank of a group),
  * work seconds (trials' time alone). */
@@ -95,9 +141,11 @@ static int simulate(const ameir_search_config *cfg, const measured *m, const dp_
         return ameir_fail(AMEIR_ENOMEM, "no memory for %d workers", W);
     }
     int *free_w = malloc(sizeof *free_w * (size_t)W), *sizes = malloc(sizeof *sizes * (size_t)W);
+    int *lead_of = malloc(sizeof *lead_of * (size_t)W);
+    ameir_group_run *runs = malloc(sizeof *runs * (size_t)W);
     ameir_search_task *tasks = malloc(sizeof *tasks * (size_t)W);
-    if (!free_w || !sizes || !tasks) {
-        free(free_w), free(sizes), free(tasks), free(w);
+    if (!free_w || !sizes || !tasks || !lead_of || !runs) {
+        free(free_w), free(sizes), free(tasks), free(w), free(lead_of), free(runs);
         ameir_controller_free(ctl);
         return ameir_fail(AMEIR_ENOMEM, "no memory for %d workers", W);
     }
@@ -107,29 +155,34 @@ static int simulate(const ameir_search_config *cfg, const measured *m, const dp_
     int rc = 0, running = 0;
     for (;;) {
         /* hand out what the controller has to the free workers, as rank 0's dispatch does */
-        int n_free = 0, n_tasks = 0;
+        int n_free = 0, n_tasks = 0, next = AMEIR_NEXT_TASK, at = 0;
         for (int k = 0; k < W; k++)
             if (!w[k].busy)
                 free_w[n_free++] = k;
-        while (n_tasks < n_free && ameir_controller_next(ctl, &tasks[n_tasks]) == AMEIR_NEXT_TASK)
+        while (n_tasks < n_free && (next = ameir_controller_next(ctl, &tasks[n_tasks])) == AMEIR_NEXT_TASK)
             n_tasks++;
         ameir_group_sizes(n_tasks, n_free, dp->shards, sizes);
-        for (int i = 0, at = 0; i < n_tasks; i++) {
+        for (int i = 0; i < n_tasks; i++) {
             const ameir_search_task *t = &tasks[i];
             double d = t->stage < AMEIR_N_STAGES
                            ? (double)t->budget * m->sec_per_step[t->stage] * exp(0.25 * normal(&rng))
                            : m->final_s[ameir_rng_below(&rng, (uint64_t)m->n_final)];
             int g = sizes[i], lead = free_w[at];
-            double on_g = d * (dp->serial + (1 - dp->serial) / g);
             for (int j = 0; j < g; j++) {
                 slot *s = &w[free_w[at++]];
-                s->busy = 1, s->lead = lead, s->until = now + on_g;
+                s->busy = 1, s->lead = lead, s->since = now, s->refused = 0;
             }
-            w[lead].task = *t;
+            slot *l = &w[lead];
+            l->task = *t;
+            l->g = g, l->left = d, l->t_left = now, l->until = now + d / speed(dp, g);
+            l->growable = dp->grow && t->kind == AMEIR_TRIAL_SEARCH && dp->shards > 1;
+            l->steps = t->budget - (t->parent >= 0 ? ameir_controller_trial(ctl, t->parent)->steps : 0);
             running++;
-            *busy += on_g * g;
             *work += d;
         }
+        /* workers no task can take join running trials, as rank 0 sends them */
+        while (dp->grow && next == AMEIR_NEXT_WAIT && at < n_free && join_one(w, W, free_w[at], dp, now, runs, lead_of))
+            at++;
         if (running == 0)
             break; /* done (or nothing can run: the controller waits on nothing) */
         int first = -1;
@@ -146,13 +199,16 @@ static int simulate(const ameir_search_config *cfg, const measured *m, const dp_
         r.steps = w[first].task.budget;
         r.worker = first + 1;
         for (int k = 0; k < W; k++)
-            if (w[k].busy && w[k].lead == first)
+            if (w[k].busy && w[k].lead == first) {
+                if (!w[k].refused)
+                    *busy += now - w[k].since;
                 w[k].busy = 0;
+            }
         running--;
         if ((rc = ameir_controller_report(ctl, &r)) < 0)
             break;
     }
-    free(free_w), free(sizes), free(tasks);
+    free(free_w), free(sizes), free(tasks), free(lead_of), free(runs);
     *makespan = now;
     *trials = ameir_controller_n_trials(ctl);
     free(w);
@@ -160,11 +216,17 @@ static int simulate(const ameir_search_config *cfg, const measured *m, const dp_
     return rc;
 }
 
+static int usage(void) {
+    fprintf(stderr, "usage: cluster_sim RUN.h5 [--scale K] [--workers 2,16,...] [--seed S] [--shards S --dp-serial F] "
+                    "[--grow [--join-cost SECONDS]]\n");
+    return 2;
+}
+
 int main(int argc, char **argv) {
     const char *run = NULL, *workers = "2,16,64,256,1024";
     int scale = 1;
     uint64_t seed = 1;
-    dp_model dp = {0, 0.0};
+    dp_model dp = {0, 0.0, 0, 0.25};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--scale") && i + 1 < argc)
             scale = atoi(argv[++i]);
@@ -176,16 +238,18 @@ int main(int argc, char **argv) {
             dp.shards = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--dp-serial") && i + 1 < argc)
             dp.serial = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--grow"))
+            dp.grow = 1;
+        else if (!strcmp(argv[i], "--join-cost") && i + 1 < argc)
+            dp.join_cost = atof(argv[++i]);
         else if (!run)
             run = argv[i];
         else {
-            fprintf(stderr, "usage: cluster_sim RUN.h5 [--scale K] [--workers 2,16,...] [--seed S] [--shards S --dp-serial F]\n");
-            return 2;
+            return usage();
         }
     }
-    if (!run || scale < 1 || dp.shards < 0 || !(dp.serial >= 0 && dp.serial <= 1)) {
-        fprintf(stderr, "usage: cluster_sim RUN.h5 [--scale K] [--workers 2,16,...] [--seed S] [--shards S --dp-serial F]\n");
-        return 2;
+    if (!run || scale < 1 || dp.shards < 0 || !(dp.serial >= 0 && dp.serial <= 1) || !(dp.join_cost >= 0)) {
+        return usage();
     }
     ameir_search_config *cfg = NULL;
     ameir_controller *rec = NULL;
@@ -203,6 +267,8 @@ int main(int argc, char **argv) {
     printf("; %d final trials to draw from", m.n_final);
     if (dp.shards > 0)
         printf("; groups of at most %d ranks, serial fraction %.3f", dp.shards, dp.serial);
+    if (dp.grow)
+        printf("; groups grow at chunk boundaries (a join takes effect %.2f s after it is sent)", dp.join_cost);
     printf("\n| workers | trials | makespan (s) | busy share | work share |\n|---|---|---|---|---|\n");
     for (const char *p = workers; *p;) {
         int W = atoi(p);
