@@ -8,7 +8,8 @@ was finished before, unchanged (its worker and seconds too: a finished trial tra
 would get new ones), i.e. nothing finished is lost or re-run; each resume prints how many
 it continues; the progress lines of a session must never name a trial the checkpoint already
 had finished. Every search's final report must equal an uninterrupted run's. The last line
-is the tally that docs/reliability.md quotes (rounds, kills by kind, lost, re-run)."""
+is the tally that docs/reliability.md quotes (rounds, kills by kind, lost, re-run).
+AMEIR_CAMPAIGN_SHARDS=S runs the search on S virtual shards (groups that form and grow)."""
 import json
 import os
 import random
@@ -71,6 +72,7 @@ def kill_round(rng, n, args, tally, kill=True):
             kind = None  # the search ended just before the kill
         if kind:
             tally[kind] += 1
+        tally["grew"] = tally.get("grew", 0) + err.count("at a chunk boundary")  # with AMEIR_LOG=info
     except BaseException:
         proc.kill()
         proc.wait()
@@ -112,7 +114,10 @@ def test():
     searches = int(os.environ.get("AMEIR_CAMPAIGN_SEARCHES", "1"))
     kills = int(os.environ.get("AMEIR_CAMPAIGN_KILLS", "12"))
     rng = random.Random(seed)
-    ws = Workspace("kills")
+    # AMEIR_CAMPAIGN_SHARDS=S: the search on S virtual shards, so that groups form and grow
+    # (with AMEIR_TEST_CHUNK_STEPS, many boundaries) between the kills
+    shards = int(os.environ.get("AMEIR_CAMPAIGN_SHARDS", "0"))
+    ws = Workspace("kills", {"train": {"shards": shards}} if shards > 0 else None)
     try:
         ref_h5, _ = finished_search(ws, "reference", 2)
         reference = comparable(report(ref_h5))
@@ -123,6 +128,10 @@ def test():
               "finished trials lost %d, re-run %d; every final report identical" % (
                   seed, searches, len(reference["trials"]), tally["rounds"], tally["rank0"], tally["worker"], tally["mpirun"],
                   tally["job"], tally["lost"], tally["rerun"]))
+        if shards > 0:
+            print("on %d shards: groups grew %d times in the killed and resumed sessions (counted at AMEIR_LOG=info)" % (
+                shards, tally.get("grew", 0)))
+        tally.pop("grew", None)
         print(json.dumps(dict(tally, seed=seed, searches=searches)))
     finally:
         ws.cleanup()
