@@ -294,7 +294,7 @@ void ameir_net_adam_part_(ameir_net *net, const ameir_adam_opts *a, int64_t t, i
     for (int f = 0; f < net->F; f++) {
         net_field *nf = &net->fields[f];
         size_t off = p->tensors[nf->tensor].offset;
-        int r0 = (int)((size_t)nf->nrows * (size_t)k / (size_t)K), r1 = (int)((size_t)nf->nrows * (size_t)(k + 1) / (size_t)K);
+        int r0 = ameir_share_begin_(nf->nrows, k, K), r1 = ameir_share_begin_(nf->nrows, k + 1, K);
         if (r1 > r0)
             ameir_adam_rows(p->data + off, p->m + off, p->v + off, p->grad + off, nf->rows + r0, r1 - r0, net->d, a, t);
     }

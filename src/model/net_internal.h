@@ -161,6 +161,10 @@ int ameir_params_load_(ameir_params *p, hid_t group);
 /* One Adam option block from the training options. */
 ameir_adam_opts ameir_net_adam_opts_(const ameir_train_opts *o);
 
+/* The first of n items in share k of K (share k is [begin(k), begin(k + 1))): how threads
+ * and ranks split the touched rows of a table. */
+static inline int ameir_share_begin_(int n, int k, int K) { return (int)((size_t)n * (size_t)k / (size_t)K); }
+
 /* Adam step t on share k of K of each table's touched rows and on dense floats [lo, hi)
  * (offsets from the dense block's start). Elementwise, so shares taken by threads or by
  * ranks give the whole step's bits. */

@@ -18,8 +18,17 @@
  * and the updated weights are gathered instead (the same bytes), so the dense Adam step is
  * no longer repeated on every rank. Adam is elementwise, so the weights are the same bit for
  * bit; m and v are then right only on each slice's owner until ameir_shards_sync_ gathers
- * them (once per training call, not per step). The embedding rows' Adam step is taken by
- * every rank, as before.
+ * them (once per training call, not per step).
+ *
+ * The embedding rows are split the same way then. Every rank still gets every shard's rows
+ * (a few kB) and builds the same sorted union of the touched rows of each table, but rank q
+ * sums (in shard order, from +0) and updates only share q of R of that union, the share
+ * ameir_net_adam_part_ takes: a contiguous range of row ids, so the owner of a row is known
+ * before the sum. The owners' updated rows, with their m and v, are gathered at once: row
+ * ownership changes from step to step, so the rows' moments are kept whole on every rank
+ * rather than synced at the end. The L2 term of the loss is still computed by every rank
+ * over the whole union (it needs only the ids and the weights, which all ranks hold), so
+ * the loss is the same sum in the same order as on one rank.
  *
  * A packed shard: int32 index, int32 rows, double loss sum, then per field int32 count,
  * count int32 row ids (sorted), count*d floats. Read back with memcpy (no alignment
@@ -50,6 +59,8 @@ struct ameir_shard_ws {
     float *dsend, *drecv;  /* (mine * dense_cap), (S * (dense_cap / R + 1)) */
     size_t *scounts, *rcounts, *gcounts; /* (R) */
     int slice_adam;        /* the dense Adam step by slices (then m, v need a sync) */
+    float *rows_out;       /* the touched rows' updated weights, m and v of every rank */
+    size_t rows_out_cap;   /* (floats) */
 };
 
 static size_t shard_bytes_max(const ameir_net *net, int shard_rows) {
@@ -88,9 +99,15 @@ int ameir_shards_init_(ameir_shard_ws **out, ameir_net *net, const ameir_train_c
     w->dsend = malloc(sizeof(float) * (w->dense_cap * (size_t)(mine > 0 ? mine : 1) + 1));
     w->drecv = malloc(sizeof(float) * ((size_t)S * (w->dense_cap / (size_t)R + 1) + 1));
     w->scounts = malloc(sizeof(size_t) * 3 * (size_t)R);
+    if (c->comm && R > 1) {
+        for (int f = 0; f < net->F; f++)
+            w->rows_out_cap += (size_t)net->fields[f].rows_cap * 3 * (size_t)net->d;
+        w->rows_out = malloc(sizeof(float) * (w->rows_out_cap + 1));
+    }
     if (w->scounts)
         w->rcounts = w->scounts + R, w->gcounts = w->scounts + 2 * R;
-    if (!w->send || (c->comm && !w->recv) || !w->views || !w->dsend || !w->drecv || !w->scounts) {
+    if (!w->send || (c->comm && !w->recv) || !w->views || !w->dsend || !w->drecv || !w->scounts ||
+        (c->comm && R > 1 && !w->rows_out)) {
         ameir_shards_free_(w);
         return ameir_fail(AMEIR_ENOMEM, "virtual shard buffers (%zu bytes per shard, %d shards)", w->shard_cap, S);
     }
@@ -107,6 +124,7 @@ void ameir_shards_free_(ameir_shard_ws *w) {
     free(w->dsend);
     free(w->drecv);
     free(w->scounts);
+    free(w->rows_out);
     free(w);
 }
 
@@ -177,6 +195,46 @@ static int reduce_dense(ameir_shard_ws *w, ameir_net *net, int mine) {
     return w->comm->allgather_inplace(w->comm->ctx, gd, w->gcounts);
 }
 
+/* Copies rank q's share of the touched rows (weights, m, v: d floats each, per table in
+ * row order) between the tables and its block of rows_out, which starts at rcounts[q]
+ * floats (to_tables: from the block). */
+static void rows_block(ameir_shard_ws *w, ameir_net *net, int q, int to_tables) {
+    ameir_params *p = &net->params;
+    size_t d = (size_t)net->d;
+    float *blk = w->rows_out + w->rcounts[q], *t[3] = {p->data, p->m, p->v};
+    for (int f = 0; f < net->F; f++) {
+        const net_field *nf = &net->fields[f];
+        size_t off = p->tensors[nf->tensor].offset;
+        for (int k = ameir_share_begin_(nf->nrows, q, w->R); k < ameir_share_begin_(nf->nrows, q + 1, w->R); k++)
+            for (int b = 0; b < 3; b++, blk += d) {
+                float *row = t[b] + off + (size_t)nf->rows[k] * d;
+                memcpy(to_tables ? row : blk, to_tables ? blk : row, d * sizeof(float));
+            }
+    }
+}
+
+/* Every rank's updated share of the touched rows to every rank. */
+static int gather_rows(ameir_shard_ws *w, ameir_net *net) {
+    size_t at = 0, d3 = 3 * (size_t)net->d;
+    for (int q = 0; q < w->R; q++) {
+        size_t n = 0;
+        for (int f = 0; f < net->F; f++) {
+            const net_field *nf = &net->fields[f];
+            n += (size_t)(ameir_share_begin_(nf->nrows, q + 1, w->R) - ameir_share_begin_(nf->nrows, q, w->R));
+        }
+        w->rcounts[q] = at; /* floats: where block q starts */
+        w->gcounts[q] = n * d3 * sizeof(float);
+        at += n * d3;
+    }
+    AMEIR_ASSERT(at <= w->rows_out_cap);
+    rows_block(w, net, w->rank, 0);
+    AMEIR_TRY(w->comm->allgather_inplace(w->comm->ctx, w->rows_out, w->gcounts));
+    for (int q = 0; q < w->R; q++)
+        if (q != w->rank)
+            rows_block(w, net, q, 1);
+    return 0;
+}
+
 void ameir_shards_slice_adam_(ameir_shard_ws *w) { w->slice_adam = w->comm && w->R > 1; }
 
 int ameir_shards_adam_step_(ameir_shard_ws *w, ameir_net *net, const ameir_train_opts *o) {
@@ -187,10 +245,12 @@ int ameir_shards_adam_step_(ameir_shard_ws *w, ameir_net *net, const ameir_train
     ameir_params *p = &net->params;
     ameir_adam_opts a = ameir_net_adam_opts_(o);
     size_t D = net->dense_size;
-    /* every rank all the touched rows, its own slice of the dense floats */
-    ameir_net_adam_part_(net, &a, ++p->step, 0, 1, slice_begin(D, w->rank, w->R), slice_begin(D, w->rank + 1, w->R));
+    /* its own share of each table's touched rows (the share combine summed), its own slice
+     * of the dense floats */
+    ameir_net_adam_part_(net, &a, ++p->step, w->rank, w->R, slice_begin(D, w->rank, w->R), slice_begin(D, w->rank + 1, w->R));
     slice_counts(w, D);
-    return w->comm->allgather_inplace(w->comm->ctx, p->data + net->dense_begin, w->gcounts);
+    AMEIR_TRY(w->comm->allgather_inplace(w->comm->ctx, p->data + net->dense_begin, w->gcounts));
+    return gather_rows(w, net);
 }
 
 int ameir_shards_sync_(ameir_shard_ws *w, ameir_net *net) {
@@ -272,8 +332,32 @@ static int parse_shard(const ameir_net *net, const unsigned char **pp, const uns
     return 0;
 }
 
+/* The touched rows of every shard's field f as their sorted union, in nf->rows. */
+static int union_rows(ameir_shard_ws *w, ameir_net *net, int f) {
+    net_field *nf = &net->fields[f];
+    nf->nrows = 0;
+    for (int s = 0; s < w->S; s++) {
+        const shard_view *v = &w->views[s];
+        for (int k = 0; k < v->count[f]; k++) {
+            int32_t row;
+            memcpy(&row, v->ids[f] + (size_t)k * sizeof row, sizeof row);
+            if (row <= 0 || row >= nf->vocab)
+                return ameir_fail(AMEIR_EINTERNAL, "virtual shards: shard %d: row %d out of range", s, (int)row);
+            if (!net->seen[row]) {
+                net->seen[row] = 1;
+                AMEIR_ASSERT(nf->nrows < nf->rows_cap);
+                nf->rows[nf->nrows++] = row;
+            }
+        }
+    }
+    ameir_embedding_sort_rows(nf->rows, nf->nrows, net->seen, nf->vocab);
+    return 0;
+}
+
 /* The embedding gradient = shard 0 + shard 1 + ... in that order; the touched rows are
- * their union. */
+ * their union. With the Adam step by slices only this rank's share of the union is summed
+ * (its rows are the ids rows[r0..r1), as the union is sorted); the others' rows keep
+ * zeros. */
 static int combine(ameir_shard_ws *w, ameir_net *net, const unsigned char *buf, size_t len, int n, double *loss_sum) {
     ameir_params *pa = &net->params;
     int d = net->d, S = w->S;
@@ -283,34 +367,33 @@ static int combine(ameir_shard_ws *w, ameir_net *net, const unsigned char *buf, 
         AMEIR_TRY(parse_shard(net, &p, end, s, S, n, &w->views[s], loss_sum));
     if (p != end)
         return ameir_fail(AMEIR_EINTERNAL, "virtual shards: %zu bytes left over", (size_t)(end - p));
+    int q = w->slice_adam ? w->rank : 0, K = w->slice_adam ? w->R : 1;
     for (int f = 0; f < net->F; f++) {
         net_field *nf = &net->fields[f];
         float *g = pa->grad + pa->tensors[nf->tensor].offset;
         /* clear what the last forward_backward on a shard left */
         for (int k = 0; k < nf->nrows; k++)
             memset(g + (size_t)nf->rows[k] * d, 0, (size_t)d * sizeof(float));
-        nf->nrows = 0;
+        AMEIR_TRY(union_rows(w, net, f));
+        int r0 = ameir_share_begin_(nf->nrows, q, K), r1 = ameir_share_begin_(nf->nrows, q + 1, K);
+        if (r1 <= r0)
+            continue;
+        int32_t lo = nf->rows[r0], hi = nf->rows[r1 - 1];
         for (int s = 0; s < S; s++) {
             const shard_view *v = &w->views[s];
             for (int k = 0; k < v->count[f]; k++) {
                 int32_t row;
                 memcpy(&row, v->ids[f] + (size_t)k * sizeof row, sizeof row);
-                if (row <= 0 || row >= nf->vocab)
-                    return ameir_fail(AMEIR_EINTERNAL, "virtual shards: shard %d: row %d out of range", s, (int)row);
+                if (row < lo || row > hi)
+                    continue;
                 float *gr = g + (size_t)row * d;
                 for (int c = 0; c < d; c++) {
                     float x;
                     memcpy(&x, v->vals[f] + ((size_t)k * d + c) * sizeof x, sizeof x);
                     gr[c] += x;
                 }
-                if (!net->seen[row]) {
-                    net->seen[row] = 1;
-                    AMEIR_ASSERT(nf->nrows < nf->rows_cap);
-                    nf->rows[nf->nrows++] = row;
-                }
             }
         }
-        ameir_embedding_sort_rows(nf->rows, nf->nrows, net->seen, nf->vocab);
     }
     return 0;
 }

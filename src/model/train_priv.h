@@ -20,11 +20,12 @@ int ameir_shards_init_(ameir_shard_ws **out, ameir_net *net, const ameir_train_c
 void ameir_shards_free_(ameir_shard_ws *w);
 int ameir_shards_step_(ameir_shard_ws *w, ameir_net *net, const ameir_batch *b, const ameir_train_opts *o,
                        const ameir_rng *drop, float *loss);
-/* The dense Adam step by slices from here on (a plain net on several ranks; a supernet's
- * paths keep the whole step: they share one state). Then adam_step takes the step (every
- * rank must call it), and sync must run before m or v is read or saved: after a run of
- * steps. Without slices adam_step is ameir_net_adam_step and sync does nothing. Both
- * return 0 or the transport's error. */
+/* The Adam step by slices from here on (a plain net on several ranks; a supernet's paths
+ * keep the whole step: they share one state): each rank sums and updates its slice of the
+ * dense floats and its share of the touched rows. Then adam_step takes the step (every
+ * rank must call it; the rows come back whole with their m and v), and sync must run
+ * before the dense m or v is read or saved: after a run of steps. Without slices adam_step
+ * is ameir_net_adam_step and sync does nothing. Both return 0 or the transport's error. */
 void ameir_shards_slice_adam_(ameir_shard_ws *w);
 int ameir_shards_adam_step_(ameir_shard_ws *w, ameir_net *net, const ameir_train_opts *o);
 int ameir_shards_sync_(ameir_shard_ws *w, ameir_net *net);
