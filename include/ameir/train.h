@@ -122,6 +122,22 @@ typedef struct ameir_fit_result {
  * verbose. Returns 0, or AMEIR_EDIVERGED (the best weights so far are kept). */
 int ameir_train_fit(ameir_net *net, const ameir_split *train, const ameir_split *valid, const ameir_train_config *c, int verbose, ameir_fit_result *res);
 
+/* ameir_train_fit one validation at a time, so that a group can grow between two (the
+ * fit's state is whole there). open checks the budget; next trains to the next validation
+ * and validates (*more = 0 once the fit is over: budget, early stop or divergence); share,
+ * collective over c->comm as it is now (a grown group, the joining ranks opened on a fresh
+ * net of the same arch), gives every rank group rank 0's whole state: net, best snapshot,
+ * best metric, validations without improvement; close restores the best weights, fills
+ * res and frees (AMEIR_EDIVERGED as ameir_train_fit); free alone is for the error paths.
+ * c is copied, but c->comm is kept by pointer: a group grows in place. */
+typedef struct ameir_fit ameir_fit;
+int ameir_fit_open(ameir_fit **f, ameir_net *net, const ameir_split *train, const ameir_split *valid, const ameir_train_config *c,
+                   int verbose);
+int ameir_fit_next(ameir_fit *f, int *more);
+int ameir_fit_share(ameir_fit *f);
+int ameir_fit_close(ameir_fit *f, ameir_fit_result *res);
+void ameir_fit_free(ameir_fit *f);
+
 /* Rows of the network batch training and evaluation need for a config and schema:
  * batch * (1 + n_neg) for seq data (at least n_candidates), batch for ctr. Create the net
  * with at least this max_batch. */

@@ -439,24 +439,27 @@ int ameir_shards_step_(ameir_shard_ws *w, ameir_net *net, const ameir_batch *b, 
     return 0;
 }
 
-/* Group rank 0's whole state (weights, both Adam moments, the step) to every rank of the
- * group, in pieces below MPI's int counts: what a rank that joins a trial between two
- * training calls needs to go on with it bit for bit. */
-int ameir_net_share_state(ameir_net *net, const ameir_shard_comm *group) {
+int ameir_group_bcast_(const ameir_shard_comm *group, void *buf, size_t n) {
     enum { MAX_RANKS = 256, PIECE = 1 << 28 };
     if (!group || group->size <= 1)
         return 0;
     if (group->size > MAX_RANKS)
         return ameir_fail(AMEIR_EINVAL, "a trial group of %d ranks (at most %d)", group->size, MAX_RANKS);
-    ameir_params *p = &net->params;
     size_t counts[MAX_RANKS] = {0};
-    float *blocks[3] = {p->data, p->m, p->v};
-    for (int b = 0; b < 3; b++)
-        for (size_t at = 0; at < p->total; at += PIECE / sizeof(float)) {
-            size_t n = p->total - at < PIECE / sizeof(float) ? p->total - at : PIECE / sizeof(float);
-            counts[0] = n * sizeof(float);
-            AMEIR_TRY(group->allgather_inplace(group->ctx, blocks[b] + at, counts));
-        }
-    counts[0] = sizeof p->step;
-    return group->allgather_inplace(group->ctx, &p->step, counts);
+    for (size_t at = 0; at < n; at += PIECE) {
+        counts[0] = n - at < PIECE ? n - at : PIECE;
+        AMEIR_TRY(group->allgather_inplace(group->ctx, (char *)buf + at, counts));
+    }
+    return 0;
+}
+
+/* Group rank 0's whole state (weights, both Adam moments, the step) to every rank of the
+ * group: what a rank that joins a trial between two training calls needs to go on with it
+ * bit for bit. */
+int ameir_net_share_state(ameir_net *net, const ameir_shard_comm *group) {
+    ameir_params *p = &net->params;
+    AMEIR_TRY(ameir_group_bcast_(group, p->data, sizeof(float) * p->total));
+    AMEIR_TRY(ameir_group_bcast_(group, p->m, sizeof(float) * p->total));
+    AMEIR_TRY(ameir_group_bcast_(group, p->v, sizeof(float) * p->total));
+    return ameir_group_bcast_(group, &p->step, sizeof p->step);
 }

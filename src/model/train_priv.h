@@ -1,4 +1,4 @@
-/* Internal to src/model/train.c and evaluate.c. */
+/* Internal to src/model/train.c, fit.c, shards.c and evaluate.c. */
 #ifndef AMEIR_MODEL_TRAIN_PRIV_H
 #define AMEIR_MODEL_TRAIN_PRIV_H
 
@@ -48,5 +48,23 @@ ameir_rng ameir_feed_fill_(ameir_feed *f, const ameir_split *sp, const ameir_tra
  * NULL (then *rc may carry the transport's error). Returns the loss; no Adam step. */
 float ameir_net_step_grad_(ameir_net *net, ameir_shard_ws *shards, const ameir_batch *b, const ameir_train_opts *o,
                            ameir_rng *drop, int *rc);
+
+/* train.c: what a run of steps needs, allocated once outside the steps (init also sets the
+ * net's threads and, with virtual shards, the dense Adam step by slices over c->comm). */
+typedef struct ameir_train_ws {
+    ameir_feed feed;
+    ameir_shard_ws *shards; /* NULL unless c->shards > 0 */
+} ameir_train_ws;
+int ameir_train_ws_init_(ameir_train_ws *ws, ameir_net *net, const ameir_split *sp, const ameir_train_config *c);
+void ameir_train_ws_destroy_(ameir_train_ws *ws);
+/* Steps from the net's step count up to target. Adds each loss to *loss_sum. On a NaN or
+ * infinite loss the Adam step is not taken, so the weights stay those of the last good step
+ * (AMEIR_EDIVERGED). m and v need ameir_shards_sync_ afterwards. */
+int ameir_train_range_(ameir_net *net, const ameir_split *sp, const ameir_train_config *c, int64_t target, ameir_train_ws *ws,
+                       double *loss_sum, double *last_loss);
+
+/* shards.c: n bytes at buf from group rank 0 to every rank (NULL or one rank: nothing), in
+ * pieces below MPI's int counts. */
+int ameir_group_bcast_(const ameir_shard_comm *group, void *buf, size_t n);
 
 #endif

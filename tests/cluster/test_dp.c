@@ -5,7 +5,9 @@
  * supernet trained by 1, 2 and 3 ranks scores its candidates the same, bit for bit; validation
  * split over a group's ranks (ameir_evaluate_group) gives ameir_evaluate's metrics bit for
  * bit, and early stopping on it (ameir_train_fit) picks the same step and state; a group of 2
- * that a third rank joins half-way (ameir_net_share_state) ends as 1 rank does, bit for bit.
+ * that a third rank joins half-way (ameir_net_share_state) ends as 1 rank does, bit for bit,
+ * and so does an early-stopping fit from scratch (a final trial) that a third rank joins at
+ * its k-th validation (ameir_fit_share).
  * argv[1]: the source root (for configs/datasets/synthetic.json). */
 #include <math.h>
 #include <mpi.h>
@@ -163,6 +165,67 @@ static outcome run_joined(const ameir_dataset *ds, const ameir_arch *arch, const
     return o;
 }
 
+#define FIT_STEPS 64 /* validations every 8 steps: 8 of them unless patience stops it */
+#define JOIN_AT 4    /* the validation after which the third rank joins: one after the best (step 24) */
+#define AMEIR_STR2_(x) #x
+#define AMEIR_STR_(x) AMEIR_STR2_(x)
+
+/* A final trial's fit from a fresh net: max FIT_STEPS steps, validation every 8, patience 3.
+ * joins: 0: ranks 0..R-1 train it alone; 1: ranks 0 and 1 start it, rank 2 joins after
+ * validation JOIN_AT, its group's comm replaced in place as a worker's is. Every rank gets
+ * rank 0's outcome (best step, best AUC, state hash after the best weights came back;
+ * loss: the validations done before the join). */
+static outcome fit_on_ranks(int R, int joins, const ameir_dataset *ds, const ameir_arch *arch, const ameir_split *train,
+                            const ameir_split *valid) {
+    int rank;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm first, all;
+    MPI_Comm_split(MPI_COMM_WORLD, rank < (joins ? 2 : R) ? 0 : MPI_UNDEFINED, rank, &first);
+    MPI_Comm_split(MPI_COMM_WORLD, rank < R ? 0 : MPI_UNDEFINED, rank, &all);
+    outcome o = {0};
+    if (all != MPI_COMM_NULL) {
+        ameir_dp_comm dc;
+        ameir_train_config c = config(SHARDS, &dc.base);
+        c.max_steps = FIT_STEPS, c.eval_every = 8, c.patience = 3;
+        ameir_net *net = make_net(ds, arch, &c);
+        ameir_fit *f = NULL;
+        ameir_fit_result res;
+        int more = 1, done = 0;
+        if (first != MPI_COMM_NULL) {
+            CHECK_EQ_INT(ameir_dp_comm_init(&dc, first), 0);
+            CHECK_EQ_INT(ameir_fit_open(&f, net, train, valid, &c, 0), 0);
+            for (; joins && done < JOIN_AT; done++)
+                CHECK_EQ_INT(ameir_fit_next(f, &more), 0);
+            CHECK(more); /* the join comes before the fit's end */
+            if (joins) { /* the grown group: a new comm where the old one was */
+                ameir_dp_comm_destroy(&dc);
+                CHECK_EQ_INT(ameir_dp_comm_init(&dc, all), 0);
+            }
+        } else {
+            CHECK_EQ_INT(ameir_dp_comm_init(&dc, all), 0);
+            CHECK_EQ_INT(ameir_fit_open(&f, net, train, valid, &c, 0), 0);
+        }
+        if (joins) {
+            CHECK_EQ_INT(ameir_fit_share(f), 0);
+            CHECK_EQ_INT(ameir_net_params(net)->step, 8 * JOIN_AT);
+        }
+        while (more)
+            CHECK_EQ_INT(ameir_fit_next(f, &more), 0);
+        CHECK_EQ_INT(ameir_fit_close(f, &res), 0);
+        o.fit_best_step = res.best_step;
+        o.fit_auc = res.best_valid.auc;
+        o.fit_gauc = res.best_valid.gauc;
+        o.fit_state = o.state = state_hash(net);
+        o.loss = (double)res.steps;
+        release_group(&o, &dc, &all);
+        if (first != MPI_COMM_NULL)
+            MPI_Comm_free(&first);
+        ameir_net_free(net);
+    }
+    MPI_Bcast(&o, (int)sizeof o, MPI_BYTE, 0, MPI_COMM_WORLD);
+    return o;
+}
+
 /* Three MLP candidates of the trial's architecture: the supernet's paths. */
 static const char *MLPS[3] = {"[{\"units\":32,\"act\":\"relu\"}]",
                               "[{\"units\":16,\"act\":\"gelu\"},{\"units\":8,\"act\":\"relu\"}]",
@@ -306,6 +369,21 @@ int main(int argc, char **argv) {
                (long long)joined.fit_best_step, (unsigned long long)joined.fit_state);
         CHECK(joined.state == o[1].state && joined.auc == o[1].auc && joined.loss == o[1].loss);
         CHECK(joined.fit_state == o[1].fit_state && joined.fit_best_step == o[1].fit_best_step && joined.fit_auc == o[1].fit_auc);
+    }
+    outcome fits[4];
+    for (int R = 1; R <= 3; R++)
+        fits[R] = fit_on_ranks(R, 0, ds, &arch, train, valid);
+    fits[0] = fit_on_ranks(3, 1, ds, &arch, train, valid);
+    if (rank == 0) {
+        const char *who[4] = {"2 ranks, a third joins after validation " AMEIR_STR_(JOIN_AT), "1 rank", "2 ranks", "3 ranks"};
+        for (int R = 0; R <= 3; R++)
+            printf("dp final fit: %s: %.0f steps, best step %lld valid AUC %.9f gAUC %.9f state %016llx\n", who[R], fits[R].loss,
+                   (long long)fits[R].fit_best_step, fits[R].fit_auc, fits[R].fit_gauc, (unsigned long long)fits[R].fit_state);
+        for (int R = 0; R <= 3; R++)
+            CHECK(fits[R].fit_state == fits[1].fit_state && fits[R].fit_best_step == fits[1].fit_best_step &&
+                  fits[R].fit_auc == fits[1].fit_auc && fits[R].fit_gauc == fits[1].fit_gauc && fits[R].loss == fits[1].loss);
+        CHECK(fits[1].fit_auc > 0.5);
+        CHECK(fits[1].loss > 8 * JOIN_AT); /* the third rank joined a running fit */
     }
     for (int R = 1; R <= 3; R++)
         o[R] = supernet_on_ranks(R, ds, train, valid);
