@@ -15,10 +15,12 @@
  *   w -> 0 RESULT           the group leader's: the outcome, which also asks for the next
  *                           task; the other members of a group send REQUEST
  *   0 -> L JOIN             when workers wait and no task can start: "rank k joins your trial t"
- *                           (to the leader L of a running search trial on virtual shards);
+ *                           (to the leader L of a running search or final trial on virtual
+ *                           shards);
  *   0 -> k TASK             the same trial for k, its group flagged joining (the ranks as rank
  *                           0 knows them, L first, k last)
- *   L -> k GROW             at L's next chunk boundary: the grown group's ranks (the old ones
+ *   L -> k GROW             at L's next chunk boundary (a final trial: its next validation):
+ *                           the grown group's ranks (the old ones
  *                           in their order, then those that joined), or none when trial t
  *                           ended first (k then asks rank 0 again); the group then makes a
  *                           communicator over the new ranks and L sends its state to all
@@ -196,7 +198,8 @@ typedef struct ameir_group_run {
     int64_t trial;
     int size;      /* ranks training it now (counting those already sent to join it) */
     int64_t steps; /* steps the task trains (its budget minus the step it starts from) */
-    int growable;  /* a search trial on virtual shards: it can take in a rank between chunks */
+    int growable;  /* a search or final trial on virtual shards: it can take in a rank between
+                    * chunks or validations (ameir_trial_growable) */
 } ameir_group_run;
 
 /* The running trial a free worker joins: among the growable ones below max_group ranks, the

@@ -78,7 +78,8 @@ typedef int (*ameir_trial_stop_fn)(void *arg);
  *     rank that joins (collective): afterwards the ameir_shard_comm the trial was given
  *     spans the grown group (the joining ranks last, so the leader stays rank 0). For a
  *     joining rank *joined = 0 says the trial ended before the leader took it in.
- * Only a search trial's net grows (its state is whole between training calls); without
+ * A search trial's net grows between chunks, a final trial's between validations (the
+ * state is whole there: ameir_fit_share); without
  * waiting and grow the group stays as it started. */
 typedef struct ameir_trial_hooks {
     ameir_trial_stop_fn stop;
@@ -99,10 +100,14 @@ typedef struct ameir_trial_hooks {
 int ameir_trial_run(const ameir_trial_ctx *ctx, ameir_trial_data *td, const ameir_search_task *task,
                     const ameir_shard_comm *group, const ameir_trial_hooks *h, ameir_search_result *res);
 
-/* Join search trial `task` that another group trains: build its net, wait in h->grow for
- * the group's next chunk boundary (group is the comm grow fills in), take the leader's
- * state (ameir_net_share_state) and train on as a member to the end (the leader scores,
- * saves and answers). The trial's result is the same bit for bit as without the join.
+/* Whether ranks can join task while it trains: a search trial on train's virtual shards or a
+ * final trial on final_train's (more than one shard). */
+int ameir_trial_growable(const ameir_search_task *task, const ameir_train_config *train, const ameir_train_config *final_train);
+
+/* Join search or final trial `task` that another group trains: build its net, wait in
+ * h->grow for the group's next chunk boundary or validation (group is the comm grow fills
+ * in), take the leader's state (ameir_net_share_state, for a final ameir_fit_share) and
+ * train on as a member to the end (the leader scores, saves and answers). The trial's result is the same bit for bit as without the join.
  * *joined = 0 (and 0 returned): the trial ended first and nothing was done.
  * AMEIR_EINTERRUPTED / errors as ameir_trial_run. */
 int ameir_trial_join(const ameir_trial_ctx *ctx, ameir_trial_data *td, const ameir_search_task *task,

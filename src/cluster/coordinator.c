@@ -160,7 +160,7 @@ typedef struct worker_slot {
     int watched; /* its current task has a time limit, so silence past it means a stall */
     int lead;    /* the rank leading the group of its current task */
     ameir_group group; /* a leader's: its group's ranks now, joined ones last */
-    int growable;      /* a leader's: a search trial on virtual shards, which ranks can join */
+    int growable;      /* a leader's: a search or final trial on virtual shards, which ranks can join */
     int64_t steps;     /* a leader's: the steps its task trains */
     ameir_outbox task_out, stop_out, join_out; /* posted, never blocking on a stalled worker; a stop may follow an unreceived task */
 } worker_slot;
@@ -233,9 +233,9 @@ static int send_task(cluster *k, const ameir_search_task *task) {
         return 0;
     worker_slot *l = &k->w[lead];
     l->group = k->group;
-    l->growable = task->kind == AMEIR_TRIAL_SEARCH && k->c.cfg->train.shards > 1;
+    l->growable = ameir_trial_growable(task, &k->c.cfg->train, &k->c.cfg->final_train);
     l->steps = task->budget;
-    if (task->parent >= 0)
+    if (task->parent >= 0 && task->kind == AMEIR_TRIAL_SEARCH) /* a search trial goes on from its parent's step */
         l->steps -= ameir_controller_trial(k->c.ctl, task->parent)->steps;
     if (l->growable)
         k->running[lead] = *task;
@@ -243,7 +243,7 @@ static int send_task(cluster *k, const ameir_search_task *task) {
 }
 
 /* Free workers when no task can start: each joins a running trial (ameir_group_join_pick);
- * its leader is told (JOIN) and takes it in at its next chunk boundary. */
+ * its leader is told (JOIN) and takes it in at its next chunk boundary or validation. */
 static int join_running(cluster *k, const int *ranks, int n) {
     for (int i = 0; i < n; i++) {
         int n_runs = 0;

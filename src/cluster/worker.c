@@ -2,8 +2,9 @@
  * stop. A signal on this rank abandons the current trial and tells rank 0, which then
  * stops the whole job; a stop from rank 0 in the middle of a trial abandons it too.
  *
- * A group grows between chunks: rank 0 tells a search trial's leader that rank k joins
- * (JOIN) and sends k the task flagged joining. At its next chunk boundary the leader sends
+ * A group grows between chunks (a final trial: between validations): rank 0 tells a
+ * growable trial's leader that rank k joins (JOIN) and sends k the task flagged joining. At
+ * its next boundary the leader sends
  * the new rank list to its members (a broadcast over the old group) and to each joining rank
  * (GROW); all of them make a communicator over the new list and the leader's state goes to
  * every rank (ameir_trial_join). Every JOIN gets exactly one GROW: an empty one when the
@@ -34,7 +35,8 @@ typedef struct worker {
     ameir_dp_comm dc;
     int has_dc;
     int64_t trial;                 /* the current task's id (-1 between tasks) */
-    int growable;                  /* it can take in ranks: a search trial on virtual shards */
+    int growable;                  /* it can take in ranks: a search or final trial on virtual shards */
+    int final;                     /* a final trial: it grows at a validation, not at a chunk boundary */
     int pending[AMEIR_GROUP_MAX];  /* leader: ranks rank 0 sent to join, not taken in yet */
     int n_pending;
 } worker;
@@ -207,8 +209,8 @@ static int share_list(worker *w) {
         size_t n = 0;
         for (int j = 0; j < g.size && n + 12 < sizeof ranks; j++)
             n += (size_t)snprintf(ranks + n, sizeof ranks - n, "%s%d", j ? "," : "", g.ranks[j]);
-        ameir_log(AMEIR_LOG_INFO, "ameir search: trial %lld grows to ranks %s%s at a chunk boundary", (long long)w->trial, ranks,
-                  n + 12 >= sizeof ranks ? ",..." : "");
+        ameir_log(AMEIR_LOG_INFO, "ameir search: trial %lld grows to ranks %s%s at a %s", (long long)w->trial, ranks,
+                  n + 12 >= sizeof ranks ? ",..." : "", w->final ? "validation" : "chunk boundary");
         w->n_pending = 0;
     }
     w->group = g;
@@ -283,7 +285,8 @@ static int run_in_group(worker *w, const ameir_trial_ctx *ctx, ameir_trial_data 
     }
     *leader = w->group.ranks[0] == w->rank && !w->group.joining;
     w->trial = task->trial_id;
-    w->growable = task->kind == AMEIR_TRIAL_SEARCH && ctx->train.shards > 1;
+    w->growable = ameir_trial_growable(task, &ctx->train, &ctx->final_train);
+    w->final = task->kind == AMEIR_TRIAL_FINAL_WINNER || task->kind == AMEIR_TRIAL_FINAL_BASELINE;
     w->n_pending = 0;
     if (w->group.joining) {
         int joined = 0;

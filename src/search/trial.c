@@ -501,30 +501,60 @@ static char *final_record(const ameir_search_task *task, const ameir_train_confi
     return text;
 }
 
+/* A final fit validation by validation: before each the group agrees on a stop and on the
+ * ranks waiting to join, and takes those in (the fit's state is whole there). */
+static int fit_final(ameir_fit *fit, const ameir_shard_comm *group, const ameir_trial_hooks *h) {
+    int grows = group && h && h->waiting && h->grow, more = 1;
+    while (more) {
+        int stop_now = h && h->stop && h->stop(h->arg), timeout = 0, joined = 1;
+        int join = grows && is_leader(group) ? h->waiting(h->arg) : 0;
+        int64_t target = 0;
+        if (group)
+            AMEIR_TRY(agree(group, &stop_now, &timeout, &target, &join));
+        if (stop_now)
+            return AMEIR_EINTERRUPTED;
+        if (join > 0 && grows) {
+            AMEIR_TRY(h->grow(h->arg, &joined));
+            AMEIR_TRY(ameir_fit_share(fit));
+            continue; /* agree again, now with the ranks that joined */
+        }
+        AMEIR_TRY(ameir_fit_next(fit, &more));
+    }
+    return 0;
+}
+
+/* joined: as for run_search (a joining rank waits for the leader's next validation). */
 static int run_final(const ameir_trial_ctx *ctx, ameir_trial_data *td, const ameir_search_task *task,
-                     const ameir_shard_comm *group, ameir_search_result *res) {
+                     const ameir_shard_comm *group, const ameir_trial_hooks *h, ameir_search_result *res, int *joined) {
     const ameir_schema *schema = ameir_dataset_schema(td->ds);
     char path[AMEIR_PATH_MAX + 64];
     char *record = NULL;
     ameir_net *net = NULL;
+    ameir_fit *f = NULL;
     ameir_fit_result fit;
     ameir_train_config c = ctx->final_train;
     c.seed = task->seed;
     c.comm = group; /* every rank validates (early stopping is the same on all), the leader tests and saves */
     memset(&fit, 0, sizeof fit);
     int rc = 0;
-    if (is_leader(group) && !td->test && (rc = ameir_split_load(&td->test, td->ds, "test", 0, -1)) < 0)
+    if (!joined && is_leader(group) && !td->test && (rc = ameir_split_load(&td->test, td->ds, "test", 0, -1)) < 0)
         return rc;
     if ((rc = ameir_net_create(&net, &task->arch, schema, ctx->d, ameir_train_batch_rows(&c, schema), task->seed)) < 0)
         goto done;
-    rc = ameir_train_fit(net, td->train, td->valid, &c, 0, &fit);
+    if (joined && ((rc = h->grow(h->arg, joined)) < 0 || !*joined))
+        goto done;
+    if ((rc = ameir_fit_open(&f, net, td->train, td->valid, &c, 0)) < 0 || (joined && (rc = ameir_fit_share(f)) < 0) ||
+        (rc = fit_final(f, group, h)) < 0)
+        goto done;
+    rc = ameir_fit_close(f, &fit);
+    f = NULL;
     res->steps = fit.steps;
     if (rc == AMEIR_EDIVERGED || fit.diverged) {
         res->status = AMEIR_TRIAL_DIVERGED;
         rc = 0;
         goto done;
     }
-    if (rc < 0 || !is_leader(group))
+    if (rc < 0 || !is_leader(group) || joined)
         goto done;
     if ((rc = ameir_evaluate(net, td->valid, &res->valid)) < 0 || (rc = ameir_evaluate(net, td->test, &res->test)) < 0)
         goto done;
@@ -537,6 +567,7 @@ static int run_final(const ameir_trial_ctx *ctx, ameir_trial_data *td, const ame
     }
     rc = ameir_model_save(path, net, &task->arch, td->ds, record);
 done:
+    ameir_fit_free(f);
     free(record);
     ameir_net_free(net);
     return rc;
@@ -552,7 +583,7 @@ int ameir_trial_run(const ameir_trial_ctx *ctx, ameir_trial_data *td, const amei
     int rc = task->kind == AMEIR_TRIAL_SEARCH     ? run_search(ctx, td, task, group, h, start, res, NULL)
              : task->kind == AMEIR_TRIAL_SUPERNET ? run_supernet(ctx, td, task, group, h, start, res)
              : task->kind == AMEIR_TRIAL_SCORED   ? run_scored(ctx, td, task, group, res)
-                                                  : run_final(ctx, td, task, group, res);
+                                                  : run_final(ctx, td, task, group, h, res, NULL);
     res->seconds = ameir_now() - start;
     if (rc == 0 && res->status != AMEIR_TRIAL_DONE && is_leader(group)) {
         res->metric = NAN;
@@ -567,9 +598,16 @@ int ameir_trial_join(const ameir_trial_ctx *ctx, ameir_trial_data *td, const ame
     ameir_search_result res;
     *joined = 0;
     result_init(&res, task, ameir_dataset_schema(td->ds)->task);
-    if (task->kind != AMEIR_TRIAL_SEARCH || ctx->train.shards < 1 || !group || !h || !h->grow)
-        return ameir_fail(AMEIR_EINVAL, "trial %lld: only a search trial on virtual shards can be joined", (long long)task->trial_id);
-    return run_search(ctx, td, task, group, h, ameir_now(), &res, joined);
+    if (!ameir_trial_growable(task, &ctx->train, &ctx->final_train) || !group || !h || !h->grow)
+        return ameir_fail(AMEIR_EINVAL, "trial %lld: only a search or final trial on virtual shards can be joined",
+                          (long long)task->trial_id);
+    return task->kind == AMEIR_TRIAL_SEARCH ? run_search(ctx, td, task, group, h, ameir_now(), &res, joined)
+                                            : run_final(ctx, td, task, group, h, &res, joined);
+}
+
+int ameir_trial_growable(const ameir_search_task *task, const ameir_train_config *train, const ameir_train_config *final_train) {
+    int final = task->kind == AMEIR_TRIAL_FINAL_WINNER || task->kind == AMEIR_TRIAL_FINAL_BASELINE;
+    return (task->kind == AMEIR_TRIAL_SEARCH && train->shards > 1) || (final && final_train->shards > 1);
 }
 
 int ameir_copy_file(const char *from, const char *to) {

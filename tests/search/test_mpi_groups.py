@@ -10,16 +10,23 @@ Groups also grow at chunk boundaries: a worker that frees up while no task can s
 running search trial. With the test hook AMEIR_TEST_CHUNK_STEPS (chunks of 8 steps, so the
 short trials here have many boundaries) N = 5 must have grown groups and still match N = 1,
 and the interrupted run resumes to the same search; without the hooks the join check is
-skipped (the identity checks still run)."""
+skipped (the identity checks still run).
+
+Final trials grow at their validations: the finals stop early at different validations, and
+the ranks freed then join the finals still running. N = 5 must have grown a final and still
+match N = 1; a run sent SIGUSR1 right after a final grew (exit 3) resumed with 3 ranks
+matches N = 1 too."""
 import os
 import re
 import signal
+import subprocess
+import time
 
-from test_mpi_common import (Workspace, check, comparable, describe, diff, interrupt_after, logged_search, main, report,
-                             search)
+from test_mpi_common import (EXE, Workspace, check, comparable, describe, diff, interrupt_after, last_json, logged_search,
+                             main, mpi_env, mpirun_args, report, run, search)
 
 GROUP_LINE = re.compile(r"trial (\d+) trains on ranks ([\d,]+), data-parallel over 3 shards")
-GROW_LINE = re.compile(r"trial (\d+) grows to ranks ([\d,]+) at a chunk boundary")
+GROW_LINE = re.compile(r"trial (\d+) grows to ranks ([\d,]+) at a (chunk boundary|validation)")
 HOOKS = os.environ.get("AMEIR_TEST_HOOKS") == "1"
 
 
@@ -28,7 +35,41 @@ def grouped_search(ws, config, name, n):
     rep, _, err = logged_search(ws, config, name, n)
     groups = {int(m.group(1)): m.group(2) for m in GROUP_LINE.finditer(err)}
     grown = {int(m.group(1)): m.group(2) for m in GROW_LINE.finditer(err)}
-    return comparable(rep), groups, grown
+    finals = {int(m.group(1)): m.group(2) for m in GROW_LINE.finditer(err) if m.group(3) == "validation"}
+    return comparable(rep), groups, grown, finals
+
+
+def saved_metrics(ws, model, split):
+    """`ameir eval --json` of a saved model file on split (without the file's name)."""
+    p = run([EXE, "eval", "--data", ws.data, "--model", model, "--split", split, "--json"], env=mpi_env())
+    check(p.returncode == 0, "ameir eval %s: %s" % (model, describe(p)))
+    return {k: v for k, v in last_json(p).items() if k != "model"}
+
+
+def interrupt_on_final_grow(n, args, timeout=900):
+    """Start a search (log level info, stderr into stdout), send SIGUSR1 to mpirun as soon as a
+    final trial grows at a validation; return (exit code, output, whether a final grew)."""
+    env = mpi_env()
+    env["AMEIR_LOG"] = "info"
+    proc = subprocess.Popen(mpirun_args(n) + ["search"] + list(args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env=env)
+    out, grew = [], False
+    deadline = time.time() + timeout
+    try:
+        for line in proc.stdout:
+            out.append(line)
+            m = GROW_LINE.search(line)
+            if m and m.group(3) == "validation":
+                grew = True
+                proc.send_signal(signal.SIGUSR1)
+                break
+            check(time.time() < deadline, "no final grew within %d s" % timeout)
+        rest, _ = proc.communicate(timeout=300)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    return proc.returncode, "".join(out) + (rest or ""), grew
 
 
 def test():
@@ -37,14 +78,23 @@ def test():
     os.environ["AMEIR_TEST_CHUNK_STEPS"] = "8"
     ws = Workspace("groups", {"train": {"shards": 3}})
     try:
-        ref, none, grown = grouped_search(ws, ws.config, "n1", 1)
+        ref, none, grown, _ = grouped_search(ws, ws.config, "n1", 1)
         check(not none and not grown, "one rank alone formed groups: %r %r" % (none, grown))
         for n in (5,):
-            rep, groups, grown = grouped_search(ws, ws.config, "n%d" % n, n)
-            print("N=%d: %d trials, %d of them in groups: %s; %d grew at a chunk boundary: %s" % (
-                n, len(rep["trials"]), len(groups), sorted(groups.items()), len(grown), sorted(grown.items())))
+            rep, groups, grown, finals = grouped_search(ws, ws.config, "n%d" % n, n)
+            print("N=%d: %d trials, %d of them in groups: %s; %d grew at a chunk boundary or validation: %s, finals among them: %s" % (
+                n, len(rep["trials"]), len(groups), sorted(groups.items()), len(grown), sorted(grown.items()), sorted(finals)))
             check(groups, "N=%d: no trial trained on a group of ranks (expected the last rungs and the finals to)" % n)
             check(grown or not HOOKS, "N=%d: no group grew at a chunk boundary (chunks of 8 steps)" % n)
+            # the finals end at different validations (early stopping), and the ranks freed
+            # then have nothing else to start
+            check(finals, "N=%d: no final trial grew at a validation" % n)
+            for t in finals:  # the saved model of a grown final: the same weights as N = 1's
+                for split in ("valid", "test"):
+                    a, b = (saved_metrics(ws, os.path.join(ws.run_dir(r), "RUN.trials", "final-%d.h5" % t), split)
+                            for r in ("n1", "n%d" % n))
+                    check(a == b, "final %d's saved model on %s: N=1 %r, N=%d %r" % (t, split, a, n, b))
+            print("N=%d: the saved models of the grown finals %s give N=1's valid and test metrics" % (n, sorted(finals)))
             d = diff(ref, rep)
             check(not d, "report of N=1 and N=%d (groups that grow) differ at %s" % (n, d))
         # groups that grew, then SIGUSR1 (checkpoint, exit 3) and a resume with another N
@@ -60,9 +110,20 @@ def test():
         check(not d, "the search whose groups grew, interrupted and resumed, differs from N=1 at %s" % d)
         print("grown: %d groups grew in the %d progress lines before SIGUSR1, exit 3, resumed with 2 ranks: same as N=1" % (
             joins, seen))
+        # a final that grew, then SIGUSR1 (the grown group stops at its next validation, the
+        # final stays pending) and a resume with 3 ranks
+        rh5 = os.path.join(ws.run_dir("final-usr1"), "RUN.h5")
+        code, out, grew = interrupt_on_final_grow(5, ["--config", ws.config, "--out", rh5])
+        check(grew, "no final trial grew at a validation:\n%s" % out[-3000:])
+        check(code == 3, "SIGUSR1 after a final grew: expected exit 3, got %d\n%s" % (code, out[-3000:]))
+        p = search(3, "--resume", rh5)
+        check(p.returncode == 0, "resume with 3 ranks: expected exit 0: %s" % describe(p))
+        d = diff(ref, comparable(report(rh5)))
+        check(not d, "the search whose final grew, interrupted and resumed, differs from N=1 at %s" % d)
+        print("final grown: SIGUSR1 right after a final grew at a validation, exit 3, resumed with 3 ranks: same as N=1")
         small = ws.write_config("small.json", {"train": {"shards": 3}, "behavior": {"schedule": {"n": 1}},
                                                "interaction": {"schedule": {"n": 2}}, "mlp": {"schedule": {"n": 1}}})
-        ref, _, _ = grouped_search(ws, small, "small-n1", 1)
+        ref, _, _, _ = grouped_search(ws, small, "small-n1", 1)
         rh5 = os.path.join(ws.run_dir("small-usr1"), "RUN.h5")
         env = {"AMEIR_LOG": "info"}
         code, out, err, seen = interrupt_after(5, ["--config", small, "--out", rh5], 4, "mpirun", signal.SIGUSR1, extra_env=env)
