@@ -3,7 +3,7 @@
  * time is spent training at 16 to 1,024 workers (PRODUCT.md: every worker busy).
  *
  * usage: cluster_sim RUN.h5 [--scale K] [--workers 2,16,64,256,1024] [--seed S] [--shards S --dp-serial F]
- *                    [--grow [--join-cost SECONDS]]
+ *                    [--grow [--join-cost SECONDS] [--grow-finals [--final-every STEPS]]]
  *
  * RUN.h5 is a search (finished, or stopped after its warm start: a stage with no finished
  * trial then takes the others' seconds per step): its config (each stage's n multiplied by K, the size of the
@@ -22,12 +22,19 @@
  *
  * With --grow, groups also grow as rank 0's dispatch grows them: when workers are free and
  * no task can start, each joins the running trial ameir_group_join_pick chooses (search
- * trials only: a final trial's group stays as it started). The join takes effect
+ * trials; final trials too with --grow-finals, below). The join takes effect
  * --join-cost seconds later (default 0.25: on average half a chunk of CHUNK_SECONDS until
  * the leader's next boundary, plus the state broadcast), during which the joining rank
  * counts as idle and the group trains on at its old size; the rest of the trial then runs
  * at the new group's speed. A join that would take effect after the trial ends is refused
- * as the leader refuses it: the rank waits, idle, until then. */
+ * as the leader refuses it: the rank waits, idle, until then.
+ *
+ * With --grow-finals final trials grow too, at their validations (every final.eval_every
+ * steps, or --final-every STEPS: an epoch's steps when the config validates each epoch): a
+ * final drawn from RUN.h5 lasts that trial's seconds over its steps, so a join takes effect at
+ * the group's next multiple of the validation interval, refused when the trial ends first.
+ * Each line also splits the makespan at the last search trial's end: the stages (with the
+ * warm start's baselines), then the final phase. */
 #include "ameir/cluster.h"
 #include <math.h>
 #include <stdio.h>
@@ -41,6 +48,7 @@
 typedef struct measured {
     double sec_per_step[AMEIR_N_STAGES];
     double final_s[256];
+    int64_t final_steps[256];
     int n_final;
 } measured;
 
@@ -54,7 +62,8 @@ static int measure(const ameir_controller *ctl, measured *m) {
         if (t->stage < AMEIR_N_STAGES) {
             secs[t->stage] += t->seconds;
             steps[t->stage] += (double)t->steps;
-        } else if (m->n_final < 256) {
+        } else if (m->n_final < 256 && t->steps > 0) {
+            m->final_steps[m->n_final] = t->steps;
             m->final_s[m->n_final++] = t->seconds;
         }
     }
@@ -92,6 +101,9 @@ typedef struct slot {
     int g, growable;
     int64_t steps;
     ameir_search_task task;
+    /* a final's: its time alone and steps (its validations are at multiples of every) */
+    double d;
+    int64_t every;
 } slot;
 
 typedef struct dp_model {
@@ -99,6 +111,8 @@ typedef struct dp_model {
     double serial;    /* Amdahl's serial fraction of a trial on a group */
     int grow;         /* free workers join running search trials */
     double join_cost; /* seconds from a join to the boundary at which it takes effect */
+    int grow_finals;  /* final trials grow too, at their validations */
+    int64_t final_every; /* steps between a final trial's validations */
 } dp_model;
 
 /* A trial's speed on g ranks against one (Amdahl). */
@@ -117,7 +131,13 @@ static int join_one(slot *w, int W, int k, const dp_model *dp, double now, ameir
         return 0;
     slot *l = &w[lead_of[pick]], *j = &w[k];
     j->busy = 1, j->lead = lead_of[pick];
-    double at = now + dp->join_cost, left = l->left - (at - l->t_left) * speed(dp, l->g);
+    double at = now + dp->join_cost;
+    if (l->every > 0) { /* a final: at the group's next validation */
+        double per_step = l->d / (double)l->steps, done = l->d - (l->left - (now - l->t_left) * speed(dp, l->g));
+        double next = (floor(done / per_step / (double)l->every) + 1) * (double)l->every * per_step;
+        at = now + (next - done) / speed(dp, l->g);
+    }
+    double left = l->left - (at - l->t_left) * speed(dp, l->g);
     if (left <= 0) { /* the leader refuses it at the trial's end; nobody joins that trial again */
         j->refused = 1;
         l->growable = 0;
@@ -132,7 +152,7 @@ static int join_one(slot *w, int W, int k, const dp_model *dp, double now, ameir
 /* One simulated search on W workers: makespan, busy worker-seconds (every rank of a group),
  * work seconds (trials' time alone). */
 static int simulate(const ameir_search_config *cfg, const measured *m, const dp_model *dp, int W, uint64_t seed,
-                    double *makespan, double *busy, double *work, int64_t *trials) {
+                    double *makespan, double *busy, double *work, int64_t *trials, double *stages) {
     ameir_controller *ctl = NULL;
     AMEIR_TRY(ameir_controller_create(&ctl, cfg));
     slot *w = calloc((size_t)W, sizeof *w);
@@ -152,6 +172,7 @@ static int simulate(const ameir_search_config *cfg, const measured *m, const dp_
     ameir_rng rng = ameir_rng_stream(seed, 7);
     double now = 0;
     *busy = *work = 0;
+    *stages = 0;
     int rc = 0, running = 0;
     for (;;) {
         /* hand out what the controller has to the free workers, as rank 0's dispatch does */
@@ -164,9 +185,8 @@ static int simulate(const ameir_search_config *cfg, const measured *m, const dp_
         ameir_group_sizes(n_tasks, n_free, dp->shards, sizes);
         for (int i = 0; i < n_tasks; i++) {
             const ameir_search_task *t = &tasks[i];
-            double d = t->stage < AMEIR_N_STAGES
-                           ? (double)t->budget * m->sec_per_step[t->stage] * exp(0.25 * normal(&rng))
-                           : m->final_s[ameir_rng_below(&rng, (uint64_t)m->n_final)];
+            int is_final = t->stage >= AMEIR_N_STAGES, f = is_final ? (int)ameir_rng_below(&rng, (uint64_t)m->n_final) : 0;
+            double d = !is_final ? (double)t->budget * m->sec_per_step[t->stage] * exp(0.25 * normal(&rng)) : m->final_s[f];
             int g = sizes[i], lead = free_w[at];
             for (int j = 0; j < g; j++) {
                 slot *s = &w[free_w[at++]];
@@ -175,8 +195,9 @@ static int simulate(const ameir_search_config *cfg, const measured *m, const dp_
             slot *l = &w[lead];
             l->task = *t;
             l->g = g, l->left = d, l->t_left = now, l->until = now + d / speed(dp, g);
-            l->growable = dp->grow && t->kind == AMEIR_TRIAL_SEARCH && dp->shards > 1;
-            l->steps = t->budget - (t->parent >= 0 ? ameir_controller_trial(ctl, t->parent)->steps : 0);
+            l->growable = dp->grow && (t->kind == AMEIR_TRIAL_SEARCH || (is_final && dp->grow_finals)) && dp->shards > 1;
+            l->steps = is_final ? m->final_steps[f] : t->budget - (t->parent >= 0 ? ameir_controller_trial(ctl, t->parent)->steps : 0);
+            l->d = d, l->every = is_final ? dp->final_every : 0;
             running++;
             *work += d;
         }
@@ -205,6 +226,8 @@ static int simulate(const ameir_search_config *cfg, const measured *m, const dp_
                 w[k].busy = 0;
             }
         running--;
+        if (w[first].task.stage < AMEIR_N_STAGES)
+            *stages = now;
         if ((rc = ameir_controller_report(ctl, &r)) < 0)
             break;
     }
@@ -218,7 +241,7 @@ static int simulate(const ameir_search_config *cfg, const measured *m, const dp_
 
 static int usage(void) {
     fprintf(stderr, "usage: cluster_sim RUN.h5 [--scale K] [--workers 2,16,...] [--seed S] [--shards S --dp-serial F] "
-                    "[--grow [--join-cost SECONDS]]\n");
+                    "[--grow [--join-cost SECONDS] [--grow-finals [--final-every STEPS]]]\n");
     return 2;
 }
 
@@ -226,7 +249,7 @@ int main(int argc, char **argv) {
     const char *run = NULL, *workers = "2,16,64,256,1024";
     int scale = 1;
     uint64_t seed = 1;
-    dp_model dp = {0, 0.0, 0, 0.25};
+    dp_model dp = {0, 0.0, 0, 0.25, 0, 0};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--scale") && i + 1 < argc)
             scale = atoi(argv[++i]);
@@ -240,6 +263,10 @@ int main(int argc, char **argv) {
             dp.serial = atof(argv[++i]);
         else if (!strcmp(argv[i], "--grow"))
             dp.grow = 1;
+        else if (!strcmp(argv[i], "--grow-finals"))
+            dp.grow_finals = 1;
+        else if (!strcmp(argv[i], "--final-every") && i + 1 < argc)
+            dp.final_every = atoll(argv[++i]);
         else if (!strcmp(argv[i], "--join-cost") && i + 1 < argc)
             dp.join_cost = atof(argv[++i]);
         else if (!run)
@@ -259,6 +286,12 @@ int main(int argc, char **argv) {
         return 2;
     }
     ameir_controller_free(rec);
+    if (dp.final_every <= 0)
+        dp.final_every = cfg->final_train.eval_every;
+    if (dp.grow_finals && (!dp.grow || dp.final_every <= 0)) {
+        fprintf(stderr, "cluster_sim: --grow-finals needs --grow and final.eval_every or --final-every STEPS\n");
+        return 2;
+    }
     for (int s = 0; s < AMEIR_N_STAGES; s++)
         cfg->schedule[s].n *= scale;
     printf("%s x%d: seconds per step", run, scale);
@@ -269,17 +302,20 @@ int main(int argc, char **argv) {
         printf("; groups of at most %d ranks, serial fraction %.3f", dp.shards, dp.serial);
     if (dp.grow)
         printf("; groups grow at chunk boundaries (a join takes effect %.2f s after it is sent)", dp.join_cost);
-    printf("\n| workers | trials | makespan (s) | busy share | work share |\n|---|---|---|---|---|\n");
+    if (dp.grow_finals)
+        printf("; final trials grow at their validations (every %lld steps)", (long long)dp.final_every);
+    printf("\n| workers | trials | makespan (s) | stages (s) | final phase (s) | busy share | work share |\n"
+           "|---|---|---|---|---|---|---|\n");
     for (const char *p = workers; *p;) {
         int W = atoi(p);
-        double makespan = 0, busy = 0, work = 0;
+        double makespan = 0, busy = 0, work = 0, stages = 0;
         int64_t trials = 0;
-        if (W < 1 || simulate(cfg, &m, &dp, W, seed, &makespan, &busy, &work, &trials) < 0) {
+        if (W < 1 || simulate(cfg, &m, &dp, W, seed, &makespan, &busy, &work, &trials, &stages) < 0) {
             fprintf(stderr, "cluster_sim: %d workers: %s\n", W, ameir_last_error());
             return 1;
         }
-        printf("| %d | %lld | %.0f | %.1f%% | %.1f%% |\n", W, (long long)trials, makespan, 100.0 * busy / (W * makespan),
-               100.0 * work / (W * makespan));
+        printf("| %d | %lld | %.0f | %.0f | %.0f | %.1f%% | %.1f%% |\n", W, (long long)trials, makespan, stages, makespan - stages,
+               100.0 * busy / (W * makespan), 100.0 * work / (W * makespan));
         p = strchr(p, ',') ? strchr(p, ',') + 1 : p + strlen(p);
     }
     ameir_search_config_free(cfg);
