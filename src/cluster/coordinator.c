@@ -272,6 +272,21 @@ static int join_running(cluster *k, const int *ranks, int n) {
     return 0;
 }
 
+/* Test hook (docs/running.md; -Dtest_hooks=true only): AMEIR_TEST_START_GROUP=K starts every
+ * trial on at most K ranks, so that the spare workers join running trials at their next
+ * boundary instead of starting with them (test mpi_groups: a final that surely grows). The
+ * groups' shapes never change results. 0 or unset: up to the config's shards. */
+static int start_group_cap(int shards) {
+#ifdef AMEIR_TEST_HOOKS
+    const char *s = getenv("AMEIR_TEST_START_GROUP");
+    char *end = NULL;
+    long k = s && s[0] ? strtol(s, &end, 10) : 0;
+    return end && *end == '\0' && k > 0 && k < shards ? (int)k : shards;
+#else
+    return shards;
+#endif
+}
+
 /* Answer the waiting workers with the tasks the controller has: one task each in rank order
  * while there are enough; when fewer tasks can start than workers wait and trials train on
  * virtual shards, the spare workers join them (ameir_group_sizes), each group a run of
@@ -299,7 +314,7 @@ static int dispatch(cluster *k, int *done) {
         /* waiting for results with none to come would hang the job */
         return ameir_fail(AMEIR_EINTERNAL, "controller waits for results although no trial is running");
     }
-    ameir_group_sizes(n_tasks, n_free, k->c.cfg->train.shards, k->sizes);
+    ameir_group_sizes(n_tasks, n_free, start_group_cap(k->c.cfg->train.shards), k->sizes);
     int at = 0;
     for (int i = 0; i < n_tasks; i++) {
         k->group.joining = 0;
