@@ -398,16 +398,16 @@ static int add_os_trial(ameir_controller *ctl, int kind, int k) {
 static int oneshot_alone(ameir_controller *ctl);
 
 /* The supernet trial finished: every alive candidate is scored with its weights, on the
- * validation subsample below the last round and on the whole split in it. */
+ * validation subsample in every round: a round's scores only pick who goes on or trains
+ * alone, and the standalone trainings, scored on the whole split, are the stage's last
+ * score (on seq data a whole-split scoring pass costs as much as a few hundred steps). */
 static int oneshot_trained(ameir_controller *ctl) {
     const ameir_trial *sn = &ctl->trials[ctl->os_supernet];
     if (sn->status != AMEIR_TRIAL_DONE) /* diverged or out of time: no scores; go on with the order known */
         return oneshot_alone(ctl);
     ameir_schedule sch = resolved_schedule(ctl, ctl->stage);
-    int64_t budget = sn->budget;
-    int last = ameir_oneshot_last(&sch, budget, ctl->os_n_alive);
     ctl->os_phase = OS_SCORE;
-    open_rung(ctl, ctl->rung, budget, last ? 0 : sch.valid_rows);
+    open_rung(ctl, ctl->rung, sn->budget, sch.valid_rows);
     for (int i = 0; i < ctl->os_n_alive; i++)
         AMEIR_TRY(add_os_trial(ctl, AMEIR_TRIAL_SCORED, ctl->os_alive[i]));
     return 0;

@@ -666,6 +666,33 @@ static void check_valid_rows(void) {
     }
     ameir_controller_free(ctl);
     ameir_search_config_free(cfg);
+    /* one-shot: every round's scored trials on the subsample, the standalone trials (the
+     * stage's last score) on the whole split */
+    cfg = parse_config(
+        "{\"data\": \"x\", \"seed\": 5, \"method\": \"oneshot\", \"standalone_top\": 2, \"warm_start\": false,"
+        " \"behavior\": {\"schedule\": {\"n\": 8, \"eta\": 2, \"r\": 5, \"R\": 20, \"valid_rows\": 300}},"
+        " \"interaction\": {\"max_interactions\": 2, \"schedule\": {\"n\": 3, \"eta\": 2, \"r\": 5, \"R\": 10, \"method\": \"train\"}},"
+        " \"mlp\": {\"widths\": [8, 16], \"schedule\": {\"n\": 3, \"eta\": 3, \"r\": 5, \"R\": 5, \"valid_rows\": 100}}}");
+    CHECK_EQ_INT(ameir_controller_create(&ctl, cfg), 0);
+    run(ctl, 2, 7, all_done, -1);
+    int scored[AMEIR_N_STAGES] = {0}, rounds_at_R = 0;
+    for (int64_t id = 0; id < ameir_controller_n_trials(ctl); id++) {
+        const ameir_trial *tr = ameir_controller_trial(ctl, id);
+        if (tr->stage == AMEIR_STAGE_FINAL)
+            continue;
+        int64_t sub = tr->stage == AMEIR_STAGE_BEHAVIOR ? 300 : tr->stage == AMEIR_STAGE_MLP ? 100 : 0;
+        if (tr->kind == AMEIR_TRIAL_SCORED) {
+            CHECK_EQ_INT(tr->valid_rows, sub);
+            scored[tr->stage]++;
+            rounds_at_R += tr->budget == (tr->stage == AMEIR_STAGE_BEHAVIOR ? 20 : 5);
+        } else if (tr->kind == AMEIR_TRIAL_SEARCH && tr->stage != AMEIR_STAGE_INTERACTION) {
+            CHECK_EQ_INT(tr->valid_rows, 0);
+        }
+    }
+    CHECK(scored[AMEIR_STAGE_BEHAVIOR] > 0 && scored[AMEIR_STAGE_MLP] > 0);
+    CHECK(rounds_at_R > 0); /* the last round, at R, on the subsample too */
+    ameir_controller_free(ctl);
+    ameir_search_config_free(cfg);
 }
 
 /* Interactions in generations: order-2 sets first, then children of the best with orders
