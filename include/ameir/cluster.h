@@ -207,6 +207,9 @@ typedef struct ameir_group_run {
  * simulated cluster uses it too. */
 int ameir_group_join_pick(const ameir_group_run *runs, int n, int max_group);
 
+/* A group's ranks as "1,2,3" for a log line, at most what fits in out (then ",..."). */
+const char *ameir_group_ranks_text(const ameir_group *g, char *out, size_t cap);
+
 /* --- the loops ------------------------------------------------------------------------ */
 
 /* What the rank-0 loop measured (this session only). */

@@ -100,9 +100,9 @@ typedef struct ameir_trial_hooks {
 int ameir_trial_run(const ameir_trial_ctx *ctx, ameir_trial_data *td, const ameir_search_task *task,
                     const ameir_shard_comm *group, const ameir_trial_hooks *h, ameir_search_result *res);
 
-/* Whether ranks can join task while it trains: a search trial on train's virtual shards or a
- * final trial on final_train's (more than one shard). */
-int ameir_trial_growable(const ameir_search_task *task, const ameir_train_config *train, const ameir_train_config *final_train);
+/* Whether ranks can join task while it trains: a search or final trial on more than one
+ * virtual shard (train.shards; a config's "final" cannot change it). */
+int ameir_trial_growable(const ameir_search_task *task, int shards);
 
 /* Join search or final trial `task` that another group trains: build its net, wait in
  * h->grow for the group's next chunk boundary or validation (group is the comm grow fills

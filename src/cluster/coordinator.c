@@ -233,7 +233,7 @@ static int send_task(cluster *k, const ameir_search_task *task) {
         return 0;
     worker_slot *l = &k->w[lead];
     l->group = k->group;
-    l->growable = ameir_trial_growable(task, &k->c.cfg->train, &k->c.cfg->final_train);
+    l->growable = ameir_trial_growable(task, k->c.cfg->train.shards);
     l->steps = task->budget;
     if (task->parent >= 0 && task->kind == AMEIR_TRIAL_SEARCH) /* a search trial goes on from its parent's step */
         l->steps -= ameir_controller_trial(k->c.ctl, task->parent)->steps;
@@ -323,11 +323,9 @@ static int dispatch(cluster *k, int *done) {
             k->group.ranks[j] = k->free_ranks[at++];
         if (k->group.size > 1) {
             char ranks[96];
-            size_t n = 0;
-            for (int j = 0; j < k->group.size && n + 12 < sizeof ranks; j++)
-                n += (size_t)snprintf(ranks + n, sizeof ranks - n, "%s%d", j ? "," : "", k->group.ranks[j]);
-            ameir_log(AMEIR_LOG_INFO, "ameir search: trial %lld trains on ranks %s%s, data-parallel over %d shards",
-                      (long long)k->tasks[i].trial_id, ranks, n + 12 >= sizeof ranks ? ",..." : "", k->c.cfg->train.shards);
+            ameir_log(AMEIR_LOG_INFO, "ameir search: trial %lld trains on ranks %s, data-parallel over %d shards",
+                      (long long)k->tasks[i].trial_id, ameir_group_ranks_text(&k->group, ranks, sizeof ranks),
+                      k->c.cfg->train.shards);
         }
         AMEIR_TRY(send_task(k, &k->tasks[i]));
     }

@@ -3,6 +3,8 @@
  * rank 0's dispatch and tests/bench/cluster_sim call the same functions. */
 #include "ameir/cluster.h"
 
+#include <stdio.h>
+
 void ameir_group_sizes(int n_tasks, int workers, int max_group, int *sizes) {
     if (n_tasks <= 0)
         return;
@@ -32,4 +34,17 @@ int ameir_group_join_pick(const ameir_group_run *runs, int n, int max_group) {
             best = i;
     }
     return best;
+}
+
+const char *ameir_group_ranks_text(const ameir_group *g, char *out, size_t cap) {
+    size_t n = 0;
+    out[0] = '\0';
+    for (int j = 0; j < g->size; j++) {
+        if (n + 16 >= cap) { /* room for one more rank and ",..." */
+            snprintf(out + n, cap - n, ",...");
+            break;
+        }
+        n += (size_t)snprintf(out + n, cap - n, "%s%d", j ? "," : "", g->ranks[j]);
+    }
+    return out;
 }

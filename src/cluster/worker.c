@@ -206,11 +206,8 @@ static int share_list(worker *w) {
         for (int i = 0; i < w->n_pending; i++)
             AMEIR_TRY(ameir_msg_send(w->comm, w->pending[i], AMEIR_MSG_GROW, w->pack.data, w->pack.len));
         char ranks[96];
-        size_t n = 0;
-        for (int j = 0; j < g.size && n + 12 < sizeof ranks; j++)
-            n += (size_t)snprintf(ranks + n, sizeof ranks - n, "%s%d", j ? "," : "", g.ranks[j]);
-        ameir_log(AMEIR_LOG_INFO, "ameir search: trial %lld grows to ranks %s%s at a %s", (long long)w->trial, ranks,
-                  n + 12 >= sizeof ranks ? ",..." : "", w->final ? "validation" : "chunk boundary");
+        ameir_log(AMEIR_LOG_INFO, "ameir search: trial %lld grows to ranks %s at a %s", (long long)w->trial,
+                  ameir_group_ranks_text(&g, ranks, sizeof ranks), w->final ? "validation" : "chunk boundary");
         w->n_pending = 0;
     }
     w->group = g;
@@ -285,7 +282,7 @@ static int run_in_group(worker *w, const ameir_trial_ctx *ctx, ameir_trial_data 
     }
     *leader = w->group.ranks[0] == w->rank && !w->group.joining;
     w->trial = task->trial_id;
-    w->growable = ameir_trial_growable(task, &ctx->train, &ctx->final_train);
+    w->growable = ameir_trial_growable(task, ctx->train.shards);
     w->final = task->kind == AMEIR_TRIAL_FINAL_WINNER || task->kind == AMEIR_TRIAL_FINAL_BASELINE;
     w->n_pending = 0;
     if (w->group.joining) {

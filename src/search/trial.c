@@ -598,16 +598,16 @@ int ameir_trial_join(const ameir_trial_ctx *ctx, ameir_trial_data *td, const ame
     ameir_search_result res;
     *joined = 0;
     result_init(&res, task, ameir_dataset_schema(td->ds)->task);
-    if (!ameir_trial_growable(task, &ctx->train, &ctx->final_train) || !group || !h || !h->grow)
+    if (!ameir_trial_growable(task, ctx->train.shards) || !group || !h || !h->grow)
         return ameir_fail(AMEIR_EINVAL, "trial %lld: only a search or final trial on virtual shards can be joined",
                           (long long)task->trial_id);
     return task->kind == AMEIR_TRIAL_SEARCH ? run_search(ctx, td, task, group, h, ameir_now(), &res, joined)
                                             : run_final(ctx, td, task, group, h, &res, joined);
 }
 
-int ameir_trial_growable(const ameir_search_task *task, const ameir_train_config *train, const ameir_train_config *final_train) {
+int ameir_trial_growable(const ameir_search_task *task, int shards) {
     int final = task->kind == AMEIR_TRIAL_FINAL_WINNER || task->kind == AMEIR_TRIAL_FINAL_BASELINE;
-    return (task->kind == AMEIR_TRIAL_SEARCH && train->shards > 1) || (final && final_train->shards > 1);
+    return shards > 1 && (task->kind == AMEIR_TRIAL_SEARCH || final);
 }
 
 int ameir_copy_file(const char *from, const char *to) {

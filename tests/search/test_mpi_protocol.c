@@ -243,6 +243,21 @@ static void test_group_sizes(void) {
     CHECK_EQ_INT(s[0], AMEIR_GROUP_MAX);
 }
 
+/* A group's ranks in a log line: all of them when they fit, else as many as fit and ",...". */
+static void test_group_ranks_text(void) {
+    ameir_group *g = calloc(1, sizeof *g);
+    char small[24], big[96];
+    g->size = 3, g->ranks[0] = 7, g->ranks[1] = 12, g->ranks[2] = 3;
+    CHECK(strcmp(ameir_group_ranks_text(g, big, sizeof big), "7,12,3") == 0);
+    g->size = 200;
+    for (int i = 0; i < g->size; i++)
+        g->ranks[i] = 1000 + i;
+    CHECK(strcmp(ameir_group_ranks_text(g, small, sizeof small), "1000,1001,...") == 0);
+    ameir_group_ranks_text(g, big, sizeof big);
+    CHECK(strlen(big) < sizeof big && strcmp(big + strlen(big) - 4, ",...") == 0);
+    free(g);
+}
+
 /* A one-shot task's candidate list and alive set survive the trip; bad ones are refused. */
 static void test_task_lists(void) {
     ameir_search_task *t = calloc(1, sizeof *t), *u = calloc(1, sizeof *u);
@@ -359,6 +374,7 @@ int main(int argc, char **argv) {
     test_bad_headers();
     test_unpack_strings();
     test_group_sizes();
+    test_group_ranks_text();
     int rc = check_finish("test_mpi_protocol");
     MPI_Finalize();
     return rc;
