@@ -198,6 +198,15 @@ static void test_attention(int B, int L, int C, int H) {
     free(dx1), free(dwi1), free(dbi1), free(dwo1), free(dbo1), free(dx2), free(dwi2), free(dbi2), free(dwo2), free(dbo2);
 }
 
+/* the order src/nn/gemm_rows.c's loops promise: eight partial sums over i mod 8 (the last
+ * In mod 8 terms into lanes 0, 1, ...), added pairwise */
+static real fixed_order(const real *x, const real *w, int In) {
+    real a[8] = {0};
+    for (int i = 0; i < In; i++)
+        a[i < In / 8 * 8 ? i % 8 : i - In / 8 * 8] += x[i] * w[i];
+    return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+
 #define BIG 2000 /* rows of the reference call: far past any small-matrix range */
 
 /* In -> O as used by: conv (C*K -> C), gru and attention (C -> 3C), attention out (C -> C),
@@ -236,6 +245,17 @@ static void test_gemm_rows(int In, int O, int stride_pad, real beta) {
                 worst = dv;
         }
     CHECK_NEAR(worst, 0, 1e-4 * In);
+    /* on the fixed-order loops, every element's bits are those of the order they promise */
+    if (!ameir_gemm_rows_blas()) {
+        int bad = 0;
+        for (int r = 0; r < BIG && !bad; r++)
+            for (int o = 0; o < O && !bad; o++) {
+                real y = fixed_order(x + (size_t)r * ldi, w + (size_t)o * In, In);
+                y = beta != 0 ? y + beta * init[(size_t)r * ldo + o] : y;
+                bad = memcmp(&y, &ref[(size_t)r * ldo + o], sizeof y) != 0;
+            }
+        CHECK_EQ_INT(bad, 0);
+    }
     free(x);
     free(w);
     free(init);
@@ -284,5 +304,11 @@ int main(void) {
         test_gemm_rows(7 * C, C, 0, 0);
         test_gemm_rows(4 * C, AMEIR_DIN_HIDDEN, 0, 1);
     }
+    /* the loops' edges: In not a multiple of 8, odd O, one input or output; an MLP layer */
+    test_gemm_rows(13, 7, 3, 1);
+    test_gemm_rows(5, 1, 0, 0);
+    test_gemm_rows(1, 3, 2, 1);
+    test_gemm_rows(21, 9, 0, 0);
+    test_gemm_rows(448, 400, 0, 0);
     return check_finish("blas vs naive");
 }
