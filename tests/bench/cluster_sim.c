@@ -34,7 +34,17 @@
  * final drawn from RUN.h5 lasts that trial's seconds over its steps, so a join takes effect at
  * the group's next multiple of the validation interval, refused when the trial ends first.
  * Each line also splits the makespan at the last search trial's end: the stages (with the
- * warm start's baselines), then the final phase. */
+ * warm start's baselines), then the final phase.
+ *
+ * Why the workers idle: the rungs are synchronous, so a search is a chain of phases (the
+ * warm start, each rung or generation, each rung of the final phase) and no trial of a
+ * phase starts before the phase ahead of it has ended. "bound" is a makespan no scheduler
+ * of these trials can beat on W workers with groups of at most S ranks: the sum over the
+ * phases of max(the longest trial on min(S, W) ranks, the phase's time alone over W). The
+ * "work ceiling" is the work share at that makespan. The idle worker time is split into
+ * "no task" (nothing to start and no running trial that can take another rank), "joining"
+ * (a rank that joins waits for the group's next boundary) and "refused" (the trial ended
+ * before the join would have taken effect). */
 #include "ameir/cluster.h"
 #include <math.h>
 #include <stdio.h>
@@ -119,7 +129,8 @@ typedef struct dp_model {
 static double speed(const dp_model *dp, int g) { return 1.0 / (dp->serial + (1 - dp->serial) / g); }
 
 /* Free worker `k` joins the running trial the coordinator would pick; 0 when none can take it. */
-static int join_one(slot *w, int W, int k, const dp_model *dp, double now, ameir_group_run *runs, int *lead_of) {
+static int join_one(slot *w, int W, int k, const dp_model *dp, double now, ameir_group_run *runs, int *lead_of,
+                    double *joining) {
     int n = 0;
     for (int i = 0; i < W; i++)
         if (w[i].busy && w[i].lead == i) {
@@ -139,20 +150,29 @@ static int join_one(slot *w, int W, int k, const dp_model *dp, double now, ameir
     }
     double left = l->left - (at - l->t_left) * speed(dp, l->g);
     if (left <= 0) { /* the leader refuses it at the trial's end; nobody joins that trial again */
-        j->refused = 1;
+        j->refused = 1, j->since = now;
         l->growable = 0;
         return 1;
     }
+    *joining += at - now;
     j->refused = 0, j->since = at;
     l->g++, l->left = left, l->t_left = at;
     l->until = at + left / speed(dp, l->g);
     return 1;
 }
 
-/* One simulated search on W workers: makespan, busy worker-seconds (every rank of a group),
- * work seconds (trials' time alone). */
-static int simulate(const ameir_search_config *cfg, const measured *m, const dp_model *dp, int W, uint64_t seed,
-                    double *makespan, double *busy, double *work, int64_t *trials, double *stages) {
+/* What one simulated search on W workers did. */
+typedef struct sim_out {
+    double makespan, stages; /* the end, and the last search trial's end */
+    double busy;             /* worker-seconds in a group (every rank of it) */
+    double work;             /* the trials' time alone */
+    double bound;            /* the makespan no schedule of these phases can beat */
+    double joining, refused; /* idle worker-seconds waiting for a join, or after a refused one */
+    int64_t trials, phases;
+} sim_out;
+
+/* One simulated search on W workers. */
+static int simulate(const ameir_search_config *cfg, const measured *m, const dp_model *dp, int W, uint64_t seed, sim_out *out) {
     ameir_controller *ctl = NULL;
     AMEIR_TRY(ameir_controller_create(&ctl, cfg));
     slot *w = calloc((size_t)W, sizeof *w);
@@ -171,8 +191,9 @@ static int simulate(const ameir_search_config *cfg, const measured *m, const dp_
     }
     ameir_rng rng = ameir_rng_stream(seed, 7);
     double now = 0;
-    *busy = *work = 0;
-    *stages = 0;
+    memset(out, 0, sizeof *out);
+    /* the current phase's longest trial and its time alone; a trial is fastest on the largest group */
+    double ph_max = 0, ph_sum = 0, fastest = speed(dp, dp->shards > 0 ? (dp->shards < W ? dp->shards : W) : 1);
     int rc = 0, running = 0;
     for (;;) {
         /* hand out what the controller has to the free workers, as rank 0's dispatch does */
@@ -199,10 +220,13 @@ static int simulate(const ameir_search_config *cfg, const measured *m, const dp_
             l->steps = is_final ? m->final_steps[f] : t->budget - (t->parent >= 0 ? ameir_controller_trial(ctl, t->parent)->steps : 0);
             l->d = d, l->every = is_final ? dp->final_every : 0;
             running++;
-            *work += d;
+            out->work += d;
+            ph_sum += d;
+            if (d > ph_max)
+                ph_max = d;
         }
         /* workers no task can take join running trials, as rank 0 sends them */
-        while (dp->grow && next == AMEIR_NEXT_WAIT && at < n_free && join_one(w, W, free_w[at], dp, now, runs, lead_of))
+        while (dp->grow && next == AMEIR_NEXT_WAIT && at < n_free && join_one(w, W, free_w[at], dp, now, runs, lead_of, &out->joining))
             at++;
         if (running == 0)
             break; /* done (or nothing can run: the controller waits on nothing) */
@@ -222,18 +246,26 @@ static int simulate(const ameir_search_config *cfg, const measured *m, const dp_
         for (int k = 0; k < W; k++)
             if (w[k].busy && w[k].lead == first) {
                 if (!w[k].refused)
-                    *busy += now - w[k].since;
+                    out->busy += now - w[k].since;
+                else
+                    out->refused += now - w[k].since;
                 w[k].busy = 0;
             }
-        running--;
+        if (--running == 0) { /* the phase has ended: only now can the controller open the next */
+            out->bound += fmax(ph_max / fastest, ph_sum / W);
+            out->phases++;
+            ph_max = ph_sum = 0;
+        }
         if (w[first].task.stage < AMEIR_N_STAGES)
-            *stages = now;
+            out->stages = now;
         if ((rc = ameir_controller_report(ctl, &r)) < 0)
             break;
     }
     free(free_w), free(sizes), free(tasks), free(lead_of), free(runs);
-    *makespan = now;
-    *trials = ameir_controller_n_trials(ctl);
+    out->makespan = now;
+    out->trials = ameir_controller_n_trials(ctl);
+    if (rc >= 0 && now < out->bound * (1 - 1e-9)) /* the model, the controller or the bound is wrong */
+        rc = ameir_fail(AMEIR_EINVAL, "the simulated makespan %.3f s is below its lower bound %.3f s", now, out->bound);
     free(w);
     ameir_controller_free(ctl);
     return rc;
@@ -304,18 +336,20 @@ int main(int argc, char **argv) {
         printf("; groups grow at chunk boundaries (a join takes effect %.2f s after it is sent)", dp.join_cost);
     if (dp.grow_finals)
         printf("; final trials grow at their validations (every %lld steps)", (long long)dp.final_every);
-    printf("\n| workers | trials | makespan (s) | stages (s) | final phase (s) | busy share | work share |\n"
-           "|---|---|---|---|---|---|---|\n");
+    printf("\n| workers | trials | phases | makespan (s) | stages (s) | final phase (s) | busy share | work share | bound (s) | "
+           "work ceiling | idle: no task, joining, refused |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (const char *p = workers; *p;) {
         int W = atoi(p);
-        double makespan = 0, busy = 0, work = 0, stages = 0;
-        int64_t trials = 0;
-        if (W < 1 || simulate(cfg, &m, &dp, W, seed, &makespan, &busy, &work, &trials, &stages) < 0) {
+        sim_out o;
+        if (W < 1 || simulate(cfg, &m, &dp, W, seed, &o) < 0) {
             fprintf(stderr, "cluster_sim: %d workers: %s\n", W, ameir_last_error());
             return 1;
         }
-        printf("| %d | %lld | %.0f | %.0f | %.0f | %.1f%% | %.1f%% |\n", W, (long long)trials, makespan, stages, makespan - stages,
-               100.0 * busy / (W * makespan), 100.0 * work / (W * makespan));
+        double all = W * o.makespan, idle = all - o.busy;
+        printf("| %d | %lld | %lld | %.0f | %.0f | %.0f | %.1f%% | %.1f%% | %.0f | %.1f%% | %.1f%%, %.1f%%, %.1f%% |\n", W,
+               (long long)o.trials, (long long)o.phases, o.makespan, o.stages, o.makespan - o.stages, 100.0 * o.busy / all,
+               100.0 * o.work / all, o.bound, 100.0 * o.work / (W * o.bound), 100.0 * (idle - o.joining - o.refused) / all,
+               100.0 * o.joining / all, 100.0 * o.refused / all);
         p = strchr(p, ',') ? strchr(p, ',') + 1 : p + strlen(p);
     }
     ameir_search_config_free(cfg);
