@@ -113,8 +113,9 @@ NN_SIMD_CLONES static void loops_by_outputs(real *out, int ldo, const real *inp,
         real *y = out + (size_t)n * ldo;
         for (int g = 0; g < G; g++) {
             const real *p = wt + (size_t)g * In * 8;
-            lanes8 acc[8], v;
-            memset(acc, 0, sizeof acc);
+            lanes8 acc[8], v; /* zeroed lane by lane: a memset of them became a slow rep stos */
+            for (int l = 0; l < 8; l++)
+                acc[l] = (lanes8){0};
             int i = 0;
             for (; i + 8 <= In; i += 8)
                 for (int l = 0; l < 8; l++) {
@@ -148,7 +149,9 @@ NN_SIMD_CLONES static void loops(real *out, int ldo, const real *inp, int ldi, c
         for (; o + LOOP_OUTS <= O; o += LOOP_OUTS) {
             const real *wo = w + (size_t)o * In;
             lanes8 acc[LOOP_ROWS][LOOP_OUTS];
-            memset(acc, 0, sizeof acc);
+            for (int r = 0; r < LOOP_ROWS; r++)
+                for (int c = 0; c < LOOP_OUTS; c++)
+                    acc[r][c] = (lanes8){0};
             int i = 0;
             for (; i + 8 <= In; i += 8) {
                 lanes8 wv[LOOP_OUTS];
