@@ -176,6 +176,9 @@ int ameir_cmd_bench(int argc, char **argv) {
     if (core && !strcmp(core, "Prescott") && __builtin_cpu_supports("avx512f"))
         printf("hint: this CPU has AVX-512 but OpenBLAS runs its generic kernels; try OPENBLAS_CORETYPE=SkylakeX "
                "and compare (docs/performance.md)\n");
+    else if (!ameir_gemm_rows_blas() && __builtin_cpu_supports("avx"))
+        printf("hint: Sandybridge's kernels (AVX) pass the row check; for MLP-heavy archs try "
+               "OPENBLAS_CORETYPE=Sandybridge and compare (docs/performance.md)\n");
     printf("samples/s: %.0f\n", res.samples_per_s);
     if (json) {
         cJSON *o = cJSON_CreateObject();
