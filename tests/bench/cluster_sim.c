@@ -345,10 +345,10 @@ int main(int argc, char **argv) {
             fprintf(stderr, "cluster_sim: %d workers: %s\n", W, ameir_last_error());
             return 1;
         }
-        double all = W * o.makespan, idle = all - o.busy;
+        double all = W * o.makespan, idle = all - o.busy; /* no task: what is left, at least 0 after rounding */
         printf("| %d | %lld | %lld | %.0f | %.0f | %.0f | %.1f%% | %.1f%% | %.0f | %.1f%% | %.1f%%, %.1f%%, %.1f%% |\n", W,
                (long long)o.trials, (long long)o.phases, o.makespan, o.stages, o.makespan - o.stages, 100.0 * o.busy / all,
-               100.0 * o.work / all, o.bound, 100.0 * o.work / (W * o.bound), 100.0 * (idle - o.joining - o.refused) / all,
+               100.0 * o.work / all, o.bound, 100.0 * o.work / (W * o.bound), 100.0 * fmax(0, idle - o.joining - o.refused) / all,
                100.0 * o.joining / all, 100.0 * o.refused / all);
         p = strchr(p, ',') ? strchr(p, ',') + 1 : p + strlen(p);
     }
